@@ -1,0 +1,108 @@
+"""Configuration from environment variables, with defaults that work on a fresh machine.
+
+Every knob an operator may turn is listed here once; the README's configuration table is
+generated from ``VARIABLES`` (see ``civicloop config``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+VARIABLES: dict[str, tuple[str, str]] = {
+    "CIVICLOOP_KAFKA_BOOTSTRAP": (
+        "",
+        "Kafka bootstrap address (host:port,...). Empty: the local broker started by "
+        "`civicloop kafka up` / `civicloop up`.",
+    ),
+    "CIVICLOOP_CLICKHOUSE_URL": (
+        "chdb://var/chdb",
+        "ClickHouse: chdb://PATH (embedded chDB on a directory; relative paths are under "
+        "CIVICLOOP_HOME) or clickhouse://[user[:password]@]host:port/ (server, native protocol).",
+    ),
+    "CIVICLOOP_NAMESPACE": (
+        "civicloop",
+        "Prefix of topic names and name of the ClickHouse database; lets several "
+        "deployments or tests share one broker and server.",
+    ),
+    "CIVICLOOP_HOME": (".", "Working directory for local state: var/ (broker data, pid files, logs, chDB)."),
+    "CIVICLOOP_CACHE": ("~/.cache/civicloop", "Download cache: the Kafka jars resolved by Maven."),
+    "CIVICLOOP_PARTITIONS": ("6", "Partitions of the case-events topic when civicloop creates it."),
+    "CIVICLOOP_WORKER_WEB_PORT": ("6066", "HTTP port of the worker (health, lag, read-only SQL for chDB)."),
+    "CIVICLOOP_LOG_LEVEL": ("info", "debug, info, warning or error."),
+    "CIVICLOOP_LOG_FORMAT": ("console", "console (human) or json (one JSON object a line)."),
+}
+
+
+def _env(name: str) -> str:
+    return os.environ.get(name, VARIABLES[name][0])
+
+
+@dataclass(frozen=True)
+class Config:
+    """One deployment's settings; build with :func:`load`."""
+
+    kafka_bootstrap: str
+    clickhouse_url: str
+    namespace: str
+    home: Path
+    cache: Path
+    partitions: int
+    worker_web_port: int
+
+    @property
+    def events_topic(self) -> str:
+        return f"{self.namespace}.case-events"
+
+    @property
+    def dead_letter_topic(self) -> str:
+        return f"{self.namespace}.dead-letter"
+
+    @property
+    def database(self) -> str:
+        # Topic names allow dots and dashes; ClickHouse identifiers are safest as [a-z0-9_].
+        return re.sub(r"[^0-9A-Za-z_]", "_", self.namespace)
+
+    @property
+    def consumer_group(self) -> str:
+        return f"{self.namespace}-projector"
+
+    @property
+    def var(self) -> Path:
+        return self.home / "var"
+
+
+def load() -> Config:
+    """Read the environment; raise ValueError naming the variable when a value is unusable."""
+    home = Path(_env("CIVICLOOP_HOME")).expanduser().resolve()
+    return Config(
+        kafka_bootstrap=_env("CIVICLOOP_KAFKA_BOOTSTRAP").strip(),
+        clickhouse_url=_env("CIVICLOOP_CLICKHOUSE_URL").strip(),
+        namespace=_checked_namespace(_env("CIVICLOOP_NAMESPACE")),
+        home=home,
+        cache=Path(_env("CIVICLOOP_CACHE")).expanduser(),
+        partitions=_positive_int("CIVICLOOP_PARTITIONS"),
+        worker_web_port=_positive_int("CIVICLOOP_WORKER_WEB_PORT"),
+    )
+
+
+def _checked_namespace(value: str) -> str:
+    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_.-]{0,62}", value):
+        raise ValueError(
+            f"CIVICLOOP_NAMESPACE={value!r} is not usable: start with a letter, then letters, "
+            "digits, '_', '.' or '-' (at most 63 characters)."
+        )
+    return value
+
+
+def _positive_int(name: str) -> int:
+    raw = _env(name)
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{name}={raw!r} is not an integer") from None
+    if value <= 0:
+        raise ValueError(f"{name}={raw!r} must be a positive integer")
+    return value

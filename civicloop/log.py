@@ -1,0 +1,37 @@
+"""structlog set-up: key-value events to stderr, console or JSON."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+import structlog
+
+
+def configure(level: str | None = None, fmt: str | None = None) -> None:
+    """Configure structlog and the stdlib root logger once per process."""
+    level_name = (level or os.environ.get("CIVICLOOP_LOG_LEVEL", "info")).upper()
+    numeric = getattr(logging, level_name, logging.INFO)
+    renderer: structlog.types.Processor
+    if (fmt or os.environ.get("CIVICLOOP_LOG_FORMAT", "console")) == "json":
+        renderer = structlog.processors.JSONRenderer()
+    else:
+        renderer = structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(numeric),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=True,
+    )
+    logging.basicConfig(level=max(numeric, logging.WARNING), stream=sys.stderr)
+
+
+def get(name: str) -> structlog.typing.FilteringBoundLogger:
+    logger: structlog.typing.FilteringBoundLogger = structlog.get_logger(name)
+    return logger

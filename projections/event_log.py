@@ -1,0 +1,57 @@
+"""The event-log projection: every event exactly once, with where it was read from.
+
+Idempotent by construction: the table is a ReplacingMergeTree keyed by (case_id, event_id), so
+a redelivered or re-produced event (same ``event_id``) collapses into one row. Read it with
+``FINAL`` (or ``uniqExact(event_id)``) — a merge may not have run yet.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from civicloop.schemas.event import Event
+
+TABLE = "event_log"
+
+DDL = """
+CREATE TABLE IF NOT EXISTS {db}.event_log (
+    event_id String,
+    case_id String,
+    type String,
+    schema_version UInt16,
+    occurred_at DateTime('UTC'),
+    recorded_at DateTime('UTC'),
+    actor_type String,
+    actor_id String,
+    source String,
+    topic String,
+    partition UInt32,
+    offset UInt64,
+    payload String,
+    projected_at DateTime('UTC')
+) ENGINE = ReplacingMergeTree(projected_at)
+PARTITION BY toYYYYMM(occurred_at)
+ORDER BY (case_id, event_id)
+"""
+
+
+def row(event: Event, topic: str, partition: int, offset: int, payload: bytes) -> dict[str, Any]:
+    """The event-log row for one decoded event read at (topic, partition, offset)."""
+    actor = event.fields.get("actor") or {}
+    return {
+        "event_id": event.event_id,
+        "case_id": event.case_id,
+        "type": event.type,
+        "schema_version": event.version,
+        "occurred_at": event.occurred_at,
+        "recorded_at": event.fields["recorded_at"],
+        "actor_type": actor.get("type", ""),
+        "actor_id": actor.get("id", ""),
+        "source": event.fields.get("source", ""),
+        "topic": topic,
+        "partition": partition,
+        "offset": offset,
+        "payload": payload,
+        "projected_at": datetime.now(UTC),
+    }

@@ -1,0 +1,100 @@
+"""Small named guards: each checks one rule and raises ``IllegalTransition`` saying why.
+
+The worker sends an event that fails a guard to the dead-letter topic with ``reason`` (a
+stable code operators count by) and the message (which names the case, event and state).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from civicloop.projections.casestate import CaseState
+from civicloop.projections.states import TRANSITIONS, State
+from civicloop.schemas.event import Event
+
+#: fields the fold reads, per event type (the codec guarantees them for decoded events;
+#: hand-built events are checked so a bad one is rejected, never a crash)
+REQUIRED: dict[str, tuple[str, ...]] = {
+    "CaseReported": ("channel", "category", "priority", "location"),
+    "CaseRegistered": ("category", "priority"),
+    "CaseVoided": ("reason",),
+    "TaskDispatched": ("task_id", "department", "role", "accept_by", "dispose_by"),
+    "TaskAccepted": ("task_id",),
+    "TaskReturned": ("task_id", "reason"),
+    "CitizenContacted": ("task_id",),
+    "DeadlineExtended": ("task_id", "new_dispose_by"),
+    "CaseEscalated": ("level",),
+    "TaskDisposed": ("task_id", "outcome"),
+    "CaseChecked": ("passed",),
+    "CaseClosed": ("reason",),
+    "FeedbackReceived": ("resolved", "satisfaction"),
+    "CaseReopened": ("reason",),
+}
+TIME_FIELDS = ("occurred_at", "accept_by", "dispose_by", "new_dispose_by")
+
+
+class IllegalTransition(ValueError):
+    """An event that must not be applied to the case as it stands."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(f"{reason}: {message}")
+        self.reason = reason
+        self.message = message
+
+
+def describe(event: Event, state: CaseState | None) -> str:
+    where = f"in state {state.state}" if state else "for a case never reported"
+    ids = f"{event.fields.get('event_id')!r} of case {event.fields.get('case_id')!r}"
+    return f"{event.type} {ids} {where}"
+
+
+def check_well_formed(state: CaseState | None, event: Event) -> None:
+    if event.type not in REQUIRED:
+        raise IllegalTransition("unknown_event_type", describe(event, state))
+    names = ("event_id", "case_id", "occurred_at", *REQUIRED[event.type])
+    missing = [n for n in names if event.get(n) is None]
+    bad = [n for n in TIME_FIELDS if n in event.fields and not _is_utc_time(event.get(n))]
+    if missing or bad:
+        raise IllegalTransition(
+            "malformed_event", f"{describe(event, state)}: missing {missing}, bad times {bad}")
+
+
+def _is_utc_time(value: object) -> bool:
+    return isinstance(value, datetime) and value.utcoffset() is not None
+
+
+def check_not_in_future(state: CaseState | None, event: Event, now: datetime | None,
+                        tolerance: timedelta) -> None:
+    if now is not None and event.occurred_at > now + tolerance:
+        raise IllegalTransition("future_event", f"{describe(event, state)}: occurred_at "
+                                f"{event.occurred_at.isoformat()} is after {now.isoformat()} "
+                                f"+ {tolerance}")
+
+
+def check_case_exists(state: CaseState | None, event: Event) -> CaseState:
+    if state is None:
+        raise IllegalTransition("case_not_reported", describe(event, state))
+    return state
+
+
+def check_case_not_reported(state: CaseState | None, event: Event) -> None:
+    if state is not None:
+        raise IllegalTransition("case_already_reported", describe(event, state))
+
+
+def check_same_case(state: CaseState, event: Event) -> None:
+    if event.case_id != state.case_id:
+        raise IllegalTransition("wrong_case", f"{describe(event, state)}: state is of case "
+                                f"{state.case_id!r}")
+
+
+def check_not_voided(state: CaseState, event: Event) -> None:
+    if state.state == State.VOIDED:
+        raise IllegalTransition("case_voided", describe(event, state))
+
+
+def check_transition(state: CaseState, event: Event, key: str) -> State:
+    target = TRANSITIONS.get(key, {}).get(State(state.state))
+    if target is None:
+        raise IllegalTransition("illegal_transition", f"{describe(event, state)} ({key})")
+    return target

@@ -1,0 +1,30 @@
+-- One row per task (department assignment) of a case, latest version wins (read with FINAL).
+-- Carries the case's dimensions so task metrics group without a join.
+CREATE TABLE IF NOT EXISTS {db}.case_tasks (
+    case_id String,
+    task_id String,
+    department String,
+    role String,
+    status String,
+    category String,
+    priority String,
+    channel String,
+    district String,
+    grid_id String,
+    dispatched_at DateTime('UTC'),
+    accept_by DateTime('UTC'),
+    dispose_by DateTime('UTC'),
+    original_dispose_by DateTime('UTC'),
+    accepted_at Nullable(DateTime('UTC')),
+    contacted_at Nullable(DateTime('UTC')),
+    returned_at Nullable(DateTime('UTC')),
+    disposed_at Nullable(DateTime('UTC')),
+    return_reason String,
+    outcome String,
+    extensions UInt16,
+    dispatch_to_accept_ws Nullable(Int64),
+    dispatch_to_dispose_ws Nullable(Int64),
+    version UInt64,
+    updated_at DateTime('UTC')
+) ENGINE = ReplacingMergeTree(version)
+ORDER BY (case_id, task_id)

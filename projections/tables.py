@@ -1,0 +1,16 @@
+"""Creating civicloop's database and tables, on either backend."""
+
+from __future__ import annotations
+
+from civicloop.projections import dead_letters, event_log
+from civicloop.projections.store import Store
+
+# Every projection module that owns a table lists its DDL here, in creation order.
+DDL: tuple[str, ...] = (event_log.DDL, dead_letters.DDL)
+
+
+def ensure(store: Store, database: str) -> None:
+    """Create the database and every table when missing (safe to run at every start)."""
+    store.command(f"CREATE DATABASE IF NOT EXISTS {database}")
+    for statement in DDL:
+        store.command(statement.format(db=database))

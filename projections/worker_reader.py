@@ -1,0 +1,62 @@
+"""Reading a chDB store through the running worker that holds its directory."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from civicloop.projections.store import Row
+
+
+class WorkerReader:
+    """A read-only Store that sends SQL to the worker's /civicloop/sql view."""
+
+    def __init__(self, base_url: str) -> None:
+        self.url = base_url
+
+    def query(self, sql: str) -> list[Row]:
+        request = urllib.request.Request(
+            f"{self.url}/civicloop/sql", data=json.dumps({"sql": sql}).encode(),
+            headers={"Content-Type": "application/json"}, method="POST",
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=120) as response:
+                body = json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            detail = json.loads(exc.read() or b"{}").get("error", str(exc))
+            raise RuntimeError(f"query failed in the worker: {detail}") from None
+        return [tuple(_value(v) for v in row) for row in body["rows"]]
+
+    def command(self, sql: str) -> None:
+        raise RuntimeError("the worker serves reads only; stop it (`civicloop down`) to change "
+                           "the chDB store directly")
+
+    def insert(self, table: str, rows: Sequence[Mapping[str, Any]]) -> int:
+        raise RuntimeError("the worker serves reads only; produce events instead")
+
+    def server_version(self) -> str:
+        return str(self.query("SELECT version()")[0][0])
+
+    def close(self) -> None:
+        pass
+
+
+def _value(value: Any) -> Any:
+    if isinstance(value, dict) and "$datetime" in value:
+        return datetime.fromisoformat(value["$datetime"])
+    return value
+
+
+def worker_health(port: int, timeout: float = 2.0) -> dict[str, Any] | None:
+    """The worker's health document, or None when no worker answers on ``port``."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/civicloop/health",
+                                    timeout=timeout) as response:
+            health: dict[str, Any] = json.loads(response.read())
+            return health
+    except (OSError, ValueError):
+        return None

@@ -1,0 +1,90 @@
+"""Avro single-object encoding of events: ``C3 01`` + 8-byte CRC-64-AVRO fingerprint + body.
+
+The fingerprint names the writer schema, so a consumer can read every version ever released:
+the body is read with the writer schema it was written with and resolved to the latest
+(reader) version of its type. Both parsed schemas are looked up per fingerprint in a table
+built once, so the per-event cost is a dict lookup plus fastavro's compiled reader.
+"""
+
+from __future__ import annotations
+
+import functools
+from io import BytesIO
+from typing import Any, NamedTuple
+
+from fastavro import schemaless_reader, schemaless_writer
+
+from .event import Event
+from .registry import SchemaVersion, registry
+
+MARKER = b"\xc3\x01"
+HEADER_SIZE = 10  # marker (2) + fingerprint (8)
+
+
+class DecodeError(ValueError):
+    """Bytes that are not a readable event. ``reason`` is a short machine-readable code."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(f"{reason}: {message}")
+        self.reason = reason
+
+
+class _Reader(NamedTuple):
+    event_type: str
+    version: int
+    writer: Any
+    reader: Any  # None when the writer is the latest version: no resolution needed
+
+
+@functools.cache
+def _readers() -> dict[bytes, _Reader]:
+    reg = registry()
+    table: dict[bytes, _Reader] = {}
+    for fp, kept in reg.by_fingerprint.items():
+        latest = reg.latest(kept.event_type)
+        reader = None if latest is kept else latest.parsed
+        table[fp] = _Reader(kept.event_type, kept.version, kept.parsed, reader)
+    return table
+
+
+def encode_version(kept: SchemaVersion, fields: dict[str, Any]) -> bytes:
+    """Encode ``fields`` with one specific schema version (samples of released versions)."""
+    out = BytesIO()
+    out.write(MARKER)
+    out.write(kept.fingerprint)
+    try:
+        schemaless_writer(out, kept.parsed, fields)
+    except Exception as exc:  # fastavro raises TypeError/ValueError/KeyError/... on bad data
+        raise ValueError(
+            f"cannot encode {kept.event_type} v{kept.version} "
+            f"(event_id={fields.get('event_id')!r}): {exc!r}; build events with new_event()"
+        ) from exc
+    return out.getvalue()
+
+
+def encode(event: Event) -> bytes:
+    """Encode ``event`` with the latest schema version of its type."""
+    return encode_version(registry().latest(event.type), event.fields)
+
+
+def decode(data: bytes) -> Event:
+    """Decode one single-object-encoded event; anything unreadable raises ``DecodeError``."""
+    if len(data) < HEADER_SIZE:
+        raise DecodeError("too_short", f"{len(data)} bytes, a header alone is {HEADER_SIZE}")
+    if data[:2] != MARKER:
+        raise DecodeError("bad_marker", f"starts with {bytes(data[:2]).hex()}, expected c301")
+    fp = bytes(data[2:HEADER_SIZE])
+    found = _readers().get(fp)
+    if found is None:
+        raise DecodeError("unknown_fingerprint", f"no kept schema has fingerprint {fp.hex()}")
+    buf = BytesIO(data)
+    buf.seek(HEADER_SIZE)
+    try:
+        fields = schemaless_reader(buf, found.writer, found.reader)
+    except Exception as exc:  # EOFError, IndexError, UnicodeDecodeError, OverflowError, ...
+        where = f"{found.event_type} v{found.version} (fingerprint {fp.hex()})"
+        raise DecodeError("corrupt_body", f"{where}: {exc!r}") from exc
+    if buf.tell() != len(data):
+        extra = len(data) - buf.tell()
+        raise DecodeError("trailing_bytes", f"{extra} bytes after the {found.event_type} body")
+    return Event(found.event_type, fields, found.version)

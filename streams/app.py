@@ -1,0 +1,62 @@
+"""The Faust application: one agent projecting the case-events topic into ClickHouse.
+
+Delivery: ``take_events`` acknowledges a batch only when the agent asks for the next one, i.e.
+after ``project_until_written`` returned; Faust commits acknowledged offsets. A SIGKILL before
+that commit replays the batch, and every table is idempotent (event_id / offset keys), so the
+result is neither loss nor double counting. Faust's own ``exactly_once`` is not relied on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+
+import faust
+
+from civicloop.config import Config
+from civicloop.streams.projector import RawMessage
+from civicloop.streams.web import register_views
+from civicloop.streams.worker_state import WorkerState
+
+BATCH_MAX = 10_000
+BATCH_WITHIN_S = 0.5
+
+
+def create_app(config: Config, state: WorkerState) -> faust.App:
+    """Build the worker's app for ``config``; ``state`` owns the store and the counters."""
+    app = faust.App(
+        config.consumer_group,
+        broker=[f"kafka://{host}" for host in state.bootstrap.split(",")],
+        value_serializer="raw",
+        key_serializer="raw",
+        store="memory://",
+        datadir=str(config.var / "faust"),
+        web_enabled=True,
+        web_bind="127.0.0.1",
+        web_host="127.0.0.1",
+        web_port=config.worker_web_port,
+        consumer_auto_offset_reset="earliest",
+        broker_commit_every=BATCH_MAX,
+        broker_commit_interval=1.0,
+        topic_disable_leader=True,
+        topic_allow_declare=False,
+        producer_acks=-1,
+    )
+    topic = app.topic(config.events_topic, key_type=bytes, value_type=bytes,
+                      key_serializer="raw", value_serializer="raw")
+    # One thread: store writes are blocking and must not run inside the event loop.
+    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="projector")
+
+    @app.agent(topic, name="project")
+    async def project(stream: faust.StreamT) -> None:
+        async for events in stream.take_events(BATCH_MAX, within=BATCH_WITHIN_S):
+            batch = [
+                RawMessage(e.message.topic, e.message.partition, e.message.offset,
+                           e.message.key, e.message.value)
+                for e in events
+            ]
+            loop = asyncio.get_running_loop()
+            await loop.run_in_executor(executor, state.project, batch)
+
+    register_views(app, state)
+    return app

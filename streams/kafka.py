@@ -1,0 +1,51 @@
+"""Where Kafka is, and the topics civicloop owns."""
+
+from __future__ import annotations
+
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from civicloop import log
+from civicloop.config import Config
+
+_log = log.get(__name__)
+
+
+class NoKafka(RuntimeError):
+    """No broker is configured and the local one is not running."""
+
+
+def bootstrap(config: Config) -> str:
+    """The configured bootstrap address, else the local broker's, else a clear error."""
+    if config.kafka_bootstrap:
+        return config.kafka_bootstrap
+    from civicloop.tools.kafka_local import LocalKafka
+
+    address = LocalKafka(config).bootstrap()
+    if address is None:
+        raise NoKafka(
+            "No Kafka to talk to: start the local broker with `civicloop kafka up` (or the "
+            "whole stack with `civicloop up`), or set CIVICLOOP_KAFKA_BOOTSTRAP=host:port."
+        )
+    return address
+
+
+def ensure_topics(config: Config, address: str | None = None) -> None:
+    """Create the case-events and dead-letter topics when missing (idempotent)."""
+    admin = AdminClient({"bootstrap.servers": address or bootstrap(config)})
+    existing = admin.list_topics(timeout=15).topics
+    # Case events are never deleted or compacted (DESIGN §1): corrections are new events.
+    forever = {"retention.ms": "-1", "cleanup.policy": "delete"}
+    wanted = [
+        NewTopic(config.events_topic, num_partitions=config.partitions, config=forever),
+        NewTopic(config.dead_letter_topic, num_partitions=1, config=forever),
+    ]
+    missing = [topic for topic in wanted if topic.topic not in existing]
+    if not missing:
+        return
+    for name, future in admin.create_topics(missing, operation_timeout=30).items():
+        try:
+            future.result()
+            _log.info("topic_created", topic=name)
+        except Exception as exc:  # noqa: BLE001 - a concurrent creator is fine
+            if "TOPIC_ALREADY_EXISTS" not in str(exc):
+                raise

@@ -1,0 +1,67 @@
+"""What a running worker owns: its store, its projector, and the figures it reports."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from civicloop import log
+from civicloop.config import Config
+from civicloop.projections import tables
+from civicloop.projections.store import Store, open_store
+from civicloop.streams.dead_letter import DeadLetterPublisher
+from civicloop.streams.projector import Projector, RawMessage
+
+_log = log.get(__name__)
+
+
+@dataclass
+class Counters:
+    batches: int = 0
+    projected: int = 0
+    dead: int = 0
+    dead_by_reason: dict[str, int] = field(default_factory=dict)
+    last_batch_at: float | None = None
+    started_at: float = field(default_factory=time.time)
+
+
+class WorkerState:
+    """Opened once per worker process; safe to call from the projector thread."""
+
+    def __init__(self, config: Config, bootstrap: str) -> None:
+        self.config = config
+        self.bootstrap = bootstrap
+        self.store: Store = open_store(config.clickhouse_url, config.home)
+        tables.ensure(self.store, config.database)
+        self.projector = Projector(self.store, config.database,
+                                   DeadLetterPublisher(bootstrap, config.dead_letter_topic))
+        self.counters = Counters()
+        self._lock = threading.Lock()
+        self.stopping = False
+
+    def project(self, batch: Sequence[RawMessage]) -> None:
+        started = time.perf_counter()
+        result = self.projector.project_until_written(batch, lambda: self.stopping)
+        with self._lock:
+            counters = self.counters
+            counters.batches += 1
+            counters.projected += result.projected
+            counters.dead += len(result.dead)
+            for letter in result.dead:
+                counters.dead_by_reason[letter.reason] = counters.dead_by_reason.get(letter.reason, 0) + 1
+            counters.last_batch_at = time.time()
+        _log.info("batch_projected", size=len(batch), projected=result.projected,
+                  dead=len(result.dead), ms=round((time.perf_counter() - started) * 1000, 1))
+
+    def health(self) -> dict[str, Any]:
+        with self._lock:
+            c = self.counters
+            return {
+                "status": "ok", "namespace": self.config.namespace, "store": self.store.url,
+                "batches": c.batches, "projected": c.projected, "dead": c.dead,
+                "dead_by_reason": dict(c.dead_by_reason), "last_batch_at": c.last_batch_at,
+                "uptime_s": round(time.time() - c.started_at, 1),
+            }

@@ -1,0 +1,131 @@
+"""Background processes that civicloop starts and stops itself: pid files, logs, clean stops."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from civicloop import log
+
+_log = log.get(__name__)
+
+
+def free_port() -> int:
+    """A loopback TCP port nobody listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def wait_until(check: Callable[[], bool], timeout: float, what: str, interval: float = 0.2) -> None:
+    """Poll ``check`` until it returns True; raise TimeoutError naming ``what`` at the deadline."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(interval)
+    raise TimeoutError(f"{what} did not happen within {timeout:.0f} s")
+
+
+@dataclass(frozen=True)
+class Managed:
+    """A process recorded by a pid file in a state directory."""
+
+    name: str
+    state_dir: Path
+
+    @property
+    def pid_file(self) -> Path:
+        return self.state_dir / f"{self.name}.pid"
+
+    @property
+    def log_file(self) -> Path:
+        return self.state_dir / f"{self.name}.log"
+
+    def pid(self) -> int | None:
+        """The recorded pid when that process is still alive, else None."""
+        try:
+            pid = int(self.pid_file.read_text().strip())
+        except (FileNotFoundError, ValueError):
+            return None
+        return pid if _alive(pid) else None
+
+    def start(self, argv: Sequence[str], env: dict[str, str] | None = None,
+              cwd: Path | None = None) -> int:
+        """Start ``argv`` in its own session (so a stop reaches its children), log to a file."""
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.log_file, "ab") as out:
+            proc = subprocess.Popen(  # noqa: S603 - argv is built by civicloop itself
+                list(argv), stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                env=env, cwd=cwd, start_new_session=True,
+            )
+        self.pid_file.write_text(str(proc.pid))
+        _log.info("process_started", name=self.name, pid=proc.pid, log=str(self.log_file))
+        return proc.pid
+
+    def stop(self, timeout: float = 30.0) -> bool:
+        """SIGTERM the process group, SIGKILL it after ``timeout``; True when one was running."""
+        pid = self.pid()
+        if pid is None:
+            self.pid_file.unlink(missing_ok=True)
+            return False
+        _signal_group(pid, signal.SIGTERM)
+        try:
+            wait_until(lambda: not _alive(pid), timeout, f"{self.name} (pid {pid}) exit")
+        except TimeoutError:
+            _log.warning("process_killed", name=self.name, pid=pid, after_s=timeout)
+            _signal_group(pid, signal.SIGKILL)
+            wait_until(lambda: not _alive(pid), 10, f"{self.name} (pid {pid}) exit after SIGKILL")
+        self.pid_file.unlink(missing_ok=True)
+        _log.info("process_stopped", name=self.name, pid=pid)
+        return True
+
+    def kill(self) -> None:
+        """SIGKILL without warning: what a crash or an OOM kill does (used by tests)."""
+        pid = self.pid()
+        if pid is not None:
+            _signal_group(pid, signal.SIGKILL)
+            wait_until(lambda: not _alive(pid), 10, f"{self.name} (pid {pid}) exit after SIGKILL")
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])
+        except FileNotFoundError:
+            return ""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie child of ours is dead for our purposes; reap it when it is ours.
+    try:
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        return done == 0
+    except ChildProcessError:
+        return _not_zombie(pid)
+
+
+def _not_zombie(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def _signal_group(pid: int, sig: signal.Signals) -> None:
+    try:
+        os.killpg(pid, sig)
+    except ProcessLookupError:
+        pass

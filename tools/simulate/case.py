@@ -1,0 +1,69 @@
+"""The mutable scratchpad for one simulated case while its timeline is being written."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from civicloop.tools.simulate.config import Category
+
+# (epoch seconds, event type, actor, source, event-specific fields)
+Step = tuple[int, str, dict[str, str], str, dict[str, Any]]
+
+SOURCES = {
+    "hotline": "hotline-app/2.3",
+    "citizen": "citizen-app/1.8",
+    "grid": "grid-app/3.1",
+    "dept": "dept-portal/1.4",
+    "watchdog": "sla-watchdog/1.0",
+    "iot": "iot-gateway/0.9",
+    "supervisor": "supervision-console/1.2",
+}
+
+
+def ts(t: int) -> datetime:
+    return datetime.fromtimestamp(t, UTC)
+
+
+@dataclass(slots=True)
+class Case:
+    case_id: str
+    category: Category
+    priority: str
+    citizen: bool  # a reachable reporter: contact and feedback happen only then
+    district: str
+    steps: list[Step] = field(default_factory=list)
+    tasks: int = 0
+
+    def add(self, t: int, etype: str, actor: dict[str, str], app: str, **fields: Any) -> int:
+        # Timelines are written in causal order; clamping keeps them monotone even when two
+        # independent delays would put a later step a second earlier.
+        if self.steps and t < self.steps[-1][0]:
+            t = self.steps[-1][0]
+        self.steps.append((t, etype, actor, SOURCES[app], fields))
+        return t
+
+    def new_task_id(self) -> str:
+        self.tasks += 1
+        return f"{self.case_id}-t{self.tasks}"
+
+
+def agent(rng: random.Random) -> dict[str, str]:
+    return {"type": "hotline_agent", "id": f"agent-{rng.randint(1, 60):03d}"}
+
+
+def dept(name: str) -> dict[str, str]:
+    return {"type": "department", "id": name}
+
+
+def supervisor(rng: random.Random) -> dict[str, str]:
+    return {"type": "supervisor", "id": f"sup-{rng.randint(1, 6):02d}"}
+
+
+WATCHDOG = {"type": "system", "id": "sla-watchdog"}
+
+
+def lognormal(rng: random.Random, median: float, sigma: float) -> int:
+    return max(1, int(median * rng.lognormvariate(0.0, sigma)))

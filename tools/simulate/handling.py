@@ -1,0 +1,76 @@
+"""Dispatch → accept → dispose → check → close: the department side of one round of a case.
+
+Escalations are written only where the watchdog would really fire: a deadline passed and the
+next step (accept or return; dispose) had not happened yet.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from civicloop.tools.simulate.case import WATCHDOG, Case, agent, dept, lognormal, supervisor, ts
+from civicloop.tools.simulate.config import DAY, HOUR, MIN, SimConfig, deadline_windows
+
+# (time, event type, actor, app, fields): steps written out of order, sorted before adding
+Pending = list[tuple[int, str, dict[str, str], str, dict[str, Any]]]
+_RETURN_REASONS = ("wrong_area", "unclear_ownership", "not_our_duty", "insufficient_info", "other")
+
+
+def flush(case: Case, pending: Pending) -> None:
+    for t, etype, actor, app, fields in sorted(pending, key=lambda p: p[0]):
+        case.add(t, etype, actor, app, **fields)
+    pending.clear()
+
+
+def dispatch(case: Case, rng: random.Random, t: int, name: str, role: str) -> tuple[str, int, int]:
+    accept_w, dispose_w, _ = deadline_windows(case.category.cls, case.priority)
+    task = case.new_task_id()
+    accept_by, dispose_by = t + accept_w, t + dispose_w
+    case.add(t, "TaskDispatched", agent(rng), "hotline", task_id=task, department=name, role=role,
+             accept_by=ts(accept_by), dispose_by=ts(dispose_by))
+    return task, accept_by, dispose_by
+
+
+def overdue(rng: random.Random, task: str, deadline: int, done: int, reason: str) -> Pending:
+    """The watchdog's escalations for `deadline` when the next step came only at `done`."""
+    out: Pending = []
+    fire = deadline + rng.randint(30, 300)  # the watchdog polls every few minutes
+    level = 1
+    while fire < done and level <= 2:
+        out.append((fire, "CaseEscalated", WATCHDOG, "watchdog",
+                    {"level": level, "reason": reason, "task_id": task, "deadline": ts(deadline)}))
+        level, fire = level + 1, fire + (DAY if reason == "dispose_overdue" else 2 * HOUR)
+    return out
+
+
+def _office_wait(cfg: SimConfig, case: Case, rng: random.Random, t: int) -> int:
+    """Seconds a non-urgent task dispatched at night waits for the morning shift."""
+    hour = (t + int(cfg.utc_offset.total_seconds())) // HOUR % 24
+    if case.priority == "urgent" or 8 <= hour < 19 or rng.random() >= cfg.rates.night_wait:
+        return 0
+    return ((8 - hour) % 24) * HOUR + rng.randint(0, 90 * MIN)
+
+
+def until_accepted(
+    cfg: SimConfig, case: Case, rng: random.Random, t: int, assists: tuple[str, ...]
+) -> tuple[int, str, str, int, list[str]]:
+    """Dispatch the lead (plus assists), following returns (退单) until a department accepts.
+
+    Returns (accept time, lead task, its department, dispose_by, assist task ids)."""
+    cat, name = case.category, case.category.lead
+    for attempt in range(3):
+        task, accept_by, dispose_by = dispatch(case, rng, t, name, "lead")
+        helpers = [dispatch(case, rng, t, other, "assist")[0] for other in assists]
+        done = t + lognormal(rng, (accept_by - t) * 0.3, 0.9) + _office_wait(cfg, case, rng, t)
+        flush(case, overdue(rng, task, accept_by, done, "accept_overdue"))
+        # Joint tasks are not returned: the assists are already working on the case.
+        if attempt < 2 and not assists and cat.others and rng.random() < cat.p_return:
+            t = case.add(done, "TaskReturned", dept(name), "dept", task_id=task,
+                         reason=rng.choice(_RETURN_REASONS), note=None)
+            name = rng.choice([d for d in cat.others if d != name] or [cat.lead])
+            t += lognormal(rng, 20 * MIN, 0.8)
+            continue
+        t = case.add(done, "TaskAccepted", dept(name), "dept", task_id=task)
+        return t, task, name, dispose_by, helpers
+    raise AssertionError("unreachable: the last attempt always accepts")
