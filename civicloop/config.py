@@ -106,3 +106,16 @@ def _positive_int(name: str) -> int:
     if value <= 0:
         raise ValueError(f"{name}={raw!r} must be a positive integer")
     return value
+
+
+def to_env(config: Config) -> dict[str, str]:
+    """The environment variables that make :func:`load` return ``config`` (for child processes)."""
+    return {
+        "CIVICLOOP_KAFKA_BOOTSTRAP": config.kafka_bootstrap,
+        "CIVICLOOP_CLICKHOUSE_URL": config.clickhouse_url,
+        "CIVICLOOP_NAMESPACE": config.namespace,
+        "CIVICLOOP_HOME": str(config.home),
+        "CIVICLOOP_CACHE": str(config.cache),
+        "CIVICLOOP_PARTITIONS": str(config.partitions),
+        "CIVICLOOP_WORKER_WEB_PORT": str(config.worker_web_port),
+    }

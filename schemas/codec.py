@@ -4,21 +4,29 @@ The fingerprint names the writer schema, so a consumer can read every version ev
 the body is read with the writer schema it was written with and resolved to the latest
 (reader) version of its type. Both parsed schemas are looked up per fingerprint in a table
 built once, so the per-event cost is a dict lookup plus fastavro's compiled reader.
+
+Top-level timestamp-millis fields are read as plain longs and turned into datetimes here:
+fastavro's logical-type dispatch costs ~2 µs per timestamp, about a third of a whole decode.
+The result is identical (UTC-aware datetimes); fingerprints still come from the real schemas.
 """
 
 from __future__ import annotations
 
 import functools
+from datetime import UTC, datetime, timedelta
 from io import BytesIO
 from typing import Any, NamedTuple
 
 from fastavro import schemaless_reader, schemaless_writer
+from fastavro.schema import parse_schema
 
 from .event import Event
 from .registry import SchemaVersion, registry
 
 MARKER = b"\xc3\x01"
 HEADER_SIZE = 10  # marker (2) + fingerprint (8)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_TIMESTAMP = {"type": "long", "logicalType": "timestamp-millis"}
 
 
 class DecodeError(ValueError):
@@ -34,6 +42,23 @@ class _Reader(NamedTuple):
     version: int
     writer: Any
     reader: Any  # None when the writer is the latest version: no resolution needed
+    timestamps: tuple[str, ...]  # top-level fields read as longs, converted after the read
+
+
+def _as_long(field_type: Any) -> Any:
+    if field_type == _TIMESTAMP:
+        return "long"
+    if isinstance(field_type, list) and _TIMESTAMP in field_type:
+        return ["long" if branch == _TIMESTAMP else branch for branch in field_type]
+    return field_type
+
+
+def _longs_for_timestamps(schema: dict[str, Any]) -> tuple[Any, tuple[str, ...]]:
+    """The parsed schema with top-level timestamps as plain longs, and those fields' names."""
+    fields = [{**f, "type": _as_long(f["type"])} for f in schema["fields"]]
+    pairs = zip(fields, schema["fields"], strict=True)
+    names = tuple(new["name"] for new, old in pairs if new["type"] != old["type"])
+    return parse_schema({**schema, "fields": fields}, named_schemas={}), names
 
 
 @functools.cache
@@ -42,8 +67,10 @@ def _readers() -> dict[bytes, _Reader]:
     table: dict[bytes, _Reader] = {}
     for fp, kept in reg.by_fingerprint.items():
         latest = reg.latest(kept.event_type)
-        reader = None if latest is kept else latest.parsed
-        table[fp] = _Reader(kept.event_type, kept.version, kept.parsed, reader)
+        writer, _ = _longs_for_timestamps(kept.schema)
+        reader, timestamps = _longs_for_timestamps(latest.schema)
+        resolve = None if latest is kept else reader
+        table[fp] = _Reader(kept.event_type, kept.version, writer, resolve, timestamps)
     return table
 
 
@@ -81,6 +108,9 @@ def decode(data: bytes) -> Event:
     buf.seek(HEADER_SIZE)
     try:
         fields = schemaless_reader(buf, found.writer, found.reader)
+        for name in found.timestamps:
+            if fields[name] is not None:
+                fields[name] = _EPOCH + timedelta(milliseconds=fields[name])
     except Exception as exc:  # EOFError, IndexError, UnicodeDecodeError, OverflowError, ...
         where = f"{found.event_type} v{found.version} (fingerprint {fp.hex()})"
         raise DecodeError("corrupt_body", f"{where}: {exc!r}") from exc

@@ -1,19 +1,19 @@
 """Building events in Python: envelope filled in, defaults applied, contract checked.
 
 Field names, types, enums and defaults come from the latest ``.avsc`` of each type (through
-``validate``); this module adds only the rules a schema cannot express, as small named guards.
+``validate``); the rules a schema cannot express are the guards in ``rules``.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from .event import Event
 from .jsonform import from_json_value, to_json_value
 from .registry import reader_schema, registry
+from .rules import ALWAYS, RULES, Fields, check_not_in_future
 from .validate import EventValidationError, check_record
 
 __all__ = [
@@ -26,82 +26,6 @@ EVENT_TYPES: tuple[str, ...] = (
     "TaskReturned", "CitizenContacted", "DeadlineExtended", "CaseEscalated", "TaskDisposed",
     "CaseChecked", "CaseClosed", "FeedbackReceived", "CaseReopened",
 )  # fmt: skip
-
-MAX_DESCRIPTION = 4000  # characters, as Open311's service request description
-_NOT_BLANK = ("case_id", "source", "task_id", "department", "approver", "category")
-
-Fields = dict[str, Any]
-
-
-def check_event_id_is_uuid(f: Fields) -> None:
-    try:
-        uuid.UUID(f["event_id"])
-    except ValueError:
-        raise EventValidationError("event_id", f["event_id"], "bad_uuid", "must be a UUID") from None
-
-
-def check_ids_not_blank(f: Fields) -> None:
-    present = [(n, f[n]) for n in _NOT_BLANK if n in f] + [("actor.id", f["actor"]["id"])]
-    for name, value in present:
-        if value is not None and not value.strip():  # None: an optional id left out
-            raise EventValidationError(name, value, "blank", "must not be empty")
-
-
-def check_description_fits(f: Fields) -> None:
-    if len(f["description"]) > MAX_DESCRIPTION:
-        n = len(f["description"])
-        allowed = f"{n} characters; at most {MAX_DESCRIPTION} are allowed"
-        raise EventValidationError("description", f["description"], "too_long", allowed)
-
-
-def check_coordinates(f: Fields) -> None:
-    for axis, limit in (("lat", 90.0), ("lon", 180.0)):
-        value = f["location"][axis]
-        if value is not None and not -limit <= value <= limit:
-            allowed = f"must be between {-limit:g} and {limit:g} (WGS84 degrees)"
-            raise EventValidationError(f"location.{axis}", value, "out_of_range", allowed)
-
-
-def check_contact_has_key(f: Fields) -> None:
-    if f["contact_ciphertext"] is not None and not f["contact_key_id"]:
-        allowed = "contact_ciphertext needs contact_key_id, or it can never be decrypted"
-        raise EventValidationError("contact_key_id", f["contact_key_id"], "required", allowed)
-
-
-def check_duplicate_names_a_case(f: Fields) -> None:
-    if f["reason"] == "duplicate" and not f["duplicate_of"]:
-        allowed = "required when reason is duplicate: the case_id of the original case"
-        raise EventValidationError("duplicate_of", f["duplicate_of"], "required", allowed)
-    if f["duplicate_of"] == f["case_id"]:
-        allowed = "a case cannot be a duplicate of itself"
-        raise EventValidationError("duplicate_of", f["duplicate_of"], "self_duplicate", allowed)
-
-
-def check_dispose_not_before_accept(f: Fields) -> None:
-    if f["dispose_by"] < f["accept_by"]:
-        allowed = f"must not be before accept_by ({f['accept_by'].isoformat()})"
-        raise EventValidationError("dispose_by", f["dispose_by"], "before_accept_by", allowed)
-
-
-def check_escalation_level(f: Fields) -> None:
-    if f["level"] not in (1, 2, 3):
-        allowed = "must be 1 (urge), 2 (supervise) or 3 (higher level)"
-        raise EventValidationError("level", f["level"], "out_of_range", allowed)
-
-
-_ALWAYS = (check_event_id_is_uuid, check_ids_not_blank)
-RULES: dict[str, tuple[Callable[[Fields], None], ...]] = {
-    "CaseReported": (check_description_fits, check_coordinates, check_contact_has_key),
-    "CaseVoided": (check_duplicate_names_a_case,),
-    "TaskDispatched": (check_dispose_not_before_accept,),
-    "CaseEscalated": (check_escalation_level,),
-}
-
-
-def check_not_in_future(occurred_at: datetime, now: datetime, max_future: timedelta) -> None:
-    if occurred_at > now + max_future:
-        allowed = f"must not be more than {max_future} after now ({now.isoformat()})"
-        raise EventValidationError("occurred_at", occurred_at, "in_future", allowed)
 
 
 def _actor(actor: Any) -> Any:
@@ -125,7 +49,7 @@ def _build(type: str, fields: Fields, max_future: timedelta) -> Event:
     try:
         checked = check_record(reader_schema(type), fields)
         check_not_in_future(checked["occurred_at"], now, max_future)
-        for rule in _ALWAYS + RULES.get(type, ()):
+        for rule in ALWAYS + RULES.get(type, ()):
             rule(checked)
     except EventValidationError as err:
         err.args = (f"{type}.{err.args[0]}",)  # say which event, keep field/value/reason as is

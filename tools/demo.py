@@ -44,7 +44,7 @@ def reports(run: str, count: int, seed: int = 7) -> Iterator[Event]:
         yield new_event(
             "CaseReported", case_id=f"{run}-{i:05d}", source="civicloop-demo",
             actor={"type": "citizen", "id": f"r-{rng.randrange(10**6):06d}"},
-            occurred_at=start + timedelta(seconds=i * 60 + rng.randrange(60)),
+            occurred_at=start + timedelta(seconds=i * 28_800 // count + rng.random()),
             channel=channel, category=category, description=f"demo report {i} ({category})",
             priority=rng.choice(["normal", "normal", "normal", "high", "urgent", "low"]),
             location={"lat": 39.29 + rng.uniform(-0.05, 0.05), "lon": -76.61 + rng.uniform(-0.05, 0.05),

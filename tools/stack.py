@@ -7,7 +7,7 @@ import sys
 from dataclasses import dataclass
 
 from civicloop import log
-from civicloop.config import Config
+from civicloop.config import Config, to_env
 from civicloop.projections.worker_reader import worker_health
 from civicloop.streams import kafka
 from civicloop.tools.kafka_local import LocalKafka
@@ -26,7 +26,7 @@ def start_worker(config: Config, timeout: float = 120.0) -> int:
     pid = process.pid()
     if pid is not None:
         return pid
-    env = dict(os.environ, CIVICLOOP_HOME=str(config.home), PYTHONUNBUFFERED="1")
+    env = {**os.environ, **to_env(config), "PYTHONUNBUFFERED": "1"}
     pid = process.start([sys.executable, "-m", "civicloop.cli", "worker"], env=env)
     try:
         wait_until(lambda: _worker_ready(config, process), timeout, "worker start")

@@ -139,7 +139,7 @@ def test_json_lines_form_parses_iso_timestamps_and_base64() -> None:
 )  # fmt: skip
 def test_json_lines_errors_name_the_field(key: str, value: Any, reason: str) -> None:
     obj = {"type": "CaseReported", **ENVELOPE, **REPORT, "occurred_at": "2024-05-01T09:30:00Z",
-           "actor": ["citizen", "p-1"], key: value}  # fmt: skip
+           "actor": {"type": "citizen", "id": "p-1"}, key: value}  # fmt: skip
     with pytest.raises(EventValidationError) as caught:
         event_from_json(obj)
     assert (caught.value.field, caught.value.value, caught.value.reason) == (key, value, reason)

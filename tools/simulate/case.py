@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import random
+from bisect import bisect
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from civicloop.tools.simulate.config import Category
 
+T = TypeVar("T")
 # (epoch seconds, event type, actor, source, event-specific fields)
 Step = tuple[int, str, dict[str, str], str, dict[str, Any]]
 
@@ -50,8 +53,25 @@ class Case:
         return f"{self.case_id}-t{self.tasks}"
 
 
+class Weighted(Generic[T]):
+    """A fixed weighted choice; cheaper than `random.choices`, which re-sums every call."""
+
+    def __init__(self, items: Sequence[T], weights: Sequence[float]) -> None:
+        self.items = list(items)
+        self.cum = [sum(weights[: i + 1]) for i in range(len(weights))]
+        self.total = self.cum[-1]
+
+    def draw(self, rng: random.Random) -> T:
+        return self.items[bisect(self.cum, rng.random() * self.total)]
+
+
+def between(rng: random.Random, low: int, high: int) -> int:
+    """Uniform integer in [low, high]; `randint` without its argument checks (hot path)."""
+    return low + int(rng.random() * (high - low + 1))
+
+
 def agent(rng: random.Random) -> dict[str, str]:
-    return {"type": "hotline_agent", "id": f"agent-{rng.randint(1, 60):03d}"}
+    return {"type": "hotline_agent", "id": f"agent-{between(rng, 1, 60):03d}"}
 
 
 def dept(name: str) -> dict[str, str]:
@@ -59,10 +79,11 @@ def dept(name: str) -> dict[str, str]:
 
 
 def supervisor(rng: random.Random) -> dict[str, str]:
-    return {"type": "supervisor", "id": f"sup-{rng.randint(1, 6):02d}"}
+    return {"type": "supervisor", "id": f"sup-{between(rng, 1, 6):02d}"}
 
 
-WATCHDOG = {"type": "system", "id": "sla-watchdog"}
+def watchdog() -> dict[str, str]:
+    return {"type": "system", "id": "sla-watchdog"}
 
 
 def lognormal(rng: random.Random, median: float, sigma: float) -> int:

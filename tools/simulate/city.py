@@ -5,6 +5,8 @@ from __future__ import annotations
 import random
 from typing import Any
 
+from civicloop.tools.simulate.case import Weighted, between
+
 # District code, name, south-west corner (lat, lon), rows x cols of cells, relative population.
 DISTRICTS = (
     ("D01", "Old Town", (31.200, 121.400), (6, 6), 3.0),
@@ -15,14 +17,24 @@ DISTRICTS = (
     ("D06", "Green Hills", (31.140, 121.500), (12, 12), 0.6),
 )
 CELL = 0.01  # degrees, roughly 1 km
-STREETS = ("Elm Road", "Station Street", "Canal Lane", "Market Street", "Temple Road",
-           "Silk Avenue", "Harbour Road", "Garden Lane", "Bridge Street", "Mill Road")
-_WEIGHTS = [d[4] for d in DISTRICTS]
+STREETS = (
+    "Elm Road",
+    "Station Street",
+    "Canal Lane",
+    "Market Street",
+    "Temple Road",
+    "Silk Avenue",
+    "Harbour Road",
+    "Garden Lane",
+    "Bridge Street",
+    "Mill Road",
+)
+_PICK = Weighted(DISTRICTS, [d[4] for d in DISTRICTS])
 
 
 def sample_location(rng: random.Random) -> dict[str, Any]:
     """A Location record; cells near a district's south-west corner are busier (hotspots)."""
-    code, name, (lat0, lon0), (rows, cols), _ = rng.choices(DISTRICTS, _WEIGHTS)[0]
+    code, name, (lat0, lon0), (rows, cols), _ = _PICK.draw(rng)
     # Squaring a uniform skews towards 0, so low-numbered cells see more reports.
     row = int(rng.random() ** 2 * rows)
     col = int(rng.random() ** 2 * cols)
@@ -32,7 +44,7 @@ def sample_location(rng: random.Random) -> dict[str, Any]:
     return {
         "lat": round(lat, 6),
         "lon": round(lon, 6),
-        "address": f"{rng.randint(1, 300)} {street}, {name}",
+        "address": f"{between(rng, 1, 300)} {street}, {name}",
         "grid_id": f"{code}-{row:02d}{col:02d}",
         "district": code,
     }

@@ -41,6 +41,8 @@ class Category:
     direct: bool = False  # answered by the hotline itself (咨询类), closed without dispatch
 
 
+# fmt: off
+# The workload as a table: code, weight, deadline class, lead department, other departments.
 CATEGORIES: tuple[Category, ...] = (
     Category("road.pothole", 8, "general", "transport", ("urban_mgmt",)),
     Category("streetlight.out", 6, "utility", "power_utility", ("transport",), dispose_share=0.4),
@@ -81,6 +83,7 @@ OUTCOMES = (("fixed", 82), ("no_further_action", 7), ("not_responsible", 4), ("r
 CLOSURE_FOR_OUTCOME = {"fixed": "resolved", "no_further_action": "no_further_action",
                        "not_responsible": "not_responsible", "referred": "referred",
                        "cannot_fix": "other", "other": "other"}
+# fmt: on
 
 
 @dataclass(frozen=True, slots=True)

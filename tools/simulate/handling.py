@@ -9,7 +9,15 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from civicloop.tools.simulate.case import WATCHDOG, Case, agent, dept, lognormal, supervisor, ts
+from civicloop.tools.simulate.case import (
+    Case,
+    agent,
+    between,
+    dept,
+    lognormal,
+    ts,
+    watchdog,
+)
 from civicloop.tools.simulate.config import DAY, HOUR, MIN, SimConfig, deadline_windows
 
 # (time, event type, actor, app, fields): steps written out of order, sorted before adding
@@ -27,19 +35,35 @@ def dispatch(case: Case, rng: random.Random, t: int, name: str, role: str) -> tu
     accept_w, dispose_w, _ = deadline_windows(case.category.cls, case.priority)
     task = case.new_task_id()
     accept_by, dispose_by = t + accept_w, t + dispose_w
-    case.add(t, "TaskDispatched", agent(rng), "hotline", task_id=task, department=name, role=role,
-             accept_by=ts(accept_by), dispose_by=ts(dispose_by))
+    case.add(
+        t,
+        "TaskDispatched",
+        agent(rng),
+        "hotline",
+        task_id=task,
+        department=name,
+        role=role,
+        accept_by=ts(accept_by),
+        dispose_by=ts(dispose_by),
+    )
     return task, accept_by, dispose_by
 
 
 def overdue(rng: random.Random, task: str, deadline: int, done: int, reason: str) -> Pending:
     """The watchdog's escalations for `deadline` when the next step came only at `done`."""
     out: Pending = []
-    fire = deadline + rng.randint(30, 300)  # the watchdog polls every few minutes
+    fire = deadline + between(rng, 30, 300)  # the watchdog polls every few minutes
     level = 1
     while fire < done and level <= 2:
-        out.append((fire, "CaseEscalated", WATCHDOG, "watchdog",
-                    {"level": level, "reason": reason, "task_id": task, "deadline": ts(deadline)}))
+        out.append(
+            (
+                fire,
+                "CaseEscalated",
+                watchdog(),
+                "watchdog",
+                {"level": level, "reason": reason, "task_id": task, "deadline": ts(deadline)},
+            )
+        )
         level, fire = level + 1, fire + (DAY if reason == "dispose_overdue" else 2 * HOUR)
     return out
 
@@ -49,7 +73,7 @@ def _office_wait(cfg: SimConfig, case: Case, rng: random.Random, t: int) -> int:
     hour = (t + int(cfg.utc_offset.total_seconds())) // HOUR % 24
     if case.priority == "urgent" or 8 <= hour < 19 or rng.random() >= cfg.rates.night_wait:
         return 0
-    return ((8 - hour) % 24) * HOUR + rng.randint(0, 90 * MIN)
+    return ((8 - hour) % 24) * HOUR + between(rng, 0, 90 * MIN)
 
 
 def until_accepted(
@@ -66,8 +90,15 @@ def until_accepted(
         flush(case, overdue(rng, task, accept_by, done, "accept_overdue"))
         # Joint tasks are not returned: the assists are already working on the case.
         if attempt < 2 and not assists and cat.others and rng.random() < cat.p_return:
-            t = case.add(done, "TaskReturned", dept(name), "dept", task_id=task,
-                         reason=rng.choice(_RETURN_REASONS), note=None)
+            t = case.add(
+                done,
+                "TaskReturned",
+                dept(name),
+                "dept",
+                task_id=task,
+                reason=rng.choice(_RETURN_REASONS),
+                note=None,
+            )
             name = rng.choice([d for d in cat.others if d != name] or [cat.lead])
             t += lognormal(rng, 20 * MIN, 0.8)
             continue

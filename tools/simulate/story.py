@@ -6,25 +6,22 @@ import random
 from collections import deque
 from hashlib import blake2b
 
-from civicloop.tools.simulate.case import Case, Step, agent, lognormal, supervisor
+from civicloop.tools.simulate.case import Case, Step, Weighted, agent, between, lognormal
 from civicloop.tools.simulate.city import sample_location
+from civicloop.tools.simulate.closing import run_to_close
 from civicloop.tools.simulate.config import (
     CHANNELS,
     CITIZEN_CHANNELS,
-    DAY,
-    HOUR,
     MIN,
     Category,
     SimConfig,
     deadline_windows,
 )
-from civicloop.tools.simulate.work import work_round
 
-_CHANNEL_NAMES = [c for c, _ in CHANNELS]
-_CHANNEL_WEIGHTS = [w for _, w in CHANNELS]
+_CHANNEL = Weighted([c for c, _ in CHANNELS], [w for _, w in CHANNELS])
 PRIORITIES = ("urgent", "high", "normal", "low")
 _REPORTER_APP = {"app": "citizen", "wechat": "citizen", "web": "citizen", "grid_inspector": "grid",
-                 "camera": "iot", "sensor": "iot"}
+                 "camera": "iot", "sensor": "iot"}  # fmt: skip
 Recent = dict[str, deque[str]]
 
 
@@ -33,7 +30,8 @@ class Storyteller:
 
     def __init__(self, cfg: SimConfig, rng: random.Random, salt: bytes) -> None:
         self.cfg, self.rng, self.salt = cfg, rng, salt
-        self.weights = [c.weight for c in cfg.categories]
+        self.category = Weighted(cfg.categories, [c.weight for c in cfg.categories])
+        self.priority = {c.code: Weighted(PRIORITIES, c.priorities) for c in cfg.categories}
         self.recent: Recent = {c.code: deque(maxlen=cfg.recent_cases) for c in cfg.categories}
 
     def reporter_ref(self) -> str:
@@ -44,21 +42,32 @@ class Storyteller:
         return "r-" + digest.hexdigest()
 
     def tell(self, case_id: str, t: int) -> list[Step]:
-        cfg, rng = self.cfg, self.rng
-        cat: Category = rng.choices(cfg.categories, self.weights)[0]
-        channel = rng.choices(_CHANNEL_NAMES, _CHANNEL_WEIGHTS)[0]
+        rng = self.rng
+        cat: Category = self.category.draw(rng)
+        channel = _CHANNEL.draw(rng)
         if cat.direct and channel not in CITIZEN_CHANNELS:
             channel = "hotline"  # only citizens ask the hotline questions
         citizen = channel in CITIZEN_CHANNELS
         where = sample_location(rng)
-        priority = rng.choices(PRIORITIES, cat.priorities)[0]
+        priority = self.priority[cat.code].draw(rng)
         case = Case(case_id, cat, priority, citizen, where["district"])
         ref = self.reporter_ref() if citizen else None
         app = _REPORTER_APP.get(channel, "hotline")
         actor = self._reporter_actor(app, ref, case)
-        case.add(t, "CaseReported", actor, app, channel=channel, category=cat.code,
-                 description=f"{cat.code} near {where['address']}", location=where,
-                 priority=priority, reporter_ref=ref, contact_ciphertext=None, contact_key_id=None)
+        case.add(
+            t,
+            "CaseReported",
+            actor,
+            app,
+            channel=channel,
+            category=cat.code,
+            description=f"{cat.code} near {where['address']}",
+            location=where,
+            priority=priority,
+            reporter_ref=ref,
+            contact_ciphertext=None,
+            contact_key_id=None,
+        )
         if not self._register_or_void(case, t):
             return case.steps
         self.recent[cat.code].append(case_id)
@@ -68,7 +77,7 @@ class Storyteller:
         if app == "citizen" and ref:
             return {"type": "citizen", "id": ref}
         if app == "grid":
-            return {"type": "grid_inspector", "id": f"gi-{case.district}-{self.rng.randint(1, 9)}"}
+            return {"type": "grid_inspector", "id": f"gi-{case.district}-{between(self.rng, 1, 9)}"}
         if app == "iot":
             return {"type": "system", "id": f"iot-{case.district}"}
         return agent(self.rng)
@@ -79,17 +88,36 @@ class Storyteller:
         r = rng.random()
         if r < rates.invalid + rates.out_of_scope:
             reason = "invalid" if r < rates.invalid else "out_of_scope"
-            case.add(t + lognormal(rng, 15 * MIN, 0.8), "CaseVoided", agent(rng), "hotline",
-                     reason=reason, duplicate_of=None, note=None)
+            case.add(
+                t + lognormal(rng, 15 * MIN, 0.8),
+                "CaseVoided",
+                agent(rng),
+                "hotline",
+                reason=reason,
+                duplicate_of=None,
+                note=None,
+            )
             return False
-        t = case.add(t + lognormal(rng, 6 * MIN, 0.9), "CaseRegistered", agent(rng), "hotline",
-                     **self._registration(case))
+        t = case.add(
+            t + lognormal(rng, 6 * MIN, 0.9),
+            "CaseRegistered",
+            agent(rng),
+            "hotline",
+            **self._registration(case),
+        )
         originals = self.recent[case.category.code]
         if originals and rng.random() < rates.duplicate:
-            case.add(t + lognormal(rng, 30 * MIN, 0.8), "CaseVoided", agent(rng), "hotline",
-                     reason="duplicate", duplicate_of=rng.choice(originals), note=None)
+            case.add(
+                t + lognormal(rng, 30 * MIN, 0.8),
+                "CaseVoided",
+                agent(rng),
+                "hotline",
+                reason="duplicate",
+                duplicate_of=rng.choice(originals),
+                note=None,
+            )
             return False
-        self._handle(case, t)
+        run_to_close(self.cfg, case, self.rng, t)
         return True
 
     def _registration(self, case: Case) -> dict[str, str]:
@@ -99,40 +127,4 @@ class Storyteller:
         if rng.random() < 0.05:
             case.priority = rng.choice(PRIORITIES[:3])
         _, _, policy = deadline_windows(case.category.cls, case.priority)
-        return {"category": case.category.code, "priority": case.priority,
-                "deadline_policy": policy}
-
-    def _handle(self, case: Case, t: int) -> None:
-        rng, rates = self.rng, self.cfg.rates
-        if not case.category.direct and rng.random() < rates.withdrawn:
-            case.add(t + lognormal(rng, 2 * HOUR, 1.0), "CaseClosed", agent(rng), "hotline",
-                     reason="withdrawn")
-            return
-        if case.category.direct:  # answered on the phone (直接办结)
-            t = case.add(t + lognormal(rng, 4 * MIN, 0.7), "CaseClosed", agent(rng), "hotline",
-                         reason="resolved")
-            outcome = "fixed"
-        else:
-            t += lognormal(rng, (2 if case.priority == "urgent" else 15) * MIN, 0.8)
-            t, outcome = work_round(self.cfg, case, rng, t, first=True)
-        for round_no in range(2):
-            if not case.citizen or rng.random() >= rates.feedback:
-                return
-            t, resolved = self._feedback(case, t, outcome)
-            if resolved or case.category.direct or round_no == 1 or rng.random() >= rates.reopen:
-                return
-            t = case.add(t + lognormal(rng, 3 * HOUR, 0.8), "CaseReopened", supervisor(rng),
-                         "supervisor", reason="unresolved_feedback")
-            t, outcome = work_round(self.cfg, case, rng, t + lognormal(rng, 20 * MIN, 0.8),
-                                    first=False)
-
-    def _feedback(self, case: Case, t: int, outcome: str) -> tuple[int, bool]:
-        """Write the return visit (回访); returns its time and whether the problem is solved."""
-        rng = self.rng
-        unresolved = self.cfg.rates.unresolved * (1 if outcome == "fixed" else 3)
-        resolved = rng.random() >= unresolved
-        weights = (70, 25, 5) if resolved else (2, 18, 80)
-        rating = rng.choices(("satisfied", "basically_satisfied", "unsatisfied"), weights)[0]
-        t = case.add(t + lognormal(rng, 1 * DAY, 0.7), "FeedbackReceived", agent(rng), "hotline",
-                     resolved=resolved, satisfaction=rating)
-        return t, resolved
+        return {"category": case.category.code, "priority": case.priority, "deadline_policy": policy}

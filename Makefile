@@ -1,0 +1,59 @@
+# civicloop — the two commands a newcomer needs are `make demo` and `make test`.
+# Each does its own setup: the venv and pinned packages, the Kafka jars (Maven, cached), and
+# for tests Debian's clickhouse-server package. Re-running reuses all of them.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: help venv system-deps clickhouse-server kafka-jars demo test test-unit lint bench clean
+
+help:
+	@echo "make demo   - reports through a real Kafka broker and Faust worker into ClickHouse (chDB)"
+	@echo "make test   - the whole suite: unit tests and integration tests on real Kafka, chDB and a ClickHouse server"
+	@echo "make lint   - ruff"
+	@echo "make bench  - the benchmarks of docs/BENCHMARKS.md"
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "civicloop needs Python 3.11: set PYTHON=python3.11")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]'
+	touch $@
+
+system-deps:
+	@command -v java >/dev/null || { echo "Java 17+ is missing: apt-get install openjdk-17-jre-headless"; exit 1; }
+	@command -v mvn >/dev/null || { echo "Maven is missing: apt-get install maven"; exit 1; }
+
+clickhouse-server:
+	@if [ -x /usr/sbin/clickhouse-server ] || command -v clickhouse-server >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ]; then \
+		echo "installing Debian's clickhouse-server package"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clickhouse-server >/dev/null) \
+		|| { echo "apt-get could not install clickhouse-server"; exit 1; }; \
+	else \
+		echo "clickhouse-server is missing: run 'sudo apt-get install clickhouse-server' (Debian), then make test again"; exit 1; \
+	fi
+
+kafka-jars: venv system-deps
+	$(BIN)/python -c "from civicloop import config, log; from civicloop.tools.kafka_local import jars; log.configure(); print('kafka jars:', jars(config.load()))"
+
+demo: venv system-deps
+	$(BIN)/civicloop demo
+
+test: venv system-deps clickhouse-server kafka-jars
+	$(BIN)/python -m pytest
+
+test-unit: venv
+	$(BIN)/python -m pytest tests/unit
+
+lint: venv
+	$(BIN)/ruff check civicloop schemas streams projections tools tests
+
+bench: venv system-deps
+	$(BIN)/civicloop bench all
+
+clean:
+	rm -rf var .pytest_cache .hypothesis

@@ -1,0 +1,64 @@
+"""Running the real worker as a child process for integration tests."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from civicloop.config import Config
+from civicloop.projections.reader import open_reader
+from civicloop.projections.store import Store
+from civicloop.schemas.event import Event
+from civicloop.streams import kafka
+from civicloop.streams.producer import EventProducer
+from civicloop.tools import stack
+from civicloop.tools.process import wait_until
+
+
+@dataclass
+class Worker:
+    """``civicloop worker`` in the background for one test's namespace."""
+
+    config: Config
+
+    def start(self) -> Worker:
+        kafka.ensure_topics(self.config)
+        stack.start_worker(self.config)
+        return self
+
+    def stop(self) -> None:
+        stack.worker_process(self.config).stop(timeout=60)
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown hooks, no final commit."""
+        stack.worker_process(self.config).kill()
+
+    def reader(self) -> Store:
+        return open_reader(self.config)
+
+    def log_tail(self) -> str:
+        return stack.worker_process(self.config).log_tail(60)
+
+
+def produce(config: Config, events: Iterable[Event]) -> int:
+    count = 0
+    with EventProducer(config.kafka_bootstrap, config.events_topic) as producer:
+        for event in events:
+            producer.send(event)
+            count += 1
+    return count
+
+
+def wait_for_value(read: Callable[[], int], expected: int, timeout: float, what: str) -> int:
+    """Poll ``read`` until it returns ``expected``; return the last value seen."""
+    seen: list[int] = []
+
+    def done() -> bool:
+        seen.append(read())
+        return seen[-1] >= expected
+
+    try:
+        wait_until(done, timeout, what, interval=0.5)
+    except TimeoutError:
+        raise AssertionError(f"{what}: expected {expected}, last saw {seen[-1:]}") from None
+    return seen[-1]

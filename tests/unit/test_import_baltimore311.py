@@ -1,0 +1,171 @@
+"""Baltimore 311 import, reconciled against an independent reading of the real sample file."""
+
+from __future__ import annotations
+
+import csv
+from collections import Counter, defaultdict
+from datetime import UTC, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from civicloop.schemas.event import Event
+from civicloop.tools.importers import ImportResult, baltimore311
+
+SAMPLE = Path(__file__).parents[2].parent / "shared" / "data" / "baltimore_311_sample.csv"
+pytestmark = pytest.mark.skipif(not SAMPLE.exists(), reason=f"no sample data at {SAMPLE}")
+
+FORMAT = "%m/%d/%Y %I:%M:%S %p"
+EASTERN = ZoneInfo("America/New_York")
+
+
+def instant(text: str) -> datetime:
+    """Independent of the importer's parser: strptime, then the same documented DST rule."""
+    return datetime.strptime(text, FORMAT).replace(tzinfo=EASTERN).astimezone(UTC)
+
+
+def is_duplicate(row: dict[str, str]) -> bool:
+    return row["SRStatus"].endswith("(Duplicate)")
+
+
+def closes(row: dict[str, str]) -> bool:
+    return row["SRStatus"] in ("Closed", "Closed (Transferred)") and bool(row["CloseDate"])
+
+
+@pytest.fixture(scope="module")
+def rows() -> list[dict[str, str]]:
+    with open(SAMPLE, encoding="utf-8-sig", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+@pytest.fixture(scope="module")
+def imported() -> tuple[list[Event], ImportResult]:
+    result = baltimore311.read(SAMPLE)
+    return list(result), result
+
+
+def test_every_row_becomes_a_case(rows: list[dict[str, str]], imported: tuple) -> None:
+    events, result = imported
+    assert result.report.rows_read == len(rows) == 10_000
+    assert result.report.cases_imported == len({e.case_id for e in events}) == 10_000
+    assert result.report.events_by_type == Counter(e.type for e in events)
+
+
+def test_report_counts_the_known_quirks(rows: list[dict[str, str]], imported: tuple) -> None:
+    report = imported[1].report
+
+    assert report.unmapped["missing_due_date"] == sum(not r["DueDate"] for r in rows) == 286
+    assert report.unmapped["missing_coordinates"] == sum(not r["Latitude"] for r in rows) == 590
+    # The README says 892 placeholder rows; the file itself has 885 at exactly (39, -77).
+    placeholders = sum(r["Latitude"] == "39" and r["Longitude"] == "-77" for r in rows)
+    assert report.unmapped["placeholder_coordinates"] == placeholders == 885
+    assert report.unmapped["duplicate_status"] == sum(map(is_duplicate, rows))
+    assert report.unmapped["missing_close_date_on_closed_status"] == sum(
+        r["SRStatus"].startswith("Closed") and not r["CloseDate"] for r in rows
+    )
+    assert report.unmapped["close_before_create"] == 0  # README: none closes before creation
+    assert report.statuses == Counter(r["SRStatus"] for r in rows)
+
+
+def test_dst_gaps_are_counted_and_read_forward(rows: list[dict[str, str]], imported: tuple) -> None:
+    events, result = imported
+    gaps = [r for r in rows if r["DueDate"] and _in_gap(r["DueDate"])]
+
+    assert result.report.adjusted["nonexistent_local_time:DueDate"] == len(gaps) == 2
+    dispatched = {e.case_id: e for e in events if e.type == "TaskDispatched"}
+    for row in gaps:
+        # 02:43:56 does not exist on 11 March 2018; read with EST it is 07:43:56Z (03:43:56 EDT).
+        due = dispatched[f"bal-{row['ServiceRequestNum']}"]["dispose_by"]
+        assert due == instant(row["DueDate"]) and due.astimezone(EASTERN).hour == 3
+
+
+def _in_gap(text: str) -> bool:
+    naive = datetime.strptime(text, FORMAT)
+    back = naive.replace(tzinfo=EASTERN).astimezone(UTC).astimezone(EASTERN)
+    return back.replace(tzinfo=None) != naive
+
+
+def test_per_agency_counts_match_an_independent_computation(
+    rows: list[dict[str, str]], imported: tuple
+) -> None:
+    # Rules (rows.py): duplicates are voided, never dispatched or closed; a task needs a due
+    # date; a closure needs a closed status and a close time; on time = closed <= due.
+    expected: dict[str, Counter[str]] = defaultdict(Counter)
+    for r in rows:
+        if is_duplicate(r) or not r["DueDate"]:
+            continue
+        counts = expected[r["Agency"]]
+        counts["reported"] += 1
+        if closes(r):
+            counts["closed"] += 1
+            counts["closed_on_time"] += instant(r["CloseDate"]) <= instant(r["DueDate"])
+
+    assert _agency_counts(imported[0]) == expected
+
+
+def _agency_counts(events: list[Event]) -> dict[str, Counter[str]]:
+    tasks = {e.case_id: e for e in events if e.type == "TaskDispatched"}
+    counts: dict[str, Counter[str]] = defaultdict(Counter)
+    for task in tasks.values():
+        counts[task["department"]]["reported"] += 1
+    for closed in (e for e in events if e.type == "CaseClosed" and e.case_id in tasks):
+        task = tasks[closed.case_id]
+        counts[task["department"]]["closed"] += 1
+        counts[task["department"]]["closed_on_time"] += closed.occurred_at <= task["dispose_by"]
+    return counts
+
+
+def test_open_and_voided_cases_match_the_file(rows: list[dict[str, str]], imported: tuple) -> None:
+    events = imported[0]
+    ended = {e.case_id for e in events if e.type in ("CaseClosed", "CaseVoided")}
+    still_open = {f"bal-{r['ServiceRequestNum']}" for r in rows} - ended
+
+    assert sum(not r["CloseDate"] for r in rows) == 208  # README
+    assert len(still_open) == sum(not r["CloseDate"] and not is_duplicate(r) for r in rows)
+    voided = [e for e in events if e.type == "CaseVoided"]
+    assert len(voided) == sum(map(is_duplicate, rows))
+    assert all(e["reason"] == "invalid" and "Duplicate" in e["note"] for e in voided)
+
+
+def test_one_row_maps_field_by_field(imported: tuple) -> None:
+    # 18-00269879: Phone, created 04/12/2018 11:11:26 AM, due +1 day, closed 12:45:47 PM,
+    # Transportation, Dorchester, council district 6, placeholder coordinates.
+    case = [e for e in imported[0] if e.case_id == "bal-18-00269879"]
+
+    assert [e.type for e in case] == [
+        "CaseReported", "CaseRegistered", "TaskDispatched", "CaseClosed"
+    ]  # fmt: skip
+    reported, _, task, closed = case
+    assert reported.occurred_at == datetime(2018, 4, 12, 15, 11, 26, tzinfo=UTC)
+    assert reported["channel"] == "hotline" and reported["category"] == "TRT-Traffic Signal Repairs"
+    assert reported["location"] == {"lat": None, "lon": None, "grid_id": "Dorchester",
+                                    "district": "6",
+                                    "address": "3400 GARRISON BLVD, BALTIMORE, MD, 21215"}  # fmt: skip
+    assert reported["actor"] == {"type": "importer", "id": "baltimore311"}
+    assert task["department"] == "Transportation"
+    assert task["dispose_by"] == task["accept_by"] == datetime(2018, 4, 13, 15, 11, 26, tzinfo=UTC)
+    assert closed.occurred_at == datetime(2018, 4, 12, 16, 45, 47, tzinfo=UTC)
+    assert closed["reason"] == "resolved"
+
+
+def test_transferred_requests_close_as_referred(rows: list[dict[str, str]], imported: tuple) -> None:
+    transferred = {f"bal-{r['ServiceRequestNum']}" for r in rows if r["SRStatus"] == "Closed (Transferred)"}
+    reasons = Counter(e["reason"] for e in imported[0]
+                      if e.type == "CaseClosed" and e.case_id in transferred)  # fmt: skip
+    assert reasons == {"referred": len(transferred)}
+
+
+def test_reimport_gives_the_same_event_ids(imported: tuple) -> None:
+    again = list(baltimore311.read(SAMPLE))
+    assert [e.fields for e in again] == [e.fields for e in imported[0]]
+    assert len({e.event_id for e in again}) == len(again)
+
+
+def test_every_imported_case_folds(imported: tuple) -> None:
+    lifecycle = pytest.importorskip("civicloop.projections.lifecycle")
+    cases: dict[str, list[Event]] = defaultdict(list)
+    for event in imported[0]:
+        cases[event.case_id].append(event)
+    for case in cases.values():
+        lifecycle.fold_all(case)

@@ -1,0 +1,173 @@
+"""The generic importer: a TOML file describes another city's export."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from itertools import islice
+from pathlib import Path
+
+import pytest
+
+from civicloop.tools.importers import baltimore311, mapping, nyc311
+from civicloop.tools.importers.mapping import MappingError, check_mapping, load_mapping
+
+SAMPLE = Path(__file__).parents[2].parent / "shared" / "data" / "baltimore_311_sample.csv"
+
+BALTIMORE_TOML = """
+importer = "baltimore311"
+city = "bal"
+timezone = "America/New_York"
+date_formats = ["%m/%d/%Y %I:%M:%S %p"]
+placeholder_coordinates = [[39.0, -77.0]]
+
+[columns]
+case_id = "ServiceRequestNum"
+created = "CreatedDate"
+status = "SRStatus"
+category = "SRType"
+closed = "CloseDate"
+due = "DueDate"
+status_date = "StatusDate"
+agency = "Agency"
+channel = "MethodReceived"
+address = "Address"
+lat = "Latitude"
+lon = "Longitude"
+district = "CouncilDistrict"
+grid = "Neighborhood"
+
+[statuses]
+Closed = "closed"
+"Closed (Transferred)" = "transferred"
+"Closed (Duplicate)" = "duplicate"
+"Open (Duplicate)" = "duplicate"
+"New (Duplicate)" = "duplicate"
+Open = "open"
+New = "open"
+Pending = "open"
+"In Progress" = "open"
+
+[channels]
+phone = "hotline"
+api = "app"
+web = "web"
+email = "email"
+mail = "other"
+internal = "internal"
+system = "internal"
+"""
+
+SPRINGFIELD_TOML = """
+importer = "springfield311"
+city = "spr"
+timezone = "America/Chicago"
+date_formats = ["%Y-%m-%d %H:%M"]
+placeholder_coordinates = [[0.0, 0.0]]
+null_values = ["", "N/A"]
+resolution_rules = [["merged into", "duplicate"], ["no action", "no_further_action"]]
+
+[columns]
+case_id = "SR_NUMBER"
+created = "OPENED"
+status = "STATE"
+category = "TYPE"
+closed = "CLOSED"
+due = "SLA_DUE"
+agency = "OWNER"
+channel = "ORIGIN"
+lat = "Y"
+lon = "X"
+district = "WARD"
+resolution = "NOTES"
+
+[statuses]
+Completed = "closed"
+Canceled = "duplicate"
+Open = "open"
+
+[channels]
+"Phone Call" = "hotline"
+"Mobile App" = "app"
+"""
+
+SPRINGFIELD_CSV = "\n".join([
+    "SR_NUMBER,OPENED,STATE,TYPE,CLOSED,SLA_DUE,OWNER,ORIGIN,Y,X,WARD,NOTES",
+    "SR-1,2021-07-01 08:00,Completed,Graffiti,2021-07-02 09:30,2021-07-08 08:00,Streets,"
+    "Phone Call,41.88,-87.63,42,painted over",
+    "SR-2,2021-07-01 09:00,Completed,Pothole,2021-07-01 10:00,N/A,Transportation,"
+    "Mobile App,0,0,N/A,no action needed",
+    "SR-3,2021-07-01 10:00,Open,Rodents,,2021-07-15 10:00,Sanitation,Fax,41.9,-87.7,1,",
+    "SR-4,2021-07-01 11:00,Completed,Graffiti,2021-07-01 12:00,2021-07-08 11:00,Streets,"
+    "Phone Call,41.88,-87.63,42,merged into SR-1",
+    "SR-5,07/01/2021 11:00,Open,Graffiti,,,Streets,Phone Call,41.88,-87.63,42,",
+    "",
+])  # fmt: skip
+
+
+def test_a_toml_mapping_reproduces_the_builtin_baltimore_importer(tmp_path: Path) -> None:
+    if not SAMPLE.exists():
+        pytest.skip(f"no sample data at {SAMPLE}")
+    head = tmp_path / "head.csv"
+    with open(SAMPLE, encoding="utf-8-sig", newline="") as src:
+        head.write_text("".join(islice(src, 400)), encoding="utf-8")
+    (tmp_path / "bal.toml").write_text(BALTIMORE_TOML, encoding="utf-8")
+
+    generic = mapping.read(head, tmp_path / "bal.toml")
+    builtin = baltimore311.read(head)
+
+    assert [e.fields for e in generic] == [e.fields for e in builtin]
+    assert generic.report.as_dict() == builtin.report.as_dict()
+
+
+def test_another_city_with_its_own_columns_formats_and_zone(tmp_path: Path) -> None:
+    (tmp_path / "spr.toml").write_text(SPRINGFIELD_TOML, encoding="utf-8")
+    (tmp_path / "spr.csv").write_text(SPRINGFIELD_CSV, encoding="utf-8")
+
+    result = mapping.read(tmp_path / "spr.csv", tmp_path / "spr.toml")
+    events = list(result)
+
+    by_type = {(e.case_id, e.type): e for e in events}
+    assert by_type["spr-SR-1", "CaseReported"].occurred_at == datetime(2021, 7, 1, 13, 0, tzinfo=UTC)
+    assert by_type["spr-SR-1", "CaseReported"]["channel"] == "hotline"
+    assert by_type["spr-SR-1", "CaseClosed"]["reason"] == "resolved"
+    assert by_type["spr-SR-2", "CaseClosed"]["reason"] == "no_further_action"
+    assert by_type["spr-SR-2", "CaseReported"]["location"]["lat"] is None  # (0, 0) placeholder
+    assert ("spr-SR-2", "TaskDispatched") not in by_type  # no due date: no task
+    assert by_type["spr-SR-3", "CaseReported"]["channel"] == "other"  # unmapped channel
+    assert by_type["spr-SR-4", "CaseVoided"]["reason"] == "invalid"
+    assert ("spr-SR-4", "TaskDispatched") not in by_type
+    assert result.report.unmapped == {
+        "missing_due_date": 1, "placeholder_coordinates": 1, "duplicate_status": 1,
+        "unparseable_date:OPENED": 1,
+    }  # fmt: skip
+
+
+def test_the_timezone_argument_overrides_the_mapping(tmp_path: Path) -> None:
+    (tmp_path / "spr.toml").write_text(SPRINGFIELD_TOML, encoding="utf-8")
+    (tmp_path / "spr.csv").write_text(SPRINGFIELD_CSV, encoding="utf-8")
+
+    first = next(iter(mapping.read(tmp_path / "spr.csv", tmp_path / "spr.toml", tz="UTC")))
+    assert first.occurred_at == datetime(2021, 7, 1, 8, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (('Open = "open"', 'Open = "maybe"'), "statuses"),
+        (('"Mobile App" = "app"', '"Mobile App" = "smartphone"'), "channels"),
+        (('"no action", "no_further_action"', '"no action", "fixed"'), "resolution_rules"),
+        (('case_id = "SR_NUMBER"\n', ""), "case_id"),
+        (('city = "spr"\n', ""), "city"),
+    ],
+)
+def test_a_bad_mapping_says_what_is_wrong(tmp_path: Path, change: tuple[str, str], message: str) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(SPRINGFIELD_TOML.replace(*change), encoding="utf-8")
+
+    with pytest.raises(MappingError, match=message):
+        load_mapping(path)
+
+
+def test_the_builtin_mappings_name_only_known_symbols() -> None:
+    check_mapping(baltimore311.MAPPING)
+    check_mapping(nyc311.MAPPING)
