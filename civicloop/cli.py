@@ -194,6 +194,15 @@ def schemas_check(path: Annotated[Path | None, typer.Argument(help="schemas/avro
     console.print("schemas: every version reads every older one")
 
 
+def _register_tools() -> None:
+    from civicloop.tools import analytics
+
+    analytics.register(app)
+
+
+_register_tools()
+
+
 def main() -> None:
     app()
 

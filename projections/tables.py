@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from civicloop.projections import dead_letters, event_log
+from civicloop.projections import ddl, dead_letters, event_log, state_store
 from civicloop.projections.store import Store
 
 # Every projection module that owns a table lists its DDL here, in creation order.
-DDL: tuple[str, ...] = (event_log.DDL, dead_letters.DDL)
+DDL: tuple[str, ...] = (event_log.DDL, dead_letters.DDL, *ddl.DDL, state_store.DDL)
 
 
 def ensure(store: Store, database: str) -> None:

@@ -52,11 +52,20 @@ def create_app(config: Config, state: WorkerState) -> faust.App:
         async for events in stream.take_events(BATCH_MAX, within=BATCH_WITHIN_S):
             batch = [
                 RawMessage(e.message.topic, e.message.partition, e.message.offset,
-                           e.message.key, e.message.value)
+                           e.message.key, e.message.value, _millis(e.message.timestamp))
                 for e in events
             ]
             loop = asyncio.get_running_loop()
             await loop.run_in_executor(executor, state.project, batch)
 
+    @app.on_partitions_revoked.connect
+    async def _revoked(app: faust.App, revoked: set[object], **_: object) -> None:
+        # Another worker may advance these cases now: cached states would be stale.
+        state.projector.states.forget()
+
     register_views(app, state)
     return app
+
+
+def _millis(timestamp: float | None) -> int | None:
+    return None if timestamp is None else int(timestamp * 1000)

@@ -1,0 +1,142 @@
+"""Analysts' commands: ``civicloop metrics``, ``durations`` and ``backlog`` (DESIGN §5).
+
+They read through :func:`open_reader`, so they work on a server, on a chDB directory, and on a
+chDB directory held by a running worker (through the worker's read-only SQL view).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from enum import Enum
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from civicloop import config as config_module
+from civicloop import log
+from civicloop.projections import metrics as metrics_module
+from civicloop.projections import reports
+from civicloop.projections.reader import open_reader
+
+
+class Dimension(str, Enum):
+    department = "department"
+    category = "category"
+    district = "district"
+    grid = "grid"
+    channel = "channel"
+    priority = "priority"
+    all = "all"
+
+
+class Format(str, Enum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+def parse_time(value: str | None) -> datetime | None:
+    """ISO date or date-time; without an offset it is read as UTC."""
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not an ISO date or date-time "
+                                 "(e.g. 2024-05-01 or 2024-05-01T08:00:00+08:00)") from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+From = Annotated[str | None, typer.Option("--from", help="Period start, inclusive (ISO; UTC if no offset).")]
+To = Annotated[str | None, typer.Option("--to", help="Period end, exclusive (ISO; UTC if no offset).")]
+By = Annotated[Dimension, typer.Option("--by", help="Group by this dimension.")]
+Fmt = Annotated[Format, typer.Option("--format", help="table, json (an array) or csv.")]
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(metrics)
+    app.command()(durations)
+    app.command()(backlog)
+
+
+def metrics(t_from: From = None, t_to: To = None, by: By = Dimension.department,
+            fmt: Fmt = Format.table) -> None:
+    """Closed-loop metrics per group: closure, on-time, response, resolution, satisfaction, …"""
+    rows = _run(lambda run, db: metrics_module.metrics(run, db, by.value, parse_time(t_from),
+                                                       parse_time(t_to)))
+    _emit(rows, fmt, f"metrics by {by.value}")
+
+
+def durations(t_from: From = None, t_to: To = None, by: By = Dimension.department,
+              fmt: Fmt = Format.table) -> None:
+    """p50/p90/p99 of report→register→dispatch→accept→dispose→close, wall-clock and working."""
+    rows = _run(lambda run, db: reports.durations(run, db, by.value, parse_time(t_from),
+                                                  parse_time(t_to)))
+    _emit(rows, fmt, f"durations by {by.value} (seconds)")
+
+
+def backlog(as_of: Annotated[str | None, typer.Option("--as-of", help="Moment (default now).")] = None,
+            by: By = Dimension.department, fmt: Fmt = Format.table) -> None:
+    """Open cases by age bucket and overdue state."""
+    rows = _run(lambda run, db: reports.backlog(run, db, by.value, parse_time(as_of)))
+    _emit(rows, fmt, f"backlog by {by.value}")
+
+
+def _run(compute: Any) -> list[dict[str, Any]]:
+    log.configure()
+    cfg = config_module.load()
+    reader = open_reader(cfg)
+    try:
+        result: list[dict[str, Any]] = compute(reader.query, cfg.database)
+        return result
+    finally:
+        reader.close()
+
+
+def _emit(rows: Sequence[dict[str, Any]], fmt: Format, title: str) -> None:
+    if fmt is Format.json:
+        typer.echo(json.dumps(list(rows), indent=1, default=str))
+    elif fmt is Format.csv:
+        typer.echo(to_csv(rows), nl=False)
+    else:
+        Console().print(to_table(rows, title))
+
+
+def to_csv(rows: Sequence[dict[str, Any]]) -> str:
+    out = io.StringIO()
+    if rows:
+        writer = csv.DictWriter(out, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return out.getvalue()
+
+
+def to_table(rows: Sequence[dict[str, Any]], title: str) -> Table:
+    """Groups as columns, figures as rows: a screen holds many figures but few groups."""
+    table = Table(title=title)
+    if not rows:
+        table.add_column("no rows: nothing projected in this period")
+        return table
+    table.add_column("")
+    for row in rows:
+        table.add_column(str(row["group"]) or "(none)", justify="right", overflow="fold")
+    for name in rows[0]:
+        if name != "group":
+            table.add_row(name.replace("_", " "), *(_cell(name, row.get(name)) for row in rows))
+    return table
+
+
+def _cell(name: str, value: Any) -> str:
+    if value is None:
+        return "–"
+    if name.endswith("_rate"):
+        return f"{value:.1%}"
+    if name.endswith("_s") and isinstance(value, int):
+        return f"{value / 3600:.1f} h"
+    return str(value)
