@@ -31,6 +31,11 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "CIVICLOOP_CACHE": ("~/.cache/civicloop", "Download cache: the Kafka jars resolved by Maven."),
     "CIVICLOOP_PARTITIONS": ("6", "Partitions of the case-events topic when civicloop creates it."),
     "CIVICLOOP_WORKER_WEB_PORT": ("6066", "HTTP port of the worker (health, lag, read-only SQL for chDB)."),
+    "CIVICLOOP_WATCHDOG_INTERVAL": (
+        "60",
+        "Seconds between SLA watchdog sweeps in the worker (automatic escalation of missed "
+        "accept-by / dispose-by deadlines); 0 turns the watchdog off.",
+    ),
     "CIVICLOOP_LOG_LEVEL": ("info", "debug, info, warning or error."),
     "CIVICLOOP_LOG_FORMAT": ("console", "console (human) or json (one JSON object a line)."),
 }
@@ -51,6 +56,7 @@ class Config:
     cache: Path
     partitions: int
     worker_web_port: int
+    watchdog_interval: float = 60.0
 
     @property
     def events_topic(self) -> str:
@@ -85,6 +91,7 @@ def load() -> Config:
         cache=Path(_env("CIVICLOOP_CACHE")).expanduser(),
         partitions=_positive_int("CIVICLOOP_PARTITIONS"),
         worker_web_port=_positive_int("CIVICLOOP_WORKER_WEB_PORT"),
+        watchdog_interval=_non_negative_float("CIVICLOOP_WATCHDOG_INTERVAL"),
     )
 
 
@@ -94,6 +101,17 @@ def _checked_namespace(value: str) -> str:
             f"CIVICLOOP_NAMESPACE={value!r} is not usable: start with a letter, then letters, "
             "digits, '_', '.' or '-' (at most 63 characters)."
         )
+    return value
+
+
+def _non_negative_float(name: str) -> float:
+    raw = _env(name)
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{name}={raw!r} is not a number") from None
+    if value < 0:
+        raise ValueError(f"{name}={raw!r} must be 0 (off) or a positive number of seconds")
     return value
 
 
@@ -118,4 +136,5 @@ def to_env(config: Config) -> dict[str, str]:
         "CIVICLOOP_CACHE": str(config.cache),
         "CIVICLOOP_PARTITIONS": str(config.partitions),
         "CIVICLOOP_WORKER_WEB_PORT": str(config.worker_web_port),
+        "CIVICLOOP_WATCHDOG_INTERVAL": str(config.watchdog_interval),
     }

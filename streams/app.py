@@ -58,6 +58,13 @@ def create_app(config: Config, state: WorkerState) -> faust.App:
             loop = asyncio.get_running_loop()
             await loop.run_in_executor(executor, state.project, batch)
 
+    if config.watchdog_interval > 0:
+
+        @app.timer(interval=config.watchdog_interval)
+        async def sla_watchdog() -> None:
+            loop = asyncio.get_running_loop()
+            await loop.run_in_executor(executor, state.sweep)
+
     @app.on_partitions_revoked.connect
     async def _revoked(app: faust.App, revoked: set[object], **_: object) -> None:
         # Another worker may advance these cases now: cached states would be stale.

@@ -12,7 +12,9 @@ from civicloop import log
 from civicloop.config import Config
 from civicloop.projections import tables
 from civicloop.projections.store import Store, open_store
+from civicloop.streams import watchdog
 from civicloop.streams.dead_letter import DeadLetterPublisher
+from civicloop.streams.producer import EventProducer
 from civicloop.streams.projector import Projector, RawMessage
 
 _log = log.get(__name__)
@@ -24,6 +26,8 @@ class Counters:
     projected: int = 0
     dead: int = 0
     dead_by_reason: dict[str, int] = field(default_factory=dict)
+    escalated: int = 0
+    sweeps: int = 0
     last_batch_at: float | None = None
     started_at: float = field(default_factory=time.time)
 
@@ -38,6 +42,7 @@ class WorkerState:
         tables.ensure(self.store, config.database)
         self.projector = Projector(self.store, config.database,
                                    DeadLetterPublisher(bootstrap, config.dead_letter_topic))
+        self.escalations = EventProducer(bootstrap, config.events_topic)
         self.counters = Counters()
         self._lock = threading.Lock()
         self.stopping = False
@@ -56,6 +61,17 @@ class WorkerState:
         _log.info("batch_projected", size=len(batch), projected=result.projected,
                   dead=len(result.dead), ms=round((time.perf_counter() - started) * 1000, 1))
 
+    def sweep(self) -> int:
+        """One SLA watchdog pass; escalations go to the case topic like any other event."""
+        sent = watchdog.sweep(self.store.query, self.config.database, self.escalations.send)
+        if sent:
+            self.escalations.flush()
+            _log.info("watchdog_escalated", events=sent)
+        with self._lock:
+            self.counters.escalated += sent
+            self.counters.sweeps += 1
+        return sent
+
     def health(self) -> dict[str, Any]:
         with self._lock:
             c = self.counters
@@ -63,5 +79,6 @@ class WorkerState:
                 "status": "ok", "namespace": self.config.namespace, "store": self.store.url,
                 "batches": c.batches, "projected": c.projected, "dead": c.dead,
                 "dead_by_reason": dict(c.dead_by_reason), "last_batch_at": c.last_batch_at,
+                "escalated": c.escalated, "watchdog_sweeps": c.sweeps,
                 "uptime_s": round(time.time() - c.started_at, 1),
             }

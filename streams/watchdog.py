@@ -1,0 +1,93 @@
+"""The SLA watchdog: automatic supervision (督办) when a task's deadline passes unmet.
+
+Every ``interval`` seconds the worker looks for live tasks past their accept-by (not accepted)
+or dispose-by (not disposed) deadline and emits one ``CaseEscalated`` per (task, deadline).
+Exactly once, also across restarts, replays and several workers: the event id is derived from
+(case, task, reason, deadline), so a re-emission is the same event and the fold and the event
+log drop it as a duplicate; and deadlines already escalated in the event log are not re-sent.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from civicloop.projections import ddl, event_log
+from civicloop.schemas.event import Event
+from civicloop.schemas.events import new_event
+
+NAMESPACE = uuid.UUID("6f1c2a8e-93a5-4b7e-8f0e-0c1c1e5a7d42")
+WATCHDOG_ACTOR = {"type": "system", "id": "sla-watchdog"}
+LEVELS = {"accept_overdue": 1, "dispose_overdue": 2}
+
+Run = Callable[[str], list[tuple[Any, ...]]]
+
+
+def escalation_event_id(case_id: str, task_id: str, reason: str, deadline: datetime) -> str:
+    """The one event id of the automatic escalation of this deadline (shared with simulators)."""
+    stamp = int(deadline.timestamp())
+    return str(uuid.uuid5(NAMESPACE, f"{case_id}/{task_id}/{reason}/{stamp}"))
+
+
+@dataclass(frozen=True)
+class Overdue:
+    case_id: str
+    task_id: str
+    reason: str
+    deadline: datetime
+
+    @property
+    def event_id(self) -> str:
+        return escalation_event_id(self.case_id, self.task_id, self.reason, self.deadline)
+
+
+def overdue(run: Run, database: str, now: datetime) -> list[Overdue]:
+    """Live tasks whose accept-by or dispose-by deadline passed without the next step."""
+    at = now.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+    rows = run(
+        f"SELECT case_id, task_id, status, accept_by, dispose_by "
+        f"FROM {database}.{ddl.CASE_TASKS} FINAL "
+        f"WHERE status IN ('dispatched', 'accepted') "
+        f"AND (dispose_by < toDateTime('{at}', 'UTC') "
+        f"OR (status = 'dispatched' AND accept_by < toDateTime('{at}', 'UTC')))"
+    )
+    found = []
+    for case_id, task_id, status, accept_by, dispose_by in rows:
+        if status == "dispatched" and accept_by < now:
+            found.append(Overdue(case_id, task_id, "accept_overdue", accept_by))
+        if dispose_by < now:
+            found.append(Overdue(case_id, task_id, "dispose_overdue", dispose_by))
+    return found
+
+
+def not_yet_escalated(run: Run, database: str, candidates: list[Overdue],
+                      chunk: int = 5_000) -> list[Overdue]:
+    done: set[str] = set()
+    for start in range(0, len(candidates), chunk):
+        listed = ", ".join(f"'{c.event_id}'" for c in candidates[start:start + chunk])
+        done.update(eid for (eid,) in run(
+            f"SELECT event_id FROM {database}.{event_log.TABLE} "
+            f"WHERE type = 'CaseEscalated' AND event_id IN ({listed})"))
+    return [c for c in candidates if c.event_id not in done]
+
+
+def escalation(item: Overdue, now: datetime) -> Event:
+    return new_event(
+        "CaseEscalated", case_id=item.case_id, event_id=item.event_id, actor=WATCHDOG_ACTOR,
+        source="civicloop-sla-watchdog", occurred_at=item.deadline, recorded_at=now,
+        level=LEVELS[item.reason], reason=item.reason, task_id=item.task_id,
+        deadline=item.deadline,
+    )
+
+
+def sweep(run: Run, database: str, send: Callable[[Event], None],
+          now: datetime | None = None) -> int:
+    """One pass: emit the escalations due now; return how many were sent."""
+    moment = now or datetime.now(UTC)
+    due = not_yet_escalated(run, database, overdue(run, database, moment))
+    for item in due:
+        send(escalation(item, moment))
+    return len(due)
