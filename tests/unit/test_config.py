@@ -1,0 +1,68 @@
+"""Configuration from the environment: defaults, validation, and the round trip to children."""
+
+from __future__ import annotations
+
+import pytest
+
+from civicloop import config
+from civicloop.streams import kafka
+
+
+def test_defaults_work_on_a_fresh_machine(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in config.VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+
+    loaded = config.load()
+
+    assert loaded.kafka_bootstrap == ""
+    assert loaded.clickhouse_url == "chdb://var/chdb"
+    assert loaded.events_topic == "civicloop.case-events"
+    assert loaded.dead_letter_topic == "civicloop.dead-letter"
+    assert loaded.database == "civicloop"
+    assert loaded.watchdog_interval == 60.0
+
+
+@pytest.mark.parametrize(("name", "value", "message"), [
+    ("CIVICLOOP_NAMESPACE", "9lives", "start with a letter"),
+    ("CIVICLOOP_PARTITIONS", "six", "not an integer"),
+    ("CIVICLOOP_PARTITIONS", "0", "positive"),
+    ("CIVICLOOP_WATCHDOG_INTERVAL", "-1", "0 (off)"),
+])
+def test_unusable_values_are_named_in_the_error(monkeypatch: pytest.MonkeyPatch, name: str,
+                                                 value: str, message: str) -> None:
+    monkeypatch.setenv(name, value)
+
+    with pytest.raises(ValueError, match=message) as raised:
+        config.load()
+
+    assert name in str(raised.value) and repr(value) in str(raised.value)
+
+
+def test_namespace_becomes_a_safe_database_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CIVICLOOP_NAMESPACE", "city-a.prod")
+
+    assert config.load().database == "city_a_prod"
+
+
+def test_to_env_round_trips(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    monkeypatch.setenv("CIVICLOOP_HOME", str(tmp_path))
+    monkeypatch.setenv("CIVICLOOP_KAFKA_BOOTSTRAP", "k1:9092,k2:9092")
+    first = config.load()
+    for name, value in config.to_env(first).items():
+        monkeypatch.setenv(name, value)
+
+    assert config.load() == first
+
+
+def test_an_explicit_bootstrap_is_used_instead_of_the_local_broker(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CIVICLOOP_KAFKA_BOOTSTRAP", "kafka.example:9092")
+
+    assert kafka.bootstrap(config.load()) == "kafka.example:9092"
+
+
+def test_no_kafka_says_what_to_do(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    monkeypatch.delenv("CIVICLOOP_KAFKA_BOOTSTRAP", raising=False)
+    monkeypatch.setenv("CIVICLOOP_HOME", str(tmp_path))
+
+    with pytest.raises(kafka.NoKafka, match="civicloop kafka up"):
+        kafka.bootstrap(config.load())
