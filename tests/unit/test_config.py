@@ -26,7 +26,7 @@ def test_defaults_work_on_a_fresh_machine(monkeypatch: pytest.MonkeyPatch) -> No
     ("CIVICLOOP_NAMESPACE", "9lives", "start with a letter"),
     ("CIVICLOOP_PARTITIONS", "six", "not an integer"),
     ("CIVICLOOP_PARTITIONS", "0", "positive"),
-    ("CIVICLOOP_WATCHDOG_INTERVAL", "-1", "0 (off)"),
+    ("CIVICLOOP_WATCHDOG_INTERVAL", "-1", r"0 \(off\)"),
 ])
 def test_unusable_values_are_named_in_the_error(monkeypatch: pytest.MonkeyPatch, name: str,
                                                  value: str, message: str) -> None:
