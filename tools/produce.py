@@ -68,7 +68,8 @@ OnProgress = Callable[[int, ProduceSummary], None]  # (bytes read so far, counts
 def parse_line(raw: bytes) -> Event:
     """One JSON Lines record as a validated event; raises LineError saying what is wrong."""
     try:
-        obj = json.loads(raw.decode("utf-8"))
+        # Without its line break, so a JSON error's column is a column of this line.
+        obj = json.loads(raw.decode("utf-8").rstrip("\r\n"))
     except UnicodeDecodeError as exc:
         raise LineError(f"not UTF-8 text: byte {exc.start + 1} is {raw[exc.start:exc.start + 1]!r}") from None
     except json.JSONDecodeError as exc:

@@ -10,6 +10,7 @@ from typing import Annotated, TextIO
 
 import typer
 from confluent_kafka import KafkaException
+from confluent_kafka.admin import AdminClient
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -59,13 +60,23 @@ def _run(file: Path, rejects: Path | None, err: Console) -> tuple[ProduceSummary
     log.configure()
     config = config_module.load()
     address = kafka.bootstrap(config)
-    # Creates the topic with civicloop's partitioning when missing, and fails fast (instead of
-    # after the whole file) when the broker cannot be reached.
-    kafka.ensure_topics(config, address)
+    _check_reachable(address)  # now, rather than after the whole file was read and queued
+    kafka.ensure_topics(config, address)  # a missing topic gets civicloop's partition count
     producer = EventProducer(address, config.events_topic)
     total = None if stdin else file.stat().st_size
     with _opened(rejects) as rejects_out, _progress(err, total) as progress:
         return produce_file(file, producer, progress, rejects_out), config.events_topic
+
+
+def _check_reachable(address: str, timeout: float = 10.0) -> None:
+    # log_level 0: librdkafka would otherwise print a connection failure every 50 ms meanwhile.
+    admin = AdminClient({"bootstrap.servers": address, "log_level": 0})
+    try:
+        admin.list_topics(timeout=timeout)
+    except KafkaException as exc:
+        raise ConnectionError(
+            f"Kafka at {address} did not answer within {timeout:.0f} s ({exc.args[0].str()}): start "
+            "it with `civicloop kafka up`, or fix CIVICLOOP_KAFKA_BOOTSTRAP.") from None
 
 
 @contextmanager
@@ -77,10 +88,9 @@ def _opened(path: Path | None) -> Iterator[TextIO | None]:
 @contextmanager
 def _progress(console: Console, total: int | None) -> Iterator[OnProgress]:
     """A bar of bytes read against the file size, with lines read and events/s so far."""
-    bar = Progress(TextColumn("[bold]producing"), BarColumn(), DownloadColumn(),
-                   TextColumn("{task.fields[lines]:>11,} lines"),
-                   TextColumn("{task.fields[rate]:>9,.0f} events/s"), TimeElapsedColumn(),
-                   console=console)
+    # Narrow enough for an 80-column terminal, where a wrapped bar would print a line a refresh.
+    bar = Progress(BarColumn(bar_width=20), DownloadColumn(), TextColumn("{task.fields[lines]:,} lines"),
+                   TextColumn("{task.fields[rate]:,.0f} events/s"), TimeElapsedColumn(), console=console)
     task = bar.add_task("produce", total=total, lines=0, rate=0.0)
     started = time.perf_counter()
 
