@@ -12,7 +12,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from civicloop.projections import ddl, event_log
@@ -20,7 +20,7 @@ from civicloop.schemas.event import Event
 from civicloop.schemas.events import new_event
 
 NAMESPACE = uuid.UUID("6f1c2a8e-93a5-4b7e-8f0e-0c1c1e5a7d42")
-WATCHDOG_ACTOR = {"type": "system", "id": "sla-watchdog"}
+WATCHDOG_ACTOR = {"type": "system", "id": "sla-watchdog"}  # the simulator uses the same
 LEVELS = {"accept_overdue": 1, "dispose_overdue": 2}
 
 Run = Callable[[str], list[tuple[Any, ...]]]
@@ -77,7 +77,9 @@ def not_yet_escalated(run: Run, database: str, candidates: list[Overdue],
 def escalation(item: Overdue, now: datetime) -> Event:
     return new_event(
         "CaseEscalated", case_id=item.case_id, event_id=item.event_id, actor=WATCHDOG_ACTOR,
-        source="civicloop-sla-watchdog", occurred_at=item.deadline, recorded_at=now,
+        # The first second past the deadline: deterministic, so a re-emission is identical.
+        source="civicloop-sla-watchdog", occurred_at=item.deadline + timedelta(seconds=1),
+        recorded_at=now,
         level=LEVELS[item.reason], reason=item.reason, task_id=item.task_id,
         deadline=item.deadline,
     )

@@ -16,7 +16,7 @@ from civicloop.schemas.codec import HEADER_SIZE, decode, encode
 from civicloop.schemas.event import Event
 from civicloop.schemas.registry import registry
 from civicloop.tools.bench import workload
-from civicloop.tools.bench.report import Figure, Ratio, Result, timed
+from civicloop.tools.bench.report import Ratio, Result, timed
 
 Pair = tuple[Any, dict[str, Any]]  # (parsed schema, fields)
 RATIOS = [Ratio("encode", "encode: civicloop / fastavro", "civicloop_encode", "raw_encode"),
@@ -57,13 +57,12 @@ def run(count: int = 200_000, rounds: int = 3, seed: int = 12345) -> Result:
     pairs = raw_pairs(events)
     _warm_up(events[:2_000], pairs[:2_000])
     bodies, messages = raw_encode(pairs), civicloop_encode(events)  # the inputs of the decoders
-    figures: dict[str, Figure] = {
-        "raw_encode": timed("fastavro schemaless_writer (ceiling)", count, lambda: raw_encode(pairs), rounds),
-        "civicloop_encode": timed("civicloop encode", count, lambda: civicloop_encode(events), rounds),
-        "raw_decode": timed("fastavro schemaless_reader (ceiling)", count,
-                            lambda: raw_decode(pairs, bodies), rounds),
-        "civicloop_decode": timed("civicloop decode", count, lambda: civicloop_decode(messages), rounds),
-    }
+    figures = timed(count, {
+        "raw_encode": ("fastavro schemaless_writer (ceiling)", lambda: raw_encode(pairs)),
+        "civicloop_encode": ("civicloop encode", lambda: civicloop_encode(events)),
+        "raw_decode": ("fastavro schemaless_reader (ceiling)", lambda: raw_decode(pairs, bodies)),
+        "civicloop_decode": ("civicloop decode", lambda: civicloop_decode(messages)),
+    }, rounds)
     notes = {"rounds": rounds, "mean_message_bytes": round(sum(map(len, messages)) / count, 1),
              "header_bytes": HEADER_SIZE, "event_types": len({e.type for e in events})}
     return Result("civicloop bench codec", figures, RATIOS, notes)

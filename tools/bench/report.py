@@ -36,22 +36,31 @@ class Figure:
                 "events_per_s": round(self.per_s)}
 
 
-def timed(label: str, events: int, loop: Callable[[], object], rounds: int = 1) -> Figure:
-    """The fastest of ``rounds`` runs of ``loop`` (the least disturbed by the rest of the machine)."""
-    best = float("inf")
+Loop = tuple[str, Callable[[], object]]  # (label, the work to time)
+
+
+def timed(events: int, loops: dict[str, Loop], rounds: int = 1) -> dict[str, Figure]:
+    """Each loop's fastest of ``rounds``; rounds interleave the loops, so a busy moment on a
+    shared machine hits every figure alike instead of skewing one ratio."""
+    best = dict.fromkeys(loops, float("inf"))
     for _ in range(rounds):
-        # The benchmark's own inputs (hundreds of thousands of events) are frozen out of the
-        # collector: otherwise every full collection walks them, which a streaming worker holding
-        # one batch never pays. Objects the loop creates are still collected as usual.
-        gc.collect()
-        gc.freeze()
-        try:
-            started = time.perf_counter()
-            loop()
-            best = min(best, time.perf_counter() - started)
-        finally:
-            gc.unfreeze()
-    return Figure(label, events, best)
+        for key, (_, loop) in loops.items():
+            best[key] = min(best[key], _once(loop))
+    return {key: Figure(label, events, best[key]) for key, (label, _) in loops.items()}
+
+
+def _once(loop: Callable[[], object]) -> float:
+    # The benchmark's own inputs (hundreds of thousands of events) are frozen out of the
+    # collector: otherwise each full collection walks them all, which a streaming worker holding
+    # one batch never pays. Objects the loop itself creates are collected as usual.
+    gc.collect()
+    gc.freeze()
+    try:
+        started = time.perf_counter()
+        loop()
+        return time.perf_counter() - started
+    finally:
+        gc.unfreeze()
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ SOURCES = {
     "citizen": "citizen-app/1.8",
     "grid": "grid-app/3.1",
     "dept": "dept-portal/1.4",
-    "watchdog": "sla-watchdog/1.0",
+    "watchdog": "civicloop-sla-watchdog",
     "iot": "iot-gateway/0.9",
     "supervisor": "supervision-console/1.2",
 }

@@ -9,6 +9,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
+from civicloop.streams.watchdog import LEVELS, escalation_event_id
 from civicloop.tools.simulate.case import (
     Case,
     agent,
@@ -18,7 +19,7 @@ from civicloop.tools.simulate.case import (
     ts,
     watchdog,
 )
-from civicloop.tools.simulate.config import DAY, HOUR, MIN, SimConfig, deadline_windows
+from civicloop.tools.simulate.config import HOUR, MIN, SimConfig, deadline_windows
 
 # (time, event type, actor, app, fields): steps written out of order, sorted before adding
 Pending = list[tuple[int, str, dict[str, str], str, dict[str, Any]]]
@@ -49,23 +50,14 @@ def dispatch(case: Case, rng: random.Random, t: int, name: str, role: str) -> tu
     return task, accept_by, dispose_by
 
 
-def overdue(rng: random.Random, task: str, deadline: int, done: int, reason: str) -> Pending:
-    """The watchdog's escalations for `deadline` when the next step came only at `done`."""
-    out: Pending = []
-    fire = deadline + between(rng, 30, 300)  # the watchdog polls every few minutes
-    level = 1
-    while fire < done and level <= 2:
-        out.append(
-            (
-                fire,
-                "CaseEscalated",
-                watchdog(),
-                "watchdog",
-                {"level": level, "reason": reason, "task_id": task, "deadline": ts(deadline)},
-            )
-        )
-        level, fire = level + 1, fire + (DAY if reason == "dispose_overdue" else 2 * HOUR)
-    return out
+def overdue(case_id: str, task: str, deadline: int, done: int, reason: str) -> Pending:
+    """What the real SLA watchdog emits when the next step came only at `done`: one
+    escalation per (task, deadline), with the watchdog's own deterministic event id."""
+    if deadline + 1 >= done:
+        return []
+    fields = {"event_id": escalation_event_id(case_id, task, reason, ts(deadline)),
+              "level": LEVELS[reason], "reason": reason, "task_id": task, "deadline": ts(deadline)}
+    return [(deadline + 1, "CaseEscalated", watchdog(), "watchdog", fields)]
 
 
 def _office_wait(cfg: SimConfig, case: Case, rng: random.Random, t: int) -> int:
@@ -87,7 +79,7 @@ def until_accepted(
         task, accept_by, dispose_by = dispatch(case, rng, t, name, "lead")
         helpers = [dispatch(case, rng, t, other, "assist")[0] for other in assists]
         done = t + lognormal(rng, (accept_by - t) * 0.3, 0.9) + _office_wait(cfg, case, rng, t)
-        flush(case, overdue(rng, task, accept_by, done, "accept_overdue"))
+        flush(case, overdue(case.case_id, task, accept_by, done, "accept_overdue"))
         # Joint tasks are not returned: the assists are already working on the case.
         if attempt < 2 and not assists and cat.others and rng.random() < cat.p_return:
             t = case.add(

@@ -67,7 +67,7 @@ def _during_work(
             )
         )
         dispose_by = new
-    pending += overdue(rng, task, dispose_by, done, "dispose_overdue")
+    pending += overdue(case.case_id, task, dispose_by, done, "dispose_overdue")
     if rng.random() < cfg.rates.supervisor:
         reason = rng.choice(("supervisor", "citizen_urge"))
         pending.append(
