@@ -3,7 +3,9 @@
 Times are whole seconds since the epoch (UTC): the projections are second-precision
 ``DateTime('UTC')``, so the fold floors event times on entry and every comparison the
 metrics make (closed by the deadline, responded by accept-by) sees the same values the
-tables hold. Seen event ids are kept as 64-bit digests: a case has tens of events, and a
+tables hold. A deadline is None when none was set (``TaskDispatched`` v2 allows null
+deadlines, e.g. imported history without an SLA); None serialises as JSON null, so the
+format is unchanged. Seen event ids are kept as 64-bit digests: a case has tens of events, and a
 collision inside one case (p ~ n²/2⁶⁵) is far below any other failure rate.
 """
 
@@ -24,9 +26,9 @@ class TaskState:
     department: str
     role: str
     dispatched_at: int
-    accept_by: int
-    dispose_by: int
-    original_dispose_by: int
+    accept_by: int | None  # None: no deadline set (never accept-overdue, no response rate)
+    dispose_by: int | None  # None: no deadline set until an extension sets one
+    original_dispose_by: int | None
     status: str = "dispatched"  # dispatched | accepted | returned | disposed | closed
     accepted_at: int | None = None
     contacted_at: int | None = None

@@ -20,6 +20,11 @@ def seconds(moment: datetime) -> int:
     return int(moment.timestamp() // 1)
 
 
+def optional_seconds(moment: datetime | None) -> int | None:
+    """``seconds`` of a deadline that may be absent (None: no deadline set)."""
+    return None if moment is None else seconds(moment)
+
+
 def _registered(case: CaseState, ev: Event, t: int) -> None:
     case.registered_at = t
     case.category, case.priority = ev["category"], ev["priority"]
@@ -32,10 +37,11 @@ def _voided(case: CaseState, ev: Event, t: int) -> None:
 
 
 def _dispatched(case: CaseState, ev: Event, t: int) -> None:
-    due = seconds(ev["dispose_by"])
+    due = optional_seconds(ev.get("dispose_by"))  # None: dispatched without a deadline
     case.tasks[ev["task_id"]] = TaskState(
         task_id=ev["task_id"], department=ev["department"], role=ev["role"], dispatched_at=t,
-        accept_by=seconds(ev["accept_by"]), dispose_by=due, original_dispose_by=due)
+        accept_by=optional_seconds(ev.get("accept_by")), dispose_by=due,
+        original_dispose_by=due)
     case.first_dispatched_at = _first(case.first_dispatched_at, t)
     if ev["role"] == "lead":
         case.lead_task = ev["task_id"]

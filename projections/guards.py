@@ -13,12 +13,14 @@ from civicloop.projections.states import TRANSITIONS, State
 from civicloop.schemas.event import Event
 
 #: fields the fold reads, per event type (the codec guarantees them for decoded events;
-#: hand-built events are checked so a bad one is rejected, never a crash)
+#: hand-built events are checked so a bad one is rejected, never a crash). A
+#: ``TaskDispatched``'s ``accept_by`` / ``dispose_by`` are not here: since v2 either may be
+#: null (no deadline set); when present they must still be UTC times (``TIME_FIELDS``).
 REQUIRED: dict[str, tuple[str, ...]] = {
     "CaseReported": ("channel", "category", "priority", "location"),
     "CaseRegistered": ("category", "priority"),
     "CaseVoided": ("reason",),
-    "TaskDispatched": ("task_id", "department", "role", "accept_by", "dispose_by"),
+    "TaskDispatched": ("task_id", "department", "role"),
     "TaskAccepted": ("task_id",),
     "TaskReturned": ("task_id", "reason"),
     "CitizenContacted": ("task_id",),
@@ -53,7 +55,8 @@ def check_well_formed(state: CaseState | None, event: Event) -> None:
         raise IllegalTransition("unknown_event_type", describe(event, state))
     names = ("event_id", "case_id", "occurred_at", *REQUIRED[event.type])
     missing = [n for n in names if event.get(n) is None]
-    bad = [n for n in TIME_FIELDS if n in event.fields and not _is_utc_time(event.get(n))]
+    bad = [n for n in TIME_FIELDS
+           if event.get(n) is not None and not _is_utc_time(event.get(n))]
     if missing or bad:
         raise IllegalTransition(
             "malformed_event", f"{describe(event, state)}: missing {missing}, bad times {bad}")

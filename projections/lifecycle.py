@@ -19,8 +19,13 @@ is data in ``states.TRANSITIONS``; the rules below are what the table and the gu
   RETURNED until a new lead is dispatched (RETURNED → DISPATCHED).
 * **Re-dispatch** is allowed from RETURNED, REOPENED and DISPOSED (e.g. disposal outcome
   ``not_responsible``); the new lead's deadlines become the case's deadlines.
+* **Deadlines may be absent** (``TaskDispatched`` v2: null ``accept_by`` / ``dispose_by``, e.g.
+  imported history without an SLA): the task is dispatched like any other, it just has no
+  deadline to miss. ``dispose_by >= accept_by`` is checked by the SDK only when both are set.
 * **Extensions** move the task's ``dispose_by`` later (never earlier) while the task is live;
-  ``original_dispose_by`` keeps the deadline set at dispatch.
+  ``original_dispose_by`` keeps the deadline set at dispatch (None if there was none). On a
+  task without a deadline an extension sets one (any time is "later" than none); it still
+  counts as an extension.
 * **Escalations** are counted in any open state (REPORTED … REOPENED), never after closure.
 * **Checks**: ``CaseChecked`` from DISPOSED. Passed → CHECKED. Failed → IN_PROGRESS, rework +1,
   and the lead task is back to ``accepted``: its disposal no longer stands, it disposes again.

@@ -40,7 +40,9 @@ def check_lead_free(state: CaseState, event: Event) -> None:
 
 
 def check_extends_deadline(state: CaseState, event: Event, task: TaskState) -> None:
-    if _seconds(event["new_dispose_by"]) <= task.dispose_by:
+    """The new deadline is later than the one in force; a task dispatched without a deadline
+    has none in force, so any ``new_dispose_by`` sets its first one."""
+    if task.dispose_by is not None and _seconds(event["new_dispose_by"]) <= task.dispose_by:
         raise IllegalTransition("not_an_extension", f"{describe(event, state)}: new_dispose_by "
                                 f"{event['new_dispose_by'].isoformat()} is not after the "
                                 f"current deadline of task {task.task_id!r}")

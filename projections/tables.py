@@ -10,7 +10,17 @@ DDL: tuple[str, ...] = (event_log.DDL, dead_letters.DDL, *ddl.DDL, state_store.D
 
 
 def ensure(store: Store, database: str) -> None:
-    """Create the database and every table when missing (safe to run at every start)."""
+    """Create the database and every table when missing, and bring the column types of
+    tables created by an older release up to date (safe to run at every start)."""
     store.command(f"CREATE DATABASE IF NOT EXISTS {database}")
     for statement in DDL:
         store.command(statement.format(db=database))
+    for statement in ddl.upgrades(database, column_types(store, database)):
+        store.command(statement)
+
+
+def column_types(store: Store, database: str) -> dict[tuple[str, str], str]:
+    """(table, column) → type of every column in ``database``."""
+    rows = store.query(f"SELECT table, name, type FROM system.columns "
+                       f"WHERE database = '{database}'")
+    return {(str(table), str(name)): str(typ) for table, name, typ in rows}

@@ -18,8 +18,6 @@ Fields = dict[str, Any]
 MAX_DESCRIPTION = 4000  # characters, as Open311's service request description
 _NOT_BLANK = ("case_id", "source", "task_id", "department", "approver", "category")
 
-Fields = dict[str, Any]
-
 
 def check_event_id_is_uuid(f: Fields) -> None:
     try:
@@ -66,6 +64,9 @@ def check_duplicate_names_a_case(f: Fields) -> None:
 
 
 def check_dispose_not_before_accept(f: Fields) -> None:
+    # Either deadline may be null (v2: none set); the order only binds when both are.
+    if f["accept_by"] is None or f["dispose_by"] is None:
+        return
     if f["dispose_by"] < f["accept_by"]:
         allowed = f"must not be before accept_by ({f['accept_by'].isoformat()})"
         raise EventValidationError("dispose_by", f["dispose_by"], "before_accept_by", allowed)

@@ -40,6 +40,8 @@ class EventProducer:
         self.topic = topic
         self._failures: list[tuple[str, str]] = []
         self.delivered = 0
+        # The last offset confirmed per partition: what `wait_projected` waits for.
+        self.high_offsets: dict[int, int] = {}
         settings: dict[str, Any] = {
             "bootstrap.servers": bootstrap,
             "enable.idempotence": True,
@@ -100,6 +102,9 @@ class EventProducer:
             self._failures.append((key.decode() if key else "?", str(err)))
         else:
             self.delivered += 1
+            partition, offset = msg.partition(), msg.offset()
+            if partition is not None and offset is not None and offset > self.high_offsets.get(partition, -1):
+                self.high_offsets[partition] = offset
 
     def __enter__(self) -> EventProducer:
         return self

@@ -56,9 +56,9 @@ def overdue(run: Run, database: str, now: datetime) -> list[Overdue]:
     )
     found = []
     for case_id, task_id, status, accept_by, dispose_by in rows:
-        if status == "dispatched" and accept_by < now:
+        if status == "dispatched" and accept_by is not None and accept_by < now:
             found.append(Overdue(case_id, task_id, "accept_overdue", accept_by))
-        if dispose_by < now:
+        if dispose_by is not None and dispose_by < now:
             found.append(Overdue(case_id, task_id, "dispose_overdue", dispose_by))
     return found
 

@@ -69,7 +69,7 @@ def metrics(t_from: From = None, t_to: To = None, by: By = Dimension.department,
             fmt: Fmt = Format.table) -> None:
     """Closed-loop metrics per group: closure, on-time, response, resolution, satisfaction, …"""
     rows = _run(lambda run, db: metrics_module.metrics(run, db, by.value, parse_time(t_from),
-                                                       parse_time(t_to)))
+                                                       parse_time(t_to)), by)
     _emit(rows, fmt, f"metrics by {by.value}")
 
 
@@ -77,26 +77,29 @@ def durations(t_from: From = None, t_to: To = None, by: By = Dimension.departmen
               fmt: Fmt = Format.table) -> None:
     """p50/p90/p99 of report→register→dispatch→accept→dispose→close, wall-clock and working."""
     rows = _run(lambda run, db: reports.durations(run, db, by.value, parse_time(t_from),
-                                                  parse_time(t_to)))
+                                                  parse_time(t_to)), by)
     _emit(rows, fmt, f"durations by {by.value} (seconds)")
 
 
 def backlog(as_of: Annotated[str | None, typer.Option("--as-of", help="Moment (default now).")] = None,
             by: By = Dimension.department, fmt: Fmt = Format.table) -> None:
     """Open cases by age bucket and overdue state."""
-    rows = _run(lambda run, db: reports.backlog(run, db, by.value, parse_time(as_of)))
+    rows = _run(lambda run, db: reports.backlog(run, db, by.value, parse_time(as_of)), by)
     _emit(rows, fmt, f"backlog by {by.value}")
 
 
-def _run(compute: Any) -> list[dict[str, Any]]:
+def _run(compute: Any, by: Dimension) -> list[dict[str, Any]]:
     log.configure()
     cfg = config_module.load()
     reader = open_reader(cfg)
     try:
         result: list[dict[str, Any]] = compute(reader.query, cfg.database)
-        return result
     finally:
         reader.close()
+    if by is Dimension.all:
+        for row in result:
+            row["group"] = "all"
+    return result
 
 
 def _emit(rows: Sequence[dict[str, Any]], fmt: Format, title: str) -> None:
@@ -117,25 +120,38 @@ def to_csv(rows: Sequence[dict[str, Any]]) -> str:
     return out.getvalue()
 
 
+# The table view keeps the figures analysts read first; json and csv carry every key.
+TABLE_COLUMNS = {
+    "metrics": (("reported", "reported"), ("closed", "closed"), ("due", "due"),
+                ("closure_rate", "closure"), ("on_time_closure_rate", "on time"),
+                ("on_time_rate_open_aware", "on time*"), ("open_overdue", "overdue"),
+                ("response_rate", "response"), ("resolution_rate", "resolved"),
+                ("satisfaction_rate", "satisfied"), ("rework_rate", "rework"),
+                ("return_rate", "returns"), ("extension_rate", "extended"),
+                ("p50_report_to_close_s", "p50 close"), ("p90_report_to_close_s", "p90 close")),
+}
+
+
 def to_table(rows: Sequence[dict[str, Any]], title: str) -> Table:
-    """Groups as columns, figures as rows: a screen holds many figures but few groups."""
+    """One row per group; for metrics only the headline figures (``on time*`` = open-aware)."""
     table = Table(title=title)
     if not rows:
         table.add_column("no rows: nothing projected in this period")
         return table
-    table.add_column("")
+    kind = title.split()[0]
+    columns = TABLE_COLUMNS.get(kind) or tuple((k, k.replace("_", " ")) for k in rows[0] if k != "group")
+    table.add_column("group")
+    for _, header in columns:
+        table.add_column(header, justify="right")
     for row in rows:
-        table.add_column(str(row["group"]) or "(none)", justify="right", overflow="fold")
-    for name in rows[0]:
-        if name != "group":
-            table.add_row(name.replace("_", " "), *(_cell(name, row.get(name)) for row in rows))
+        table.add_row(str(row["group"]) or "(none)", *(_cell(key, row.get(key)) for key, _ in columns))
     return table
 
 
 def _cell(name: str, value: Any) -> str:
     if value is None:
         return "–"
-    if name.endswith("_rate"):
+    if "_rate" in name:
         return f"{value:.1%}"
     if name.endswith("_s") and isinstance(value, int):
         return f"{value / 3600:.1f} h"

@@ -1,6 +1,7 @@
 -- One row per case: its latest folded state (read with FINAL). ClickHouse 18.16-compatible:
 -- second-precision DateTime('UTC'), Nullable for times not reached yet, plain String dims
--- ('' when absent) so metrics group without NULL handling.
+-- ('' when absent) so metrics group without NULL handling. due_at / accept_by are NULL for a
+-- case with no lead task, or whose lead was dispatched without that deadline.
 CREATE TABLE IF NOT EXISTS {db}.case_lifecycle (
     case_id String,
     state String,

@@ -1,5 +1,7 @@
 -- One row per task (department assignment) of a case, latest version wins (read with FINAL).
--- Carries the case's dimensions so task metrics group without a join.
+-- Carries the case's dimensions so task metrics group without a join. Deadlines are Nullable:
+-- NULL = dispatched without one (TaskDispatched v2), never overdue and outside the response
+-- rate. Tables created before that are converted by tables.ensure (ddl.NULLABLE_SINCE).
 CREATE TABLE IF NOT EXISTS {db}.case_tasks (
     case_id String,
     task_id String,
@@ -12,9 +14,9 @@ CREATE TABLE IF NOT EXISTS {db}.case_tasks (
     district String,
     grid_id String,
     dispatched_at DateTime('UTC'),
-    accept_by DateTime('UTC'),
-    dispose_by DateTime('UTC'),
-    original_dispose_by DateTime('UTC'),
+    accept_by Nullable(DateTime('UTC')),
+    dispose_by Nullable(DateTime('UTC')),
+    original_dispose_by Nullable(DateTime('UTC')),
     accepted_at Nullable(DateTime('UTC')),
     contacted_at Nullable(DateTime('UTC')),
     returned_at Nullable(DateTime('UTC')),

@@ -119,10 +119,10 @@ def _fastavro_compiled() -> bool:
 
 
 def show(result: Result, as_json: bool, console: Console | None = None) -> None:
-    out = console or Console()
-    if as_json:
-        out.print_json(json.dumps(result.as_dict()))
+    if as_json:  # plain print: rich would wrap long lines at the terminal's width
+        print(json.dumps(result.as_dict(), indent=2, ensure_ascii=False))
         return
+    out = console or Console()
     out.print(_machine_table())
     table = Table(title=f"{result.command} ({result.date})")
     for column, justify in (("measure", "left"), ("events", "right"), ("seconds", "right"),

@@ -1,0 +1,68 @@
+"""Feeding events to Kafka from operator tools, and waiting until the projections have them."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from civicloop.config import Config
+from civicloop.projections.progress import projected_offsets, remaining
+from civicloop.projections.reader import open_reader
+from civicloop.schemas.event import Event
+from civicloop.streams import kafka
+from civicloop.streams.producer import EventProducer
+
+
+@dataclass
+class Sent:
+    events: int = 0
+    seconds: float = 0.0
+    high_offsets: dict[int, int] = field(default_factory=dict)
+
+    @property
+    def rate(self) -> float:
+        return self.events / self.seconds if self.seconds else 0.0
+
+
+def progress(transient: bool = False) -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), transient=transient)
+
+
+def send(config: Config, events: Iterable[Event], what: str, total: int | None = None) -> Sent:
+    """Produce ``events`` (idempotent, keyed by case) with a progress bar; confirm delivery."""
+    address = kafka.bootstrap(config)
+    kafka.ensure_topics(config, address)
+    started = time.perf_counter()
+    with progress() as bar, EventProducer(address, config.events_topic) as producer:
+        task = bar.add_task(what, total=total, rate="")
+        for n, event in enumerate(events, 1):
+            producer.send(event)
+            if n % 2000 == 0:
+                bar.update(task, completed=n, rate=f"{n / (time.perf_counter() - started):,.0f} ev/s")
+        producer.flush()
+        bar.update(task, completed=producer.delivered, total=producer.delivered)
+    return Sent(producer.delivered, time.perf_counter() - started, dict(producer.high_offsets))
+
+
+def wait_projected(config: Config, sent: Sent, timeout: float = 600.0) -> None:
+    """Return once every message ``sent`` produced is in ClickHouse (a worker must run)."""
+    reader = open_reader(config)
+    total = sum(offset + 1 for offset in sent.high_offsets.values())
+    deadline = time.monotonic() + timeout
+    with progress() as bar:
+        task = bar.add_task("waiting for the projections", total=total, rate="")
+        while True:
+            left = remaining(sent.high_offsets,
+                             projected_offsets(reader.query, config.database, config.events_topic))
+            bar.update(task, completed=total - left)
+            if left == 0:
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"{left} message(s) still not projected after {timeout:.0f} s: is a worker "
+                    "running (`civicloop status`, `civicloop up`)?")
+            time.sleep(0.5)
