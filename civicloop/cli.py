@@ -195,13 +195,15 @@ def schemas_check(path: Annotated[Path | None, typer.Argument(help="schemas/avro
 
 
 def _register_tools() -> None:
-    from civicloop.tools import analytics
+    from civicloop.tools import analytics, bench, produce
     from civicloop.tools.importers import cli as importers_cli
     from civicloop.tools.simulate import cli as simulate_cli
 
     analytics.register(app)
     importers_cli.register(app)
     simulate_cli.register(app)
+    produce.register(app)
+    bench.register(app)
 
 
 _register_tools()

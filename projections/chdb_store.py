@@ -81,7 +81,8 @@ class ChdbStore:
 
 
 def _arrow_type(ch_type: str) -> pa.DataType:
-    inner = ch_type.removeprefix("Nullable(").removesuffix(")") if ch_type.startswith("Nullable(") else ch_type
+    nullable = ch_type.startswith("Nullable(")
+    inner = ch_type.removeprefix("Nullable(").removesuffix(")") if nullable else ch_type
     if inner.startswith("DateTime"):
         return pa.timestamp("s", tz="UTC")
     if inner.startswith(("UInt", "Int")):

@@ -88,13 +88,17 @@ GROUP BY grp"""
 
 
 def task_metrics_sql(db: str, dim: str, t_from: datetime | None, t_to: datetime | None) -> str:
-    """Task-level counts per group: the cohort is tasks dispatched in the period."""
+    """Task-level counts per group: the cohort is tasks dispatched in the period. A task with a
+    NULL ``accept_by`` (no deadline set) is dispatched but neither responded nor in the
+    response rate's denominator (``dispatched_with_accept_by``)."""
     disp = within("dispatched_at", t_from, t_to)
-    responded = (f"{disp} AND accepted_at IS NOT NULL AND contacted_at IS NOT NULL"
+    with_deadline = f"{disp} AND accept_by IS NOT NULL"
+    responded = (f"{with_deadline} AND accepted_at IS NOT NULL AND contacted_at IS NOT NULL"
                  " AND accepted_at <= accept_by AND contacted_at <= accept_by")
     return f"""
 SELECT {group_expr(dim, 1)} AS grp,
     countIf({cond(disp)}) AS dispatched,
+    countIf({cond(with_deadline)}) AS dispatched_with_accept_by,
     countIf({cond(responded)}) AS responded,
     countIf({cond(disp + ' AND returned_at IS NOT NULL')}) AS returned
 FROM {db}.case_tasks FINAL

@@ -12,12 +12,26 @@ bound is missing) and ``as_of`` = min(to, now):
   = due in P, not closed, not voided, ``due_at < as_of``. Restricted to the due-in-P cohort so
   it is a fraction of one set of cases; the unrestricted count is the backlog's overdue state.
 * response rate = tasks dispatched in P accepted and reporter contacted, both at or before
-  accept-by / tasks dispatched in P. return rate = those returned / tasks dispatched in P.
+  accept-by / tasks dispatched in P with an accept-by (``dispatched_with_accept_by``).
+  return rate = those returned / tasks dispatched in P (all of them).
 * resolution / satisfaction: over cases whose latest feedback is in P.
 * rework (failed checks / disposals) and extension (extensions / registered cases) rates
   count the events of the cases registered in P: rows keep counts, not their times, so the
   ratios belong to the registration cohort and settle once its cases are done.
 * p50/p90 report→close: wall seconds over cases closed in P (``quantileExact`` semantics).
+
+**No deadline** (a task dispatched without ``accept_by`` / ``dispose_by``, TaskDispatched v2;
+NULL in the tables, e.g. imported history without an SLA). A rate that compares with a
+deadline is undefined for such a task or case, so it is left out of that rate entirely —
+numerator and denominator — and counted everywhere else:
+
+* NULL ``due_at`` (the lead has no ``dispose_by``): never due in P, so outside closure,
+  on-time closure and the open-aware on-time rate; never ``open_overdue``; never overdue in
+  the backlog. Still reported / closed / registered in P, with feedback, durations and
+  counts as usual. An extension on such a task sets its first deadline (it is due from then).
+* NULL ``accept_by``: the task counts in ``dispatched`` (and in the return rate) but neither in
+  ``responded`` nor in ``dispatched_with_accept_by``, the response rate's denominator; it is
+  never accept-overdue.
 """
 
 from __future__ import annotations
@@ -33,12 +47,12 @@ Run = Callable[[str], list[tuple[Any, ...]]]
 CASE_COLUMNS = ("reported", "closed", "due", "due_closed", "closed_on_time", "open_overdue",
                 "registered", "extensions", "disposals", "rework", "feedback", "resolved",
                 "satisfied")
-TASK_COLUMNS = ("dispatched", "responded", "returned")
+TASK_COLUMNS = ("dispatched", "dispatched_with_accept_by", "responded", "returned")
 RATES = {  # name → (numerator, denominator terms)
     "closure_rate": ("due_closed", ("due",)),
     "on_time_closure_rate": ("closed_on_time", ("due",)),
     "on_time_rate_open_aware": ("closed_on_time", ("due_closed", "open_overdue")),
-    "response_rate": ("responded", ("dispatched",)),
+    "response_rate": ("responded", ("dispatched_with_accept_by",)),
     "resolution_rate": ("resolved", ("feedback",)),
     "satisfaction_rate": ("satisfied", ("feedback",)),
     "rework_rate": ("rework", ("disposals",)),

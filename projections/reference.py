@@ -4,6 +4,7 @@ Independent of the fold, the rows and the SQL: it scans each case's events (dupl
 ``event_id`` dropped, delivery order kept) and keeps only what the metric definitions in
 ``metrics`` name. It assumes the events are legal (illegal ones go to the dead-letter topic,
 never to the projections). Times are floored to whole seconds, as the tables store them.
+A task's deadlines are None when it was dispatched without them (TaskDispatched v2).
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ class RefTask:
     department: str
     role: str
     dispatched_at: datetime
-    accept_by: datetime
-    dispose_by: datetime
+    accept_by: datetime | None  # None: no deadline set
+    dispose_by: datetime | None
     accepted_at: datetime | None = None
     contacted_at: datetime | None = None
     returned: bool = False
@@ -81,8 +82,8 @@ def _apply(cases: dict[str, RefCase], e: Event, t: datetime) -> None:
     elif e.type == "CaseVoided":
         case.voided_at = t
     elif e.type == "TaskDispatched":
-        case.tasks[e["task_id"]] = RefTask(e["department"], e["role"], t, _s(e["accept_by"]),
-                                           _s(e["dispose_by"]))  # type: ignore[arg-type]
+        case.tasks[e["task_id"]] = RefTask(e["department"], e["role"], t,
+                                           _s(e.get("accept_by")), _s(e.get("dispose_by")))
         case.first_dispatched_at = case.first_dispatched_at or t
         case.lead = e["task_id"] if e["role"] == "lead" else case.lead
     elif e.type == "TaskAccepted" and task:
@@ -92,7 +93,7 @@ def _apply(cases: dict[str, RefCase], e: Event, t: datetime) -> None:
     elif e.type == "TaskReturned" and task:
         task.returned = True
     elif e.type == "DeadlineExtended" and task:
-        task.dispose_by = _s(e["new_dispose_by"])  # type: ignore[assignment]
+        task.dispose_by = _s(e["new_dispose_by"])
         case.counts["extensions"] += 1
     elif e.type == "TaskDisposed" and task:
         task.disposed_at = t

@@ -40,6 +40,8 @@ def reference_metrics(events: list[Event], dim: str, t_from: datetime | None = N
             out = groups[task.department if dim == "department" else _dim(case, dim)]
             if inp(task.dispatched_at):
                 out["dispatched"] += 1
+                # no accept-by: outside the response rate, numerator and denominator
+                out["dispatched_with_accept_by"] += task.accept_by is not None
                 out["responded"] += _responded(task)
                 out["returned"] += task.returned
     return [_finish(name, out) for name, out in sorted(groups.items())]
@@ -47,7 +49,7 @@ def reference_metrics(events: list[Event], dim: str, t_from: datetime | None = N
 
 def _case_counts(out: dict[str, Any], c: RefCase, inp: Callable[[Any], bool],
                  as_of: datetime) -> None:
-    due_in = inp(c.due_at)
+    due_in = inp(c.due_at)  # False without a deadline: such a case is never due nor overdue
     add = {"reported": inp(c.reported_at), "closed": inp(c.closed_at), "due": due_in,
            "due_closed": due_in and c.closed_at is not None,
            "closed_on_time": due_in and c.closed_at is not None and c.closed_at <= c.due_at,
@@ -68,7 +70,8 @@ def _case_counts(out: dict[str, Any], c: RefCase, inp: Callable[[Any], bool],
 
 
 def _responded(task: Any) -> bool:
-    return (task.accepted_at is not None and task.contacted_at is not None
+    return (task.accept_by is not None
+            and task.accepted_at is not None and task.contacted_at is not None
             and task.accepted_at <= task.accept_by and task.contacted_at <= task.accept_by)
 
 

@@ -7,7 +7,10 @@ state again — a retried batch, a replay — changes nothing.
 ``due_at`` of a case is the ``dispose_by`` in force (after extensions) of its current lead
 task: the most recently dispatched lead, kept after it is returned or closed so a bounced
 case keeps a deadline until a new lead is dispatched. "Closed on time" means
-``closed_at <= due_at``. Working-time durations (``*_ws``) use the policy's calendar.
+``closed_at <= due_at``. A lead dispatched without a deadline (TaskDispatched v2) gives
+``due_at`` / ``accept_by`` NULL, as do the task row's ``accept_by`` / ``dispose_by`` /
+``original_dispose_by``: no deadline, never due nor overdue (see ``metrics``).
+Working-time durations (``*_ws``) use the policy's calendar.
 """
 
 from __future__ import annotations

@@ -58,8 +58,11 @@ def values(schema: Any, name: str = "") -> st.SearchStrategy[Any]:
 
 def _apply_rules(fields: dict[str, Any]) -> dict[str, Any]:
     # Mirror the guards in schemas/events.py that span more than one field.
-    if "dispose_by" in fields and fields["dispose_by"] < fields["accept_by"]:
-        fields["accept_by"], fields["dispose_by"] = fields["dispose_by"], fields["accept_by"]
+    # Deadlines are optional unions since TaskDispatched v2: values() draws null or a time for
+    # each independently, so all four combinations occur; the order binds only when both set.
+    accept, dispose = fields.get("accept_by"), fields.get("dispose_by")
+    if accept is not None and dispose is not None and dispose < accept:
+        fields["accept_by"], fields["dispose_by"] = dispose, accept
     if fields.get("reason") == "duplicate" or fields.get("duplicate_of") == fields["case_id"]:
         fields["duplicate_of"] = fields["case_id"] + "-original"
     if fields.get("contact_ciphertext") is not None and not fields.get("contact_key_id"):

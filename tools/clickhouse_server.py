@@ -105,9 +105,15 @@ class LocalClickHouse:
 
 
 def _accepts(port: int) -> bool:
+    """The server answers a query (an open port alone comes before it is ready)."""
+    from clickhouse_driver import Client
+
     try:
         socket.create_connection(("127.0.0.1", port), timeout=1).close()
-    except OSError:
+        client = Client("127.0.0.1", port=port, connect_timeout=2, send_receive_timeout=5)
+        client.execute("SELECT 1")
+        client.disconnect()
+    except Exception:  # noqa: BLE001 - not ready yet is any failure
         return False
     return True
 

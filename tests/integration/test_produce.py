@@ -6,6 +6,7 @@ import json
 import random
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ import typer
 from confluent_kafka import Consumer, TopicPartition
 from typer.testing import CliRunner
 
+from civicloop import log
 from civicloop.config import Config, to_env
 from civicloop.schemas.codec import decode
 from civicloop.streams.kafka import ensure_topics
@@ -31,6 +33,14 @@ def config(tmp_path: Path, kafka_bootstrap: str) -> Config:
     config = make_config(tmp_path, kafka_bootstrap=kafka_bootstrap)
     ensure_topics(config)
     return config
+
+
+@pytest.fixture
+def restore_logging() -> Iterator[None]:
+    yield
+    # The command configured structlog onto CliRunner's stderr, which is closed by now: any later
+    # log line (in this or another test) would raise "I/O operation on closed file".
+    log.configure(level="warning")
 
 
 Blame = dict[int, str | None]  # bad line number -> the field its report must name
@@ -106,6 +116,7 @@ def test_a_large_file_produces_exactly_its_good_lines(tmp_path: Path, config: Co
     assert set(ids) == good
 
 
+@pytest.mark.usefixtures("restore_logging")
 def test_the_cli_lists_bad_lines_and_exits_1(tmp_path: Path, config: Config) -> None:
     # given a small file with three bad lines
     bad_at = {3: "bad_enum", 7: "invalid_json", 12: "missing_field"}

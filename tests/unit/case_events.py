@@ -72,11 +72,12 @@ def dispatched(
     task_id: str = "T1",
     dept: str = "roads",
     role: str = "lead",
-    accept_h: float = 1,
-    dispose_h: float = 48,
+    accept_h: float | None = 1,
+    dispose_h: float | None = 48,
     case_id: str = CASE,
     **kw: Any,
 ) -> Event:
+    """A dispatch with deadlines ``accept_h`` / ``dispose_h`` hours after ``t``; None: no deadline."""
     return event(
         "TaskDispatched",
         t,
@@ -84,8 +85,8 @@ def dispatched(
         task_id=task_id,
         department=dept,
         role=role,
-        accept_by=t + timedelta(hours=accept_h),
-        dispose_by=t + timedelta(hours=dispose_h),
+        accept_by=None if accept_h is None else t + timedelta(hours=accept_h),
+        dispose_by=None if dispose_h is None else t + timedelta(hours=dispose_h),
         **kw,
     )
 

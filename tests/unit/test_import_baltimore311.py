@@ -10,6 +10,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from civicloop.projections.casestate import CaseState
+from civicloop.projections.lifecycle import fold
+from civicloop.projections.metrics import metrics
+from civicloop.projections.rows import case_row, task_rows
 from civicloop.schemas.event import Event
 from civicloop.tools.importers import ImportResult, baltimore311
 
@@ -33,6 +37,24 @@ def closes(row: dict[str, str]) -> bool:
     return row["SRStatus"] in ("Closed", "Closed (Transferred)") and bool(row["CloseDate"])
 
 
+def expected_by_agency(rows: list[dict[str, str]]) -> dict[str, Counter[str]]:
+    """Per agency, straight from the file: every row except a duplicate is reported under its
+    agency (duplicates are voided before any dispatch); a closure needs a closed status and a
+    close time; due / on time (close <= due) only for rows with a due date."""
+    expected: dict[str, Counter[str]] = defaultdict(Counter)
+    for r in rows:
+        if is_duplicate(r):
+            continue
+        counts = expected[r["Agency"]]
+        counts["reported"] += 1
+        counts["due"] += bool(r["DueDate"])
+        if closes(r):
+            counts["closed"] += 1
+            if r["DueDate"]:
+                counts["closed_on_time"] += instant(r["CloseDate"]) <= instant(r["DueDate"])
+    return expected
+
+
 @pytest.fixture(scope="module")
 def rows() -> list[dict[str, str]]:
     with open(SAMPLE, encoding="utf-8-sig", newline="") as handle:
@@ -43,6 +65,14 @@ def rows() -> list[dict[str, str]]:
 def imported() -> tuple[list[Event], ImportResult]:
     result = baltimore311.read(SAMPLE)
     return list(result), result
+
+
+@pytest.fixture(scope="module")
+def folded(imported: tuple) -> list[CaseState]:
+    cases: dict[str, CaseState | None] = {}
+    for event in imported[0]:
+        cases[event.case_id] = fold(cases.get(event.case_id), event)
+    return [c for c in cases.values() if c is not None]
 
 
 def test_every_row_becomes_a_case(rows: list[dict[str, str]], imported: tuple) -> None:
@@ -86,33 +116,52 @@ def _in_gap(text: str) -> bool:
     return back.replace(tzinfo=None) != naive
 
 
+def test_every_row_with_an_agency_is_dispatched_to_it(rows: list[dict[str, str]],
+                                                       imported: tuple) -> None:
+    # given the file's agencies; when imported; then each non-duplicate row has one lead task
+    # for its agency, with the due date as dispose_by (None without one) and no accept-by
+    events, report = imported[0], imported[1].report
+    tasks = {e.case_id: e for e in events if e.type == "TaskDispatched"}
+    kept = [r for r in rows if not is_duplicate(r)]
+
+    assert len(tasks) == report.events_by_type["TaskDispatched"] == len(kept)
+    for r in kept:
+        task = tasks[f"bal-{r['ServiceRequestNum']}"]
+        assert (task["department"], task["role"], task["accept_by"]) == (r["Agency"], "lead", None)
+        assert task["dispose_by"] == (instant(r["DueDate"]) if r["DueDate"] else None)
+    without_deadline = sum(t["dispose_by"] is None for t in tasks.values())
+    assert without_deadline == sum(not r["DueDate"] for r in kept) == 277  # 286 - 9 duplicates
+
+
 def test_per_agency_counts_match_an_independent_computation(
     rows: list[dict[str, str]], imported: tuple
 ) -> None:
-    # Rules (rows.py): duplicates are voided, never dispatched or closed; a task needs a due
-    # date; a closure needs a closed status and a close time; on time = closed <= due.
-    expected: dict[str, Counter[str]] = defaultdict(Counter)
-    for r in rows:
-        if is_duplicate(r) or not r["DueDate"]:
-            continue
-        counts = expected[r["Agency"]]
-        counts["reported"] += 1
-        if closes(r):
-            counts["closed"] += 1
-            counts["closed_on_time"] += instant(r["CloseDate"]) <= instant(r["DueDate"])
+    assert _agency_counts(imported[0]) == expected_by_agency(rows)
 
-    assert _agency_counts(imported[0]) == expected
+
+def test_per_agency_reported_counts_are_the_files_rows_per_agency(
+    rows: list[dict[str, str]], imported: tuple
+) -> None:
+    # the only rows not counted under their agency are the duplicates (voided, never dispatched)
+    reported = Counter({a: c["reported"] for a, c in _agency_counts(imported[0]).items()})
+    in_file = Counter(r["Agency"] for r in rows)
+
+    assert in_file - reported == Counter(r["Agency"] for r in rows if is_duplicate(r))
+    assert sum(reported.values()) == len(rows) - 217
 
 
 def _agency_counts(events: list[Event]) -> dict[str, Counter[str]]:
+    """From the events alone: per lead department, reported / due / closed / on time."""
     tasks = {e.case_id: e for e in events if e.type == "TaskDispatched"}
     counts: dict[str, Counter[str]] = defaultdict(Counter)
     for task in tasks.values():
         counts[task["department"]]["reported"] += 1
+        counts[task["department"]]["due"] += task["dispose_by"] is not None
     for closed in (e for e in events if e.type == "CaseClosed" and e.case_id in tasks):
         task = tasks[closed.case_id]
         counts[task["department"]]["closed"] += 1
-        counts[task["department"]]["closed_on_time"] += closed.occurred_at <= task["dispose_by"]
+        if task["dispose_by"] is not None:  # no deadline: neither on time nor late
+            counts[task["department"]]["closed_on_time"] += closed.occurred_at <= task["dispose_by"]
     return counts
 
 
@@ -144,7 +193,8 @@ def test_one_row_maps_field_by_field(imported: tuple) -> None:
                                     "address": "3400 GARRISON BLVD, BALTIMORE, MD, 21215"}  # fmt: skip
     assert reported["actor"] == {"type": "importer", "id": "baltimore311"}
     assert task["department"] == "Transportation"
-    assert task["dispose_by"] == task["accept_by"] == datetime(2018, 4, 13, 15, 11, 26, tzinfo=UTC)
+    assert task["dispose_by"] == datetime(2018, 4, 13, 15, 11, 26, tzinfo=UTC)
+    assert task["accept_by"] is None  # the export has no accept step
     assert closed.occurred_at == datetime(2018, 4, 12, 16, 45, 47, tzinfo=UTC)
     assert closed["reason"] == "resolved"
 
@@ -162,10 +212,39 @@ def test_reimport_gives_the_same_event_ids(imported: tuple) -> None:
     assert len({e.event_id for e in again}) == len(again)
 
 
-def test_every_imported_case_folds(imported: tuple) -> None:
-    lifecycle = pytest.importorskip("civicloop.projections.lifecycle")
-    cases: dict[str, list[Event]] = defaultdict(list)
-    for event in imported[0]:
-        cases[event.case_id].append(event)
-    for case in cases.values():
-        lifecycle.fold_all(case)
+def test_every_imported_case_folds(rows: list[dict[str, str]], folded: list[CaseState]) -> None:
+    # given every imported case folded event by event with fold (a rejected event raises)
+    # then each is a case of the file, and a row without a due date has a lead with no deadline
+    no_due = {f"bal-{r['ServiceRequestNum']}" for r in rows if not r["DueDate"] and not is_duplicate(r)}
+    assert len(folded) == len(rows)
+    for case in folded:
+        lead = case.lead
+        if case.case_id in no_due:
+            assert lead is not None and lead.dispose_by is None and lead.accept_by is None
+            assert case_row(case)["due_at"] is None
+
+
+def test_metrics_by_department_match_the_file(rows: list[dict[str, str]],
+                                              folded: list[CaseState], tmp_path: Path) -> None:
+    # given the imported cases projected into chDB
+    chdb_support = pytest.importorskip("tests.unit.chdb_support")
+    engine = chdb_support.Chdb(str(tmp_path / "chdb"))
+    try:
+        engine.create("bal")
+        engine.insert("bal.case_lifecycle", [case_row(c) for c in folded])
+        engine.insert("bal.case_tasks", [t for c in folded for t in task_rows(c)])
+        # when the metrics are computed over all time, by department
+        got = {g["group"]: g for g in metrics(engine.query, "bal", "department",
+                                              now=datetime(2020, 1, 1, tzinfo=UTC))}
+    finally:
+        engine.close()
+    # then each agency's figures are the file's, computed independently above
+    expected = expected_by_agency(rows)
+    keys = ("reported", "due", "closed", "closed_on_time")
+    assert {a: {k: got[a][k] for k in keys} for a in expected} == {
+        a: {k: c[k] for k in keys} for a, c in expected.items()}
+    assert got[""]["reported"] == sum(map(is_duplicate, rows))  # voided: no department
+    for agency in expected:  # imports carry no accept-by: no response rate, every task counted
+        assert got[agency]["dispatched"] == expected[agency]["reported"]
+        assert got[agency]["dispatched_with_accept_by"] == 0
+        assert got[agency]["response_rate"] is None

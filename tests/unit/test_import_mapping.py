@@ -8,6 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from civicloop.projections.casestate import CaseState
+from civicloop.projections.lifecycle import fold
+from civicloop.projections.rows import case_row
 from civicloop.tools.importers import baltimore311, mapping, nyc311
 from civicloop.tools.importers.mapping import MappingError, check_mapping, load_mapping
 
@@ -132,7 +135,12 @@ def test_another_city_with_its_own_columns_formats_and_zone(tmp_path: Path) -> N
     assert by_type["spr-SR-1", "CaseClosed"]["reason"] == "resolved"
     assert by_type["spr-SR-2", "CaseClosed"]["reason"] == "no_further_action"
     assert by_type["spr-SR-2", "CaseReported"]["location"]["lat"] is None  # (0, 0) placeholder
-    assert ("spr-SR-2", "TaskDispatched") not in by_type  # no due date: no task
+    # no due date ("N/A"): still dispatched to its agency, without a deadline
+    no_due = by_type["spr-SR-2", "TaskDispatched"]
+    assert (no_due["department"], no_due["accept_by"], no_due["dispose_by"]) == ("Transportation", None, None)
+    due = by_type["spr-SR-1", "TaskDispatched"]
+    assert (due["department"], due["accept_by"]) == ("Streets", None)
+    assert due["dispose_by"] == datetime(2021, 7, 8, 13, 0, tzinfo=UTC)
     assert by_type["spr-SR-3", "CaseReported"]["channel"] == "other"  # unmapped channel
     assert by_type["spr-SR-4", "CaseVoided"]["reason"] == "invalid"
     assert ("spr-SR-4", "TaskDispatched") not in by_type
@@ -171,3 +179,37 @@ def test_a_bad_mapping_says_what_is_wrong(tmp_path: Path, change: tuple[str, str
 def test_the_builtin_mappings_name_only_known_symbols() -> None:
     check_mapping(baltimore311.MAPPING)
     check_mapping(nyc311.MAPPING)
+
+
+def test_a_task_is_dispatched_whenever_the_agency_is_known(tmp_path: Path) -> None:
+    # given rows with a due date, without one, with one before creation, and without an agency
+    (tmp_path / "spr.toml").write_text(SPRINGFIELD_TOML, encoding="utf-8")
+    (tmp_path / "spr.csv").write_text("\n".join([
+        "SR_NUMBER,OPENED,STATE,TYPE,CLOSED,SLA_DUE,OWNER,ORIGIN,Y,X,WARD,NOTES",
+        "D-1,2021-07-01 08:00,Completed,Graffiti,2021-07-02 09:30,2021-07-08 08:00,Streets,,,,,",
+        "D-2,2021-07-01 08:00,Completed,Graffiti,2021-07-02 09:30,,Streets,,,,,",
+        "D-3,2021-07-01 08:00,Completed,Graffiti,2021-07-02 09:30,2021-06-30 08:00,Streets,,,,,",
+        "D-4,2021-07-01 08:00,Completed,Graffiti,2021-07-02 09:30,2021-07-08 08:00,,,,,,",
+        "",
+    ]), encoding="utf-8")  # fmt: skip
+    # when imported
+    result = mapping.read(tmp_path / "spr.csv", tmp_path / "spr.toml")
+    events = list(result)
+    # then D-1..D-3 are dispatched to Streets (a deadline only when the due date is usable),
+    # D-4 is not dispatched, none has an accept-by, and every case still closes and folds
+    tasks = {e.case_id: e for e in events if e.type == "TaskDispatched"}
+    assert {c: (t["department"], t["accept_by"], t["dispose_by"]) for c, t in tasks.items()} == {
+        "spr-D-1": ("Streets", None, datetime(2021, 7, 8, 13, 0, tzinfo=UTC)),
+        "spr-D-2": ("Streets", None, None),
+        "spr-D-3": ("Streets", None, None),
+    }  # fmt: skip
+    assert result.report.unmapped == {"missing_due_date": 1, "due_before_create": 1,
+                                      "missing_agency": 1, "missing_coordinates": 4}  # fmt: skip
+    assert sum(e.type == "CaseClosed" for e in events) == 4
+    cases: dict[str, CaseState | None] = {}
+    for event in events:
+        cases[event.case_id] = fold(cases.get(event.case_id), event)
+    assert {c: case_row(s)["due_at"] for c, s in cases.items() if s} == {
+        "spr-D-1": datetime(2021, 7, 8, 13, 0, tzinfo=UTC), "spr-D-2": None, "spr-D-3": None,
+        "spr-D-4": None,
+    }  # fmt: skip

@@ -8,6 +8,9 @@ from typing import Any
 
 import pytest
 
+from civicloop.projections.casestate import CaseState
+from civicloop.projections.lifecycle import fold
+from civicloop.projections.rows import case_row
 from civicloop.schemas.event import Event
 from civicloop.tools.importers import nyc311
 from civicloop.tools.importers.csvfile import MissingColumns
@@ -29,10 +32,12 @@ def summary(events: list[Event]) -> list[tuple[str, str, str, dict[str, Any]]]:
     return out
 
 
-def opened(case: str, at: str, channel: str, task: tuple[str, str] | None = None) -> list[tuple]:
+def opened(case: str, at: str, channel: str, task: tuple[str, str | None] | None = None) -> list[tuple]:
+    """Reported + registered, and with ``task`` = (agency, due date or None) dispatched to the
+    agency: dispose_by = the due date (None: no deadline), accept_by always None."""
     events = [("CaseReported", case, at, {"channel": channel}), ("CaseRegistered", case, at, {})]
     if task:
-        due = {"department": task[0], "accept_by": task[1], "dispose_by": task[1]}
+        due = {"department": task[0], "accept_by": None, "dispose_by": task[1]}
         events.append(("TaskDispatched", case, at, due))
     return events
 
@@ -56,8 +61,8 @@ def test_iso_timestamps_with_resolution_descriptions() -> None:
         ("CaseVoided", "nyc-43000004", "2019-06-03T03:30:00Z", {
             "reason": "invalid", "duplicate_of": None,
             "note": "source status 'Closed': duplicate of a case the export does not name"}),
-        # open, no due date: reported and registered only
-        *opened("nyc-43000005", "2019-06-03T12:00:00Z", "app"),
+        # open, no due date: still dispatched to its agency, without a deadline
+        *opened("nyc-43000005", "2019-06-03T12:00:00Z", "app", ("HPD", None)),
         # closed "1900-01-01", before it was created: not a closure
         *opened("nyc-43000006", "2019-06-04T14:00:00Z", "other", ("DSNY", "2019-06-11T14:00:00Z")),
     ]  # fmt: skip
@@ -104,7 +109,7 @@ def test_old_export_two_digit_years_and_24_hour_times() -> None:
         # "10/21/18 0:15" EDT
         *opened("nyc-40000001", "2018-10-21T04:15:00Z", "hotline", ("NYPD", "2018-10-28T04:15:00Z")),
         ("CaseClosed", "nyc-40000001", "2018-10-21T17:40:00Z", {"reason": "resolved"}),
-        *opened("nyc-40000002", "2018-10-22T21:05:00Z", "web"),
+        *opened("nyc-40000002", "2018-10-22T21:05:00Z", "web", ("DOT", None)),  # no due date
         # ambiguous 1:30 and 1:45 read as EDT; "9:30" is after the change, EST
         *opened("nyc-40000003", "2018-11-04T05:30:00Z", "app", ("NYPD", "2018-11-04T14:30:00Z")),
         ("CaseClosed", "nyc-40000003", "2018-11-04T05:45:00Z", {"reason": "resolved"}),
@@ -137,10 +142,16 @@ def test_a_file_without_the_key_columns_is_refused(tmp_path: Path) -> None:
 
 
 def test_imported_cases_fold() -> None:
-    lifecycle = pytest.importorskip("civicloop.projections.lifecycle")
+    # given every fixture; when each case is folded event by event (a rejected event raises)
+    rows = {}
     for name in ("iso_2019.csv", "us12h_bom_crlf_2013.csv", "us24h_2digit_old_2018.csv"):
-        cases: dict[str, list[Event]] = {}
+        cases: dict[str, CaseState | None] = {}
         for event in nyc311.read(DATA / name):
-            cases.setdefault(event.case_id, []).append(event)
-        for case in cases.values():
-            lifecycle.fold_all(case)
+            cases[event.case_id] = fold(cases.get(event.case_id), event)
+        rows.update({c: case_row(s) for c, s in cases.items() if s})
+    # then a request without a due date is its agency's, with no deadline (never overdue)
+    assert {c: (r["lead_department"], r["due_at"], r["accept_by"]) for c, r in rows.items()
+            if c in ("nyc-43000005", "nyc-40000002", "nyc-43000001")} == {  # fmt: skip
+        "nyc-43000005": ("HPD", None, None), "nyc-40000002": ("DOT", None, None),
+        "nyc-43000001": ("NYPD", datetime(2019, 6, 1, 21, 15, tzinfo=UTC), None),
+    }  # fmt: skip

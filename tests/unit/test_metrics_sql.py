@@ -227,3 +227,90 @@ def test_quantile_exact_semantics_match_clickhouse(chdb):
 def test_an_unknown_dimension_is_refused():
     with pytest.raises(ValueError, match="unknown dimension"):
         metrics(lambda sql: [], "db", "weather")
+
+
+# --- tasks dispatched without a deadline (TaskDispatched v2: null accept_by / dispose_by) ---
+
+
+def no_deadline_cases() -> list[list[Event]]:
+    """Department "imports": leads without accept-by; two without any deadline."""
+
+    def lead(accept_h: float | None = None, dispose_h: float | None = None) -> Event:
+        return ev.dispatched(at(1), "T1", "imports", accept_h=accept_h, dispose_h=dispose_h)
+
+    return [
+        # accepted and contacted at once, but there is no accept-by to respond before
+        case("N1", "imports", lead(), ev.accepted(at(1.5)), ev.contacted(at(1.5))),
+        case("N2", "imports", lead(), ev.accepted(at(2)), ev.closed(at(30))),  # closed, never due
+        case("N3", "imports", lead(dispose_h=24)),  # due at(25), open: overdue by NOW
+        # an extension gives a deadline-less task its first deadline, at(40): overdue by NOW
+        case("N4", "imports", lead(), ev.accepted(at(2)), ev.extended(at(5), at(40))),
+    ]
+
+
+def test_a_missing_deadline_is_never_due_overdue_or_responded(chdb):
+    # given the hand-built cases plus the deadline-less ones
+    db = project(chdb, hand_built() + no_deadline_cases())
+    # when the metrics are computed by department
+    got = by_group(metrics(chdb.query, db, "department", P_FROM, P_TO, NOW))["imports"]
+    # then N1/N2 are reported and counted, but neither due nor overdue; no task is in the
+    # response rate (no accept-by), while all of them count as dispatched (return rate)
+    assert {k: got[k] for k in ("reported", "closed", "due", "due_closed", "closed_on_time",
+                                "open_overdue", "dispatched", "dispatched_with_accept_by",
+                                "responded", "returned")} == {  # fmt: skip
+        "reported": 4, "closed": 1, "due": 2, "due_closed": 0, "closed_on_time": 0,
+        "open_overdue": 2, "dispatched": 4, "dispatched_with_accept_by": 0, "responded": 0,
+        "returned": 0,
+    }  # fmt: skip
+    assert (got["response_rate"], got["return_rate"]) == (None, 0.0)
+    assert (got["closure_rate"], got["on_time_rate_open_aware"]) == (0.0, 0.0)
+    # and the cases with a deadline keep their figures
+    roads = by_group(metrics(chdb.query, db, "department", P_FROM, P_TO, NOW))["roads"]
+    assert (roads["dispatched_with_accept_by"], roads["response_rate"]) == (5, 1 / 5)
+
+
+def test_a_missing_deadline_agrees_with_the_reference(chdb):
+    cases = hand_built() + no_deadline_cases()
+    db = project(chdb, cases, flush_every=2)
+    flat = [e for events in cases for e in events]
+    for dim in ("department", "category", "all"):
+        for t_from, t_to in [(P_FROM, P_TO), (None, None)]:
+            assert metrics(chdb.query, db, dim, t_from, t_to, NOW) == reference_metrics(
+                flat, dim, t_from, t_to, NOW)
+
+
+def test_a_missing_deadline_is_never_overdue_in_the_backlog(chdb):
+    db = project(chdb, no_deadline_cases())
+    assert backlog(chdb.query, db, "department", NOW) == [
+        {"group": "imports", "age_bucket": "1-3d", "overdue": False, "cases": 1},  # N1
+        {"group": "imports", "age_bucket": "1-3d", "overdue": True, "cases": 2},  # N3, N4
+    ]
+
+
+def _without_deadlines(cases: list[list[Event]]) -> list[list[Event]]:
+    """Every third case's dispatches lose both deadlines, every third only the accept-by."""
+
+    def strip(event: Event) -> Event:
+        if event.type != "TaskDispatched" or (n := int(event.case_id.rsplit("-", 1)[-1])) % 3 == 2:
+            return event
+        gone = {"accept_by": None, "dispose_by": None} if n % 3 == 0 else {"accept_by": None}
+        return Event(event.type, {**event.fields, **gone})
+
+    return [[strip(e) for e in events] for events in cases]
+
+
+@pytest.mark.parametrize("dim", ["department", "category", "all"])
+def test_sql_matches_the_reference_when_deadlines_are_missing(chdb, dim):
+    # given a generated workload where many tasks were dispatched without deadlines
+    cases = _without_deadlines(workload(12, 600))
+    db = project(chdb, cases, flush_every=3)
+    flat = [e for events in cases for e in events]
+    now = datetime(2024, 3, 20, tzinfo=UTC)
+    # when computed in SQL and in Python, then they agree for every period
+    month = (datetime(2024, 1, 20, tzinfo=UTC), datetime(2024, 2, 20, tzinfo=UTC))
+    for t_from, t_to in [(None, None), month]:
+        got = metrics(chdb.query, db, dim, t_from, t_to, now)
+        assert got == reference_metrics(flat, dim, t_from, t_to, now)
+    totals = metrics(chdb.query, db, "all", now=now)[0]
+    assert 0 < totals["dispatched_with_accept_by"] < totals["dispatched"] / 2
+    assert 0 < totals["due"] < totals["reported"]

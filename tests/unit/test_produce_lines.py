@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
+from civicloop import log
 from civicloop.schemas.event import Event
 from civicloop.tools import produce
 from civicloop.tools.produce import ProduceSummary, read_events
@@ -125,6 +127,14 @@ def test_any_json_line_is_either_sent_or_reported(n: int, name: str, value: obje
     assert all(bad.reason for bad in summary.bad)
 
 
+@pytest.fixture
+def restore_logging() -> Iterator[None]:
+    yield
+    # The command configured structlog onto CliRunner's stderr, which is closed by now: any later
+    # log line (in this or another test) would raise "I/O operation on closed file".
+    log.configure(level="warning")
+
+
 def _cli() -> typer.Typer:
     app = typer.Typer()
     produce.register(app)
@@ -136,12 +146,14 @@ def _unwrapped(output: str) -> str:
     return " ".join(output.split())  # rich wraps long messages at the terminal width
 
 
+@pytest.mark.usefixtures("restore_logging")
 def test_cli_exits_2_when_the_file_is_missing(tmp_path: Path) -> None:
     result = CliRunner().invoke(_cli(), ["produce", str(tmp_path / "nope.jsonl")])
     assert result.exit_code == 2
     assert "nope.jsonl: no such file" in _unwrapped(result.output)
 
 
+@pytest.mark.usefixtures("restore_logging")
 def test_cli_exits_2_when_there_is_no_kafka(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # given a file but no broker configured and none running under CIVICLOOP_HOME
     monkeypatch.setenv("CIVICLOOP_HOME", str(tmp_path))

@@ -131,3 +131,29 @@ def test_record_renamed_needs_an_alias() -> None:
     assert check_backward_transitive([old, renamed]) == [
         "v2 cannot read v1: B: record A renamed to B without an alias"]  # fmt: skip
     assert check_backward_transitive([old, aliased]) == []
+
+
+TIMESTAMP = {"type": "long", "logicalType": "timestamp-millis"}
+
+
+@pytest.mark.parametrize(
+    ("reader", "ok"),
+    [
+        (["null", TIMESTAMP], True),  # TaskDispatched v2's deadlines: a required time may become null
+        ([TIMESTAMP, "null"], True),
+        (["null", "long"], False),  # the union lost the logical type: same bytes, another meaning
+        (["null", "string"], False),
+    ],
+)
+def test_a_required_timestamp_may_become_an_optional_one(reader: Any, ok: bool) -> None:
+    # given v1 data with a required timestamp-millis; when read by a union reader
+    assert (check_read(reader, TIMESTAMP) == []) is ok
+
+
+def test_task_dispatched_v2_reads_v1() -> None:
+    # given the released tree (TaskDispatched v1 required deadlines, v2 makes them nullable)
+    versions = [json.loads((AVRO_DIR / "TaskDispatched" / f"v{n}.avsc").read_text()) for n in (1, 2)]
+    # then the guard accepts the change, and both deadlines are optional with a null default
+    assert not [p for p in check_tree(AVRO_DIR) if p.startswith("TaskDispatched")]
+    deadlines = {f["name"]: f for f in versions[1]["fields"] if f["name"] in ("accept_by", "dispose_by")}
+    assert all(f["default"] is None and f["type"][0] == "null" for f in deadlines.values())

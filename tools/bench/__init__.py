@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+Rounds = Annotated[int, typer.Option(min=1, help="Each figure is the fastest of this many runs.")]
 Events = Annotated[int, typer.Option("--events", "-n", min=1, help="How many events to time.")]
 AsJson = Annotated[bool, typer.Option("--json", help="One JSON object (for recording) instead of tables.")]
 
@@ -23,9 +24,7 @@ def register(app: typer.Typer) -> None:
     app.add_typer(bench, name="bench")
 
 
-def codec_command(events: Events = 200_000, as_json: AsJson = False,
-          rounds: Annotated[int, typer.Option(min=1, help="Each figure is the fastest of this many.")] = 5,
-          ) -> None:
+def codec_command(events: Events = 200_000, rounds: Rounds = 5, as_json: AsJson = False) -> None:
     """civicloop encode/decode vs bare fastavro schemaless_writer/reader, same events."""
     from civicloop.tools.bench.codec import run
     from civicloop.tools.bench.report import show
@@ -33,8 +32,9 @@ def codec_command(events: Events = 200_000, as_json: AsJson = False,
     show(run(events, rounds), as_json)
 
 
-def produce_command(events: Events = 200_000, as_json: AsJson = False) -> None:
+def produce_command(events: Events = 200_000, rounds: Rounds = 3, as_json: AsJson = False) -> None:
     """civicloop new_event + encode + send vs bare confluent-kafka, on the configured Kafka."""
+    from confluent_kafka import KafkaException
     from rich.console import Console
 
     from civicloop import config as config_module
@@ -45,8 +45,8 @@ def produce_command(events: Events = 200_000, as_json: AsJson = False) -> None:
 
     log.configure()
     try:
-        result = run(config_module.load(), events)
-    except (NoKafka, ValueError) as exc:
+        result = run(config_module.load(), events, rounds)
+    except (NoKafka, ValueError, KafkaException) as exc:  # ValueError: a bad CIVICLOOP_* variable
         Console(stderr=True).print(f"[red]error:[/] {exc}", highlight=False)
         raise typer.Exit(2) from None
     show(result, as_json)

@@ -39,17 +39,21 @@ def read(fmt: Format, path: Path, tz: str | None, spec: Path | None) -> ImportRe
 def import_command(
     fmt: Annotated[Format, typer.Argument(metavar="FORMAT", help="baltimore311, nyc311 or mapping")],
     path: Annotated[Path, typer.Argument(metavar="FILE", help="The city's CSV export, as it comes.")],
-    tz: Annotated[str | None, typer.Option(help="Zone of naive local times (default America/New_York).")] = None,
-    spec: Annotated[Path | None, typer.Option("--mapping", help="TOML column mapping (FORMAT mapping).")] = None,
-    out: Annotated[Path | None, typer.Option(help="Write JSON Lines here instead of producing to Kafka.")] = None,
+    tz: Annotated[str | None,
+                  typer.Option(help="Zone of naive local times (default America/New_York).")] = None,
+    spec: Annotated[Path | None,
+                    typer.Option("--mapping", help="TOML column mapping (FORMAT mapping).")] = None,
+    out: Annotated[Path | None,
+                   typer.Option(help="Write JSON Lines here instead of producing to Kafka.")] = None,
     wait: Annotated[bool, typer.Option(help="Return only when the projections include every event.")] = False,
     timeout: Annotated[float, typer.Option(help="Seconds --wait may take.")] = 600.0,
 ) -> None:
     """Import a city 311 export as lifecycle events.
 
-    CaseReported at creation, TaskDispatched to the agency with the due date as deadline,
-    CaseClosed at the close time, CaseVoided for duplicates. Never invents a timestamp; prints
-    what was imported and, by reason, what could not be mapped.
+    CaseReported at creation, TaskDispatched to the agency with the due date as deadline (none
+    when the export has no due date; never an accept-by), CaseClosed at the close time,
+    CaseVoided for duplicates. Never invents a timestamp; prints what was imported and, by
+    reason, what could not be mapped.
     """
     log.configure()
     cfg = config_module.load()

@@ -1,16 +1,22 @@
 """One export row → the events it proves. Never a timestamp the row does not carry.
 
-- created: CaseReported, CaseRegistered and (with a due date and an agency) TaskDispatched,
-  all at the creation time. The export has no accept step, so accept_by = dispose_by = the due
-  date: the only deadline the row carries (accept_by = created would make every imported task
-  "accept overdue" the instant it exists). No due date → no TaskDispatched (dispose_by is
-  required and is never made up); the case can still close (`missing_due_date`).
+- created: CaseReported, CaseRegistered and (when the row names an agency) TaskDispatched to
+  that agency as lead (department = the agency), all at the creation time. Every case whose
+  row names an agency is dispatched, so per-agency counts match the city's own (duplicates
+  aside, below). Deadlines (TaskDispatched v2 allows null, meaning "no deadline set"):
+  dispose_by = the due date, or null when the row has none (counted as `missing_due_date`:
+  dispatched without a deadline, so never due nor overdue in the metrics); accept_by is always
+  null, since exports have no accept step (an invented accept-by would decide the response
+  rate). A due date before creation is not a deadline the case could meet: the task is
+  dispatched without one and the row counts as `due_before_create`. No agency: no
+  TaskDispatched (`missing_agency`); the case can still close.
 - closed/transferred status with a close time ≥ creation: CaseClosed (resolved / referred).
   Closed without a close time, or closing before creation: counted, the case stays open.
 - duplicate status: voided, not closed, so duplicates never count as closures. The export does
   not name the original, and `reason = duplicate` requires `duplicate_of`, so the void says
   `invalid` with a note naming the source status, and the row counts as `duplicate_status`.
-  Voids are legal only before dispatch, so a duplicate gets no TaskDispatched.
+  Voids are legal only before dispatch, so a duplicate gets no TaskDispatched (and so no
+  department: the one place where per-agency counts differ from the file's rows per agency).
 - event ids: uuid5 of (importer, case, event type): importing the same rows again gives the
   same ids, which the idempotent projections ignore. recorded_at = occurred_at (the source
   system recorded the fact then; the import time would make re-imports differ).
@@ -53,7 +59,7 @@ class RowMapper:
         kind, closure = self._meaning(status, v.text(row, cols.resolution))
         due, closed = v.time(row, cols.due), v.time(row, cols.closed)
         if cols.due and v.text(row, cols.due) is None:
-            count["missing_due_date"] += 1
+            count["missing_due_date"] += 1  # a task, if any, is dispatched without a deadline
         out = self._opened(case_id, created, row)
         if not out:
             return []
@@ -111,13 +117,12 @@ class RowMapper:
 
     def _dispatched(self, case_id: str, at: datetime, due: datetime | None,
                     agency: str | None) -> list[Event]:  # fmt: skip
-        if due is None or agency is None:
-            if agency is None:
-                self.report.unmapped["missing_agency"] += 1
+        if agency is None:
+            self.report.unmapped["missing_agency"] += 1
             return []
-        if due < at:
+        if due is not None and due < at:
             self.report.unmapped["due_before_create"] += 1
-            return []
+            due = None
         return self._make(
             "TaskDispatched",
             case_id,
@@ -125,8 +130,8 @@ class RowMapper:
             task_id=f"{case_id}-t1",
             department=agency,
             role="lead",
-            accept_by=due,
-            dispose_by=due,
+            accept_by=None,  # exports have no accept step: no accept-by deadline
+            dispose_by=due,  # None: dispatched without a deadline
         )
 
     def _voided(self, case_id: str, created: datetime, at: datetime | None,
