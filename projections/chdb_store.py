@@ -50,11 +50,9 @@ class ChdbStore:
     def insert(self, table: str, rows: Sequence[Mapping[str, Any]]) -> int:
         if not rows:
             return 0
-        names_types = self._columns(table)
-        arrow = pa.table({
-            name: pa.array([row.get(name) for row in rows], _arrow_type(ch_type))
-            for name, ch_type in names_types if name in rows[0]
-        })
+        schema = pa.schema([(name, _arrow_type(ch_type)) for name, ch_type in self._columns(table)
+                            if name in rows[0]])
+        arrow = pa.Table.from_pylist(list(rows), schema=schema)  # columnar in C++, not per cell
         names = ", ".join(f"`{name}`" for name in arrow.column_names)
         with self._lock:
             # chDB's Python() table function reads the Arrow table from this frame's locals.

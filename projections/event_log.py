@@ -31,7 +31,6 @@ CREATE TABLE IF NOT EXISTS {db}.event_log (
     payload String,
     projected_at DateTime('UTC')
 ) ENGINE = ReplacingMergeTree(projected_at)
-PARTITION BY toYYYYMM(occurred_at)
 ORDER BY (case_id, event_id)
 """
 

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from civicloop import log
-from civicloop.projections import dead_letters, ddl, event_log
+from civicloop.projections import ddl, dead_letters, event_log
 from civicloop.projections.dead_letters import DeadLetter
 from civicloop.projections.lifecycle import IllegalTransition, fold
 from civicloop.projections.rows import case_row, task_rows
@@ -51,9 +51,18 @@ class BatchResult:
 @dataclass
 class _Rows:
     events: list[dict[str, Any]] = field(default_factory=list)
-    cases: dict[str, dict[str, Any]] = field(default_factory=dict)
-    tasks: list[dict[str, Any]] = field(default_factory=list)
     states: dict[str, Known] = field(default_factory=dict)
+    # The case version each changed case had before this batch: its task rows are those after.
+    versions_before: dict[str, int] = field(default_factory=dict)
+
+    def cases(self) -> list[dict[str, Any]]:
+        # One row per case per batch, from its final state: the fold's intermediate states
+        # would be replaced by it anyway (ReplacingMergeTree keeps the highest version).
+        return [case_row(self.states[cid].state) for cid in self.versions_before]  # type: ignore[arg-type]
+
+    def tasks(self) -> list[dict[str, Any]]:
+        return [row for cid, since in self.versions_before.items()
+                for row in task_rows(self.states[cid].state, since_version=since)]  # type: ignore[arg-type]
 
 
 class Projector:
@@ -61,8 +70,9 @@ class Projector:
 
     def __init__(self, store: Store, database: str,
                  publish_dead: Callable[[Sequence[DeadLetter]], None],
-                 state_capacity: int = 100_000) -> None:
+                 state_capacity: int = 100_000, ignore_illegal: frozenset[str] = frozenset()) -> None:
         self.store = store
+        self.ignore_illegal = ignore_illegal
         self.database = database
         self.publish_dead = publish_dead
         self.states = StateStore(store, database, state_capacity)
@@ -96,7 +106,8 @@ class Projector:
         try:
             new_state = fold(old_state, event, now=_record_time(msg))
         except IllegalTransition as exc:
-            result.dead.append(_dead(msg, f"illegal:{exc.reason}", str(exc), event))
+            if exc.reason not in self.ignore_illegal:
+                result.dead.append(_dead(msg, f"illegal:{exc.reason}", str(exc), event))
             new_state = old_state
         else:
             rows.events.append(event_log.row(event, msg.topic, msg.partition, msg.offset,
@@ -105,9 +116,7 @@ class Projector:
         after = Known(new_state, msg.partition, msg.offset)
         known[event.case_id] = rows.states[event.case_id] = after
         if new_state is not None and new_state is not old_state:
-            rows.cases[event.case_id] = case_row(new_state)
-            since = old_state.version if old_state else 0
-            rows.tasks.extend(task_rows(new_state, since_version=since))
+            rows.versions_before.setdefault(event.case_id, old_state.version if old_state else 0)
 
     def _write(self, rows: _Rows, result: BatchResult) -> None:
         db = self.database
@@ -117,8 +126,8 @@ class Projector:
             self.publish_dead(result.dead)
         self.store.insert(f"{db}.{dead_letters.TABLE}", [d.row() for d in result.dead])
         self.store.insert(f"{db}.{event_log.TABLE}", rows.events)
-        self.store.insert(f"{db}.{ddl.CASE_LIFECYCLE}", list(rows.cases.values()))
-        self.store.insert(f"{db}.{ddl.CASE_TASKS}", rows.tasks)
+        self.store.insert(f"{db}.{ddl.CASE_LIFECYCLE}", rows.cases())
+        self.store.insert(f"{db}.{ddl.CASE_TASKS}", rows.tasks())
         self.states.save(rows.states)
 
     def project_until_written(self, batch: Sequence[RawMessage],

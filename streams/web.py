@@ -7,12 +7,14 @@ operators' and analysts' commands (``civicloop metrics``, ``status``) read throu
 from __future__ import annotations
 
 import asyncio
+from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
 import faust
 from faust.web import Request, Response, View
 
+from civicloop.streams.replayer import ReplayStatus
 from civicloop.streams.worker_state import WorkerState
 
 READ_ONLY_PREFIXES = ("SELECT", "WITH", "SHOW", "DESCRIBE", "EXISTS")
@@ -23,6 +25,17 @@ def register_views(app: faust.App, state: WorkerState) -> None:
     class Health(View):
         async def get(self, request: Request) -> Response:
             return self.json(state.health())
+
+    @app.page("/civicloop/replay")
+    class Replay(View):
+        async def get(self, request: Request) -> Response:
+            replay = state.replay
+            return self.json(_status(replay.status) if replay else {"phase": "none"})
+
+        async def post(self, request: Request) -> Response:
+            body = await request.json()  # type: ignore[attr-defined]
+            since = datetime.fromisoformat(body["since"]) if body.get("since") else None
+            return self.json(_status(state.start_replay(since, bool(body.get("keep_old")))))
 
     @app.page("/civicloop/sql")
     class Sql(View):
@@ -38,6 +51,10 @@ def register_views(app: faust.App, state: WorkerState) -> None:
             except Exception as exc:  # noqa: BLE001 - the caller gets the engine's message
                 return self.json({"error": str(exc)}, status=400)
             return self.json({"rows": [[_jsonable(v) for v in row] for row in rows]})
+
+
+def _status(status: ReplayStatus) -> dict[str, Any]:
+    return {**asdict(status), "rate": status.rate}
 
 
 def _jsonable(value: Any) -> Any:

@@ -6,6 +6,7 @@ import faust
 
 from civicloop import log
 from civicloop.config import Config
+from civicloop.runtime import tune_gc
 from civicloop.streams import kafka
 from civicloop.streams.app import create_app
 from civicloop.streams.worker_state import WorkerState
@@ -15,6 +16,7 @@ _log = log.get(__name__)
 
 def run(config: Config, loglevel: str = "warn") -> None:
     """Project the case-events topic until SIGTERM/SIGINT; never returns early on bad input."""
+    tune_gc()
     address = kafka.bootstrap(config)
     kafka.ensure_topics(config, address)
     state = WorkerState(config, address)

@@ -6,6 +6,7 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from civicloop import log
@@ -16,6 +17,7 @@ from civicloop.streams import watchdog
 from civicloop.streams.dead_letter import DeadLetterPublisher
 from civicloop.streams.producer import EventProducer
 from civicloop.streams.projector import Projector, RawMessage
+from civicloop.streams.replayer import Replayer, ReplayStatus, rebuild_database
 
 _log = log.get(__name__)
 
@@ -46,6 +48,7 @@ class WorkerState:
         self.counters = Counters()
         self._lock = threading.Lock()
         self.stopping = False
+        self.replay: Replayer | None = None
 
     def project(self, batch: Sequence[RawMessage]) -> None:
         started = time.perf_counter()
@@ -71,6 +74,27 @@ class WorkerState:
             self.counters.escalated += sent
             self.counters.sweeps += 1
         return sent
+
+    def start_replay(self, since: datetime | None, keep_old: bool) -> ReplayStatus:
+        """Rebuild in a background thread on this worker's store (chDB: the only process that
+        may open it); the live projection keeps running meanwhile."""
+        with self._lock:
+            if self.replay is not None and self.replay.status.phase not in ("done", "failed"):
+                return self.replay.status
+            self.replay = Replayer(self.config, self.store, self.bootstrap,
+                                   rebuild_database(self.config), since=since, keep_old=keep_old)
+        threading.Thread(target=self._run_replay, name="replay", daemon=True).start()
+        return self.replay.status
+
+    def _run_replay(self) -> None:
+        assert self.replay is not None
+        try:
+            self.replay.run()
+        except Exception as exc:  # noqa: BLE001 - reported through the status, logged here
+            _log.error("replay_failed", error=repr(exc))
+        finally:
+            # Readers may now see other tables: cached states must come from the store again.
+            self.projector.states.forget()
 
     def health(self) -> dict[str, Any]:
         with self._lock:

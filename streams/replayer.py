@@ -1,0 +1,189 @@
+"""Rebuilding every projection from the event log into fresh tables, then switching readers.
+
+The same :class:`Projector` as the live worker (same fold, same rows), driven by a plain
+confluent-kafka consumer in large batches. It writes into a new database, so readers keep
+seeing the complete old tables; when it has caught up it swaps every table in one ``RENAME``
+statement, and a last catch-up pass covers what arrived during the swap (idempotent rows make
+the overlap with the live worker harmless). Progress is committed to a consumer group of its
+own after each written batch, so an interrupted replay resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from confluent_kafka import OFFSET_BEGINNING, Consumer, Message, TopicPartition
+from confluent_kafka.admin import AdminClient, OffsetSpec
+
+from civicloop import log
+from civicloop.config import Config
+from civicloop.projections import tables
+from civicloop.projections.store import Store
+from civicloop.streams.projector import Projector, RawMessage
+
+_log = log.get(__name__)
+BATCH = 20_000
+
+
+@dataclass
+class ReplayStatus:
+    target: str
+    phase: str = "starting"  # starting | rebuilding | switching | catching-up | done | failed
+    done: int = 0
+    total: int = 0
+    started_at: float = field(default_factory=time.time)
+    error: str = ""
+
+    @property
+    def rate(self) -> float:
+        elapsed = time.time() - self.started_at
+        return self.done / elapsed if elapsed > 0 else 0.0
+
+
+def rebuild_database(config: Config) -> str:
+    """Where a rebuild writes: one fixed name per deployment, so an interrupted one resumes."""
+    return f"{config.database}_rebuild"
+
+
+def _no_publish(_: object) -> None:
+    """Dead letters were published by the live worker already; the rebuild only records them."""
+
+
+class Replayer:
+    """One rebuild of ``config``'s projections into ``target`` (a database name)."""
+
+    def __init__(self, config: Config, store: Store, bootstrap: str, target: str,
+                 since: datetime | None = None, keep_old: bool = False,
+                 on_progress: Callable[[ReplayStatus], None] = lambda status: None) -> None:
+        self.config, self.store, self.bootstrap = config, store, bootstrap
+        self.since, self.keep_old, self.on_progress = since, keep_old, on_progress
+        self.status = ReplayStatus(target)
+
+    def run(self) -> ReplayStatus:
+        try:
+            tables.ensure(self.store, self.status.target)
+            consumer = self._consumer()
+            try:
+                self._phase("rebuilding")
+                self._drain(consumer, self._projector(self.status.target))
+                self._phase("switching")
+                self._switch()
+                self._phase("catching-up")
+                self._drain(consumer, self._projector(self.config.database))
+            finally:
+                consumer.close()
+            self._forget_progress()
+            self._phase("done")
+        except Exception as exc:
+            self.status.error = repr(exc)
+            self._phase("failed")
+            raise
+        return self.status
+
+    @property
+    def group(self) -> str:
+        return f"{self.config.namespace}-replay-{self.status.target}"
+
+    def _forget_progress(self) -> None:
+        """A finished rebuild's offsets must not make the next one start at the end."""
+        admin = AdminClient({"bootstrap.servers": self.bootstrap})
+        for future in admin.delete_consumer_groups([self.group], request_timeout=30).values():
+            future.result()
+
+    def _projector(self, database: str) -> Projector:
+        # A window replay starts mid-history: events of cases reported before it are not errors.
+        ignore = frozenset({"case_not_reported"}) if self.since is not None else frozenset()
+        return Projector(self.store, database, _no_publish, ignore_illegal=ignore)
+
+    def _phase(self, phase: str) -> None:
+        self.status.phase = phase
+        _log.info("replay_phase", phase=phase, target=self.status.target, done=self.status.done)
+        self.on_progress(self.status)
+
+    def _consumer(self) -> Consumer:
+        consumer = Consumer({
+            "bootstrap.servers": self.bootstrap,
+            "group.id": self.group,
+            "enable.auto.commit": False, "auto.offset.reset": "earliest",
+            "fetch.max.bytes": 64 * 1024 * 1024, "max.partition.fetch.bytes": 16 * 1024 * 1024,
+            "queued.max.messages.kbytes": 256 * 1024,
+        })
+        topic = self.config.events_topic
+        metadata = consumer.list_topics(topic, timeout=30).topics[topic]
+        partitions = [TopicPartition(topic, p) for p in sorted(metadata.partitions)]
+        consumer.assign(self._starting_offsets(consumer, partitions))
+        return consumer
+
+    def _starting_offsets(self, consumer: Consumer, partitions: list[TopicPartition]) -> list[TopicPartition]:
+        committed = consumer.committed(partitions, timeout=30)
+        if any(tp.offset >= 0 for tp in committed):
+            return [TopicPartition(tp.topic, tp.partition, max(tp.offset, 0)) for tp in committed]
+        if self.since is None:
+            return [TopicPartition(tp.topic, tp.partition, OFFSET_BEGINNING) for tp in partitions]
+        stamp = int(self.since.timestamp() * 1000)
+        wanted = [TopicPartition(tp.topic, tp.partition, stamp) for tp in partitions]
+        return [TopicPartition(tp.topic, tp.partition, tp.offset if tp.offset >= 0 else OFFSET_BEGINNING)
+                for tp in consumer.offsets_for_times(wanted, timeout=30)]
+
+    def _drain(self, consumer: Consumer, projector: Projector) -> None:
+        """Consume up to the end offsets as of now, writing and committing batch by batch."""
+        lows, ends = self._watermarks(consumer)
+        position = self._positions(consumer, lows)
+        self.status.total = self.status.done + sum(
+            max(0, end - position[p]) for p, end in ends.items())
+        while any(position[p] < end for p, end in ends.items()):
+            batch = [m for m in consumer.consume(BATCH, timeout=1.0) if m.error() is None]
+            if not batch:
+                position = self._positions(consumer, lows)
+                continue
+            self._project(projector, batch)
+            consumer.commit(asynchronous=False)  # only after the batch is written
+            for msg in batch:
+                position[msg.partition()] = max(position.get(msg.partition(), 0), msg.offset() + 1)
+            self.status.done += len(batch)
+            self.on_progress(self.status)
+
+    @staticmethod
+    def _project(projector: Projector, batch: list[Message]) -> None:
+        projector.project([RawMessage(m.topic() or "", m.partition() or 0, m.offset() or 0, m.key(),
+                                      m.value(), m.timestamp()[1]) for m in batch])
+
+    def _watermarks(self, consumer: Consumer) -> tuple[dict[int, int], dict[int, int]]:
+        """Low and high offsets of every partition, in two requests (not two per partition)."""
+        admin = AdminClient({"bootstrap.servers": self.bootstrap})
+        partitions = consumer.assignment()
+
+        def offsets(spec: OffsetSpec) -> dict[int, int]:
+            futures = admin.list_offsets({tp: spec for tp in partitions}, request_timeout=30)
+            return {tp.partition: future.result().offset for tp, future in futures.items()}
+
+        return offsets(OffsetSpec.earliest()), offsets(OffsetSpec.latest())
+
+    @staticmethod
+    def _positions(consumer: Consumer, lows: dict[int, int]) -> dict[int, int]:
+        # Before the first fetch a position is unknown (negative): it is the low watermark then.
+        return {tp.partition: tp.offset if tp.offset >= 0 else lows[tp.partition]
+                for tp in consumer.position(consumer.assignment())}
+
+    def _switch(self) -> None:
+        """Swap every projection table in one RENAME: readers see all old or all new tables."""
+        live, new = self.config.database, self.status.target
+        old = f"{new}_old"
+        self.store.command(f"CREATE DATABASE IF NOT EXISTS {old}")
+        present = {name for (name,) in self.store.query(
+            f"SELECT name FROM system.tables WHERE database = '{live}'")}
+        pairs = [f"{live}.{t} TO {old}.{t}" for t in tables.NAMES if t in present]
+        pairs += [f"{new}.{t} TO {live}.{t}" for t in tables.NAMES]
+        self.store.command(f"CREATE DATABASE IF NOT EXISTS {live}")
+        self.store.command("RENAME TABLE " + ", ".join(pairs))
+        if not self.keep_old:
+            for t in tables.NAMES:
+                if t in present:
+                    self.store.command(f"DROP TABLE IF EXISTS {old}.{t}")
+            self.store.command(f"DROP DATABASE IF EXISTS {old}")
+        self.store.command(f"DROP DATABASE IF EXISTS {new}")
+        _log.info("replay_switched", live=live, kept_old=old if self.keep_old else None)
+
