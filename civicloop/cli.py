@@ -195,7 +195,7 @@ def schemas_check(path: Annotated[Path | None, typer.Argument(help="schemas/avro
 
 
 def _register_tools() -> None:
-    from civicloop.tools import analytics, bench, produce, replay
+    from civicloop.tools import analytics, bench, privacy_cli, produce, replay
     from civicloop.tools.importers import cli as importers_cli
     from civicloop.tools.simulate import cli as simulate_cli
 
@@ -205,6 +205,7 @@ def _register_tools() -> None:
     produce.register(app)
     bench.register(app)
     replay.register(app)
+    privacy_cli.register(app)
 
 
 _register_tools()

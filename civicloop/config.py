@@ -36,6 +36,11 @@ VARIABLES: dict[str, tuple[str, str]] = {
         "Seconds between SLA watchdog sweeps in the worker (automatic escalation of missed "
         "accept-by / dispose-by deadlines); 0 turns the watchdog off.",
     ),
+    "CIVICLOOP_KEYSTORE": (
+        "var/keys.sqlite",
+        "Per-reporter contact keys (crypto-shredding); relative paths are under CIVICLOOP_HOME. "
+        "Keep it out of Kafka and ClickHouse, and back it up separately.",
+    ),
     "CIVICLOOP_LOG_LEVEL": ("info", "debug, info, warning or error."),
     "CIVICLOOP_LOG_FORMAT": ("console", "console (human) or json (one JSON object a line)."),
 }
@@ -57,6 +62,7 @@ class Config:
     partitions: int
     worker_web_port: int
     watchdog_interval: float = 60.0
+    keystore: Path = Path("var/keys.sqlite")
 
     @property
     def events_topic(self) -> str:
@@ -92,6 +98,7 @@ def load() -> Config:
         partitions=_positive_int("CIVICLOOP_PARTITIONS"),
         worker_web_port=_positive_int("CIVICLOOP_WORKER_WEB_PORT"),
         watchdog_interval=_non_negative_float("CIVICLOOP_WATCHDOG_INTERVAL"),
+        keystore=home / _env("CIVICLOOP_KEYSTORE"),
     )
 
 
@@ -137,4 +144,5 @@ def to_env(config: Config) -> dict[str, str]:
         "CIVICLOOP_PARTITIONS": str(config.partitions),
         "CIVICLOOP_WORKER_WEB_PORT": str(config.worker_web_port),
         "CIVICLOOP_WATCHDOG_INTERVAL": str(config.watchdog_interval),
+        "CIVICLOOP_KEYSTORE": str(config.keystore),
     }

@@ -38,6 +38,7 @@ class TaskState:
     outcome: str = ""
     extensions: int = 0
     version: int = 0  # the case version at this task's last change
+    updated_at: int = 0  # the time of the event of that change
 
     @property
     def live(self) -> bool:

@@ -121,7 +121,9 @@ def _applied(old: CaseState, event: Event, target: State) -> CaseState:
     _count(new, event, t)
     for task_id, task in new.tasks.items():
         if old.tasks.get(task_id) != task:
-            task.version = new.version
+            # A task row depends only on the task's own last change, so the live path (small
+            # batches) and a rebuild (large ones) write identical rows for it.
+            task.version, task.updated_at = new.version, t
     return new
 
 

@@ -71,7 +71,7 @@ def _task_row(case: CaseState, task: TaskState, cal: Calendar) -> dict[str, Any]
         "extensions": task.extensions,
         "dispatch_to_accept_ws": _ws(task.dispatched_at, task.accepted_at, cal),
         "dispatch_to_dispose_ws": _ws(task.dispatched_at, task.disposed_at, cal),
-        "version": task.version, "updated_at": _dt(case.updated_at),
+        "version": task.version, "updated_at": _dt(task.updated_at),
     }
 
 

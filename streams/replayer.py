@@ -114,7 +114,11 @@ class Replayer:
         topic = self.config.events_topic
         metadata = consumer.list_topics(topic, timeout=30).topics[topic]
         partitions = [TopicPartition(topic, p) for p in sorted(metadata.partitions)]
-        consumer.assign(self._starting_offsets(consumer, partitions))
+        starts = self._starting_offsets(consumer, partitions)
+        consumer.assign(starts)
+        # Where each partition's reading begins, as an offset (the consumer's own position
+        # stays unknown for a partition it has nothing to fetch from).
+        self._position = {tp.partition: tp.offset for tp in starts}
         return consumer
 
     def _starting_offsets(self, consumer: Consumer, partitions: list[TopicPartition]) -> list[TopicPartition]:
@@ -131,18 +135,23 @@ class Replayer:
     def _drain(self, consumer: Consumer, projector: Projector) -> None:
         """Consume up to the end offsets as of now, writing and committing batch by batch."""
         lows, ends = self._watermarks(consumer)
-        position = self._positions(consumer, lows)
+        position = self._position
+        for p, offset in position.items():
+            if offset < 0:  # OFFSET_BEGINNING
+                position[p] = lows[p]
         self.status.total = self.status.done + sum(
             max(0, end - position[p]) for p, end in ends.items())
         while any(position[p] < end for p, end in ends.items()):
             batch = [m for m in consumer.consume(BATCH, timeout=1.0) if m.error() is None]
             if not batch:
-                position = self._positions(consumer, lows)
+                # Offsets may have gaps (transaction markers): trust the consumer where it knows.
+                for tp in consumer.position(consumer.assignment()):
+                    position[tp.partition] = max(position[tp.partition], tp.offset)
                 continue
             self._project(projector, batch)
             consumer.commit(asynchronous=False)  # only after the batch is written
             for msg in batch:
-                position[msg.partition()] = max(position.get(msg.partition(), 0), msg.offset() + 1)
+                position[msg.partition()] = max(position[msg.partition()], msg.offset() + 1)
             self.status.done += len(batch)
             self.on_progress(self.status)
 
@@ -161,12 +170,6 @@ class Replayer:
             return {tp.partition: future.result().offset for tp, future in futures.items()}
 
         return offsets(OffsetSpec.earliest()), offsets(OffsetSpec.latest())
-
-    @staticmethod
-    def _positions(consumer: Consumer, lows: dict[int, int]) -> dict[int, int]:
-        # Before the first fetch a position is unknown (negative): it is the low watermark then.
-        return {tp.partition: tp.offset if tp.offset >= 0 else lows[tp.partition]
-                for tp in consumer.position(consumer.assignment())}
 
     def _switch(self) -> None:
         """Swap every projection table in one RENAME: readers see all old or all new tables."""

@@ -32,7 +32,7 @@ def make_config(home: Path, **overrides: object) -> Config:
         "kafka_bootstrap": "", "clickhouse_url": f"chdb://{home / 'chdb'}",
         "namespace": f"t{uuid.uuid4().hex[:10]}", "home": home,
         "cache": Path(os.environ.get("CIVICLOOP_CACHE", "~/.cache/civicloop")).expanduser(),
-        "partitions": 3, "worker_web_port": free_port(),
+        "partitions": 3, "worker_web_port": free_port(), "keystore": home / "var" / "keys.sqlite",
     }
     values.update(overrides)
     return Config(**values)  # type: ignore[arg-type]

@@ -18,6 +18,7 @@ from rich.table import Table
 
 from civicloop import log
 from civicloop.config import Config
+from civicloop.privacy import KeyStore, seal
 from civicloop.projections.reader import open_reader
 from civicloop.projections.store import Store
 from civicloop.schemas.event import Event
@@ -34,24 +35,34 @@ CATEGORIES = {"road.pothole": "hotline", "sanitation.missed_pickup": "app",
               "water.leak": "wechat", "trees.fallen": "grid_inspector"}
 
 
-def reports(run: str, count: int, seed: int = 7) -> Iterator[Event]:
-    """``count`` plausible CaseReported events, case ids prefixed with ``run``."""
+def reports(run: str, count: int, seed: int = 7, keys: KeyStore | None = None) -> Iterator[Event]:
+    """``count`` plausible CaseReported events, case ids prefixed with ``run``; with ``keys``,
+    each carries a (made-up) phone number sealed under its reporter's key."""
     rng = random.Random(seed)
     start = datetime.now(UTC) - timedelta(hours=8)
     for i in range(count):
         category = rng.choice(list(CATEGORIES))
+        reporter = f"r-{rng.randrange(10**6):06d}"
         channel = CATEGORIES[category] if rng.random() < 0.7 else rng.choice(["app", "web", "email"])
         yield new_event(
             "CaseReported", case_id=f"{run}-{i:05d}", source="civicloop-demo",
-            actor={"type": "citizen", "id": f"r-{rng.randrange(10**6):06d}"},
+            actor={"type": "citizen", "id": reporter},
             occurred_at=start + timedelta(seconds=i * 28_800 // count + rng.random()),
             channel=channel, category=category, description=f"demo report {i} ({category})",
             priority=rng.choice(["normal", "normal", "normal", "high", "urgent", "low"]),
             location={"lat": 39.29 + rng.uniform(-0.05, 0.05), "lon": -76.61 + rng.uniform(-0.05, 0.05),
                       "address": None, "grid_id": f"G{rng.randrange(1, 13):02d}",
                       "district": f"D{rng.randrange(1, 5)}"},
-            reporter_ref=f"r-{rng.randrange(10**6):06d}",
+            reporter_ref=reporter,
+            **_sealed(keys, reporter, f"+1-410-555-{rng.randrange(10**4):04d}"),
         )
+
+
+def _sealed(keys: KeyStore | None, reporter: str, phone: str) -> dict[str, object]:
+    if keys is None:
+        return {}
+    ciphertext, key_id = seal(keys, reporter, phone)
+    return {"contact_ciphertext": ciphertext, "contact_key_id": key_id}
 
 
 def run(config: Config, count: int = 300, timeout: float = 180.0) -> int:
@@ -63,7 +74,11 @@ def run(config: Config, count: int = 300, timeout: float = 180.0) -> int:
         stack.up(config)
         run_id = f"demo-{uuid.uuid4().hex[:8]}"
         t0 = time.perf_counter()
-        _produce(config, reports(run_id, count))
+        keys = KeyStore(config.keystore)
+        try:
+            _produce(config, reports(run_id, count, keys=keys))
+        finally:
+            keys.close()
         console.print(f"produced {count} reports ({run_id}) in {time.perf_counter() - t0:.2f} s")
         rows = _wait_for(config, run_id, count, timeout)
         console.print(f"all {count} reports are in ClickHouse after {time.perf_counter() - t0:.2f} s")

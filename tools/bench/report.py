@@ -6,6 +6,7 @@ import gc
 import json
 import os
 import platform
+import resource
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from typing import Any
 
 import confluent_kafka
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 
@@ -31,9 +33,9 @@ class Figure:
     def per_s(self) -> float:
         return self.events / self.seconds if self.seconds > 0 else 0.0
 
-    def as_dict(self) -> dict[str, Any]:
-        return {"label": self.label, "events": self.events, "seconds": round(self.seconds, 4),
-                "events_per_s": round(self.per_s)}
+    def as_dict(self, unit: str = "events") -> dict[str, Any]:
+        return {"label": self.label, unit: self.events, "seconds": round(self.seconds, 4),
+                f"{unit}_per_s": round(self.per_s)}
 
 
 Loop = tuple[str, Callable[[], object]]  # (label, the work to time)
@@ -79,6 +81,8 @@ class Result:
     figures: dict[str, Figure]
     ratios: list[Ratio]
     notes: dict[str, Any] = field(default_factory=dict)  # context: sizes, partitions, ...
+    unit: str = "events"  # what a figure counts (``rows`` for queries)
+    in_ms: bool = False  # print times in milliseconds (queries) rather than seconds
     date: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
 
     def ratio(self, ratio: Ratio) -> float:
@@ -86,7 +90,7 @@ class Result:
 
     def as_dict(self) -> dict[str, Any]:
         return {"command": self.command, "date": self.date, "machine": machine(),
-                "figures": {key: fig.as_dict() for key, fig in self.figures.items()},
+                "figures": {key: fig.as_dict(self.unit) for key, fig in self.figures.items()},
                 "ratios": {r.key: round(self.ratio(r), 3) for r in self.ratios},
                 "notes": self.notes}
 
@@ -125,11 +129,13 @@ def show(result: Result, as_json: bool, console: Console | None = None) -> None:
     out = console or Console()
     out.print(_machine_table())
     table = Table(title=f"{result.command} ({result.date})")
-    for column, justify in (("measure", "left"), ("events", "right"), ("seconds", "right"),
-                            ("events/s", "right")):
+    unit, clock = result.unit, "ms" if result.in_ms else "seconds"
+    for column, justify in (("measure", "left"), (unit, "right"), (clock, "right"),
+                            (f"{unit}/s", "right")):
         table.add_column(column, justify=justify)  # type: ignore[arg-type]
     for fig in result.figures.values():
-        table.add_row(fig.label, f"{fig.events:,}", f"{fig.seconds:.3f}", f"{fig.per_s:,.0f}")
+        took = f"{fig.seconds * 1000:,.1f}" if result.in_ms else f"{fig.seconds:.3f}"
+        table.add_row(fig.label, f"{fig.events:,}", took, f"{fig.per_s:,.0f}")
     out.print(table)
     ratios = Table(title="ratios (1.00 = as fast as the ceiling)")
     ratios.add_column("ratio")
@@ -139,6 +145,17 @@ def show(result: Result, as_json: bool, console: Console | None = None) -> None:
     out.print(ratios)
     for name, value in result.notes.items():
         out.print(f"{name.replace('_', ' ')}: {value}")
+
+
+def progress() -> Progress:
+    """A progress display on stderr, so ``--json`` output on stdout stays one JSON object."""
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), console=Console(stderr=True), transient=True)
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident set so far (Linux reports kilobytes)."""
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
 def _machine_table() -> Table:

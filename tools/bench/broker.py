@@ -1,0 +1,117 @@
+"""The broker side of the end-to-end benchmarks: a throwaway namespace and a bare producer.
+
+Each run gets its own namespace (topics, consumer groups, database), so a benchmark never
+reads or disturbs a deployment's data; the topics and groups are deleted afterwards.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from confluent_kafka import KafkaError, KafkaException, Message, Producer
+from confluent_kafka.admin import AdminClient
+
+from civicloop.config import Config
+from civicloop.streams import kafka
+from civicloop.tools.bench.produce import PRODUCER_SETTINGS
+from civicloop.tools.process import free_port
+
+KeyValue = tuple[bytes, bytes]
+
+
+def throwaway(config: Config, home: Path) -> Config:
+    """``config`` on the same broker with a namespace, home, chDB directory and worker port of
+    its own, and the SLA watchdog off (it would add escalation events to the measured stream)."""
+    return replace(config, kafka_bootstrap=kafka.bootstrap(config),
+                   namespace=f"bench{uuid.uuid4().hex[:8]}", home=home,
+                   clickhouse_url=f"chdb://{home / 'chdb'}", worker_web_port=free_port(),
+                   watchdog_interval=0.0)
+
+
+@contextmanager
+def topics(config: Config) -> Iterator[None]:
+    """The namespace's topics for the duration; they and its consumer groups go afterwards."""
+    kafka.ensure_topics(config, config.kafka_bootstrap)
+    try:
+        yield
+    finally:
+        admin = AdminClient({"bootstrap.servers": config.kafka_bootstrap})
+        groups = [g.group_id for g in admin.list_consumer_groups(request_timeout=30).result().valid
+                  if g.group_id.startswith(f"{config.namespace}-")]
+        if groups:
+            _wait_all(admin.delete_consumer_groups(groups, request_timeout=30))
+        _wait_all(admin.delete_topics([config.events_topic, config.dead_letter_topic]))
+
+
+def _wait_all(futures: dict[str, object]) -> None:
+    for future in futures.values():
+        try:
+            future.result()  # type: ignore[attr-defined]
+        except KafkaException as exc:  # already gone is fine; anything else is worth a look
+            if exc.args[0].code() not in (KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError.GROUP_ID_NOT_FOUND):
+                raise
+
+
+@dataclass
+class Sender:
+    """A bare confluent-kafka producer (EventProducer's settings) for pre-encoded messages.
+
+    ``on_delivered`` sees every acknowledged message (its partition, offset and CreateTime
+    timestamp); ``high_offsets`` keeps the last acknowledged offset of each partition.
+    """
+
+    address: str
+    topic: str
+    on_delivered: Callable[[Message], None] | None = None
+    delivered: int = 0
+    high_offsets: dict[int, int] = field(default_factory=dict)
+    failed: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._producer = Producer({"bootstrap.servers": self.address, **PRODUCER_SETTINGS})
+
+    def _done(self, err: KafkaError | None, msg: Message) -> None:
+        if err is not None:
+            self.failed.append(str(err))
+            return
+        self.delivered += 1
+        partition, offset = msg.partition() or 0, msg.offset() or 0
+        if offset > self.high_offsets.get(partition, -1):
+            self.high_offsets[partition] = offset
+        if self.on_delivered is not None:
+            self.on_delivered(msg)
+
+    def send(self, messages: Sequence[KeyValue]) -> None:
+        """Queue ``messages``; serve delivery reports as they come (never blocks for long)."""
+        produce = self._producer.produce
+        for key, value in messages:
+            while True:
+                try:
+                    produce(self.topic, value, key, on_delivery=self._done)
+                    break
+                except BufferError:  # local queue full: serve delivery reports to make room
+                    self._producer.poll(0.05)
+        self._producer.poll(0)
+
+    def flush(self, timeout: float = 300.0) -> None:
+        self._producer.flush(timeout)
+        if self.failed or len(self._producer):
+            raise RuntimeError(f"bench producer: {len(self.failed)} failed ({self.failed[:3]}), "
+                               f"{len(self._producer)} still queued")
+
+
+def send_all(sender: Sender, messages: Sequence[KeyValue], advance: Callable[[int], None],
+             chunk: int = 10_000) -> float:
+    """Send and flush ``messages`` in chunks, reporting progress; return the seconds taken."""
+    started = time.perf_counter()
+    for start in range(0, len(messages), chunk):
+        part = messages[start:start + chunk]
+        sender.send(part)
+        advance(len(part))
+    sender.flush()
+    return time.perf_counter() - started

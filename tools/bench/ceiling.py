@@ -1,0 +1,57 @@
+"""The raw ceiling of consuming the event log: confluent-kafka consume + civicloop decode.
+
+Nothing a projection needs beyond reading and decoding each message: no fold, no state, no
+ClickHouse, no commits. The consumer has the Replayer's settings and batch size, so the
+difference to a replay is exactly civicloop's fold and writes.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+
+from civicloop.schemas.codec import decode
+from civicloop.streams.replayer import BATCH
+from civicloop.tools.bench.report import Figure
+
+# The settings Replayer._consumer uses (streams/replayer.py); keep the two in step.
+CONSUMER_SETTINGS: dict[str, Any] = {
+    "enable.auto.commit": False, "auto.offset.reset": "earliest",
+    "fetch.max.bytes": 64 * 1024 * 1024, "max.partition.fetch.bytes": 16 * 1024 * 1024,
+    "queued.max.messages.kbytes": 256 * 1024,
+}  # fmt: skip
+_STALL_S = 30.0
+
+
+def consume_and_decode(address: str, topic: str, count: int,
+                       label: str = "confluent-kafka consume + decode (ceiling)") -> Figure:
+    """Read ``topic`` from the beginning until ``count`` messages, decoding each; the clock
+    runs from creating the consumer, as a replay's does."""
+    started = time.perf_counter()
+    consumer = Consumer({"bootstrap.servers": address, "group.id": f"bench-ceiling-{uuid.uuid4().hex}",
+                         **CONSUMER_SETTINGS})
+    try:
+        partitions = consumer.list_topics(topic, timeout=30).topics[topic].partitions
+        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in sorted(partitions)])
+        _read(consumer, count)
+    finally:
+        consumer.close()
+    return Figure(label, count, time.perf_counter() - started)
+
+
+def _read(consumer: Consumer, count: int) -> None:
+    done, last_progress = 0, time.monotonic()
+    while done < count:
+        batch = consumer.consume(BATCH, timeout=1.0)
+        for msg in batch:
+            if msg.error() is None:
+                decode(msg.value() or b"")
+                done += 1
+        if batch:
+            last_progress = time.monotonic()
+        elif time.monotonic() - last_progress > _STALL_S:
+            raise TimeoutError(f"the ceiling consumer read {done} of {count} messages, then "
+                               f"nothing for {_STALL_S:.0f} s")

@@ -1,0 +1,202 @@
+"""``civicloop bench live``: a real worker's throughput and event-to-projection latency.
+
+A worker (``civicloop worker``, Faust) runs on a throwaway namespace with chDB in a temp dir
+and the watchdog off. After a warm-up (group join, first batch), two measurements:
+
+1. throughput: N pre-encoded simulated events produced as fast as possible, timed until
+   ``projected_offsets`` shows all of them (polled every 100 ms); the ceiling is a bare
+   consume + decode of the same topic, measured in the same run.
+2. latency: events produced at ``rate``/s for ``seconds`` (bursts every 10 ms); each
+   message's produce time is its CreateTime, found by (partition, offset) in the delivery
+   reports; ``projected_offsets`` is polled every 50 ms through the worker's reader, and an
+   offset's latency runs to the end of the first poll that saw it projected.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from confluent_kafka import Message
+
+from civicloop.config import Config
+from civicloop.projections.progress import projected_offsets, remaining
+from civicloop.projections.reader import open_reader
+from civicloop.projections.store import Store
+from civicloop.projections.worker_reader import worker_health
+from civicloop.tools.bench import broker, ceiling, simulated
+from civicloop.tools.bench.broker import KeyValue, Sender
+from civicloop.tools.bench.report import Figure, Ratio, Result, progress
+from civicloop.tools.stack import start_worker, worker_process
+
+RATIOS = [Ratio("worker_vs_ceiling", "worker / raw consume + decode", "worker", "raw_consume")]
+WARM_UP = 2_000
+THROUGHPUT_POLL_S = 0.1
+LATENCY_POLL_S = 0.05
+TICK_S = 0.01
+TIMEOUT_S = 600.0
+LEVELS = (0.5, 0.9, 0.99)
+
+
+def run(config: Config, count: int = 200_000, rate: int = 5_000, seconds: float = 30.0,
+        seed: int = 11) -> Result:
+    paced_count = max(1, round(rate * seconds))
+    with tempfile.TemporaryDirectory(prefix="civicloop-bench-live-") as tmp:
+        cfg = broker.throwaway(config, Path(tmp))
+        with broker.topics(cfg):
+            # three seeds: three sets of cases, so no phase continues another's cases
+            warm = _inputs(WARM_UP, seed, "warm-up")
+            burst = _inputs(count, seed + 1, "throughput")
+            paced = _inputs(paced_count, seed + 2, "latency")
+            start_worker(cfg)
+            try:
+                reader = open_reader(cfg)
+                _produce_and_wait(cfg, reader, warm)
+                worker = _throughput(cfg, reader, burst)
+                raw = ceiling.consume_and_decode(cfg.kafka_bootstrap, cfg.events_topic,
+                                                 len(warm) + len(burst))
+                latency = _latency(cfg, reader, paced, rate)
+                health = worker_health(cfg.worker_web_port) or {}
+            finally:
+                worker_process(cfg).stop(timeout=60)
+    figures = {"raw_consume": raw, "worker": worker, "paced": latency.figure}
+    notes = {"partitions": cfg.partitions, "warm_up_events": WARM_UP,
+             **latency.notes(), "worker_projected": health.get("projected"),
+             "worker_dead_letters": health.get("dead"), "worker_batches": health.get("batches")}
+    return Result("civicloop bench live", figures, RATIOS, notes)
+
+
+def _inputs(count: int, seed: int, what: str) -> list[KeyValue]:
+    with progress() as bar:
+        task = bar.add_task(f"simulating + encoding ({what})", total=count)
+        return simulated.encoded(count, seed, lambda n: bar.advance(task, n)).messages
+
+
+def _done(cfg: Config, reader: Store, sent: dict[int, int]) -> bool:
+    return remaining(sent, projected_offsets(reader.query, cfg.database, cfg.events_topic)) == 0
+
+
+def _produce_and_wait(cfg: Config, reader: Store, messages: list[KeyValue]) -> float:
+    """Send ``messages``, then poll until all are projected; return the seconds it took."""
+    started = time.perf_counter()
+    sender = Sender(cfg.kafka_bootstrap, cfg.events_topic)
+    sender.send(messages)
+    sender.flush()
+    deadline = time.monotonic() + TIMEOUT_S
+    while not _done(cfg, reader, sender.high_offsets):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the worker did not project {len(messages)} events within "
+                               f"{TIMEOUT_S:.0f} s; its log is {worker_process(cfg).log_file}")
+        time.sleep(THROUGHPUT_POLL_S)
+    return time.perf_counter() - started
+
+
+def _throughput(cfg: Config, reader: Store, messages: list[KeyValue]) -> Figure:
+    with progress() as bar:
+        bar.add_task(f"worker throughput: {len(messages):,} events", total=None)
+        seconds = _produce_and_wait(cfg, reader, messages)
+    return Figure("worker: produce → all projected", len(messages), seconds)
+
+
+@dataclass
+class Latency:
+    figure: Figure
+    latencies_s: list[float]
+    poll_s: list[float]
+    achieved_rate: float
+
+    def notes(self) -> dict[str, object]:
+        lat, polls = sorted(self.latencies_s), sorted(self.poll_s)
+        levels = {f"latency_p{round(q * 100)}_ms": round(_at(lat, q) * 1000) for q in LEVELS}
+        return {**levels, "latency_max_ms": round(lat[-1] * 1000),
+                "latency_resolution": f"polled every {LATENCY_POLL_S * 1000:.0f} ms, "
+                                      f"median poll {_at(polls, 0.5) * 1000:.0f} ms",
+                "paced_rate_achieved": round(self.achieved_rate)}
+
+
+def _at(values: list[float], level: float) -> float:
+    """quantileExact's rule: the element at min(floor(level * n), n - 1) of the sorted values."""
+    return values[min(int(level * len(values)), len(values) - 1)]
+
+
+@dataclass
+class _Poller:
+    """Polls ``projected_offsets`` in a thread: (end time of each poll, offsets it saw)."""
+
+    cfg: Config
+    reader: Store
+    snapshots: list[tuple[float, dict[int, int]]] = field(default_factory=list)
+    durations: list[float] = field(default_factory=list)
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    def loop(self) -> None:
+        while not self.stop.is_set():
+            started = time.time()
+            seen = projected_offsets(self.reader.query, self.cfg.database, self.cfg.events_topic)
+            ended = time.time()
+            self.snapshots.append((ended, seen))
+            self.durations.append(ended - started)
+            self.stop.wait(max(0.0, LATENCY_POLL_S - (ended - started)))
+
+
+def _latency(cfg: Config, reader: Store, messages: list[KeyValue], rate: int) -> Latency:
+    produced: list[tuple[int, int, int]] = []  # (partition, offset, CreateTime ms)
+
+    def record(msg: Message) -> None:
+        produced.append((msg.partition() or 0, msg.offset() or 0, msg.timestamp()[1]))
+
+    sender = Sender(cfg.kafka_bootstrap, cfg.events_topic, on_delivered=record)
+    poller = _Poller(cfg, reader)
+    thread = threading.Thread(target=poller.loop, name="bench-poller", daemon=True)
+    thread.start()
+    try:
+        with progress() as bar:
+            task = bar.add_task(f"latency at {rate:,} events/s", total=len(messages))
+            seconds = _paced(sender, messages, rate, lambda n: bar.advance(task, n))
+            sender.flush()
+        deadline = time.monotonic() + TIMEOUT_S
+        while not poller.snapshots or remaining(sender.high_offsets, poller.snapshots[-1][1]):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the worker did not catch up within {TIMEOUT_S:.0f} s")
+            time.sleep(LATENCY_POLL_S)
+    finally:
+        poller.stop.set()
+        thread.join(30)
+    figure = Figure(f"produced at --rate {rate:,}/s (achieved)", len(messages), seconds)
+    return Latency(figure, _latencies(produced, poller.snapshots), poller.durations,
+                   len(messages) / seconds)
+
+
+def _paced(sender: Sender, messages: list[KeyValue], rate: int,
+           advance: Callable[[int], None]) -> float:
+    """Send ``messages`` at ``rate``/s in a burst every ``TICK_S``; return the seconds taken."""
+    started = time.perf_counter()
+    sent = 0
+    while sent < len(messages):
+        due = min(len(messages), int((time.perf_counter() - started) * rate) + 1)
+        if due > sent:
+            sender.send(messages[sent:due])
+            advance(due - sent)
+            sent = due
+        time.sleep(TICK_S)
+    return time.perf_counter() - started
+
+
+def _latencies(produced: list[tuple[int, int, int]],
+               snapshots: list[tuple[float, dict[int, int]]]) -> list[float]:
+    """For each message, the first snapshot that includes its offset, minus its CreateTime."""
+    out = []
+    by_partition: dict[int, list[tuple[int, int]]] = {}
+    for partition, offset, created_ms in produced:
+        by_partition.setdefault(partition, []).append((offset, created_ms))
+    for partition, messages in by_partition.items():
+        i = 0
+        for offset, created_ms in sorted(messages):
+            while snapshots[i][1].get(partition, -1) < offset:
+                i += 1  # projected offsets only grow, so one pass over the snapshots suffices
+            out.append(snapshots[i][0] - created_ms / 1000)
+    return out

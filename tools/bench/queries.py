@@ -1,0 +1,136 @@
+"""``civicloop bench queries``: every closed-loop query over 1 M cases' projections.
+
+The projections are made inside ClickHouse (``synthetic``), then each query civicloop runs
+for ``metrics``, ``durations`` and ``backlog`` is timed through the store, fastest of
+``rounds``. The ceiling is reading the same table at all: ``count() … FINAL`` and a plain
+``GROUP BY`` without ``FINAL``. Rows scanned are the rows in the table parts each query
+reads: none of these queries filters on the sort key (case_id), so each reads whole tables.
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+import uuid
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+from civicloop.projections import ddl, reports, tables
+from civicloop.projections.metrics import metrics
+from civicloop.projections.store import Row, Store, open_store
+from civicloop.tools.bench import synthetic
+from civicloop.tools.bench.report import Figure, Ratio, Result, progress, timed
+from civicloop.tools.bench.stores import Backend, target
+
+DIMENSIONS = ("department", "category", "district", "grid", "channel")
+NOW = datetime(2026, 1, 1, tzinfo=UTC)  # the end of the synthetic year: results stay fixed
+MONTH = (datetime(2025, 6, 1, tzinfo=UTC), datetime(2025, 7, 1, tzinfo=UTC))
+TARGET_MS = 1000  # DESIGN §7: all closed-loop metrics over 1 M cases in ≤ 1 s on chDB
+ONE_DIMENSION = ("metrics_department_all", "durations_department", "backlog_department")
+CEILING = "plain_group_by"
+
+
+class _Tables:
+    """A ``run`` for the query functions that notes the table each statement reads (a call of
+    ``durations`` runs five statements, three over one table and two over the other)."""
+
+    def __init__(self, store: Store, db: str) -> None:
+        self.store, self.db = store, db
+        self.read: list[str] = []
+
+    def __call__(self, sql: str) -> list[Row]:
+        self.read.extend(re.findall(rf"\bFROM {self.db}\.(\w+)", sql))
+        return self.store.query(sql)
+
+
+Query = Callable[[Callable[[str], list[Row]]], object]
+
+
+def queries(db: str) -> dict[str, tuple[str, Query]]:
+    """key → (label, the call through a ``run``), in the order they are printed."""
+    found: dict[str, tuple[str, Query]] = {
+        "count_final": ("SELECT count() FROM case_lifecycle FINAL (ceiling)",
+                        lambda run: run(f"SELECT count() FROM {db}.{ddl.CASE_LIFECYCLE} FINAL")),
+        CEILING: ("plain GROUP BY lead_department, no FINAL (ceiling)", lambda run: run(
+            f"SELECT lead_department, count(), max(reported_at), max(closed_at), max(due_at) "
+            f"FROM {db}.{ddl.CASE_LIFECYCLE} GROUP BY lead_department")),
+    }
+    for dim in DIMENSIONS:
+        found[f"metrics_{dim}_all"] = (f"metrics by {dim}, all time",
+                                       lambda run, d=dim: metrics(run, db, d, now=NOW))
+        found[f"metrics_{dim}_month"] = (f"metrics by {dim}, one month", lambda run, d=dim: metrics(
+            run, db, d, MONTH[0], MONTH[1], now=NOW))
+    found["durations_department"] = ("durations by department, all time",
+                                     lambda run: reports.durations(run, db, "department"))
+    found["backlog_department"] = ("backlog by department, now",
+                                   lambda run: reports.backlog(run, db, "department", NOW))
+    return found
+
+
+def run(cases: int = 1_000_000, backend: Backend = Backend.chdb, rounds: int = 3) -> Result:
+    db = f"bench{uuid.uuid4().hex[:8]}"
+    with tempfile.TemporaryDirectory(prefix="civicloop-bench-queries-") as tmp, \
+            target(backend, Path(tmp), [db]) as url:
+        store = open_store(url)
+        try:
+            build(store, db, cases)
+            rows = table_rows(store, db)
+            figures = _timed(store, db, rounds, rows)
+            version = store.server_version()
+        finally:
+            store.close()
+    total = sum(figures[key].seconds for key in ONE_DIMENSION) * 1000
+    ratios = [Ratio(f"{key}_vs_ceiling", f"{fig.label} / plain GROUP BY", key, CEILING)
+              for key, fig in figures.items() if key != CEILING]
+    notes = {"store": f"{backend} (ClickHouse {version})", "cases": cases, "rounds": rounds,
+             "table_rows": rows, "one_dimension": " + ".join(ONE_DIMENSION),
+             "one_dimension_total_ms": round(total, 1), "design_target_ms": TARGET_MS,
+             "one_dimension_total_vs_target": round(total / TARGET_MS, 2)}
+    return Result("civicloop bench queries", figures, ratios, notes, unit="rows", in_ms=True)
+
+
+def build(store: Store, db: str, cases: int) -> None:
+    """Create civicloop's tables in ``db`` and fill them with ``cases`` synthetic cases."""
+    tables.ensure(store, db)
+    _check_columns(store, db)
+    statements = synthetic.inserts(db, cases)
+    with progress() as bar:
+        task = bar.add_task(f"building {cases:,} cases' projections", total=len(statements))
+        for sql in statements:
+            store.command(sql)
+            bar.advance(task)
+
+
+def _check_columns(store: Store, db: str) -> None:
+    """The synthetic rows must fill every column the DDL has, and no other."""
+    present = tables.column_types(store, db)
+    for table, made in ((ddl.CASE_LIFECYCLE, synthetic.CASE_COLUMNS),
+                        (ddl.CASE_TASKS, synthetic.TASK_COLUMNS)):
+        columns = {column for (t, column) in present if t == table}
+        if columns != set(made):
+            raise RuntimeError(f"tools/bench/synthetic.py is out of step with {table}.sql: "
+                               f"missing {sorted(columns - set(made))}, "
+                               f"unknown {sorted(set(made) - columns)}")
+
+
+def table_rows(store: Store, db: str) -> dict[str, int]:
+    """Rows in the active parts of each table (duplicates that FINAL collapses included)."""
+    found = store.query(f"SELECT table, sum(rows) FROM system.parts WHERE database = '{db}' "
+                        f"AND active GROUP BY table")
+    return {str(table): int(rows) for table, rows in found}
+
+
+def _timed(store: Store, db: str, rounds: int, rows: dict[str, int]) -> dict[str, Figure]:
+    found = queries(db)
+    scanned = {}
+    for key, (_, query) in found.items():  # one untimed pass: warms caches, finds the tables
+        spy = _Tables(store, db)
+        query(spy)
+        scanned[key] = sum(rows.get(t, 0) for t in spy.read)
+    with progress() as bar:
+        bar.add_task(f"timing {len(found)} queries, best of {rounds}", total=None)
+        figures = timed(0, {key: (label, lambda q=query: q(store.query))
+                            for key, (label, query) in found.items()}, rounds)
+    return {key: replace(fig, events=scanned[key]) for key, fig in figures.items()}
