@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from civicloop.config import Config
 from civicloop.projections.store import Store, open_store
-from civicloop.projections.worker_reader import WorkerReader, worker_health
+from civicloop.projections.worker_reader import WorkerReader, deployment_health
 
 
 def open_reader(config: Config) -> Store:
     """The store itself, or — for chDB while a worker holds the directory — the worker."""
-    if config.clickhouse_url.startswith("chdb:") and worker_health(config.worker_web_port):
+    if config.clickhouse_url.startswith("chdb:") and deployment_health(config):
         return WorkerReader(f"http://127.0.0.1:{config.worker_web_port}")
     return open_store(config.clickhouse_url, config.home)

@@ -7,8 +7,10 @@ import urllib.error
 import urllib.request
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
+from civicloop.config import Config
 from civicloop.projections.store import Row
 
 
@@ -51,12 +53,23 @@ def _value(value: Any) -> Any:
     return value
 
 
-def worker_health(port: int, timeout: float = 2.0) -> dict[str, Any] | None:
-    """The worker's health document, or None when no worker answers on ``port``."""
+def worker_health(port: int, timeout: float = 2.0, home: Path | None = None,
+                  namespace: str | None = None) -> dict[str, Any] | None:
+    """The worker's health document, or None when no worker answers on ``port`` — or when the
+    one that answers belongs to another deployment (another home or namespace)."""
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/civicloop/health",
                                     timeout=timeout) as response:
             health: dict[str, Any] = json.loads(response.read())
-            return health
     except (OSError, ValueError):
         return None
+    if home is not None and health.get("home") != str(home):
+        return None
+    if namespace is not None and health.get("namespace") != namespace:
+        return None
+    return health
+
+
+def deployment_health(config: Config) -> dict[str, Any] | None:
+    """The health of this deployment's worker (same home and namespace), if one runs."""
+    return worker_health(config.worker_web_port, home=config.home, namespace=config.namespace)

@@ -101,6 +101,7 @@ class WorkerState:
             c = self.counters
             return {
                 "status": "ok", "namespace": self.config.namespace, "store": self.store.url,
+                "home": str(self.config.home),
                 "batches": c.batches, "projected": c.projected, "dead": c.dead,
                 "dead_by_reason": dict(c.dead_by_reason), "last_batch_at": c.last_batch_at,
                 "escalated": c.escalated, "watchdog_sweeps": c.sweeps,

@@ -1,8 +1,10 @@
 """``make demo``: citizen reports through the real broker and worker into ClickHouse.
 
 Starts what is missing (the local broker when none is configured, a worker), produces a few
-hundred simulated reports, waits with a deadline until every one is in the event log, prints
-reports by category and channel, and stops exactly what it started.
+hundred citizen reports (contacts sealed under per-reporter keys), waits with a deadline until
+every one is in ClickHouse and prints them by category and channel; then runs two weeks of a
+simulated city through the whole loop and prints the closed-loop metrics by department. Stops
+exactly what it started.
 """
 
 from __future__ import annotations
@@ -19,15 +21,15 @@ from rich.table import Table
 from civicloop import log
 from civicloop.config import Config
 from civicloop.privacy import KeyStore, seal
+from civicloop.projections.metrics import metrics
 from civicloop.projections.reader import open_reader
-from civicloop.projections.store import Store
 from civicloop.schemas.event import Event
 from civicloop.schemas.events import new_event
-from civicloop.streams import kafka
-from civicloop.streams.producer import EventProducer
-from civicloop.tools import stack
+from civicloop.tools import feed, stack
+from civicloop.tools.analytics import to_table
 from civicloop.tools.kafka_local import LocalKafka
 from civicloop.tools.process import wait_until
+from civicloop.tools.simulate import SimConfig, simulate
 
 _log = log.get(__name__)
 CATEGORIES = {"road.pothole": "hotline", "sanitation.missed_pickup": "app",
@@ -65,7 +67,7 @@ def _sealed(keys: KeyStore | None, reporter: str, phone: str) -> dict[str, objec
     return {"contact_ciphertext": ciphertext, "contact_key_id": key_id}
 
 
-def run(config: Config, count: int = 300, timeout: float = 180.0) -> int:
+def run(config: Config, count: int = 300, days: int = 14, timeout: float = 180.0) -> int:
     console = Console()
     started_kafka = not config.kafka_bootstrap and LocalKafka(config).bootstrap() is None
     started_worker = stack.worker_process(config).pid() is None
@@ -73,16 +75,19 @@ def run(config: Config, count: int = 300, timeout: float = 180.0) -> int:
         console.print("[bold]civicloop demo[/]: starting the local stack …")
         stack.up(config)
         run_id = f"demo-{uuid.uuid4().hex[:8]}"
-        t0 = time.perf_counter()
         keys = KeyStore(config.keystore)
         try:
-            _produce(config, reports(run_id, count, keys=keys))
+            feed.send(config, reports(run_id, count, keys=keys), f"{count} citizen reports", count)
         finally:
             keys.close()
-        console.print(f"produced {count} reports ({run_id}) in {time.perf_counter() - t0:.2f} s")
-        rows = _wait_for(config, run_id, count, timeout)
-        console.print(f"all {count} reports are in ClickHouse after {time.perf_counter() - t0:.2f} s")
-        console.print(_table(rows, config))
+        console.print(_reports_table(config, run_id, count, timeout))
+        city = simulate(days, 300, seed=int(time.time()), start=datetime.now(UTC) - timedelta(days=days),
+                        config=SimConfig(case_prefix=f"{run_id}-city-"))
+        sent = feed.send(config, city, f"{days} days of a simulated city")
+        feed.wait_projected(config, sent, timeout)
+        rows = metrics(open_reader(config).query, config.database, "department",
+                       t_from=datetime.now(UTC) - timedelta(days=days))
+        console.print(to_table(rows, f"metrics by department, last {days} days ({config.database})"))
         return 0
     finally:
         if started_worker:
@@ -91,45 +96,17 @@ def run(config: Config, count: int = 300, timeout: float = 180.0) -> int:
             LocalKafka(config).down()
 
 
-def _produce(config: Config, events: Iterator[Event]) -> None:
-    with EventProducer(kafka.bootstrap(config), config.events_topic) as producer:
-        for event in events:
-            producer.send(event)
-
-
-def _wait_for(config: Config, run_id: str, count: int, timeout: float) -> list[tuple[str, str, int]]:
+def _reports_table(config: Config, run_id: str, count: int, timeout: float) -> Table:
     reader = open_reader(config)
-    base = (f"FROM {config.database}.event_log FINAL "
-            f"WHERE case_id LIKE '{run_id}-%' AND type = 'CaseReported'")
-
-    def arrived() -> bool:
-        return int(reader.query(f"SELECT count() {base}")[0][0]) >= count
-
-    wait_until(arrived, timeout, f"{count} reports in the event log", interval=0.5)
-    return _by_category_channel(reader, config, run_id)
-
-
-def _by_category_channel(reader: Store, config: Config, run_id: str) -> list[tuple[str, str, int]]:
-    from civicloop.schemas.codec import decode
-
-    payloads = reader.query(
-        f"SELECT hex(payload) FROM {config.database}.event_log FINAL "
-        f"WHERE case_id LIKE '{run_id}-%' AND type = 'CaseReported'"
-    )
-    counts: dict[tuple[str, str], int] = {}
-    for (hex_payload,) in payloads:
-        event = decode(bytes.fromhex(hex_payload))
-        key = (event["category"], event["channel"])
-        counts[key] = counts.get(key, 0) + 1
-    return sorted(((c, ch, n) for (c, ch), n in counts.items()), key=lambda r: (-r[2], r[0]))
-
-
-def _table(rows: list[tuple[str, str, int]], config: Config) -> Table:
-    table = Table(title=f"reports by category and channel ({config.database}.event_log)")
-    table.add_column("category")
-    table.add_column("channel")
-    table.add_column("reports", justify="right")
+    where = f"FROM {config.database}.case_lifecycle FINAL WHERE case_id LIKE '{run_id}-%'"
+    wait_until(lambda: int(reader.query(f"SELECT count() {where}")[0][0]) >= count, timeout,
+               f"{count} reports in ClickHouse", interval=0.5)
+    table = Table(title=f"reports by category and channel ({config.database}.case_lifecycle)")
+    for name, justify in (("category", "left"), ("channel", "left"), ("reports", "right")):
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    rows = reader.query(f"SELECT category, channel, count() AS n {where} "
+                        "GROUP BY category, channel ORDER BY n DESC, category, channel")
     for category, channel, n in rows:
         table.add_row(category, channel, str(n))
-    table.add_row("[bold]total[/]", "", f"[bold]{sum(r[2] for r in rows)}[/]")
+    table.add_row("[bold]total[/]", "", f"[bold]{sum(int(r[2]) for r in rows)}[/]")
     return table

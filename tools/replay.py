@@ -19,7 +19,7 @@ from civicloop import log
 from civicloop.config import Config
 from civicloop.runtime import tune_gc
 from civicloop.projections.store import open_store
-from civicloop.projections.worker_reader import worker_health
+from civicloop.projections.worker_reader import deployment_health
 from civicloop.streams import kafka
 from civicloop.streams.replayer import Replayer, ReplayStatus, rebuild_database
 from civicloop.tools.analytics import parse_time
@@ -44,7 +44,7 @@ def replay_command(
             bar.update(task, description=f"replay: {status.phase}", completed=status.done,
                        total=status.total or None, rate=f"{status.rate:,.0f} ev/s")
 
-        if cfg.clickhouse_url.startswith("chdb:") and worker_health(cfg.worker_web_port):
+        if cfg.clickhouse_url.startswith("chdb:") and deployment_health(cfg):
             final = _through_worker(cfg, since, keep_old, show)
         else:
             final = _here(cfg, since, keep_old, show)

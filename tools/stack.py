@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from civicloop import log
 from civicloop.config import Config, to_env
-from civicloop.projections.worker_reader import worker_health
+from civicloop.projections.worker_reader import deployment_health
 from civicloop.streams import kafka
 from civicloop.tools.kafka_local import LocalKafka
 from civicloop.tools.process import Managed, wait_until
@@ -39,8 +39,11 @@ def start_worker(config: Config, timeout: float = 120.0) -> int:
 
 def _worker_ready(config: Config, process: Managed) -> bool:
     if process.pid() is None:
-        raise RuntimeError(f"the worker exited during start-up:\n{process.log_tail(40)}")
-    return worker_health(config.worker_web_port) is not None
+        tail = process.log_tail(40)
+        hint = (f"\nport {config.worker_web_port} is taken: set CIVICLOOP_WORKER_WEB_PORT to a free one"
+                if "address already in use" in tail else "")
+        raise RuntimeError(f"the worker exited during start-up:\n{tail}{hint}")
+    return deployment_health(config) is not None
 
 
 def up(config: Config) -> None:
@@ -75,7 +78,7 @@ def status(config: Config) -> list[Part]:
         address = local.bootstrap()
         broker = Part("kafka", address is not None,
                       f"local {address} pid {local.process.pid()}" if address else "not running")
-    health = worker_health(config.worker_web_port)
+    health = deployment_health(config)
     pid = worker_process(config).pid()
     if health:
         detail = (f"pid {pid}, projected {health['projected']}, dead letters {health['dead']}, "

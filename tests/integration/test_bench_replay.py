@@ -20,7 +20,12 @@ def test_bench_replay_reports_both_figures_and_deletes_its_topics(
         tmp_path: Path, kafka_bootstrap: str, monkeypatch: pytest.MonkeyPatch) -> None:
     config = make_config(tmp_path, kafka_bootstrap=kafka_bootstrap)
     used: list[Config] = []
-    monkeypatch.setattr(broker, "throwaway", lambda *a: used.append(throwaway(*a)) or used[-1])
+
+    def recorded(*args: object) -> Config:
+        used.append(throwaway(*args))  # type: ignore[arg-type]
+        return used[-1]
+
+    monkeypatch.setattr(broker, "throwaway", recorded)
     # when the benchmark replays 3,000 simulated events into chDB
     result = replay.run(config, count=3_000).as_dict()
     # then both figures are positive, every event was replayed and every case projected
