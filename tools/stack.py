@@ -81,7 +81,9 @@ def status(config: Config) -> list[Part]:
     health = deployment_health(config)
     pid = worker_process(config).pid()
     if health:
-        detail = (f"pid {pid}, projected {health['projected']}, dead letters {health['dead']}, "
+        reasons = ", ".join(f"{r} {n}" for r, n in sorted(health["dead_by_reason"].items()))
+        detail = (f"pid {pid}, projected {health['projected']}, dead letters {health['dead']}"
+                  f"{f' ({reasons})' if reasons else ''}, escalated {health['escalated']}, "
                   f"store {health['store']}")
     else:
         detail = "not running" if pid is None else f"pid {pid}, not answering on :{config.worker_web_port}"
