@@ -43,7 +43,7 @@ kafka-jars: venv system-deps
 demo: venv system-deps
 	$(BIN)/civicloop demo
 
-test: venv system-deps clickhouse-server kafka-jars
+test: venv system-deps clickhouse-server kafka-jars lint
 	$(BIN)/python -m pytest
 
 test-unit: venv
@@ -51,6 +51,7 @@ test-unit: venv
 
 lint: venv
 	$(BIN)/ruff check civicloop schemas streams projections tools tests
+	$(BIN)/mypy
 
 bench: venv system-deps
 	$(BIN)/civicloop bench all

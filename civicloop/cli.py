@@ -94,7 +94,8 @@ def _print_status(cfg: config_module.Config) -> None:
 
 @app.command()
 @friendly
-def worker(loglevel: str = typer.Option("warn", help="Faust's log level: crit, error, warn, info, debug")) -> None:
+def worker(loglevel: str = typer.Option("warn", help="Faust's log level: crit, error, warn, info, debug."),
+           ) -> None:
     """Run one projection worker in the foreground (Ctrl-C stops it cleanly)."""
     from civicloop.streams.worker import run
 

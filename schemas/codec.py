@@ -107,7 +107,7 @@ def decode(data: bytes) -> Event:
     buf = BytesIO(data)
     buf.seek(HEADER_SIZE)
     try:
-        fields = schemaless_reader(buf, found.writer, found.reader)
+        fields: dict[str, Any] = schemaless_reader(buf, found.writer, found.reader)  # type: ignore[assignment]
         for name in found.timestamps:
             if fields[name] is not None:
                 fields[name] = _EPOCH + timedelta(milliseconds=fields[name])

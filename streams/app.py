@@ -49,7 +49,8 @@ def create_app(config: Config, state: WorkerState) -> faust.App:
 
     @app.agent(topic, name="project")
     async def project(stream: faust.StreamT) -> None:
-        async for events in stream.take_events(BATCH_MAX, within=BATCH_WITHIN_S):
+        # take_events is faust-streaming's, missing from its StreamT stub.
+        async for events in stream.take_events(BATCH_MAX, within=BATCH_WITHIN_S):  # type: ignore[attr-defined]
             batch = [
                 RawMessage(e.message.topic, e.message.partition, e.message.offset,
                            e.message.key, e.message.value, _millis(e.message.timestamp))
@@ -65,7 +66,7 @@ def create_app(config: Config, state: WorkerState) -> faust.App:
             loop = asyncio.get_running_loop()
             await loop.run_in_executor(executor, state.sweep)
 
-    @app.on_partitions_revoked.connect
+    @app.on_partitions_revoked.connect  # type: ignore[arg-type]
     async def _revoked(app: faust.App, revoked: set[object], **_: object) -> None:
         # Another worker may advance these cases now: cached states would be stale.
         state.projector.states.forget()

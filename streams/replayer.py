@@ -151,7 +151,8 @@ class Replayer:
             self._project(projector, batch)
             consumer.commit(asynchronous=False)  # only after the batch is written
             for msg in batch:
-                position[msg.partition()] = max(position[msg.partition()], msg.offset() + 1)
+                partition, offset = msg.partition() or 0, msg.offset() or 0
+                position[partition] = max(position[partition], offset + 1)
             self.status.done += len(batch)
             self.on_progress(self.status)
 

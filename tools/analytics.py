@@ -11,7 +11,7 @@ import io
 import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from enum import Enum
+from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
@@ -25,7 +25,7 @@ from civicloop.projections import reports
 from civicloop.projections.reader import open_reader
 
 
-class Dimension(str, Enum):
+class Dimension(StrEnum):
     department = "department"
     category = "category"
     district = "district"
@@ -35,7 +35,7 @@ class Dimension(str, Enum):
     all = "all"
 
 
-class Format(str, Enum):
+class Format(StrEnum):
     table = "table"
     json = "json"
     csv = "csv"

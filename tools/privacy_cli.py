@@ -13,8 +13,11 @@ from civicloop.privacy import KeyStore, unseal
 from civicloop.projections.reader import open_reader
 from civicloop.schemas.codec import decode
 
+ReporterRef = Annotated[str, typer.Argument(help="The pseudonymous reporter reference.")]
+CaseId = Annotated[str, typer.Argument(help="The case whose reporter to contact.")]
 
-def erase_command(reporter_ref: Annotated[str, typer.Argument(help="The pseudonymous reporter reference.")]) -> None:
+
+def erase_command(reporter_ref: ReporterRef) -> None:
     """Erase a reporter: delete their keys, so every copy of their contact becomes unreadable.
 
     The events stay in the log and keep decoding; only the sealed contact can no longer be opened.
@@ -30,7 +33,7 @@ def erase_command(reporter_ref: Annotated[str, typer.Argument(help="The pseudony
                     if deleted else f"no keys for reporter {reporter_ref!r} (nothing to erase)")
 
 
-def contact_command(case_id: Annotated[str, typer.Argument(help="The case whose reporter to contact.")]) -> None:
+def contact_command(case_id: CaseId) -> None:
     """Show the reporter's contact for a case (for the handler calling back), if not erased."""
     log.configure()
     cfg = config_module.load()

@@ -17,9 +17,9 @@ from rich.console import Console
 from civicloop import config as config_module
 from civicloop import log
 from civicloop.config import Config
-from civicloop.runtime import tune_gc
 from civicloop.projections.store import open_store
 from civicloop.projections.worker_reader import deployment_health
+from civicloop.runtime import tune_gc
 from civicloop.streams import kafka
 from civicloop.streams.replayer import Replayer, ReplayStatus, rebuild_database
 from civicloop.tools.analytics import parse_time

@@ -6,18 +6,16 @@ from __future__ import annotations
 import csv
 import json
 from collections import Counter, defaultdict
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 from typer.testing import CliRunner
 
 from civicloop.cli import app
-from civicloop.config import Config, to_env
+from civicloop.config import Config
 from civicloop.projections.reference_metrics import quantile_exact
-from tests.conftest import SHARED_DATA, make_config
+from tests.conftest import SHARED_DATA
 from tests.integration.workers import Worker
 
 pytestmark = pytest.mark.integration
@@ -67,21 +65,8 @@ def known_quirks() -> Counter[str]:
     return quirks
 
 
-@pytest.fixture
-def config(tmp_path: Path, kafka_bootstrap: str, backend_url: str,
-           monkeypatch: pytest.MonkeyPatch) -> Config:
-    cfg = make_config(tmp_path, kafka_bootstrap=kafka_bootstrap, clickhouse_url=backend_url,
-                      watchdog_interval=0)
-    for name, value in to_env(cfg).items():
-        monkeypatch.setenv(name, value)
-    return cfg
 
 
-@pytest.fixture
-def worker(config: Config) -> Iterator[Worker]:
-    running = Worker(config).start()
-    yield running
-    running.stop()
 
 
 def test_imported_history_gives_the_numbers_the_export_implies(config: Config, worker: Worker) -> None:

@@ -5,9 +5,7 @@ every event is delivered twice and the worker is SIGKILLed mid-stream."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -17,7 +15,6 @@ from civicloop.projections.reference_metrics import reference_metrics
 from civicloop.schemas.event import Event
 from civicloop.schemas.events import EVENT_TYPES
 from civicloop.tools.simulate import simulate
-from tests.conftest import make_config
 from tests.integration.workers import Worker, produce, wait_for_value
 
 pytestmark = pytest.mark.integration
@@ -36,18 +33,8 @@ def city() -> list[Event]:
     return events
 
 
-@pytest.fixture
-def config(tmp_path: Path, kafka_bootstrap: str, backend_url: str) -> Config:
-    # The watchdog would add escalations stamped with today's clock; off for exact comparison.
-    return make_config(tmp_path, kafka_bootstrap=kafka_bootstrap, clickhouse_url=backend_url,
-                       watchdog_interval=0)
 
 
-@pytest.fixture
-def worker(config: Config) -> Iterator[Worker]:
-    running = Worker(config).start()
-    yield running
-    running.stop()
 
 
 def _projected(worker: Worker) -> int:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from confluent_kafka import Consumer
@@ -14,22 +12,13 @@ from civicloop.projections.store import open_store
 from civicloop.projections.worker_reader import worker_health
 from civicloop.streams.producer import EventProducer
 from civicloop.tools.demo import reports
-from tests.conftest import make_config
 from tests.integration.workers import Worker, produce, wait_for_value
 
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-def config(tmp_path: Path, kafka_bootstrap: str, backend_url: str) -> Config:
-    return make_config(tmp_path, kafka_bootstrap=kafka_bootstrap, clickhouse_url=backend_url)
 
 
-@pytest.fixture
-def worker(config: Config) -> Iterator[Worker]:
-    running = Worker(config).start()
-    yield running
-    running.stop()
 
 
 def _count(worker: Worker, where: str = "1") -> int:

@@ -3,36 +3,26 @@ ClickHouse, the handler can read it back, and after `civicloop erase` nobody can
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from civicloop.cli import app
-from civicloop.config import Config, to_env
+from civicloop.config import Config
 from civicloop.privacy import KeyStore
 from civicloop.projections import tables
 from civicloop.tools.demo import reports
-from tests.conftest import make_config
-from tests.integration.workers import Worker, produce, wait_for_value
+from tests.integration.workers import Worker, deployment, produce, wait_for_value
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
 def config(tmp_path: Path, kafka_bootstrap: str, monkeypatch: pytest.MonkeyPatch) -> Config:
-    cfg = make_config(tmp_path, kafka_bootstrap=kafka_bootstrap, watchdog_interval=0)
-    for name, value in to_env(cfg).items():
-        monkeypatch.setenv(name, value)
-    return cfg
+    return deployment(tmp_path, monkeypatch, kafka_bootstrap=kafka_bootstrap, watchdog_interval=0)
 
 
-@pytest.fixture
-def worker(config: Config) -> Iterator[Worker]:
-    running = Worker(config).start()
-    yield running
-    running.stop()
 
 
 def test_contacts_are_sealed_readable_and_erasable(config: Config, worker: Worker) -> None:

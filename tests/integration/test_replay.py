@@ -7,20 +7,18 @@ import itertools
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from civicloop.cli import app
-from civicloop.config import Config, to_env
+from civicloop.config import Config
 from civicloop.projections import tables
 from civicloop.projections.store import Store, open_store
 from civicloop.streams import kafka
 from civicloop.streams.replayer import Replayer, ReplayStatus, rebuild_database
 from civicloop.tools import feed
 from civicloop.tools.simulate import simulate
-from tests.conftest import make_config
 from tests.integration.workers import Worker
 
 pytestmark = pytest.mark.integration
@@ -29,21 +27,8 @@ EVENTS = {"chdb": 1_000_000, "server": 100_000}
 NOT_DERIVED = {"projected_at", "seen_at"}  # wall-clock stamps of when a row was written
 
 
-@pytest.fixture
-def config(tmp_path: Path, kafka_bootstrap: str, backend_url: str,
-           monkeypatch: pytest.MonkeyPatch) -> Config:
-    cfg = make_config(tmp_path, kafka_bootstrap=kafka_bootstrap, clickhouse_url=backend_url,
-                      watchdog_interval=0)
-    for name, value in to_env(cfg).items():
-        monkeypatch.setenv(name, value)
-    return cfg
 
 
-@pytest.fixture
-def worker(config: Config) -> Iterator[Worker]:
-    running = Worker(config).start()
-    yield running
-    running.stop()
 
 
 def checksum_sql(store: Store, database: str, table: str) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -11,24 +10,19 @@ import pytest
 from civicloop.config import Config
 from civicloop.projections.worker_reader import worker_health
 from civicloop.schemas.event import Event
-from tests.conftest import make_config
-from tests.integration.workers import Worker, produce, wait_for_value
+from tests.integration.workers import Worker, deployment, produce, wait_for_value
 from tests.unit import case_events as ev
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def config(tmp_path: Path, kafka_bootstrap: str, backend_url: str) -> Config:
-    return make_config(tmp_path, kafka_bootstrap=kafka_bootstrap, clickhouse_url=backend_url,
-                       watchdog_interval=0.5)
+def config(tmp_path: Path, kafka_bootstrap: str, backend_url: str,
+           monkeypatch: pytest.MonkeyPatch) -> Config:
+    return deployment(tmp_path, monkeypatch, kafka_bootstrap=kafka_bootstrap,
+                      clickhouse_url=backend_url, watchdog_interval=0.5)
 
 
-@pytest.fixture
-def worker(config: Config) -> Iterator[Worker]:
-    running = Worker(config).start()
-    yield running
-    running.stop()
 
 
 def _late_case(case_id: str, accepted: bool) -> list[Event]:

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
-from civicloop.config import Config
+import pytest
+
+from civicloop.config import Config, to_env
 from civicloop.projections.reader import open_reader
 from civicloop.projections.store import Store
 from civicloop.schemas.event import Event
@@ -13,6 +17,7 @@ from civicloop.streams import kafka
 from civicloop.streams.producer import EventProducer
 from civicloop.tools import stack
 from civicloop.tools.process import wait_until
+from tests.conftest import make_config
 
 
 @dataclass
@@ -62,3 +67,12 @@ def wait_for_value(read: Callable[[], int], expected: int, timeout: float, what:
     except TimeoutError:
         raise AssertionError(f"{what}: expected {expected}, last saw {seen[-1:]}") from None
     return seen[-1]
+
+
+def deployment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **overrides: Any) -> Config:
+    """A fresh namespace on the session's broker, exported to the environment so that CLI
+    commands run in-process (CliRunner) see the same deployment as the worker."""
+    config = make_config(tmp_path, **overrides)
+    for name, value in to_env(config).items():
+        monkeypatch.setenv(name, value)
+    return config

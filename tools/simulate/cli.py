@@ -21,7 +21,7 @@ def simulate_command(
     cases_per_day: Annotated[float, typer.Option(help="Mean reports per day (the arrival rate).")] = 400.0,
     seed: Annotated[int, typer.Option(help="Same seed, same events, ids included.")] = 1,
     start: Annotated[str | None, typer.Option(help="UTC start, ISO date (default: DAYS ago).")] = None,
-    out: Annotated[Path | None, typer.Option(help="Write JSON Lines for `civicloop produce` instead.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Write JSON Lines (for `civicloop produce`).")] = None,
     wait: Annotated[bool, typer.Option(help="Return only when the projections include every event.")] = False,
 ) -> None:
     """Generate a realistic city workload, reproducible from a seed.
