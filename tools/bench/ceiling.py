@@ -46,7 +46,8 @@ def _read(consumer: Consumer, count: int) -> float:
     """Seconds from the first message received to the ``count``-th decoded."""
     done, last_progress, started = 0, time.monotonic(), 0.0
     while done < count:
-        batch = consumer.consume(BATCH, timeout=1.0)
+        # Never ask for more than is left: consume() would wait out its timeout for them.
+        batch = consumer.consume(min(BATCH, count - done), timeout=1.0)
         if batch and not started:
             started = time.perf_counter()
         for msg in batch:
