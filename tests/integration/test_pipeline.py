@@ -53,23 +53,23 @@ def test_events_produced_twice_leave_one_row_each(config: Config, worker: Worker
 
 
 def test_sigkill_mid_stream_loses_and_duplicates_nothing(config: Config, worker: Worker) -> None:
-    events = list(reports("kill", 30_000, seed=11))
+    events = list(reports("kill", 20_000, seed=11))
     producer = threading.Thread(target=produce, args=(config, events))
     producer.start()
     for kills in range(3):
-        wait_for_value(lambda: _count(worker), 5_000 * (kills + 1), 120, "progress before a kill")
+        wait_for_value(lambda: _count(worker), 4_000 * (kills + 1), 120, "progress before a kill")
         worker.kill()
         worker.start()
     producer.join()
 
-    assert wait_for_value(lambda: _count(worker), 30_000, 180, "every event") == 30_000
+    assert wait_for_value(lambda: _count(worker), 20_000, 180, "every event") == 20_000
     ids = {e.event_id for e in events}
     stored = worker.reader().query(
         f"SELECT uniqExact(event_id), countIf(event_id NOT IN "
         f"(SELECT event_id FROM {config.database}.event_log)) FROM {config.database}.event_log FINAL")
     assert stored == [(len(ids), 0)]
     worker.stop()
-    assert _physical_rows_after_merge(config) == 30_000
+    assert _physical_rows_after_merge(config) == 20_000
 
 
 def test_undecodable_bytes_go_to_the_dead_letter_topic_and_table(config: Config, worker: Worker) -> None:
