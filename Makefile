@@ -54,7 +54,11 @@ lint: venv
 	$(BIN)/mypy
 
 bench: venv system-deps
-	$(BIN)/civicloop bench all
+	$(BIN)/civicloop bench codec
+	$(BIN)/civicloop kafka up
+	$(BIN)/civicloop bench produce; $(BIN)/civicloop bench replay; $(BIN)/civicloop bench live; \
+		status=$$?; $(BIN)/civicloop kafka down; exit $$status
+	$(BIN)/civicloop bench queries
 
 clean:
 	rm -rf var .pytest_cache .hypothesis

@@ -142,7 +142,9 @@ class Replayer:
         self.status.total = self.status.done + sum(
             max(0, end - position[p]) for p, end in ends.items())
         while any(position[p] < end for p, end in ends.items()):
-            batch = [m for m in consumer.consume(BATCH, timeout=1.0) if m.error() is None]
+            # Never ask for more than is left: the last partial batch would wait out the timeout.
+            left = sum(max(0, end - position[p]) for p, end in ends.items())
+            batch = [m for m in consumer.consume(min(BATCH, left), timeout=1.0) if m.error() is None]
             if not batch:
                 # Offsets may have gaps (transaction markers): trust the consumer where it knows.
                 for tp in consumer.position(consumer.assignment()):

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 from confluent_kafka.admin import AdminClient
@@ -48,10 +50,10 @@ def topics(config: Config) -> Iterator[None]:
         _wait_all(admin.delete_topics([config.events_topic, config.dead_letter_topic]))
 
 
-def _wait_all(futures: dict[str, object]) -> None:
+def _wait_all(futures: Mapping[str, Future[Any]]) -> None:
     for future in futures.values():
         try:
-            future.result()  # type: ignore[attr-defined]
+            future.result()
         except KafkaException as exc:  # already gone is fine; anything else is worth a look
             if exc.args[0].code() not in (KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError.GROUP_ID_NOT_FOUND):
                 raise

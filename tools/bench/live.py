@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from confluent_kafka import Message
 
@@ -60,7 +61,7 @@ def run(config: Config, count: int = 200_000, rate: int = 5_000, seconds: float 
                 raw = ceiling.consume_and_decode(cfg.kafka_bootstrap, cfg.events_topic,
                                                  len(warm) + len(burst))
                 latency = _latency(cfg, reader, paced, rate)
-                health = worker_health(cfg.worker_web_port) or {}
+                health = _settled_health(cfg)
             finally:
                 worker_process(cfg).stop(timeout=60)
     figures = {"raw_consume": raw, "worker": worker, "paced": latency.figure}
@@ -68,6 +69,20 @@ def run(config: Config, count: int = 200_000, rate: int = 5_000, seconds: float 
              **latency.notes(), "worker_projected": health.get("projected"),
              "worker_dead_letters": health.get("dead"), "worker_batches": health.get("batches")}
     return Result("civicloop bench live", figures, RATIOS, notes)
+
+
+def _settled_health(cfg: Config, timeout: float = 10.0) -> dict[str, Any]:
+    """The worker's health once its last batch is counted: an offset shows as projected when
+    its event-log row is written, before the batch's case rows and the worker's counters."""
+    last: dict[str, Any] = {}
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        health = worker_health(cfg.worker_web_port) or {}
+        if health and health.get("last_batch_at") == last.get("last_batch_at"):
+            return health
+        last = health
+        time.sleep(0.5)
+    return last
 
 
 def _inputs(count: int, seed: int, what: str) -> list[KeyValue]:

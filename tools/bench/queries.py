@@ -58,15 +58,21 @@ def queries(db: str) -> dict[str, tuple[str, Query]]:
             f"FROM {db}.{ddl.CASE_LIFECYCLE} GROUP BY lead_department")),
     }
     for dim in DIMENSIONS:
-        found[f"metrics_{dim}_all"] = (f"metrics by {dim}, all time",
-                                       lambda run, d=dim: metrics(run, db, d, now=NOW))
-        found[f"metrics_{dim}_month"] = (f"metrics by {dim}, one month", lambda run, d=dim: metrics(
-            run, db, d, MONTH[0], MONTH[1], now=NOW))
+        found[f"metrics_{dim}_all"] = (f"metrics by {dim}, all time", _metrics(db, dim))
+        found[f"metrics_{dim}_month"] = (f"metrics by {dim}, one month", _metrics(db, dim, MONTH))
     found["durations_department"] = ("durations by department, all time",
                                      lambda run: reports.durations(run, db, "department"))
     found["backlog_department"] = ("backlog by department, now",
                                    lambda run: reports.backlog(run, db, "department", NOW))
     return found
+
+
+def _metrics(db: str, dim: str,
+             period: tuple[datetime | None, datetime | None] = (None, None)) -> Query:
+    def call(run: Callable[[str], list[Row]]) -> object:
+        return metrics(run, db, dim, period[0], period[1], now=NOW)
+
+    return call
 
 
 def run(cases: int = 1_000_000, backend: Backend = Backend.chdb, rounds: int = 3) -> Result:
