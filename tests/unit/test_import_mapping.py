@@ -108,8 +108,7 @@ SPRINGFIELD_CSV = "\n".join([
 
 
 def test_a_toml_mapping_reproduces_the_builtin_baltimore_importer(tmp_path: Path) -> None:
-    if not SAMPLE.exists():
-        pytest.skip(f"no sample data at {SAMPLE}")
+    assert SAMPLE.exists(), f"the shared sample must sit beside the repo: {SAMPLE}"
     head = tmp_path / "head.csv"
     with open(SAMPLE, encoding="utf-8-sig", newline="") as src:
         head.write_text("".join(islice(src, 400)), encoding="utf-8")
