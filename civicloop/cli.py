@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
@@ -213,7 +214,23 @@ _register_tools()
 
 
 def main() -> None:
-    app()
+    """Entry point: errors a user can fix become one red line and exit status 2, not a traceback."""
+    from civicloop.projections.store import StoreURLError
+    from civicloop.streams.kafka import NoKafka
+    from civicloop.tools.kafka_local import ToolMissing
+
+    try:
+        app()
+    except (NoKafka, ToolMissing, StoreURLError, TimeoutError, ValueError) as exc:
+        err.print(f"[red]error:[/] {exc}", highlight=False)
+        sys.exit(2)
+    except Exception as exc:  # noqa: BLE001 - engine errors: say the likely cause, keep the text
+        if "UNKNOWN_DATABASE" not in str(exc) and "Code: 81" not in str(exc):
+            raise
+        err.print("[red]error:[/] nothing has been projected here yet (the database does not "
+                  "exist): start a worker (`civicloop up`) and produce events first.\n"
+                  f"{str(exc).splitlines()[0]}", highlight=False)
+        sys.exit(2)
 
 
 if __name__ == "__main__":
