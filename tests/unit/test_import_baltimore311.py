@@ -16,6 +16,7 @@ from civicloop.projections.metrics import metrics
 from civicloop.projections.rows import case_row, task_rows
 from civicloop.schemas.event import Event
 from civicloop.tools.importers import ImportResult, baltimore311
+from tests.unit.chdb_support import Chdb
 
 SAMPLE = Path(__file__).parents[2].parent / "shared" / "data" / "baltimore_311_sample.csv"
 pytestmark = pytest.mark.skipif(not SAMPLE.exists(), reason=f"no sample data at {SAMPLE}")
@@ -227,8 +228,7 @@ def test_every_imported_case_folds(rows: list[dict[str, str]], folded: list[Case
 def test_metrics_by_department_match_the_file(rows: list[dict[str, str]],
                                               folded: list[CaseState], tmp_path: Path) -> None:
     # given the imported cases projected into chDB
-    chdb_support = pytest.importorskip("tests.unit.chdb_support")
-    engine = chdb_support.Chdb(str(tmp_path / "chdb"))
+    engine = Chdb(str(tmp_path / "chdb"))
     try:
         engine.create("bal")
         engine.insert("bal.case_lifecycle", [case_row(c) for c in folded])
