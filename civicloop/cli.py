@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
-from functools import wraps
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -25,36 +23,12 @@ app.add_typer(clickhouse_app, name="clickhouse")
 app.add_typer(schemas_app, name="schemas")
 console = Console()
 err = Console(stderr=True)
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def friendly(func: F) -> F:
-    """Turn the errors a user can cause or fix into a message and exit status 2."""
-
-    @wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from civicloop.projections.store import StoreURLError
-        from civicloop.streams.kafka import NoKafka
-        from civicloop.tools.kafka_local import ToolMissing
-
-        try:
-            return func(*args, **kwargs)
-        except typer.Exit:
-            raise
-        except (NoKafka, ToolMissing, StoreURLError, TimeoutError, RuntimeError, ValueError) as exc:
-            err.print(f"[red]error:[/] {exc}")
-            raise typer.Exit(2) from None
-
-    return wrapper  # type: ignore[return-value]
-
-
 def _config() -> config_module.Config:
     log.configure()
     return config_module.load()
 
 
 @app.command()
-@friendly
 def up() -> None:
     """Start the local stack in the background: the broker (unless configured) and a worker."""
     from civicloop.tools import stack
@@ -65,7 +39,6 @@ def up() -> None:
 
 
 @app.command()
-@friendly
 def down() -> None:
     """Stop what `civicloop up` started."""
     from civicloop.tools import stack
@@ -75,7 +48,6 @@ def down() -> None:
 
 
 @app.command()
-@friendly
 def status() -> None:
     """Show what is running: broker, worker, projection figures."""
     _print_status(_config())
@@ -94,7 +66,6 @@ def _print_status(cfg: config_module.Config) -> None:
 
 
 @app.command()
-@friendly
 def worker(loglevel: str = typer.Option("warn", help="Faust's log level: crit, error, warn, info, debug."),
            ) -> None:
     """Run one projection worker in the foreground (Ctrl-C stops it cleanly)."""
@@ -104,7 +75,6 @@ def worker(loglevel: str = typer.Option("warn", help="Faust's log level: crit, e
 
 
 @app.command()
-@friendly
 def demo(reports: int = typer.Option(300, help="How many simulated reports to produce.")) -> None:
     """Reports through the real broker and worker into ClickHouse, then a table of them."""
     from civicloop.tools.demo import run
@@ -113,7 +83,6 @@ def demo(reports: int = typer.Option(300, help="How many simulated reports to pr
 
 
 @app.command()
-@friendly
 def sql(query: str) -> None:
     """Run one read-only SQL query against the configured ClickHouse (through the worker for chDB)."""
     from civicloop.projections.reader import open_reader
@@ -136,7 +105,6 @@ def show_config() -> None:
 
 
 @kafka_app.command("up")
-@friendly
 def kafka_up() -> None:
     """Resolve the jars once (Maven), format KRaft storage, start the broker, wait for it."""
     from civicloop.tools.kafka_local import LocalKafka
@@ -145,7 +113,6 @@ def kafka_up() -> None:
 
 
 @kafka_app.command("down")
-@friendly
 def kafka_down() -> None:
     """Stop the local broker (its data stays under var/kafka)."""
     from civicloop.tools.kafka_local import LocalKafka
@@ -154,7 +121,6 @@ def kafka_down() -> None:
 
 
 @kafka_app.command("status")
-@friendly
 def kafka_status() -> None:
     """Print the local broker's bootstrap address, or say it is not running."""
     from civicloop.tools.kafka_local import LocalKafka
@@ -165,7 +131,6 @@ def kafka_status() -> None:
 
 
 @clickhouse_app.command("up")
-@friendly
 def clickhouse_up() -> None:
     """Start a ClickHouse server on free ports under var/clickhouse; print its URL."""
     from civicloop.tools.clickhouse_server import LocalClickHouse
@@ -174,7 +139,6 @@ def clickhouse_up() -> None:
 
 
 @clickhouse_app.command("down")
-@friendly
 def clickhouse_down() -> None:
     """Stop the server started by `civicloop clickhouse up`."""
     from civicloop.tools.clickhouse_server import LocalClickHouse
@@ -215,22 +179,30 @@ _register_tools()
 
 def main() -> None:
     """Entry point: errors a user can fix become one red line and exit status 2, not a traceback."""
+    try:
+        app()
+    except Exception as exc:
+        message = _for_the_user(exc)
+        if message is None:
+            raise
+        err.print(f"[red]error:[/] {message}", highlight=False)
+        sys.exit(2)
+
+
+def _for_the_user(exc: Exception) -> str | None:
+    """The message for an error the user can act on (configuration, missing tools or services,
+    a stack that would not start), or None for a bug, which keeps its traceback."""
     from civicloop.projections.store import StoreURLError
     from civicloop.streams.kafka import NoKafka
     from civicloop.tools.kafka_local import ToolMissing
 
-    try:
-        app()
-    except (NoKafka, ToolMissing, StoreURLError, TimeoutError, ValueError) as exc:
-        err.print(f"[red]error:[/] {exc}", highlight=False)
-        sys.exit(2)
-    except Exception as exc:  # noqa: BLE001 - engine errors: say the likely cause, keep the text
-        if "UNKNOWN_DATABASE" not in str(exc) and "Code: 81" not in str(exc):
-            raise
-        err.print("[red]error:[/] nothing has been projected here yet (the database does not "
-                  "exist): start a worker (`civicloop up`) and produce events first.\n"
-                  f"{str(exc).splitlines()[0]}", highlight=False)
-        sys.exit(2)
+    text = str(exc)
+    if "UNKNOWN_DATABASE" in text or "Code: 81." in text:
+        return ("nothing has been projected here yet (the database does not exist): start a "
+                "worker (`civicloop up`) and produce events first.\n" + text.splitlines()[0])
+    if isinstance(exc, NoKafka | ToolMissing | StoreURLError | TimeoutError | RuntimeError | ValueError):
+        return text
+    return None
 
 
 if __name__ == "__main__":
