@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
+
+N = TypeVar("N", int, float)
 
 VARIABLES: dict[str, tuple[str, str]] = {
     "CIVICLOOP_KAFKA_BOOTSTRAP": (
@@ -112,24 +116,23 @@ def _checked_namespace(value: str) -> str:
 
 
 def _non_negative_float(name: str) -> float:
-    raw = _env(name)
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ValueError(f"{name}={raw!r} is not a number") from None
-    if value < 0:
-        raise ValueError(f"{name}={raw!r} must be 0 (off) or a positive number of seconds")
-    return value
+    return _number(name, float, "a number", lambda v: v >= 0, "0 (off) or a positive number of seconds")
 
 
 def _positive_int(name: str) -> int:
+    return _number(name, int, "an integer", lambda v: v > 0, "a positive integer")
+
+
+def _number(name: str, parse: Callable[[str], N], kind: str, ok: Callable[[N], bool],
+            requirement: str) -> N:
+    """``name``'s value parsed, or a ValueError naming the variable, the value and the rule."""
     raw = _env(name)
     try:
-        value = int(raw)
+        value = parse(raw)
     except ValueError:
-        raise ValueError(f"{name}={raw!r} is not an integer") from None
-    if value <= 0:
-        raise ValueError(f"{name}={raw!r} must be a positive integer")
+        raise ValueError(f"{name}={raw!r} is not {kind}") from None
+    if not ok(value):
+        raise ValueError(f"{name}={raw!r} must be {requirement}")
     return value
 
 
