@@ -1,30 +1,53 @@
-"""How far the projections have got: the last offset per partition that reached ClickHouse.
+"""How far the projections have got: the last offset per partition whose batch is fully written.
 
-Every message the worker handles leaves a row keyed by its (partition, offset): an event-log
-row when it was projected, a dead letter when it was rejected. So "projections include
-everything I produced" is: for every partition, the highest offset seen in those two tables
-is at least the highest offset the producer had confirmed.
+The projector writes a batch's tables in a fixed order and this marker last of all — after the
+case lifecycle, the tasks and the case state. So "projections include everything I produced"
+is: for every partition, the marked offset is at least the highest offset the producer had
+confirmed. (The event log alone would say so too early: its rows are written first, and a
+message that was skipped or ignored leaves no row in it.)
+
+One row per (topic, partition), the highest offset kept (``ReplacingMergeTree(offset)``), so
+``max(offset)`` is right with or without ``FINAL`` and redelivered batches change nothing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
-from civicloop.projections import dead_letters, event_log
+TABLE = "projection_progress"
+
+DDL = """
+CREATE TABLE IF NOT EXISTS {db}.projection_progress (
+    topic String,
+    partition UInt32,
+    offset UInt64,
+    projected_at DateTime('UTC')
+) ENGINE = ReplacingMergeTree(offset)
+ORDER BY (topic, partition)
+"""
 
 Run = Callable[[str], list[tuple[Any, ...]]]
 
 
+def rows(read: Iterable[tuple[str, int, int]]) -> list[dict[str, Any]]:
+    """One marker row per (topic, partition): the highest offset among ``read`` messages,
+    given as (topic, partition, offset)."""
+    highest: dict[tuple[str, int], int] = {}
+    for topic, partition, offset in read:
+        key = (topic, partition)
+        if offset > highest.get(key, -1):
+            highest[key] = offset
+    now = datetime.now(UTC)
+    return [{"topic": topic, "partition": partition, "offset": offset, "projected_at": now}
+            for (topic, partition), offset in highest.items()]
+
+
 def projected_offsets(run: Run, database: str, topic: str) -> dict[int, int]:
-    rows = run(
-        f"SELECT partition, max(offset) FROM ("
-        f" SELECT partition, offset FROM {database}.{event_log.TABLE} WHERE topic = '{topic}'"
-        f" UNION ALL"
-        f" SELECT partition, offset FROM {database}.{dead_letters.TABLE} WHERE topic = '{topic}'"
-        f") GROUP BY partition"
-    )
-    return {int(partition): int(offset) for partition, offset in rows}
+    found = run(f"SELECT partition, max(offset) FROM {database}.{TABLE} "
+                f"WHERE topic = '{topic}' GROUP BY partition")
+    return {int(partition): int(offset) for partition, offset in found}
 
 
 def remaining(targets: Mapping[int, int], done: Mapping[int, int]) -> int:

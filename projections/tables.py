@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from civicloop.projections import ddl, dead_letters, event_log, state_store
+from civicloop.projections import ddl, dead_letters, event_log, progress, state_store
 from civicloop.projections.store import Store
 
 # Every projection module that owns a table lists its DDL here, in creation order.
 NAMES: tuple[str, ...] = (event_log.TABLE, dead_letters.TABLE, ddl.CASE_LIFECYCLE, ddl.CASE_TASKS,
-                          state_store.TABLE)
-DDL: tuple[str, ...] = (event_log.DDL, dead_letters.DDL, *ddl.DDL, state_store.DDL)
+                          state_store.TABLE, progress.TABLE)
+DDL: tuple[str, ...] = (event_log.DDL, dead_letters.DDL, *ddl.DDL, state_store.DDL, progress.DDL)
 
 
 def ensure(store: Store, database: str) -> None:

@@ -3,7 +3,8 @@
 Per-message errors never escape: a message that cannot be decoded, or whose event is illegal
 for its case (DESIGN §3), becomes a dead letter with its raw bytes and the reason, and its
 neighbours are projected normally. Writes happen per batch in a fixed order — dead letters,
-event log, case rows, task rows, and the case state with its offset watermark last — and the
+event log, case rows, task rows, the case state with its offset watermark, and the batch's
+progress marker last (what "projected" means to ``--wait``) — and the
 caller acknowledges the offsets only after ``project`` returned. A crash anywhere replays the
 batch: messages at or below a case's watermark are skipped, every other write is idempotent.
 """
@@ -17,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from civicloop import log
-from civicloop.projections import ddl, dead_letters, event_log
+from civicloop.projections import ddl, dead_letters, event_log, progress
 from civicloop.projections.dead_letters import DeadLetter
 from civicloop.projections.lifecycle import IllegalTransition, fold
 from civicloop.projections.rows import case_row, task_rows
@@ -85,6 +86,9 @@ class Projector:
         for msg, event in decoded:
             self._fold_one(msg, event, known, rows, result)
         self._write(rows, result)
+        # The batch's marker goes last: once it is there, every effect of the batch is stored.
+        self.store.insert(f"{self.database}.{progress.TABLE}",
+                          progress.rows((m.topic, m.partition, m.offset) for m in batch))
         return result
 
     def _decode(self, batch: Sequence[RawMessage], result: BatchResult) -> list[tuple[RawMessage, Event]]:

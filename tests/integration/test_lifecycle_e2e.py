@@ -15,7 +15,7 @@ from civicloop.projections.reference_metrics import reference_metrics
 from civicloop.schemas.event import Event
 from civicloop.schemas.events import EVENT_TYPES
 from civicloop.tools.simulate import simulate
-from tests.integration.workers import Worker, produce, wait_for_value
+from tests.integration.workers import Worker, produce, wait_for_value, wait_projected
 
 pytestmark = pytest.mark.integration
 
@@ -31,10 +31,6 @@ def city() -> list[Event]:
     events = list(simulate(days=DAYS, cases_per_day=120, seed=2026, start=START))
     assert {e.type for e in events} == set(EVENT_TYPES), "the workload has every event type"
     return events
-
-
-
-
 
 
 def _projected(worker: Worker) -> int:
@@ -55,18 +51,19 @@ def _assert_metrics_match(worker: Worker, events: list[Event]) -> None:
 
 def test_every_metric_equals_the_plain_computation(city: list[Event], config: Config,
                                                    worker: Worker) -> None:
-    produce(config, city)
-
-    wait_for_value(lambda: _projected(worker), len(city), 180, "the whole city projected")
+    wait_projected(config, produce(config, city), 180)
+    assert _projected(worker) == len(city)
 
     _assert_metrics_match(worker, city)
 
 
 def test_double_delivery_and_sigkills_change_nothing(city: list[Event], config: Config,
                                                      worker: Worker) -> None:
+    delivered: list[dict[int, int]] = []
+
     def deliver_twice() -> None:
         produce(config, city)
-        produce(config, city)
+        delivered.append(produce(config, city))
 
     producer = threading.Thread(target=deliver_twice)
     producer.start()
@@ -76,5 +73,6 @@ def test_double_delivery_and_sigkills_change_nothing(city: list[Event], config: 
         worker.start()
     producer.join()
 
-    wait_for_value(lambda: _projected(worker), len(city), 240, "the whole city projected")
+    wait_projected(config, delivered[0], 240)  # both deliveries, every table
+    assert _projected(worker) == len(city)
     _assert_metrics_match(worker, city)

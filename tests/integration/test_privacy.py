@@ -13,7 +13,7 @@ from civicloop.config import Config
 from civicloop.privacy import KeyStore
 from civicloop.projections import tables
 from civicloop.tools.demo import reports
-from tests.integration.workers import Worker, deployment, produce, wait_for_value
+from tests.integration.workers import Worker, deployment, produce, wait_projected
 
 pytestmark = pytest.mark.integration
 
@@ -29,10 +29,9 @@ def test_contacts_are_sealed_readable_and_erasable(config: Config, worker: Worke
     keys = KeyStore(config.keystore)
     events = list(reports("pii", 40, keys=keys))
     keys.close()
-    produce(config, events)
+    wait_projected(config, produce(config, events), 60)
     reader = worker.reader()
-    wait_for_value(lambda: int(reader.query(
-        f"SELECT count() FROM {config.database}.event_log FINAL")[0][0]), 40, 60, "reports")
+    assert reader.query(f"SELECT count() FROM {config.database}.case_lifecycle FINAL") == [(40,)]
 
     first = events[0]
     phone = _phone(config, first.case_id)

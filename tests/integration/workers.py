@@ -15,7 +15,7 @@ from civicloop.projections.store import Store
 from civicloop.schemas.event import Event
 from civicloop.streams import kafka
 from civicloop.streams.producer import EventProducer
-from civicloop.tools import stack
+from civicloop.tools import feed, stack
 from civicloop.tools.process import wait_until
 from tests.conftest import make_config
 
@@ -45,13 +45,18 @@ class Worker:
         return stack.worker_process(self.config).log_tail(60)
 
 
-def produce(config: Config, events: Iterable[Event]) -> int:
-    count = 0
+def produce(config: Config, events: Iterable[Event]) -> dict[int, int]:
+    """Send ``events`` and confirm delivery; return the last offset written per partition."""
     with EventProducer(config.kafka_bootstrap, config.events_topic) as producer:
         for event in events:
             producer.send(event)
-            count += 1
-    return count
+    return dict(producer.high_offsets)
+
+
+def wait_projected(config: Config, offsets: dict[int, int], timeout: float) -> None:
+    """Until every batch up to ``offsets`` (partition → last offset) is fully written: the
+    lifecycle, task and state tables too, not only the event log that is written first."""
+    feed.wait_projected(config, feed.Sent(high_offsets=offsets), timeout)
 
 
 def wait_for_value(read: Callable[[], int], expected: int, timeout: float, what: str) -> int:
