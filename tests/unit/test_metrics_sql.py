@@ -3,8 +3,6 @@ generated workload. Period P = Mon 4 Mar 2024 00:00 UTC .. Mon 11 Mar; now = Thu
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -24,20 +22,11 @@ from tests.unit.workload import workload
 P_FROM, P_TO = datetime(2024, 3, 4, tzinfo=UTC), datetime(2024, 3, 11, tzinfo=UTC)
 NOW = at(58)  # Thu 7 Mar 00:00 UTC
 NY = ZoneInfo("America/New_York")
-_dbs = itertools.count()
-
-
-@pytest.fixture(scope="module")
-def chdb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chdb]:
-    engine = Chdb(str(tmp_path_factory.mktemp("chdb")))
-    yield engine
-    engine.close()
 
 
 def project(engine: Chdb, cases: list[list[Event]], flush_every: int = 0) -> str:
     """Fold each case and write its rows, also after every ``flush_every`` events."""
-    db = f"metrics_{next(_dbs)}"
-    engine.create(db)
+    db = engine.new_database("metrics")
     case_rows, tasks = [], []
     for events in cases:
         state = None

@@ -3,72 +3,61 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from civicloop.projections import ddl, tables
-from civicloop.projections.chdb_store import ChdbStore
 from civicloop.projections.lifecycle import fold_all
 from civicloop.projections.rows import task_rows
 from civicloop.streams.watchdog import Overdue, overdue
 from tests.unit import case_events as ev
 from tests.unit.case_events import at
+from tests.unit.chdb_support import Chdb
 
 DEADLINES = ("accept_by", "dispose_by", "original_dispose_by")
 _dbs = itertools.count()
 
 
-@pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChdbStore]:
-    engine = ChdbStore(Path(tmp_path_factory.mktemp("chdb")))
-    yield engine
-    engine.close()
-
-
 @pytest.fixture
-def db(store: ChdbStore) -> str:
-    name = f"nodeadline_{next(_dbs)}"
-    tables.ensure(store, name)
-    return name
+def db(chdb: Chdb) -> str:
+    return chdb.new_database("nodeadline")
 
 
-def _types(store: ChdbStore, db: str) -> dict[str, str]:
-    found = tables.column_types(store, db)
+def _types(chdb: Chdb, db: str) -> dict[str, str]:
+    found = tables.column_types(chdb, db)
     return {column: found[(ddl.CASE_TASKS, column)] for column in DEADLINES}
 
 
-def test_new_tables_have_nullable_deadlines_and_need_no_upgrade(store, db):
-    assert set(_types(store, db).values()) == {"Nullable(DateTime('UTC'))"}
-    assert ddl.upgrades(db, tables.column_types(store, db)) == []
+def test_new_tables_have_nullable_deadlines_and_need_no_upgrade(chdb, db):
+    assert set(_types(chdb, db).values()) == {"Nullable(DateTime('UTC'))"}
+    assert ddl.upgrades(db, tables.column_types(chdb, db)) == []
 
 
-def test_a_table_of_an_older_release_is_upgraded_and_keeps_its_rows(store):
+def test_a_table_of_an_older_release_is_upgraded_and_keeps_its_rows(chdb):
     # given case_tasks as released before TaskDispatched v2 (deadlines not Nullable), with a row
     name = f"nodeadline_old_{next(_dbs)}"
     old_ddl = ddl.CASE_TASKS_DDL
     for column in DEADLINES:
         old_ddl = old_ddl.replace(f"{column} Nullable(DateTime('UTC'))", f"{column} DateTime('UTC')")
-    store.command(f"CREATE DATABASE {name}")
-    store.command(old_ddl.format(db=name))
-    assert set(_types(store, name).values()) == {"DateTime('UTC')"}
+    chdb.command(f"CREATE DATABASE {name}")
+    chdb.command(old_ddl.format(db=name))
+    assert set(_types(chdb, name).values()) == {"DateTime('UTC')"}
     with_deadline = fold_all([ev.reported(at(0)), ev.registered(at(1)), ev.dispatched(at(2))])
-    store.insert(f"{name}.case_tasks", task_rows(with_deadline))
+    chdb.insert(f"{name}.case_tasks", task_rows(with_deadline))
     # when the tables are ensured at start
-    tables.ensure(store, name)
+    tables.ensure(chdb, name)
     # then the deadlines are Nullable, the old row is intact and a deadline-less row fits
-    assert set(_types(store, name).values()) == {"Nullable(DateTime('UTC'))"}
+    assert set(_types(chdb, name).values()) == {"Nullable(DateTime('UTC'))"}
     without = fold_all([ev.reported(at(0), "C-2"),
                         ev.registered(at(1), "C-2"),
                         ev.dispatched(at(2), case_id="C-2", accept_h=None, dispose_h=None)])  # fmt: skip
-    store.insert(f"{name}.case_tasks", task_rows(without))
-    rows = store.query(f"SELECT case_id, accept_by, dispose_by FROM {name}.case_tasks ORDER BY case_id")
+    chdb.insert(f"{name}.case_tasks", task_rows(without))
+    rows = chdb.query(f"SELECT case_id, accept_by, dispose_by FROM {name}.case_tasks ORDER BY case_id")
     assert rows == [("C-1", at(3), at(50)), ("C-2", None, None)]
-    assert ddl.upgrades(name, tables.column_types(store, name)) == []
+    assert ddl.upgrades(name, tables.column_types(chdb, name)) == []
 
 
-def test_the_watchdog_skips_deadlines_that_were_never_set(store, db):
+def test_the_watchdog_skips_deadlines_that_were_never_set(chdb, db):
     # given live tasks: no deadlines, only a dispose-by, and both deadlines, all long past
     def dispatched(case_id: str, accept_h: float | None, dispose_h: float | None) -> list:
         case = fold_all([ev.reported(at(0), case_id), ev.registered(at(1), case_id),
@@ -77,9 +66,9 @@ def test_the_watchdog_skips_deadlines_that_were_never_set(store, db):
         return task_rows(case)
 
     rows = dispatched("none", None, None) + dispatched("dispose", None, 24) + dispatched("both", 1, 24)
-    store.insert(f"{db}.case_tasks", rows)
+    chdb.insert(f"{db}.case_tasks", rows)
     # when the watchdog looks for overdue tasks a week later
-    found = overdue(store.query, db, at(24 * 7))
+    found = overdue(chdb.query, db, at(24 * 7))
     # then only the deadlines that exist are escalated
     assert sorted(found, key=lambda o: (o.case_id, o.reason)) == [
         Overdue("both", "T1", "accept_overdue", at(3)),
