@@ -35,8 +35,10 @@ ORDER BY (case_id, event_id)
 """
 
 
-def row(event: Event, topic: str, partition: int, offset: int, payload: bytes) -> dict[str, Any]:
-    """The event-log row for one decoded event read at (topic, partition, offset)."""
+def row(event: Event, topic: str, partition: int, offset: int, payload: bytes,
+        projected_at: datetime | None = None) -> dict[str, Any]:
+    """The event-log row for one decoded event read at (topic, partition, offset); a batch
+    passes one ``projected_at`` for all its rows (default: now)."""
     actor = event.fields.get("actor") or {}
     return {
         "event_id": event.event_id,
@@ -52,5 +54,5 @@ def row(event: Event, topic: str, partition: int, offset: int, payload: bytes) -
         "partition": partition,
         "offset": offset,
         "payload": payload,
-        "projected_at": datetime.now(UTC),
+        "projected_at": projected_at or datetime.now(UTC),
     }

@@ -33,6 +33,7 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "CaseReopened": ("reason",),
 }
 TIME_FIELDS = ("occurred_at", "accept_by", "dispose_by", "new_dispose_by")
+_CHECKED = {type_: ("event_id", "case_id", "occurred_at", *names) for type_, names in REQUIRED.items()}
 
 
 class IllegalTransition(ValueError):
@@ -51,12 +52,12 @@ def describe(event: Event, state: CaseState | None) -> str:
 
 
 def check_well_formed(state: CaseState | None, event: Event) -> None:
-    if event.type not in REQUIRED:
+    names = _CHECKED.get(event.type)
+    if names is None:
         raise IllegalTransition("unknown_event_type", describe(event, state))
-    names = ("event_id", "case_id", "occurred_at", *REQUIRED[event.type])
-    missing = [n for n in names if event.get(n) is None]
-    bad = [n for n in TIME_FIELDS
-           if event.get(n) is not None and not _is_utc_time(event.get(n))]
+    values = event.fields
+    missing = [n for n in names if values.get(n) is None]
+    bad = [n for n in TIME_FIELDS if (v := values.get(n)) is not None and not _is_utc_time(v)]
     if missing or bad:
         raise IllegalTransition(
             "malformed_event", f"{describe(event, state)}: missing {missing}, bad times {bad}")

@@ -52,6 +52,7 @@ class BatchResult:
 @dataclass
 class _Rows:
     events: list[dict[str, Any]] = field(default_factory=list)
+    projected_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     states: dict[str, Known] = field(default_factory=dict)
     # The case version each changed case had before this batch: its task rows are those after.
     versions_before: dict[str, int] = field(default_factory=dict)
@@ -102,7 +103,8 @@ class Projector:
 
     def _fold_one(self, msg: RawMessage, event: Event, known: dict[str, Known], rows: _Rows,
                   result: BatchResult) -> None:
-        before = known.get(event.case_id)
+        case_id = event.case_id
+        before = known.get(case_id)
         if before is not None and before.partition == msg.partition and msg.offset <= before.offset:
             result.skipped += 1  # fully projected before a crash or rebalance
             return
@@ -115,12 +117,12 @@ class Projector:
             new_state = old_state
         else:
             rows.events.append(event_log.row(event, msg.topic, msg.partition, msg.offset,
-                                             msg.value or b""))
+                                             msg.value or b"", rows.projected_at))
             result.projected += 1
         after = Known(new_state, msg.partition, msg.offset)
-        known[event.case_id] = rows.states[event.case_id] = after
+        known[case_id] = rows.states[case_id] = after
         if new_state is not None and new_state is not old_state:
-            rows.versions_before.setdefault(event.case_id, old_state.version if old_state else 0)
+            rows.versions_before.setdefault(case_id, old_state.version if old_state else 0)
 
     def _write(self, rows: _Rows, result: BatchResult) -> None:
         db = self.database
