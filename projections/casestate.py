@@ -105,7 +105,7 @@ class CaseState:
         return self.tasks.get(self.lead_task) if self.lead_task else None
 
     def to_bytes(self) -> bytes:
-        data: dict[str, Any] = {f.name: getattr(self, f.name) for f in fields(self)}
+        data: dict[str, Any] = dict(zip(_CASE_NAMES, _case_values(self), strict=True))
         data["tasks"] = [_task_dict(t) for t in self.tasks.values()]
         data["seen"] = sorted(self.seen)
         data["_format"] = FORMAT
@@ -122,12 +122,14 @@ class CaseState:
 
 
 # Every field in declaration order (= the positional order of the generated __init__).
-_case_values = operator.attrgetter(*(f.name for f in fields(CaseState)))
-_task_values = operator.attrgetter(*(f.name for f in fields(TaskState)))
+_CASE_NAMES = tuple(f.name for f in fields(CaseState))
+_TASK_NAMES = tuple(f.name for f in fields(TaskState))
+_case_values = operator.attrgetter(*_CASE_NAMES)
+_task_values = operator.attrgetter(*_TASK_NAMES)
 
 
 def _task_dict(task: TaskState) -> dict[str, Any]:
-    return {f.name: getattr(task, f.name) for f in fields(task)}
+    return dict(zip(_TASK_NAMES, _task_values(task), strict=True))
 
 
 def event_digest(event_id: str) -> int:
