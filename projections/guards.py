@@ -6,7 +6,7 @@ stable code operators count by) and the message (which names the case, event and
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from civicloop.projections.casestate import CaseState
 from civicloop.projections.states import TRANSITIONS, State
@@ -64,7 +64,8 @@ def check_well_formed(state: CaseState | None, event: Event) -> None:
 
 
 def _is_utc_time(value: object) -> bool:
-    return isinstance(value, datetime) and value.utcoffset() is not None
+    # Decoded events carry UTC itself (checked first: cheap); hand-built ones any aware time.
+    return isinstance(value, datetime) and (value.tzinfo is UTC or value.utcoffset() is not None)
 
 
 def check_not_in_future(state: CaseState | None, event: Event, now: datetime | None,

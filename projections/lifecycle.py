@@ -89,19 +89,20 @@ def fold(state: CaseState | None, event: Event, *, now: datetime | None = None,
          future_tolerance: timedelta = FUTURE_TOLERANCE) -> CaseState:
     """The case after ``event``; ``state`` is never modified."""
     guards.check_well_formed(state, event)
-    if state is not None and state.has_seen(event.event_id):
+    digest = event_digest(event.event_id)
+    if state is not None and digest in state.seen:
         return state
     guards.check_not_in_future(state, event, now, future_tolerance)
     if event.type == "CaseReported":
         guards.check_case_not_reported(state, event)
-        return _started(event)
+        return _started(event, digest)
     case = guards.check_case_exists(state, event)
     guards.check_same_case(case, event)
     guards.check_not_voided(case, event)
     for rule in EVENT_RULES.get(event.type, ()):
         rule(case, event)
     target = guards.check_transition(case, event, transition_key(case, event))
-    return _applied(case, event, target)
+    return _applied(case, event, target, digest)
 
 
 def fold_all(events: list[Event], state: CaseState | None = None, **kw: object) -> CaseState:
@@ -113,12 +114,12 @@ def fold_all(events: list[Event], state: CaseState | None = None, **kw: object) 
     return state
 
 
-def _applied(old: CaseState, event: Event, target: State) -> CaseState:
+def _applied(old: CaseState, event: Event, target: State, digest: int) -> CaseState:
     new = old.clone()
     t = seconds(event.occurred_at)
     EFFECTS[event.type](new, event, t)
     new.state = target
-    _count(new, event, t)
+    _count(new, digest, t)
     for task_id, task in new.tasks.items():
         if old.tasks.get(task_id) != task:
             # A task row depends only on the task's own last change, so the live path (small
@@ -127,7 +128,7 @@ def _applied(old: CaseState, event: Event, target: State) -> CaseState:
     return new
 
 
-def _started(event: Event) -> CaseState:
+def _started(event: Event, digest: int) -> CaseState:
     t = seconds(event.occurred_at)
     loc = event["location"]
     case = CaseState(
@@ -135,11 +136,12 @@ def _started(event: Event) -> CaseState:
         category=event["category"], priority=event["priority"],
         district=loc.get("district") or "", grid_id=loc.get("grid_id") or "",
         lat=loc.get("lat"), lon=loc.get("lon"))
-    _count(case, event, t)
+    _count(case, digest, t)
     return case
 
 
-def _count(case: CaseState, event: Event, t: int) -> None:
+def _count(case: CaseState, digest: int, t: int) -> None:
+    """One more event folded: ``digest`` is its ``event_digest``, ``t`` its time."""
     case.version += 1
     case.updated_at = max(case.updated_at, t)
-    case.seen.add(event_digest(event.event_id))
+    case.seen.add(digest)
