@@ -37,6 +37,8 @@ def create_app(config: Config, state: WorkerState) -> faust.App:
         web_port=config.worker_web_port,
         consumer_auto_offset_reset="earliest",
         broker_commit_every=BATCH_MAX,
+        # Prefetch a whole next batch while the projector writes this one (default 4,096).
+        stream_buffer_maxsize=2 * BATCH_MAX,
         broker_commit_interval=1.0,
         topic_disable_leader=True,
         topic_allow_declare=False,
