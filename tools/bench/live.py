@@ -73,7 +73,7 @@ def run(config: Config, count: int = 200_000, rate: int = 5_000, seconds: float 
 
 def _settled_health(cfg: Config, timeout: float = 10.0) -> dict[str, Any]:
     """The worker's health once its last batch is counted: an offset shows as projected when
-    its event-log row is written, before the batch's case rows and the worker's counters."""
+    its batch's marker is written, a moment before the worker updates its counters."""
     last: dict[str, Any] = {}
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
