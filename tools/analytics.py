@@ -16,6 +16,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.measure import Measurement
 from rich.table import Table
 
 from civicloop import config as config_module
@@ -108,7 +109,7 @@ def _emit(rows: Sequence[dict[str, Any]], fmt: Format, title: str) -> None:
     elif fmt is Format.csv:
         typer.echo(to_csv(rows), nl=False)
     else:
-        Console().print(to_table(rows, title))
+        print_table(Console(), rows, title)
 
 
 def to_csv(rows: Sequence[dict[str, Any]]) -> str:
@@ -132,20 +133,48 @@ TABLE_COLUMNS = {
 }
 
 
-def to_table(rows: Sequence[dict[str, Any]], title: str) -> Table:
+def print_table(console: Console, rows: Sequence[dict[str, Any]], title: str) -> None:
+    """Print the table view, split into several tables (the group column repeated) when it
+    is wider than the console, so no figure is ever cut to "…"."""
+    for table in to_tables(rows, title, console):
+        console.print(table)
+
+
+def to_tables(rows: Sequence[dict[str, Any]], title: str, console: Console) -> list[Table]:
     """One row per group; for metrics only the headline figures (``on time*`` = open-aware)."""
-    table = Table(title=title)
     if not rows:
+        table = Table(title=title)
         table.add_column("no rows: nothing projected in this period")
-        return table
+        return [table]
     kind = title.split()[0]
     columns = TABLE_COLUMNS.get(kind) or tuple((k, k.replace("_", " ")) for k in rows[0] if k != "group")
-    table.add_column("group")
+    tables: list[Table] = []
+    chunk: list[tuple[str, str]] = []
+    for column in columns:
+        if chunk and _width(console, _table(rows, title, [*chunk, column])) > console.width:
+            tables.append(_table(rows, title, chunk))
+            chunk = []
+        chunk.append(column)
+    tables.append(_table(rows, title, chunk))
+    if len(tables) > 1:
+        for n, table in enumerate(tables, 1):
+            table.title = f"{title} ({n}/{len(tables)})"
+    return tables
+
+
+def _table(rows: Sequence[dict[str, Any]], title: str, columns: Sequence[tuple[str, str]]) -> Table:
+    table = Table(title=title)
+    table.add_column("group", no_wrap=True)
     for _, header in columns:
-        table.add_column(header, justify="right")
+        table.add_column(header, justify="right", no_wrap=True)
     for row in rows:
         table.add_row(str(row["group"]) or "(none)", *(_cell(key, row.get(key)) for key, _ in columns))
     return table
+
+
+def _width(console: Console, table: Table) -> int:
+    # Measured without the console's limit: the natural width the table wants.
+    return Measurement.get(console, console.options.update_width(100_000), table).maximum
 
 
 def _cell(name: str, value: Any) -> str:

@@ -26,7 +26,7 @@ from civicloop.projections.reader import open_reader
 from civicloop.schemas.event import Event
 from civicloop.schemas.events import new_event
 from civicloop.tools import feed, stack
-from civicloop.tools.analytics import to_table
+from civicloop.tools.analytics import print_table
 from civicloop.tools.kafka_local import LocalKafka
 from civicloop.tools.process import wait_until
 from civicloop.tools.simulate import SimConfig, simulate
@@ -87,7 +87,7 @@ def run(config: Config, count: int = 300, days: int = 14, timeout: float = 180.0
         feed.wait_projected(config, sent, timeout)
         rows = metrics(open_reader(config).query, config.database, "department",
                        t_from=datetime.now(UTC) - timedelta(days=days))
-        console.print(to_table(rows, f"metrics by department, last {days} days ({config.database})"))
+        print_table(console, rows, f"metrics by department, last {days} days ({config.database})")
         return 0
     finally:
         if started_worker:
