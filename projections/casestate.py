@@ -87,9 +87,6 @@ class CaseState:
     feedback_since_close: bool = False
     seen: set[int] = field(default_factory=set)
 
-    def has_seen(self, event_id: str) -> bool:
-        return event_digest(event_id) in self.seen
-
     def clone(self) -> CaseState:
         """A copy that the fold may change without touching ``self`` (tasks are small).
 

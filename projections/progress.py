@@ -13,7 +13,7 @@ One row per (topic, partition), the highest offset kept (``ReplacingMergeTree(of
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 TABLE = "projection_progress"
@@ -31,7 +31,7 @@ ORDER BY (topic, partition)
 Run = Callable[[str], list[tuple[Any, ...]]]
 
 
-def rows(read: Iterable[tuple[str, int, int]]) -> list[dict[str, Any]]:
+def rows(read: Iterable[tuple[str, int, int]], projected_at: datetime) -> list[dict[str, Any]]:
     """One marker row per (topic, partition): the highest offset among ``read`` messages,
     given as (topic, partition, offset)."""
     highest: dict[tuple[str, int], int] = {}
@@ -39,8 +39,7 @@ def rows(read: Iterable[tuple[str, int, int]]) -> list[dict[str, Any]]:
         key = (topic, partition)
         if offset > highest.get(key, -1):
             highest[key] = offset
-    now = datetime.now(UTC)
-    return [{"topic": topic, "partition": partition, "offset": offset, "projected_at": now}
+    return [{"topic": topic, "partition": partition, "offset": offset, "projected_at": projected_at}
             for (topic, partition), offset in highest.items()]
 
 

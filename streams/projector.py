@@ -86,10 +86,7 @@ class Projector:
         rows = _Rows()
         for msg, event in decoded:
             self._fold_one(msg, event, known, rows, result)
-        self._write(rows, result)
-        # The batch's marker goes last: once it is there, every effect of the batch is stored.
-        self.store.insert(f"{self.database}.{progress.TABLE}",
-                          progress.rows((m.topic, m.partition, m.offset) for m in batch))
+        self._write(batch, rows, result)
         return result
 
     def _decode(self, batch: Sequence[RawMessage], result: BatchResult) -> list[tuple[RawMessage, Event]]:
@@ -124,7 +121,7 @@ class Projector:
         if new_state is not None and new_state is not old_state:
             rows.versions_before.setdefault(case_id, old_state.version if old_state else 0)
 
-    def _write(self, rows: _Rows, result: BatchResult) -> None:
+    def _write(self, batch: Sequence[RawMessage], rows: _Rows, result: BatchResult) -> None:
         db = self.database
         if result.dead:
             # Published before the batch's offsets can be acknowledged: nothing is lost, and a
@@ -135,6 +132,9 @@ class Projector:
         self.store.insert(f"{db}.{ddl.CASE_LIFECYCLE}", rows.cases())
         self.store.insert(f"{db}.{ddl.CASE_TASKS}", rows.tasks())
         self.states.save(rows.states)
+        # The batch's marker goes last: once it is there, every effect of the batch is stored.
+        marks = progress.rows(((m.topic, m.partition, m.offset) for m in batch), rows.projected_at)
+        self.store.insert(f"{db}.{progress.TABLE}", marks)
 
     def project_until_written(self, batch: Sequence[RawMessage],
                               should_stop: Callable[[], bool] = lambda: False) -> BatchResult:

@@ -34,10 +34,10 @@ def _projector(chdb: Chdb, db: str, ignore: frozenset[str] = frozenset()) -> Pro
 
 
 def test_rows_keep_the_highest_offset_per_partition():
-    marks = progress.rows([("t", 0, 5), ("t", 1, 2), ("t", 0, 9), ("t", 0, 7), ("u", 0, 1)])
+    marks = progress.rows([("t", 0, 5), ("t", 1, 2), ("t", 0, 9), ("t", 0, 7), ("u", 0, 1)], at(0))
     assert {(r["topic"], r["partition"], r["offset"]) for r in marks} == {
         ("t", 0, 9), ("t", 1, 2), ("u", 0, 1)}
-    assert progress.rows([]) == []
+    assert progress.rows([], at(0)) == []
 
 
 def test_the_marker_is_the_last_write_of_a_batch(chdb, db):
