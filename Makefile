@@ -38,7 +38,7 @@ clickhouse-server:
 	fi
 
 kafka-jars: venv system-deps
-	$(BIN)/python -c "from civicloop import config, log; from civicloop.tools.kafka_local import jars; log.configure(); print('kafka jars:', jars(config.load()))"
+	$(BIN)/python -c "from civicloop import config, log; from civicloop.tools.local.kafka_broker import jars; log.configure(); print('kafka jars:', jars(config.load()))"
 
 demo: venv system-deps
 	$(BIN)/civicloop demo

@@ -89,6 +89,12 @@ class Config:
     def var(self) -> Path:
         return self.home / "var"
 
+    @property
+    def local_broker_file(self) -> Path:
+        """Where the local broker (``civicloop kafka up``) records its bootstrap address while
+        it runs: written by ``tools/local``, read by ``streams`` (so neither imports the other)."""
+        return self.var / "kafka" / "bootstrap"
+
 
 def load() -> Config:
     """Read the environment; raise ValueError naming the variable when a value is unusable."""

@@ -1,8 +1,8 @@
 """Where the worker keeps each case's folded state: ClickHouse, fronted by a bounded cache.
 
 The fold needs a case's state to validate its next event, but a worker must not hold every
-case ever seen in memory (DESIGN §7), and Faust's table changelogs are a known recovery hazard
-(DESIGN §2). So the state lives in ``case_state`` (one row per case, latest by offset) and a
+case ever seen in memory (docs/DESIGN.md §8), and Faust's table changelogs are a known recovery hazard
+(docs/DESIGN.md §2). So the state lives in ``case_state`` (one row per case, latest by offset) and a
 bounded LRU keeps the hot cases. ``offset`` is the watermark: the last message of the case's
 partition that was fully projected. The row is written after every other table of its batch,
 so a message at or below the watermark has all its effects stored and is skipped on replay.
@@ -16,21 +16,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from civicloop.projections.casestate import CaseState
-from civicloop.projections.store import Store
-
-TABLE = "case_state"
-
-DDL = """
-CREATE TABLE IF NOT EXISTS {db}.case_state (
-    case_id String,
-    state String,
-    partition UInt32,
-    offset UInt64,
-    updated_at DateTime('UTC')
-) ENGINE = ReplacingMergeTree(offset)
-ORDER BY case_id
-"""
+from civicloop.projections.fold.casestate import CaseState
+from civicloop.projections.store.base import Store
+from civicloop.projections.tables.schema import CASE_STATE
 
 
 @dataclass
@@ -47,7 +35,7 @@ class StateStore:
 
     def __init__(self, store: Store, database: str, capacity: int = 100_000) -> None:
         self.store = store
-        self.table = f"{database}.{TABLE}"
+        self.table = f"{database}.{CASE_STATE}"
         self.capacity = capacity
         self._cache: OrderedDict[str, Known] = OrderedDict()
 
@@ -78,10 +66,9 @@ class StateStore:
         self._cache.clear()
 
     def _query(self, case_ids: set[str]) -> dict[str, Known]:
-        listed = ", ".join(_quote(cid) for cid in sorted(case_ids))
         rows = self.store.query(
             f"SELECT case_id, argMax(state, offset), argMax(partition, offset), max(offset) "
-            f"FROM {self.table} WHERE case_id IN ({listed}) GROUP BY case_id"
+            f"FROM {self.table} WHERE case_id IN %(ids)s GROUP BY case_id", {"ids": sorted(case_ids)}
         )
         return {str(cid): Known(_state(raw), int(part), int(off)) for cid, raw, part, off in rows}
 
@@ -91,6 +78,3 @@ def _state(raw: Any) -> CaseState | None:
         return None
     return CaseState.from_bytes(raw.encode() if isinstance(raw, str) else raw)
 
-
-def _quote(value: str) -> str:
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"

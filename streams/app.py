@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 import faust
 
 from civicloop.config import Config
-from civicloop.streams.projector import RawMessage
+from civicloop.projections.projector import RawMessage
 from civicloop.streams.web import register_views
 from civicloop.streams.worker_state import WorkerState
 

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from confluent_kafka import Producer
 
-from civicloop.projections.dead_letters import DeadLetter
+from civicloop.projections.tables.dead_letters import DeadLetter
 
 
 class DeadLetterPublisher:

@@ -18,10 +18,11 @@ def bootstrap(config: Config) -> str:
     """The configured bootstrap address, else the local broker's, else a clear error."""
     if config.kafka_bootstrap:
         return config.kafka_bootstrap
-    from civicloop.tools.kafka_local import LocalKafka
-
-    address = LocalKafka(config).bootstrap()
-    if address is None:
+    try:
+        address = config.local_broker_file.read_text().strip()
+    except FileNotFoundError:
+        address = ""
+    if not address:
         raise NoKafka(
             "No Kafka to talk to: start the local broker with `civicloop kafka up` (or the "
             "whole stack with `civicloop up`), or set CIVICLOOP_KAFKA_BOOTSTRAP=host:port."
@@ -33,7 +34,7 @@ def ensure_topics(config: Config, address: str | None = None) -> None:
     """Create the case-events and dead-letter topics when missing (idempotent)."""
     admin = AdminClient({"bootstrap.servers": address or bootstrap(config)})
     existing = admin.list_topics(timeout=15).topics
-    # Case events are never deleted or compacted (DESIGN §1): corrections are new events.
+    # Case events are never deleted or compacted (docs/DESIGN.md §1): corrections are new events.
     forever = {"retention.ms": "-1", "cleanup.policy": "delete"}
     wanted = [
         NewTopic(config.events_topic, num_partitions=config.partitions, config=forever),

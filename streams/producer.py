@@ -15,6 +15,7 @@ from confluent_kafka import KafkaError, Message, Producer
 
 from civicloop.schemas.codec import encode
 from civicloop.schemas.event import Event
+from civicloop.streams import settings
 
 
 class DeliveryError(RuntimeError):
@@ -42,17 +43,7 @@ class EventProducer:
         self.delivered = 0
         # The last offset confirmed per partition: what `wait_projected` waits for.
         self.high_offsets: dict[int, int] = {}
-        settings: dict[str, Any] = {
-            "bootstrap.servers": bootstrap,
-            "enable.idempotence": True,
-            "acks": "all",
-            "linger.ms": 20,
-            "compression.type": "lz4",
-            "queue.buffering.max.messages": 500_000,
-            "batch.num.messages": 10_000,
-        }
-        settings.update(overrides)
-        self._producer = Producer(settings)
+        self._producer = Producer({"bootstrap.servers": bootstrap, **settings.PRODUCER, **overrides})
 
     def send(self, event: Event) -> None:
         """Queue ``event``; its delivery is confirmed (or raised) by :meth:`flush`."""

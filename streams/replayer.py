@@ -3,7 +3,7 @@
 The same :class:`Projector` as the live worker (same fold, same rows), driven by a plain
 confluent-kafka consumer in large batches. It writes into a new database, so readers keep
 seeing the complete old tables; when it has caught up it swaps every table in one ``RENAME``
-statement, and a last catch-up pass covers what arrived during the swap (idempotent rows make
+statement (``projections/rebuild.py``), and a last catch-up pass covers what arrived during the swap (idempotent rows make
 the overlap with the live worker harmless). Progress is committed to a consumer group of its
 own after each written batch, so an interrupted replay resumes where it stopped.
 """
@@ -20,12 +20,12 @@ from confluent_kafka.admin import AdminClient, OffsetSpec
 
 from civicloop import log
 from civicloop.config import Config
-from civicloop.projections import tables
-from civicloop.projections.store import Store
-from civicloop.streams.projector import Projector, RawMessage
+from civicloop.projections import rebuild
+from civicloop.projections.projector import Projector, RawMessage
+from civicloop.projections.store.base import Store
+from civicloop.streams import settings
 
 _log = log.get(__name__)
-BATCH = 20_000
 
 
 @dataclass
@@ -42,10 +42,6 @@ class ReplayStatus:
         elapsed = time.time() - self.started_at
         return self.done / elapsed if elapsed > 0 else 0.0
 
-
-def rebuild_database(config: Config) -> str:
-    """Where a rebuild writes: one fixed name per deployment, so an interrupted one resumes."""
-    return f"{config.database}_rebuild"
 
 
 def _no_publish(_: object) -> None:
@@ -64,13 +60,13 @@ class Replayer:
 
     def run(self) -> ReplayStatus:
         try:
-            tables.ensure(self.store, self.status.target)
+            rebuild.prepare(self.store, self.status.target)
             consumer = self._consumer()
             try:
                 self._phase("rebuilding")
                 self._drain(consumer, self._projector(self.status.target))
                 self._phase("switching")
-                self._switch()
+                rebuild.switch(self.store, self.config.database, self.status.target, self.keep_old)
                 self._phase("catching-up")
                 self._drain(consumer, self._projector(self.config.database))
             finally:
@@ -104,13 +100,8 @@ class Replayer:
         self.on_progress(self.status)
 
     def _consumer(self) -> Consumer:
-        consumer = Consumer({
-            "bootstrap.servers": self.bootstrap,
-            "group.id": self.group,
-            "enable.auto.commit": False, "auto.offset.reset": "earliest",
-            "fetch.max.bytes": 64 * 1024 * 1024, "max.partition.fetch.bytes": 16 * 1024 * 1024,
-            "queued.max.messages.kbytes": 256 * 1024,
-        })
+        consumer = Consumer({"bootstrap.servers": self.bootstrap, "group.id": self.group,
+                             **settings.REPLAY_CONSUMER})
         topic = self.config.events_topic
         metadata = consumer.list_topics(topic, timeout=30).topics[topic]
         partitions = [TopicPartition(topic, p) for p in sorted(metadata.partitions)]
@@ -144,7 +135,7 @@ class Replayer:
         while any(position[p] < end for p, end in ends.items()):
             # Never ask for more than is left: the last partial batch would wait out the timeout.
             left = sum(max(0, end - position[p]) for p, end in ends.items())
-            batch = [m for m in consumer.consume(min(BATCH, left), timeout=1.0) if m.error() is None]
+            batch = [m for m in consumer.consume(min(settings.REPLAY_BATCH, left), timeout=1.0) if m.error() is None]
             if not batch:
                 # Offsets may have gaps (transaction markers): trust the consumer where it knows.
                 for tp in consumer.position(consumer.assignment()):
@@ -173,23 +164,3 @@ class Replayer:
             return {tp.partition: future.result().offset for tp, future in futures.items()}
 
         return offsets(OffsetSpec.earliest()), offsets(OffsetSpec.latest())
-
-    def _switch(self) -> None:
-        """Swap every projection table in one RENAME: readers see all old or all new tables."""
-        live, new = self.config.database, self.status.target
-        old = f"{new}_old"
-        self.store.command(f"CREATE DATABASE IF NOT EXISTS {old}")
-        present = {name for (name,) in self.store.query(
-            f"SELECT name FROM system.tables WHERE database = '{live}'")}
-        pairs = [f"{live}.{t} TO {old}.{t}" for t in tables.NAMES if t in present]
-        pairs += [f"{new}.{t} TO {live}.{t}" for t in tables.NAMES]
-        self.store.command(f"CREATE DATABASE IF NOT EXISTS {live}")
-        self.store.command("RENAME TABLE " + ", ".join(pairs))
-        if not self.keep_old:
-            for t in tables.NAMES:
-                if t in present:
-                    self.store.command(f"DROP TABLE IF EXISTS {old}.{t}")
-            self.store.command(f"DROP DATABASE IF EXISTS {old}")
-        self.store.command(f"DROP DATABASE IF EXISTS {new}")
-        _log.info("replay_switched", live=live, kept_old=old if self.keep_old else None)
-

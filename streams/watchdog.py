@@ -13,18 +13,15 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
-from civicloop.projections import ddl, event_log
+from civicloop.projections.store.base import Query
+from civicloop.projections.tables import schema
 from civicloop.schemas.event import Event
 from civicloop.schemas.events import new_event
 
 NAMESPACE = uuid.UUID("6f1c2a8e-93a5-4b7e-8f0e-0c1c1e5a7d42")
 WATCHDOG_ACTOR = {"type": "system", "id": "sla-watchdog"}  # the simulator uses the same
 LEVELS = {"accept_overdue": 1, "dispose_overdue": 2}
-
-Run = Callable[[str], list[tuple[Any, ...]]]
-
 
 def escalation_event_id(case_id: str, task_id: str, reason: str, deadline: datetime) -> str:
     """The one event id of the automatic escalation of this deadline (shared with simulators)."""
@@ -44,15 +41,14 @@ class Overdue:
         return escalation_event_id(self.case_id, self.task_id, self.reason, self.deadline)
 
 
-def overdue(run: Run, database: str, now: datetime) -> list[Overdue]:
+def overdue(query: Query, database: str, now: datetime) -> list[Overdue]:
     """Live tasks whose accept-by or dispose-by deadline passed without the next step."""
-    at = now.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
-    rows = run(
+    rows = query(
         f"SELECT case_id, task_id, status, accept_by, dispose_by "
-        f"FROM {database}.{ddl.CASE_TASKS} FINAL "
-        f"WHERE status IN ('dispatched', 'accepted') "
-        f"AND (dispose_by < toDateTime('{at}', 'UTC') "
-        f"OR (status = 'dispatched' AND accept_by < toDateTime('{at}', 'UTC')))"
+        f"FROM {database}.{schema.CASE_TASKS} FINAL "
+        "WHERE status IN ('dispatched', 'accepted') "
+        "AND (dispose_by < %(now)s OR (status = 'dispatched' AND accept_by < %(now)s))",
+        {"now": now},
     )
     found = []
     for case_id, task_id, status, accept_by, dispose_by in rows:
@@ -63,14 +59,14 @@ def overdue(run: Run, database: str, now: datetime) -> list[Overdue]:
     return found
 
 
-def not_yet_escalated(run: Run, database: str, candidates: list[Overdue],
+def not_yet_escalated(query: Query, database: str, candidates: list[Overdue],
                       chunk: int = 5_000) -> list[Overdue]:
     done: set[str] = set()
     for start in range(0, len(candidates), chunk):
-        listed = ", ".join(f"'{c.event_id}'" for c in candidates[start:start + chunk])
-        done.update(eid for (eid,) in run(
-            f"SELECT event_id FROM {database}.{event_log.TABLE} "
-            f"WHERE type = 'CaseEscalated' AND event_id IN ({listed})"))
+        ids = tuple(c.event_id for c in candidates[start:start + chunk])
+        done.update(eid for (eid,) in query(
+            f"SELECT event_id FROM {database}.{schema.EVENT_LOG} "
+            "WHERE type = 'CaseEscalated' AND event_id IN %(ids)s", {"ids": ids}))
     return [c for c in candidates if c.event_id not in done]
 
 
@@ -85,11 +81,11 @@ def escalation(item: Overdue, now: datetime) -> Event:
     )
 
 
-def sweep(run: Run, database: str, send: Callable[[Event], None],
+def sweep(query: Query, database: str, send: Callable[[Event], None],
           now: datetime | None = None) -> int:
     """One pass: emit the escalations due now; return how many were sent."""
     moment = now or datetime.now(UTC)
-    due = not_yet_escalated(run, database, overdue(run, database, moment))
+    due = not_yet_escalated(query, database, overdue(query, database, moment))
     for item in due:
         send(escalation(item, moment))
     return len(due)

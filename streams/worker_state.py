@@ -11,13 +11,14 @@ from typing import Any
 
 from civicloop import log
 from civicloop.config import Config
-from civicloop.projections import tables
-from civicloop.projections.store import Store, open_store
+from civicloop.projections.projector import Projector, RawMessage
+from civicloop.projections.rebuild import rebuild_database
+from civicloop.projections.store.base import Store, open_store
+from civicloop.projections.tables import schema
 from civicloop.streams import watchdog
 from civicloop.streams.dead_letter import DeadLetterPublisher
 from civicloop.streams.producer import EventProducer
-from civicloop.streams.projector import Projector, RawMessage
-from civicloop.streams.replayer import Replayer, ReplayStatus, rebuild_database
+from civicloop.streams.replayer import Replayer, ReplayStatus
 
 _log = log.get(__name__)
 
@@ -41,7 +42,7 @@ class WorkerState:
         self.config = config
         self.bootstrap = bootstrap
         self.store: Store = open_store(config.clickhouse_url, config.home)
-        tables.ensure(self.store, config.database)
+        schema.ensure(self.store, config.database)
         self.projector = Projector(self.store, config.database,
                                    DeadLetterPublisher(bootstrap, config.dead_letter_topic))
         self.escalations = EventProducer(bootstrap, config.events_topic)
@@ -82,7 +83,7 @@ class WorkerState:
             if self.replay is not None and self.replay.status.phase not in ("done", "failed"):
                 return self.replay.status
             self.replay = Replayer(self.config, self.store, self.bootstrap,
-                                   rebuild_database(self.config), since=since, keep_old=keep_old)
+                                   rebuild_database(self.config.database), since=since, keep_old=keep_old)
         threading.Thread(target=self._run_replay, name="replay", daemon=True).start()
         return self.replay.status
 

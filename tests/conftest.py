@@ -16,14 +16,13 @@ import pytest
 
 from civicloop import log
 from civicloop.config import Config
-from civicloop.projections.store import Store, open_store
-from civicloop.tools.clickhouse_server import LocalClickHouse
-from civicloop.tools.kafka_local import LocalKafka
-from civicloop.tools.process import free_port
+from civicloop.projections.store.base import Store, open_store
+from civicloop.tools.local.clickhouse_server import LocalClickHouse
+from civicloop.tools.local.kafka_broker import LocalKafka
+from civicloop.tools.local.process import free_port
 
 log.configure(level="warning")
 REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO.parent / "shared" / "data"
 BACKENDS = ("chdb", "server")
 
 

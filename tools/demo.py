@@ -21,14 +21,15 @@ from rich.table import Table
 from civicloop import log
 from civicloop.config import Config
 from civicloop.privacy import KeyStore, seal
-from civicloop.projections.metrics import metrics
-from civicloop.projections.reader import open_reader
+from civicloop.projections.metrics.closed_loop import metrics
+from civicloop.projections.store.reader import open_reader
 from civicloop.schemas.event import Event
 from civicloop.schemas.events import new_event
-from civicloop.tools import feed, stack
-from civicloop.tools.analytics import print_table
-from civicloop.tools.kafka_local import LocalKafka
-from civicloop.tools.process import wait_until
+from civicloop.tools import feed
+from civicloop.tools.local import stack
+from civicloop.tools.local.kafka_broker import LocalKafka
+from civicloop.tools.local.process import wait_until
+from civicloop.tools.output import print_table
 from civicloop.tools.simulate import SimConfig, simulate
 
 _log = log.get(__name__)

@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from civicloop.config import Config
-from civicloop.projections.progress import projected_offsets, remaining
-from civicloop.projections.reader import open_reader
+from civicloop.projections.store.reader import open_reader
+from civicloop.projections.tables.progress import projected_offsets, remaining
 from civicloop.schemas.event import Event
 from civicloop.streams import kafka
 from civicloop.streams.producer import EventProducer

@@ -11,9 +11,9 @@ from collections import Counter
 import typer
 from typer.testing import CliRunner
 
+from civicloop.cli import bench
 from civicloop.schemas.codec import decode
 from civicloop.schemas.events import EVENT_TYPES
-from civicloop.tools import bench
 from civicloop.tools.bench import codec, workload
 
 FIGURES = {"raw_encode", "civicloop_encode", "raw_decode", "civicloop_decode"}

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from civicloop.projections.calendar import Calendar, add_working_time, working_seconds_between
+from civicloop.projections.fold.calendar import Calendar, add_working_time, working_seconds_between
 
 NY = ZoneInfo("America/New_York")
 CAL = Calendar(holidays=frozenset({date(2024, 7, 4)}), make_up_days=frozenset({date(2024, 7, 6)}))

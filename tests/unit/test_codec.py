@@ -17,7 +17,7 @@ from civicloop.schemas.event import Event
 from civicloop.schemas.events import EVENT_TYPES
 from civicloop.schemas.loader import AVRO_DIR
 from civicloop.schemas.registry import Registry, registry, schema_fingerprint
-from tests.strategies import events
+from tests.support.strategies import events
 
 
 @pytest.mark.parametrize("event_type", EVENT_TYPES)

@@ -18,7 +18,7 @@ from civicloop.schemas.events import (
     new_event,
 )
 from civicloop.schemas.loader import AVRO_DIR
-from tests.strategies import events
+from tests.support.strategies import events
 
 T0 = datetime(2024, 5, 1, 9, 30, tzinfo=UTC)
 ENVELOPE: dict[str, Any] = dict(case_id="C-1", actor=("citizen", "p-1"), source="app/1",

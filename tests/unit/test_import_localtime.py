@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from civicloop.tools.importers.localtime import BadTimestamp, parse_naive, to_utc
+from civicloop.tools.ingest.localtime import BadTimestamp, parse_naive, to_utc
 
 NY = ZoneInfo("America/New_York")
 

@@ -8,13 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from civicloop.projections.casestate import CaseState
-from civicloop.projections.lifecycle import fold
-from civicloop.projections.rows import case_row
-from civicloop.tools.importers import baltimore311, mapping, nyc311
-from civicloop.tools.importers.mapping import MappingError, check_mapping, load_mapping
+from civicloop.projections.fold.casestate import CaseState
+from civicloop.projections.fold.lifecycle import fold
+from civicloop.projections.tables.rows import case_row
+from civicloop.tools.ingest import baltimore311, mapping, nyc311
+from civicloop.tools.ingest.mapping import MappingError, check_mapping, load_mapping
+from tests.data import BALTIMORE_SAMPLE
 
-SAMPLE = Path(__file__).parents[2].parent / "shared" / "data" / "baltimore_311_sample.csv"
+SAMPLE = BALTIMORE_SAMPLE
 
 BALTIMORE_TOML = """
 importer = "baltimore311"
@@ -108,7 +109,6 @@ SPRINGFIELD_CSV = "\n".join([
 
 
 def test_a_toml_mapping_reproduces_the_builtin_baltimore_importer(tmp_path: Path) -> None:
-    assert SAMPLE.exists(), f"the shared sample must sit beside the repo: {SAMPLE}"
     head = tmp_path / "head.csv"
     with open(SAMPLE, encoding="utf-8-sig", newline="") as src:
         head.write_text("".join(islice(src, 400)), encoding="utf-8")

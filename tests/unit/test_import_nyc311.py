@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 
-from civicloop.projections.casestate import CaseState
-from civicloop.projections.lifecycle import fold
-from civicloop.projections.rows import case_row
+from civicloop.projections.fold.casestate import CaseState
+from civicloop.projections.fold.lifecycle import fold
+from civicloop.projections.tables.rows import case_row
 from civicloop.schemas.event import Event
-from civicloop.tools.importers import nyc311
-from civicloop.tools.importers.csvfile import MissingColumns
+from civicloop.tools.ingest import nyc311
+from civicloop.tools.ingest.csvfile import MissingColumns
 
 DATA = Path(__file__).parents[1] / "data" / "nyc"
 ENVELOPE = ("event_id", "case_id", "occurred_at", "recorded_at", "actor", "source")

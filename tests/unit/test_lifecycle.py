@@ -7,12 +7,12 @@ from datetime import timedelta
 
 import pytest
 
-from civicloop.projections.casestate import CaseState
-from civicloop.projections.lifecycle import IllegalTransition, fold, fold_all
-from civicloop.projections.states import TRANSITIONS, State
+from civicloop.projections.fold.casestate import CaseState
+from civicloop.projections.fold.lifecycle import IllegalTransition, fold, fold_all
+from civicloop.projections.fold.states import TRANSITIONS, State
 from civicloop.schemas.event import Event
-from tests.unit import case_events as ev
-from tests.unit.case_events import at
+from tests.support import case_events as ev
+from tests.support.case_events import at
 
 S = State
 

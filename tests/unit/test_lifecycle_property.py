@@ -7,15 +7,15 @@ from datetime import timedelta
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from civicloop.projections.casestate import CaseState
-from civicloop.projections.lifecycle import IllegalTransition, fold
-from civicloop.projections.rows import case_row, task_rows
+from civicloop.projections.fold.casestate import CaseState
+from civicloop.projections.fold.lifecycle import IllegalTransition, fold
+from civicloop.projections.tables.rows import case_row, task_rows
 from civicloop.schemas.event import Event
 from civicloop.schemas.events import new_event
-from tests.strategies import events as schema_events
-from tests.unit import case_events as ev
-from tests.unit.case_events import at
-from tests.unit.workload import workload
+from tests.support import case_events as ev
+from tests.support.case_events import at
+from tests.support.strategies import events as schema_events
+from tests.support.workload import workload
 
 TASKS = st.sampled_from(["T1", "T2", "A1"])
 TIMES = st.floats(0, 400).map(at)

@@ -6,11 +6,11 @@ from datetime import timedelta
 
 import pytest
 
-from civicloop.projections.lifecycle import IllegalTransition, fold_all
-from civicloop.projections.rows import case_row, task_rows
-from civicloop.projections.states import State
-from tests.unit import case_events as ev
-from tests.unit.case_events import at
+from civicloop.projections.fold.lifecycle import IllegalTransition, fold_all
+from civicloop.projections.fold.states import State
+from civicloop.projections.tables.rows import case_row, task_rows
+from tests.support import case_events as ev
+from tests.support.case_events import at
 
 S = State
 DISPATCHED = [ev.reported(at(0)), ev.registered(at(1)), ev.dispatched(at(2))]

@@ -13,17 +13,17 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from civicloop.projections.casestate import CaseState
-from civicloop.projections.lifecycle import IllegalTransition, fold_all
-from civicloop.projections.rows import case_row, task_rows
-from civicloop.projections.states import State
+from civicloop.projections.fold.casestate import CaseState
+from civicloop.projections.fold.lifecycle import IllegalTransition, fold_all
+from civicloop.projections.fold.states import State
+from civicloop.projections.tables.rows import case_row, task_rows
 from civicloop.schemas.codec import decode, encode, encode_version
 from civicloop.schemas.event import Event
 from civicloop.schemas.events import EventValidationError, event_from_json, event_to_json, new_event
 from civicloop.schemas.registry import registry
-from tests.strategies import events
-from tests.unit import case_events as ev
-from tests.unit.case_events import at
+from tests.support import case_events as ev
+from tests.support.case_events import at
+from tests.support.strategies import events
 
 T0 = datetime(2024, 5, 1, 9, 30, tzinfo=UTC)
 TASK: dict[str, Any] = dict(case_id="C-1", actor=("system", "dispatcher"), source="app/1",

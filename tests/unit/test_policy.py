@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from civicloop.projections.policy import Duration, deadlines_for, default_policy, parse_policy
+from civicloop.projections.fold.policy import Duration, deadlines_for, default_policy, parse_policy
 
 NY = ZoneInfo("America/New_York")
 MON_10 = datetime(2024, 3, 4, 10, tzinfo=NY)

@@ -14,10 +14,10 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from civicloop import log
+from civicloop.cli import produce
 from civicloop.schemas.event import Event
-from civicloop.tools import produce
-from civicloop.tools.produce import ProduceSummary, read_events
-from tests.event_lines import KINDS, bad_line, line, valid_object
+from civicloop.tools.ingest.jsonl import ProduceSummary, read_events
+from tests.support.event_lines import KINDS, bad_line, line, valid_object
 
 
 class ListSink:

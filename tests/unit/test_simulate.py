@@ -201,7 +201,7 @@ def test_every_case_follows_the_lifecycle(by_case: dict[str, list[Event]]) -> No
 
 
 def test_the_projection_fold_accepts_every_event(by_case: dict[str, list[Event]]) -> None:
-    lifecycle = pytest.importorskip("civicloop.projections.lifecycle")
+    lifecycle = pytest.importorskip("civicloop.projections.fold.lifecycle")
     for case_events in by_case.values():
         lifecycle.fold_all(case_events)  # raises IllegalTransition on an illegal sequence
 

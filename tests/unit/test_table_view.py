@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rich.console import Console
 
-from civicloop.tools.analytics import TABLE_COLUMNS, print_table
+from civicloop.tools.output import TABLE_COLUMNS, print_table
 
 ROW = {"group": "sanitation.missed_pickup", "reported": 1234, "closed": 1100, "due": 1200,
        "due_closed": 1100, "closed_on_time": 900, "open_overdue": 17, "closure_rate": 0.9166,

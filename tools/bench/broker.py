@@ -19,9 +19,8 @@ from confluent_kafka import KafkaError, KafkaException, Message, Producer
 from confluent_kafka.admin import AdminClient
 
 from civicloop.config import Config
-from civicloop.streams import kafka
-from civicloop.tools.bench.produce import PRODUCER_SETTINGS
-from civicloop.tools.process import free_port
+from civicloop.streams import kafka, settings
+from civicloop.tools.local.process import free_port
 
 KeyValue = tuple[bytes, bytes]
 
@@ -75,7 +74,7 @@ class Sender:
     failed: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self._producer = Producer({"bootstrap.servers": self.address, **PRODUCER_SETTINGS})
+        self._producer = Producer({"bootstrap.servers": self.address, **settings.PRODUCER})
 
     def _done(self, err: KafkaError | None, msg: Message) -> None:
         if err is not None:

@@ -9,20 +9,13 @@ from __future__ import annotations
 
 import time
 import uuid
-from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
 from civicloop.schemas.codec import decode
-from civicloop.streams.replayer import BATCH
+from civicloop.streams import settings
 from civicloop.tools.bench.report import Figure
 
-# The settings Replayer._consumer uses (streams/replayer.py); keep the two in step.
-CONSUMER_SETTINGS: dict[str, Any] = {
-    "enable.auto.commit": False, "auto.offset.reset": "earliest",
-    "fetch.max.bytes": 64 * 1024 * 1024, "max.partition.fetch.bytes": 16 * 1024 * 1024,
-    "queued.max.messages.kbytes": 256 * 1024,
-}  # fmt: skip
 _STALL_S = 30.0
 
 
@@ -32,7 +25,7 @@ def consume_and_decode(address: str, topic: str, count: int,
     starts at the first message: connecting and the first fetch (about a second on loopback)
     are a fixed cost, and counting them would make the ceiling lower the smaller N is."""
     consumer = Consumer({"bootstrap.servers": address, "group.id": f"bench-ceiling-{uuid.uuid4().hex}",
-                         **CONSUMER_SETTINGS})
+                         **settings.REPLAY_CONSUMER})
     try:
         partitions = consumer.list_topics(topic, timeout=30).topics[topic].partitions
         consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in sorted(partitions)])
@@ -47,7 +40,7 @@ def _read(consumer: Consumer, count: int) -> float:
     done, last_progress, started = 0, time.monotonic(), 0.0
     while done < count:
         # Never ask for more than is left: consume() would wait out its timeout for them.
-        batch = consumer.consume(min(BATCH, count - done), timeout=1.0)
+        batch = consumer.consume(min(settings.REPLAY_BATCH, count - done), timeout=1.0)
         if batch and not started:
             started = time.perf_counter()
         for msg in batch:

@@ -25,14 +25,15 @@ from typing import Any
 from confluent_kafka import Message
 
 from civicloop.config import Config
-from civicloop.projections.progress import projected_offsets, remaining
-from civicloop.projections.reader import open_reader
-from civicloop.projections.store import Store
-from civicloop.projections.worker_reader import worker_health
+from civicloop.projections.store.base import Store
+from civicloop.projections.store.reader import open_reader
+from civicloop.projections.store.worker import worker_health
+from civicloop.projections.tables.progress import projected_offsets, remaining
+from civicloop.stats import quantile_exact
 from civicloop.tools.bench import broker, ceiling, simulated
 from civicloop.tools.bench.broker import KeyValue, Sender
 from civicloop.tools.bench.report import Figure, Ratio, Result, progress
-from civicloop.tools.stack import start_worker, worker_process
+from civicloop.tools.local.stack import start_worker, worker_process
 
 RATIOS = [Ratio("worker_vs_ceiling", "worker / raw consume + decode", "worker", "raw_consume")]
 WARM_UP = 2_000
@@ -126,16 +127,12 @@ class Latency:
 
     def notes(self) -> dict[str, object]:
         lat, polls = sorted(self.latencies_s), sorted(self.poll_s)
-        levels = {f"latency_p{round(q * 100)}_ms": round(_at(lat, q) * 1000) for q in LEVELS}
+        levels = {f"latency_p{round(q * 100)}_ms": round((quantile_exact(lat, q) or 0.0) * 1000) for q in LEVELS}
         return {**levels, "latency_max_ms": round(lat[-1] * 1000),
                 "latency_resolution": f"polled every {LATENCY_POLL_S * 1000:.0f} ms, "
-                                      f"median poll {_at(polls, 0.5) * 1000:.0f} ms",
+                                      f"median poll {(quantile_exact(polls, 0.5) or 0.0) * 1000:.0f} ms",
                 "paced_rate_achieved": round(self.achieved_rate)}
 
-
-def _at(values: list[float], level: float) -> float:
-    """quantileExact's rule: the element at min(floor(level * n), n - 1) of the sorted values."""
-    return values[min(int(level * len(values)), len(values) - 1)]
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """``civicloop bench produce``: the producer SDK against a bare confluent-kafka producer.
 
 Three figures on the same events and the same broker: (1) the ceiling, a bare Producer sending
-bytes encoded beforehand, with the same settings as EventProducer; (2) fastavro's raw encode
+bytes encoded beforehand, with the same settings as EventProducer (``streams/settings.py``); (2) fastavro's raw encode
 rate; (3) civicloop's whole path, ``new_event`` (validation) + ``encode`` + ``send`` + flush.
 Each send figure ends with a flush, so it counts only what the broker acknowledged. The topic
 is a throwaway ``{namespace}.bench-<random>``, deleted afterwards.
@@ -12,7 +12,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
 
 from confluent_kafka import KafkaError, Message, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
@@ -20,17 +19,11 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from civicloop.config import Config
 from civicloop.schemas.codec import encode
 from civicloop.schemas.events import new_event
-from civicloop.streams import kafka
+from civicloop.streams import kafka, settings
 from civicloop.streams.producer import EventProducer
 from civicloop.tools.bench import codec, workload
 from civicloop.tools.bench.report import Ratio, Result, timed
 
-# The settings EventProducer uses (streams/producer.py), so the ceiling is the same client
-# doing the same work minus civicloop's code; keep the two in step.
-PRODUCER_SETTINGS: dict[str, Any] = {
-    "enable.idempotence": True, "acks": "all", "linger.ms": 20, "compression.type": "lz4",
-    "queue.buffering.max.messages": 500_000, "batch.num.messages": 10_000,
-}  # fmt: skip
 RATIOS = [
     Ratio("vs_raw_produce", "civicloop / raw produce", "civicloop_produce", "raw_produce"),
     Ratio("vs_raw_encode", "civicloop / raw encode", "civicloop_produce", "raw_encode"),
@@ -69,7 +62,7 @@ class _RawProducer:
     """confluent-kafka with nothing on top: produce pre-encoded bytes, count acknowledgements."""
 
     def __init__(self, address: str, topic: str) -> None:
-        self._producer = Producer({"bootstrap.servers": address, **PRODUCER_SETTINGS})
+        self._producer = Producer({"bootstrap.servers": address, **settings.PRODUCER})
         self._topic = topic
         self.delivered = 0
         self.failed: list[str] = []

@@ -17,9 +17,10 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from civicloop.projections import ddl, reports, tables
-from civicloop.projections.metrics import metrics
-from civicloop.projections.store import Row, Store, open_store
+from civicloop.projections.metrics import reports
+from civicloop.projections.metrics.closed_loop import metrics
+from civicloop.projections.store.base import Row, Store, open_store
+from civicloop.projections.tables import schema
 from civicloop.tools.bench import synthetic
 from civicloop.tools.bench.report import Figure, Ratio, Result, progress, timed
 from civicloop.tools.bench.stores import Backend, target
@@ -52,10 +53,10 @@ def queries(db: str) -> dict[str, tuple[str, Query]]:
     """key → (label, the call through a ``run``), in the order they are printed."""
     found: dict[str, tuple[str, Query]] = {
         "count_final": ("SELECT count() FROM case_lifecycle FINAL (ceiling)",
-                        lambda run: run(f"SELECT count() FROM {db}.{ddl.CASE_LIFECYCLE} FINAL")),
+                        lambda run: run(f"SELECT count() FROM {db}.{schema.CASE_LIFECYCLE} FINAL")),
         CEILING: ("plain GROUP BY lead_department, no FINAL (ceiling)", lambda run: run(
             f"SELECT lead_department, count(), max(reported_at), max(closed_at), max(due_at) "
-            f"FROM {db}.{ddl.CASE_LIFECYCLE} GROUP BY lead_department")),
+            f"FROM {db}.{schema.CASE_LIFECYCLE} GROUP BY lead_department")),
     }
     for dim in DIMENSIONS:
         found[f"metrics_{dim}_all"] = (f"metrics by {dim}, all time", _metrics(db, dim))
@@ -99,7 +100,7 @@ def run(cases: int = 1_000_000, backend: Backend = Backend.chdb, rounds: int = 3
 
 def build(store: Store, db: str, cases: int) -> None:
     """Create civicloop's tables in ``db`` and fill them with ``cases`` synthetic cases."""
-    tables.ensure(store, db)
+    schema.ensure(store, db)
     _check_columns(store, db)
     statements = synthetic.inserts(db, cases)
     with progress() as bar:
@@ -111,9 +112,9 @@ def build(store: Store, db: str, cases: int) -> None:
 
 def _check_columns(store: Store, db: str) -> None:
     """The synthetic rows must fill every column the DDL has, and no other."""
-    present = tables.column_types(store, db)
-    for table, made in ((ddl.CASE_LIFECYCLE, synthetic.CASE_COLUMNS),
-                        (ddl.CASE_TASKS, synthetic.TASK_COLUMNS)):
+    present = schema.column_types(store, db)
+    for table, made in ((schema.CASE_LIFECYCLE, synthetic.CASE_COLUMNS),
+                        (schema.CASE_TASKS, synthetic.TASK_COLUMNS)):
         columns = {column for (t, column) in present if t == table}
         if columns != set(made):
             raise RuntimeError(f"tools/bench/synthetic.py is out of step with {table}.sql: "

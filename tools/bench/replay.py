@@ -20,9 +20,10 @@ from typing import Any
 
 from civicloop import log
 from civicloop.config import Config
-from civicloop.projections import ddl
-from civicloop.projections.store import open_store
-from civicloop.streams.replayer import Replayer, ReplayStatus, rebuild_database
+from civicloop.projections.rebuild import rebuild_database
+from civicloop.projections.store.base import open_store
+from civicloop.projections.tables import schema
+from civicloop.streams.replayer import Replayer, ReplayStatus
 from civicloop.tools.bench import broker, ceiling, simulated
 from civicloop.tools.bench.report import Figure, Ratio, Result, peak_rss_mb, progress
 from civicloop.tools.bench.stores import Backend, target
@@ -35,7 +36,7 @@ def run(config: Config, count: int = 1_000_000, backend: Backend = Backend.chdb,
     with tempfile.TemporaryDirectory(prefix="civicloop-bench-replay-") as tmp:
         cfg = broker.throwaway(config, Path(tmp))
         live = cfg.database
-        databases = [live, rebuild_database(cfg), f"{rebuild_database(cfg)}_old"]
+        databases = [live, rebuild_database(cfg.database), f"{rebuild_database(cfg.database)}_old"]
         with broker.topics(cfg), target(backend, Path(tmp), databases) as url:
             cfg = replace(cfg, clickhouse_url=url)
             cases, produced = _feed(cfg, count, seed)
@@ -88,10 +89,10 @@ def replay_once(cfg: Config) -> dict[str, Any]:
                            total=status.total or None)
 
             started = time.perf_counter()
-            status = Replayer(cfg, store, cfg.kafka_bootstrap, rebuild_database(cfg),
+            status = Replayer(cfg, store, cfg.kafka_bootstrap, rebuild_database(cfg.database),
                               on_progress=show).run()
             seconds = time.perf_counter() - started
-        (cases,), = store.query(f"SELECT count() FROM {cfg.database}.{ddl.CASE_LIFECYCLE} FINAL")
+        (cases,), = store.query(f"SELECT count() FROM {cfg.database}.{schema.CASE_LIFECYCLE} FINAL")
     finally:
         store.close()
     return {"done": status.done, "seconds": seconds, "phase": status.phase, "cases": int(cases),

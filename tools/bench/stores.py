@@ -13,8 +13,8 @@ from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
 
-from civicloop.projections.store import open_store
-from civicloop.tools.clickhouse_server import LocalClickHouse
+from civicloop.projections.store.base import open_store
+from civicloop.tools.local.clickhouse_server import LocalClickHouse
 
 
 class Backend(StrEnum):

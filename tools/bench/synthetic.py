@@ -15,7 +15,7 @@ in another part, so ``FINAL`` has real duplicates to collapse, as in a live tabl
 
 from __future__ import annotations
 
-from civicloop.projections import ddl
+from civicloop.projections.tables import schema
 
 YEAR_START = "2025-01-01 00:00:00"
 DAY = 86400
@@ -179,10 +179,10 @@ def inserts(db: str, cases: int) -> list[str]:
              "closed_at": "CAST(NULL AS Nullable(DateTime('UTC')))"}
     extra = {**TASK_COLUMNS, **EXTRA_TASK}
     return [
-        _insert(db, ddl.CASE_LIFECYCLE, stale, cases, "cityHash64(number, 40) % 10 = 0"),
-        _insert(db, ddl.CASE_LIFECYCLE, CASE_COLUMNS, cases),
-        _insert(db, ddl.CASE_TASKS, TASK_COLUMNS, cases, "reached_disp"),
-        _insert(db, ddl.CASE_TASKS, extra, cases, "returned OR assisted"),
+        _insert(db, schema.CASE_LIFECYCLE, stale, cases, "cityHash64(number, 40) % 10 = 0"),
+        _insert(db, schema.CASE_LIFECYCLE, CASE_COLUMNS, cases),
+        _insert(db, schema.CASE_TASKS, TASK_COLUMNS, cases, "reached_disp"),
+        _insert(db, schema.CASE_TASKS, extra, cases, "returned OR assisted"),
     ]
 
 

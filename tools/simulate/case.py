@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
+from civicloop.projections.fold.clock import seconds
+from civicloop.projections.fold.policy import deadlines_for, default_policy
 from civicloop.tools.simulate.config import Category
 
 T = TypeVar("T")
@@ -88,3 +90,15 @@ def watchdog() -> dict[str, str]:
 
 def lognormal(rng: random.Random, median: float, sigma: float) -> int:
     return max(1, int(median * rng.lognormvariate(0.0, sigma)))
+
+
+def deadlines(category: Category, priority: str, t: int) -> tuple[int, int, str]:
+    """(accept-by, dispose-by, policy rule name) for a task dispatched at ``t``: drawn from the
+    deadline policy (``deadlines.toml``) like any real dispatch, by the category's class."""
+    accept_by, dispose_by = deadlines_for(category.cls, priority, ts(t))
+    return seconds(accept_by), seconds(dispose_by), policy_name(category, priority)
+
+
+def policy_name(category: Category, priority: str) -> str:
+    """The deadline policy rule that applies (``CaseRegistered.deadline_policy``)."""
+    return default_policy().rule(category.cls, priority).name

@@ -1,4 +1,4 @@
-"""What the simulated city looks like: categories, their departments, deadlines and rates.
+"""What the simulated city looks like: categories, their departments, deadline classes, rates.
 
 Everything the simulator draws from lives here as plain data, so a scenario is a `SimConfig`
 value and a reader can see the whole workload model at a glance.
@@ -13,25 +13,13 @@ MIN = 60
 HOUR = 3600
 DAY = 86400
 
-# Accept-by windows per priority; dispose-by comes from the category class (DESIGN §4:
-# emergencies 2 h, utilities 24 h, general 7 days, complex 15 days), capped by the priority.
-ACCEPT_WINDOW = {"urgent": 30 * MIN, "high": 1 * HOUR, "normal": 2 * HOUR, "low": 4 * HOUR}
-DISPOSE_CAP = {"urgent": 2 * HOUR, "high": 1 * DAY, "normal": 15 * DAY, "low": 15 * DAY}
-CLASS_DISPOSE = {"emergency": 2 * HOUR, "utility": 1 * DAY, "general": 7 * DAY, "complex": 15 * DAY}
-
-
-def deadline_windows(cls: str, priority: str) -> tuple[int, int, str]:
-    """(accept window s, dispose window s, policy name) for a category class and priority."""
-    dispose = min(CLASS_DISPOSE[cls], DISPOSE_CAP[priority])
-    # A short dispose window leaves at most a quarter of it for signing (emergencies: 30 min).
-    return min(ACCEPT_WINDOW[priority], dispose // 4), dispose, f"{cls}-{priority}"
 
 
 @dataclass(frozen=True, slots=True)
 class Category:
     code: str
     weight: float
-    cls: str  # deadline class: emergency | utility | general | complex
+    cls: str  # deadline class = policy category in deadlines.toml: emergency|utilities|general|complex
     lead: str  # department that normally leads
     others: tuple[str, ...] = ()  # assists for joint tasks, and where returned tasks go next
     priorities: tuple[float, float, float, float] = (0.02, 0.13, 0.75, 0.10)  # urgent..low
@@ -45,15 +33,15 @@ class Category:
 # The workload as a table: code, weight, deadline class, lead department, other departments.
 CATEGORIES: tuple[Category, ...] = (
     Category("road.pothole", 8, "general", "transport", ("urban_mgmt",)),
-    Category("streetlight.out", 6, "utility", "power_utility", ("transport",), dispose_share=0.4),
-    Category("water.leak", 5, "utility", "water", ("transport", "urban_mgmt"),
+    Category("streetlight.out", 6, "utilities", "power_utility", ("transport",), dispose_share=0.4),
+    Category("water.leak", 5, "utilities", "water", ("transport", "urban_mgmt"),
              (0.15, 0.35, 0.45, 0.05), dispose_share=0.35),
     Category("water.no_supply", 3, "emergency", "water", ("housing",),
              (0.5, 0.4, 0.1, 0.0), dispose_share=0.45),
     Category("sanitation.garbage", 14, "general", "sanitation", ("urban_mgmt",), dispose_share=0.1),
     Category("noise.construction", 9, "general", "urban_mgmt", ("environment", "housing"),
              p_return=0.1),
-    Category("traffic.illegal_parking", 10, "utility", "traffic_police", ("urban_mgmt",),
+    Category("traffic.illegal_parking", 10, "utilities", "traffic_police", ("urban_mgmt",),
              dispose_share=0.15),
     Category("env.air_pollution", 4, "general", "environment", ("urban_mgmt",), p_joint=0.1),
     Category("housing.property_mgmt", 8, "general", "housing", ("market_regulation",),

@@ -14,12 +14,13 @@ from civicloop.tools.simulate.case import (
     Case,
     agent,
     between,
+    deadlines,
     dept,
     lognormal,
     ts,
     watchdog,
 )
-from civicloop.tools.simulate.config import HOUR, MIN, SimConfig, deadline_windows
+from civicloop.tools.simulate.config import HOUR, MIN, SimConfig
 
 # (time, event type, actor, app, fields): steps written out of order, sorted before adding
 Pending = list[tuple[int, str, dict[str, str], str, dict[str, Any]]]
@@ -33,9 +34,8 @@ def flush(case: Case, pending: Pending) -> None:
 
 
 def dispatch(case: Case, rng: random.Random, t: int, name: str, role: str) -> tuple[str, int, int]:
-    accept_w, dispose_w, _ = deadline_windows(case.category.cls, case.priority)
+    accept_by, dispose_by, _ = deadlines(case.category, case.priority, t)
     task = case.new_task_id()
-    accept_by, dispose_by = t + accept_w, t + dispose_w
     case.add(
         t,
         "TaskDispatched",

@@ -6,7 +6,7 @@ import random
 from collections import deque
 from hashlib import blake2b
 
-from civicloop.tools.simulate.case import Case, Step, Weighted, agent, between, lognormal
+from civicloop.tools.simulate.case import Case, Step, Weighted, agent, between, lognormal, policy_name
 from civicloop.tools.simulate.city import sample_location
 from civicloop.tools.simulate.closing import run_to_close
 from civicloop.tools.simulate.config import (
@@ -15,7 +15,6 @@ from civicloop.tools.simulate.config import (
     MIN,
     Category,
     SimConfig,
-    deadline_windows,
 )
 
 _CHANNEL = Weighted([c for c, _ in CHANNELS], [w for _, w in CHANNELS])
@@ -126,5 +125,5 @@ class Storyteller:
             case.category = rng.choice([c for c in self.cfg.categories if not c.direct])
         if rng.random() < 0.05:
             case.priority = rng.choice(PRIORITIES[:3])
-        _, _, policy = deadline_windows(case.category.cls, case.priority)
-        return {"category": case.category.code, "priority": case.priority, "deadline_policy": policy}
+        return {"category": case.category.code, "priority": case.priority,
+                "deadline_policy": policy_name(case.category, case.priority)}

@@ -10,6 +10,7 @@ from civicloop.tools.simulate.case import (
     Weighted,
     agent,
     between,
+    deadlines,
     dept,
     lognormal,
     supervisor,
@@ -21,7 +22,6 @@ from civicloop.tools.simulate.config import (
     MIN,
     OUTCOMES,
     SimConfig,
-    deadline_windows,
 )
 from civicloop.tools.simulate.handling import Pending, flush, overdue, until_accepted
 
@@ -44,7 +44,8 @@ def _during_work(
     assists: tuple[str, ...],
 ) -> int:
     """Write everything between acceptance and the lead's disposal; return the disposal time."""
-    _, window, _ = deadline_windows(case.category.cls, case.priority)
+    _, due, _ = deadlines(case.category, case.priority, accepted)
+    window = due - accepted
     took = lognormal(rng, window * case.category.dispose_share, 1.0)
     if rng.random() < cfg.rates.stuck:
         took *= 20

@@ -1,0 +1,76 @@
+"""Analysts' commands: ``civicloop metrics``, ``durations``, ``backlog`` (docs/DESIGN.md §5)
+and ``sql``.
+
+They read through :func:`open_reader`, so they work on a server, on a chDB directory, and on a
+chDB directory held by a running worker (through the worker's read-only SQL view).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from civicloop.cli.common import Dimension, configured, console, parse_time
+from civicloop.projections.metrics import closed_loop, reports
+from civicloop.projections.store.reader import open_reader
+from civicloop.tools.output import Format, emit
+
+From = Annotated[str | None, typer.Option("--from", help="Period start, inclusive (ISO; UTC if no offset).")]
+To = Annotated[str | None, typer.Option("--to", help="Period end, exclusive (ISO; UTC if no offset).")]
+By = Annotated[Dimension, typer.Option("--by", help="Group by this dimension.")]
+Fmt = Annotated[Format, typer.Option("--format", help="table, json (an array) or csv.")]
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(metrics)
+    app.command()(durations)
+    app.command()(backlog)
+    app.command()(sql)
+
+
+def metrics(t_from: From = None, t_to: To = None, by: By = Dimension.department,
+            fmt: Fmt = Format.table) -> None:
+    """Closed-loop metrics per group: closure, on-time, response, resolution, satisfaction, …"""
+    rows = _run(lambda run, db: closed_loop.metrics(run, db, by.value, parse_time(t_from),
+                                                       parse_time(t_to)), by)
+    emit(rows, fmt, f"metrics by {by.value}")
+
+
+def durations(t_from: From = None, t_to: To = None, by: By = Dimension.department,
+              fmt: Fmt = Format.table) -> None:
+    """p50/p90/p99 of report→register→dispatch→accept→dispose→close, wall-clock and working."""
+    rows = _run(lambda run, db: reports.durations(run, db, by.value, parse_time(t_from),
+                                                  parse_time(t_to)), by)
+    emit(rows, fmt, f"durations by {by.value} (seconds)")
+
+
+def backlog(as_of: Annotated[str | None, typer.Option("--as-of", help="Moment (default now).")] = None,
+            by: By = Dimension.department, fmt: Fmt = Format.table) -> None:
+    """Open cases by age bucket and overdue state."""
+    rows = _run(lambda run, db: reports.backlog(run, db, by.value, parse_time(as_of)), by)
+    emit(rows, fmt, f"backlog by {by.value}")
+
+
+def sql(query: str) -> None:
+    """Run one read-only SQL query against the configured ClickHouse (through the worker for chDB)."""
+    reader = open_reader(configured())
+    try:
+        for row in reader.query(query):
+            console.print("\t".join("NULL" if v is None else str(v) for v in row), highlight=False)
+    finally:
+        reader.close()
+
+
+def _run(compute: Any, by: Dimension) -> list[dict[str, Any]]:
+    cfg = configured()
+    reader = open_reader(cfg)
+    try:
+        result: list[dict[str, Any]] = compute(reader.query, cfg.database)
+    finally:
+        reader.close()
+    if by is Dimension.all:
+        for row in result:
+            row["group"] = "all"
+    return result
+

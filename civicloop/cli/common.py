@@ -1,0 +1,45 @@
+"""What every command module shares: the consoles and loading the configuration."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+
+import typer
+from rich.console import Console
+
+from civicloop import config as config_module
+from civicloop import log
+
+console = Console()
+err = Console(stderr=True)
+
+
+def configured() -> config_module.Config:
+    """Logging set up and the configuration loaded (a ValueError names a bad variable)."""
+    log.configure()
+    return config_module.load()
+
+
+class Dimension(StrEnum):
+    """What metrics group by (``--by``)."""
+
+    department = "department"
+    category = "category"
+    district = "district"
+    grid = "grid"
+    channel = "channel"
+    priority = "priority"
+    all = "all"
+
+
+def parse_time(value: str | None) -> datetime | None:
+    """ISO date or date-time; without an offset it is read as UTC."""
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not an ISO date or date-time "
+                                 "(e.g. 2024-05-01 or 2024-05-01T08:00:00+08:00)") from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

@@ -1,0 +1,90 @@
+"""Small named guards: each checks one rule and raises ``IllegalTransition`` saying why.
+
+The worker sends an event that fails a guard to the dead-letter topic with ``reason`` (a
+stable code operators count by) and the message (which names the case, event and state).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from civicloop.projections.fold.casestate import CaseState
+from civicloop.projections.fold.states import TRANSITIONS, State
+from civicloop.schemas.event import Event
+from civicloop.schemas.registry import registry, required_fields, time_fields
+
+#: per event type: the fields that may never be null and the timestamp fields, both derived
+#: from the latest ``.avsc`` (the codec guarantees them for decoded events; hand-built events
+#: are checked so a bad one is rejected, never a crash). A ``TaskDispatched``'s ``accept_by`` /
+#: ``dispose_by`` may be null since v2 (no deadline set); when present they are UTC times.
+_CHECKED = {t: required_fields(t) for t in registry().event_types}
+_TIMES = {t: time_fields(t) for t in registry().event_types}
+
+
+class IllegalTransition(ValueError):
+    """An event that must not be applied to the case as it stands."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(f"{reason}: {message}")
+        self.reason = reason
+        self.message = message
+
+
+def describe(event: Event, state: CaseState | None) -> str:
+    where = f"in state {state.state}" if state else "for a case never reported"
+    ids = f"{event.fields.get('event_id')!r} of case {event.fields.get('case_id')!r}"
+    return f"{event.type} {ids} {where}"
+
+
+def check_well_formed(state: CaseState | None, event: Event) -> None:
+    names = _CHECKED.get(event.type)
+    if names is None:
+        raise IllegalTransition("unknown_event_type", describe(event, state))
+    values = event.fields
+    missing = [n for n in names if values.get(n) is None]
+    bad = [n for n in _TIMES[event.type] if (v := values.get(n)) is not None and not _is_utc_time(v)]
+    if missing or bad:
+        raise IllegalTransition(
+            "malformed_event", f"{describe(event, state)}: missing {missing}, bad times {bad}")
+
+
+def _is_utc_time(value: object) -> bool:
+    # Decoded events carry UTC itself (checked first: cheap); hand-built ones any aware time.
+    return isinstance(value, datetime) and (value.tzinfo is UTC or value.utcoffset() is not None)
+
+
+def check_not_in_future(state: CaseState | None, event: Event, now: datetime | None,
+                        tolerance: timedelta) -> None:
+    if now is not None and event.occurred_at > now + tolerance:
+        raise IllegalTransition("future_event", f"{describe(event, state)}: occurred_at "
+                                f"{event.occurred_at.isoformat()} is after {now.isoformat()} "
+                                f"+ {tolerance}")
+
+
+def check_case_exists(state: CaseState | None, event: Event) -> CaseState:
+    if state is None:
+        raise IllegalTransition("case_not_reported", describe(event, state))
+    return state
+
+
+def check_case_not_reported(state: CaseState | None, event: Event) -> None:
+    if state is not None:
+        raise IllegalTransition("case_already_reported", describe(event, state))
+
+
+def check_same_case(state: CaseState, event: Event) -> None:
+    if event.case_id != state.case_id:
+        raise IllegalTransition("wrong_case", f"{describe(event, state)}: state is of case "
+                                f"{state.case_id!r}")
+
+
+def check_not_voided(state: CaseState, event: Event) -> None:
+    if state.state == State.VOIDED:
+        raise IllegalTransition("case_voided", describe(event, state))
+
+
+def check_transition(state: CaseState, event: Event, key: str) -> State:
+    target = TRANSITIONS.get(key, {}).get(State(state.state))
+    if target is None:
+        raise IllegalTransition("illegal_transition", f"{describe(event, state)} ({key})")
+    return target

@@ -1,0 +1,109 @@
+"""Closed-loop metrics (docs/DESIGN.md §5) over the projections, on any backend.
+
+The query layer takes ``run(sql) -> list[tuple]`` (a ``Reader``'s ``query``), so the same code
+serves chDB and a ClickHouse server. Definitions, for a period P = [from, to) (all time when a
+bound is missing) and ``as_of`` = min(to, now):
+
+* reported: cases with ``reported_at`` in P. closed: cases with ``closed_at`` in P (a
+  reopened case is not closed). due: cases whose ``due_at`` (lead deadline in force) is in P.
+* closure rate = due_closed / due; on-time closure rate = closed_on_time / due, where
+  closed_on_time = due in P and ``closed_at <= due_at``.
+* on-time rate, open-aware = closed_on_time / (due_closed + open_overdue), where open_overdue
+  = due in P, not closed, not voided, ``due_at < as_of``. Restricted to the due-in-P cohort so
+  it is a fraction of one set of cases; the unrestricted count is the backlog's overdue state.
+* response rate = tasks dispatched in P accepted and reporter contacted, both at or before
+  accept-by / tasks dispatched in P with an accept-by (``dispatched_with_accept_by``).
+  return rate = those returned / tasks dispatched in P (all of them).
+* resolution / satisfaction: over cases whose latest feedback is in P.
+* rework (failed checks / disposals) and extension (extensions / registered cases) rates
+  count the events of the cases registered in P: rows keep counts, not their times, so the
+  ratios belong to the registration cohort and settle once its cases are done.
+* p50/p90 report→close: wall seconds over cases closed in P (``quantileExact`` semantics).
+
+**No deadline** (a task dispatched without ``accept_by`` / ``dispose_by``, TaskDispatched v2;
+NULL in the tables, e.g. imported history without an SLA). A rate that compares with a
+deadline is undefined for such a task or case, so it is left out of that rate entirely —
+numerator and denominator — and counted everywhere else:
+
+* NULL ``due_at`` (the lead has no ``dispose_by``): never due in P, so outside closure,
+  on-time closure and the open-aware on-time rate; never ``open_overdue``; never overdue in
+  the backlog. Still reported / closed / registered in P, with feedback, durations and
+  counts as usual. An extension on such a task sets its first deadline (it is due from then).
+* NULL ``accept_by``: the task counts in ``dispatched`` (and in the return rate) but neither in
+  ``responded`` nor in ``dispatched_with_accept_by``, the response rate's denominator; it is
+  never accept-overdue.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from civicloop.projections.metrics import sql as q
+from civicloop.projections.store.base import Query
+
+CASE_COLUMNS = ("reported", "closed", "due", "due_closed", "closed_on_time", "open_overdue",
+                "registered", "extensions", "disposals", "rework", "feedback", "resolved",
+                "satisfied")
+TASK_COLUMNS = ("dispatched", "dispatched_with_accept_by", "responded", "returned")
+RATES = {  # name → (numerator, denominator terms)
+    "closure_rate": ("due_closed", ("due",)),
+    "on_time_closure_rate": ("closed_on_time", ("due",)),
+    "on_time_rate_open_aware": ("closed_on_time", ("due_closed", "open_overdue")),
+    "response_rate": ("responded", ("dispatched_with_accept_by",)),
+    "resolution_rate": ("resolved", ("feedback",)),
+    "satisfaction_rate": ("satisfied", ("feedback",)),
+    "rework_rate": ("rework", ("disposals",)),
+    "return_rate": ("returned", ("dispatched",)),
+    "extension_rate": ("extensions", ("registered",)),
+}
+
+
+def metric_queries(db: str, dim: str, t_from: datetime | None = None,
+                   t_to: datetime | None = None, now: datetime | None = None) -> list[str]:
+    """[case query, task query]; pass their results, in this order, to ``combine``."""
+    return [q.case_metrics_sql(db, dim, t_from, t_to, as_of(t_to, now)),
+            q.task_metrics_sql(db, dim, t_from, t_to)]
+
+
+def as_of(t_to: datetime | None, now: datetime | None) -> datetime:
+    moment = now or datetime.now(UTC)
+    return moment if t_to is None else min(t_to, moment)
+
+
+def combine(results: Sequence[Sequence[tuple[Any, ...]]]) -> list[dict[str, Any]]:
+    """One dict per group (sorted by group) with counts, rates (None on 0/0) and percentiles."""
+    case_rows, task_rows = results
+    groups: dict[str, dict[str, Any]] = {}
+    for row in case_rows:
+        out = _group(groups, row[0])
+        out.update(zip(CASE_COLUMNS, (int(v) for v in row[1:-1]), strict=True))
+        p50, p90 = _ints(row[-1]) if out["closed"] and row[-1] else (None, None)
+        out["p50_report_to_close_s"], out["p90_report_to_close_s"] = p50, p90
+    for row in task_rows:
+        _group(groups, row[0]).update(zip(TASK_COLUMNS, (int(v) for v in row[1:]), strict=True))
+    return [_with_rates(groups[g]) for g in sorted(groups)]
+
+
+def metrics(run: Query, db: str, dim: str, t_from: datetime | None = None,
+            t_to: datetime | None = None, now: datetime | None = None) -> list[dict[str, Any]]:
+    return combine([run(sql) for sql in metric_queries(db, dim, t_from, t_to, now)])
+
+
+def _group(groups: dict[str, dict[str, Any]], key: Any) -> dict[str, Any]:
+    if key not in groups:
+        groups[key] = {"group": key, **dict.fromkeys(CASE_COLUMNS + TASK_COLUMNS, 0),
+                       "p50_report_to_close_s": None, "p90_report_to_close_s": None}
+    return groups[key]
+
+
+def _with_rates(out: dict[str, Any]) -> dict[str, Any]:
+    for name, (num, dens) in RATES.items():
+        den = sum(out[d] for d in dens)
+        out[name] = out[num] / den if den else None
+    return out
+
+
+def _ints(values: Any) -> list[int | None]:
+    return [None if v is None else int(v) for v in values or ()]

@@ -1,0 +1,111 @@
+"""One narrow interface to ClickHouse, two backends chosen by URL.
+
+- ``chdb://PATH`` — the ClickHouse engine in-process (chDB) on a local directory: the default,
+  no server to run. chDB allows one process per directory, so the worker owns it while it runs.
+- ``clickhouse://[user[:password]@]host:port/`` — a ClickHouse server over the native protocol.
+
+Both speak the SQL civicloop ships, which stays within what ClickHouse 18.16 (Debian's package)
+understands (docs/DESIGN.md §7). Results come back as tuples with timezone-aware UTC datetimes.
+
+Values never go into SQL text by hand: ``query`` and ``command`` take ``params`` and the SQL
+names them as ``%(name)s``; :func:`bind` renders each as a ClickHouse literal (strings escaped,
+datetimes as ``toDateTime('…', 'UTC')``, tuples as ``(a, b)`` for ``IN``). 18.16 has no
+server-side query parameters, so binding happens here, the same way for both backends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import unquote, urlparse
+
+Row = tuple[Any, ...]
+Params = Mapping[str, Any]
+#: a read-only query function: what metrics, reports and the watchdog take (``Reader.query``)
+Query = Callable[..., list[Row]]
+
+
+class Reader(Protocol):
+    """Read-only access: what analysts' commands, the API and the watchdog's look-ups need."""
+
+    url: str
+
+    def query(self, sql: str, params: Params | None = None) -> list[Row]:
+        """Run a SELECT and return its rows."""
+
+    def close(self) -> None:
+        """Release the connection."""
+
+
+class Store(Reader, Protocol):
+    """Read and write access: what the projector, the replay and table set-up need."""
+
+    def command(self, sql: str, params: Params | None = None) -> None:
+        """Run a statement that returns nothing (DDL, INSERT … SELECT, OPTIMIZE)."""
+
+    def insert(self, table: str, rows: Sequence[Mapping[str, Any]]) -> int:
+        """Insert dict rows (keys = column names) into ``db.table`` in one batch."""
+
+    def server_version(self) -> str:
+        """The ClickHouse version string of the engine behind this store."""
+
+
+class StoreURLError(ValueError):
+    """A CIVICLOOP_CLICKHOUSE_URL that names no backend civicloop knows."""
+
+
+def open_store(url: str, home: Path | None = None) -> Store:
+    """Open the backend that ``url`` names; relative chDB paths are resolved under ``home``."""
+    parsed = urlparse(url)
+    if parsed.scheme == "chdb":
+        from civicloop.projections.store.chdb import ChdbStore
+
+        raw = unquote(parsed.netloc + parsed.path)
+        path = Path(raw)
+        if not path.is_absolute():
+            path = (home or Path.cwd()) / path
+        return ChdbStore(path)
+    if parsed.scheme == "clickhouse":
+        from civicloop.projections.store.server import ServerStore
+
+        return ServerStore(
+            host=parsed.hostname or "localhost",
+            port=parsed.port or 9000,
+            user=unquote(parsed.username or "default"),
+            password=unquote(parsed.password or ""),
+        )
+    raise StoreURLError(
+        f"CIVICLOOP_CLICKHOUSE_URL={url!r}: use chdb:///absolute/dir, chdb://relative/dir "
+        "or clickhouse://host:9000/"
+    )
+
+
+def bind(sql: str, params: Params | None) -> str:
+    """``sql`` with every ``%(name)s`` replaced by the literal of ``params[name]``."""
+    if params is None:
+        return sql
+    return sql % {name: literal(value) for name, value in params.items()}
+
+
+_ESCAPES = {"\\": "\\\\", "'": "\\'", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\0": "\\0"}
+
+
+def literal(value: Any) -> str:
+    """A ClickHouse literal for ``value`` (str, int, float, bool, None, datetime, tuple/list)."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return "'" + "".join(_ESCAPES.get(c, c) for c in value) + "'"
+    if isinstance(value, datetime):
+        text = value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+        return f"toDateTime('{text}', 'UTC')"
+    if isinstance(value, tuple | list | set | frozenset):
+        items = sorted(value) if isinstance(value, set | frozenset) else value
+        return "(" + ", ".join(literal(v) for v in items) + ")" if items else "(NULL)"
+    raise TypeError(f"no ClickHouse literal for {type(value).__name__}")

@@ -1,0 +1,114 @@
+"""The embedded backend: chDB (ClickHouse in-process) on a local directory."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from civicloop.projections.store.base import Params, Row, bind
+
+
+class ChdbStore:
+    """chDB session on ``path``; one process may hold a directory at a time."""
+
+    def __init__(self, path: Path) -> None:
+        from chdb import session
+
+        path.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.url = f"chdb://{path}"
+        self._session = session.Session(str(path))
+        # chDB sessions are not safe for concurrent use; the worker calls from executor threads.
+        self._lock = threading.Lock()
+        self._types: dict[str, list[tuple[str, str]]] = {}
+
+    def command(self, sql: str, params: Params | None = None) -> None:
+        with self._lock:
+            self._session.query(bind(sql, params))
+
+    def query(self, sql: str, params: Params | None = None) -> list[Row]:
+        with self._lock:
+            result = self._session.query(bind(sql, params), "JSONCompact")
+        text = result.bytes()
+        if not text:
+            return []
+        # JSON carries the column types, so values come back typed the way the server
+        # backend's driver types them (Arrow output would turn DateTime into bare integers).
+        payload = json.loads(text)
+        converters = [_converter(col["type"]) for col in payload["meta"]]
+        return [
+            tuple(conv(value) for conv, value in zip(converters, row, strict=True))
+            for row in payload["data"]
+        ]
+
+    def insert(self, table: str, rows: Sequence[Mapping[str, Any]]) -> int:
+        if not rows:
+            return 0
+        schema = pa.schema([(name, _arrow_type(ch_type)) for name, ch_type in self._columns(table)
+                            if name in rows[0]])
+        arrow = pa.Table.from_pylist(list(rows), schema=schema)  # columnar in C++, not per cell
+        names = ", ".join(f"`{name}`" for name in arrow.column_names)
+        with self._lock:
+            # chDB's Python() table function reads the Arrow table from this frame's locals.
+            self._session.query(f"INSERT INTO {table} ({names}) SELECT {names} FROM Python(arrow)")
+        return len(rows)
+
+    def server_version(self) -> str:
+        return str(self.query("SELECT version()")[0][0])
+
+    def close(self) -> None:
+        with self._lock:
+            self._session.close()
+
+    def _columns(self, table: str) -> list[tuple[str, str]]:
+        if table not in self._types:
+            database, _, name = table.rpartition(".")
+            self._types[table] = [
+                (str(col), str(typ)) for col, typ in self.query(
+                    "SELECT name, type FROM system.columns "
+                    "WHERE database = %(db)s AND table = %(table)s ORDER BY position",
+                    {"db": database, "table": name},
+                )
+            ]
+        return self._types[table]
+
+
+def _arrow_type(ch_type: str) -> pa.DataType:
+    nullable = ch_type.startswith("Nullable(")
+    inner = ch_type.removeprefix("Nullable(").removesuffix(")") if nullable else ch_type
+    if inner.startswith("DateTime"):
+        return pa.timestamp("s", tz="UTC")
+    if inner.startswith(("UInt", "Int")):
+        return pa.int64()
+    if inner.startswith("Float"):
+        return pa.float64()
+    if inner.startswith("LowCardinality(String") or inner == "String":
+        return pa.binary()
+    return pa.string()
+
+
+def _converter(ch_type: str) -> Callable[[Any], Any]:
+    inner = ch_type[9:-1] if ch_type.startswith("Nullable(") else ch_type
+    if inner.startswith("DateTime"):
+        convert: Callable[[Any], Any] = _datetime
+    elif inner.startswith(("UInt", "Int")):
+        convert = int
+    elif inner.startswith("Float"):
+        convert = float
+    else:
+        return _identity
+    return lambda value: None if value is None else convert(value)
+
+
+def _datetime(text: str) -> datetime:
+    return datetime.strptime(text, "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
+
+
+def _identity(value: Any) -> Any:
+    return value

@@ -1,0 +1,60 @@
+"""``civicloop bench queries`` at a tiny size on chDB: the synthetic projections look like a
+city hotline, and every query is timed with the rows it scanned. No timing thresholds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from typer.testing import CliRunner
+
+from civicloop.cli import bench
+from civicloop.projections.metrics.closed_loop import metrics
+from civicloop.projections.store.base import open_store
+from civicloop.tools.bench import queries
+from civicloop.tools.bench.stores import Backend
+
+CASES = 2_000
+
+
+def test_synthetic_projections_have_the_hotline_shape(tmp_path: Path) -> None:
+    store = open_store(f"chdb://{tmp_path / 'chdb'}")
+    try:
+        # given synthetic projections of 2,000 cases
+        queries.build(store, "synth", CASES)
+        # then every case has one row, spread over the dimensions the metrics group by
+        (cases, departments, categories, districts, grids, channels, closed, feedback), = store.query(
+            "SELECT count(), uniqExact(lead_department), uniqExact(category), uniqExact(district), "
+            "uniqExact(grid_id), uniqExact(channel), countIf(closed_at IS NOT NULL), "
+            "countIf(feedback_at IS NOT NULL) FROM synth.case_lifecycle FINAL")
+        assert (cases, departments, categories, districts, channels) == (CASES, 14, 40, 10, 8)
+        assert grids > 150  # 200 possible; a few may be empty at this size
+        assert 0.80 < closed / cases < 0.92 and 0.5 < feedback / closed < 0.7
+        (tasks, extra), = store.query("SELECT count(), countIf(role = 'assist' OR status = 'returned') "
+                                      "FROM synth.case_tasks FINAL")
+        assert 0.1 < extra / cases < 0.3 and tasks > cases * 1.1
+        # and the metrics read them like real projections
+        rows = metrics(store.query, "synth", "department", now=queries.NOW)
+        assert len(rows) == 14 and all(r["closure_rate"] is not None for r in rows)
+    finally:
+        store.close()
+
+
+def test_bench_queries_times_every_query_with_the_rows_it_scanned() -> None:
+    # when the benchmark runs on 2,000 cases in chDB
+    result = queries.run(CASES, Backend.chdb, rounds=1).as_dict()
+    # then every query has a positive time and the rows it read, and the total is reported
+    figures = result["figures"]
+    assert set(figures) == set(queries.queries("db"))
+    assert all(f["seconds"] > 0 and f["rows"] >= CASES and f["rows_per_s"] > 0 for f in figures.values())
+    assert figures["durations_department"]["rows"] > figures["metrics_department_all"]["rows"]
+    assert result["notes"]["one_dimension_total_ms"] > 0
+    assert all(r > 0 for r in result["ratios"].values())
+
+
+def test_bench_lists_the_end_to_end_commands() -> None:
+    app = typer.Typer()
+    bench.register(app)
+    result = CliRunner().invoke(app, ["bench", "--help"])
+    assert result.exit_code == 0
+    assert all(name in result.output for name in ("replay", "live", "queries"))

@@ -1,0 +1,122 @@
+"""A throwaway ClickHouse server from Debian's ``clickhouse-server`` package.
+
+Started on free loopback ports with its own config, data and log directories, so that tests
+and operators can exercise the server backend without touching a system installation.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+from pathlib import Path
+
+from civicloop import log
+from civicloop.tools.local.process import Managed, free_port, wait_until
+
+_log = log.get(__name__)
+SERVER_BINARIES = ("/usr/sbin/clickhouse-server", "/usr/bin/clickhouse-server")
+
+CONFIG = """<?xml version="1.0"?>
+<yandex>
+  <logger><level>warning</level><log>{dir}/log/server.log</log>
+    <errorlog>{dir}/log/error.log</errorlog><size>10M</size><count>1</count></logger>
+  <listen_host>127.0.0.1</listen_host>
+  <tcp_port>{tcp_port}</tcp_port>
+  <http_port>{http_port}</http_port>
+  <path>{dir}/data/</path>
+  <tmp_path>{dir}/tmp/</tmp_path>
+  <user_files_path>{dir}/data/user_files/</user_files_path>
+  <format_schema_path>{dir}/data/format_schemas/</format_schema_path>
+  <mark_cache_size>268435456</mark_cache_size>
+  <max_concurrent_queries>100</max_concurrent_queries>
+  <default_profile>default</default_profile>
+  <default_database>default</default_database>
+  <timezone>UTC</timezone>
+  <users_config>users.xml</users_config>
+</yandex>
+"""
+
+USERS = """<?xml version="1.0"?>
+<yandex>
+  <profiles><default><max_memory_usage>8000000000</max_memory_usage></default></profiles>
+  <users><default><password></password>
+    <networks><ip>127.0.0.1</ip><ip>::1</ip></networks>
+    <profile>default</profile><quota>default</quota></default></users>
+  <quotas><default></default></quotas>
+</yandex>
+"""
+
+
+def server_binary() -> str:
+    """Path of clickhouse-server, or a RuntimeError saying how to install it."""
+    for candidate in (*SERVER_BINARIES, shutil.which("clickhouse-server") or ""):
+        if candidate and Path(candidate).exists():
+            return candidate
+    raise RuntimeError(
+        "clickhouse-server is not installed: `make clickhouse-server` installs Debian's "
+        "package as root (apt-get install clickhouse-server), or set CIVICLOOP_CLICKHOUSE_URL "
+        "to an existing server."
+    )
+
+
+class LocalClickHouse:
+    """A ClickHouse server owned by civicloop under ``directory``."""
+
+    def __init__(self, directory: Path) -> None:
+        self.dir = directory
+        self.process = Managed("clickhouse", directory)
+
+    @property
+    def url_file(self) -> Path:
+        return self.dir / "url"
+
+    def url(self) -> str | None:
+        if self.process.pid() is None or not self.url_file.exists():
+            return None
+        return self.url_file.read_text().strip()
+
+    def up(self, timeout: float = 60.0) -> str:
+        """Start the server unless it runs already; return its clickhouse:// URL."""
+        running = self.url()
+        if running:
+            return running
+        binary = server_binary()
+        tcp_port, http_port = free_port(), free_port()
+        for sub in ("data", "tmp", "log"):
+            (self.dir / sub).mkdir(parents=True, exist_ok=True)
+        config = self.dir / "config.xml"
+        config.write_text(CONFIG.format(dir=self.dir, tcp_port=tcp_port, http_port=http_port))
+        (self.dir / "users.xml").write_text(USERS)
+        self.process.start([binary, f"--config-file={config}"], cwd=self.dir)
+        try:
+            wait_until(lambda: _accepts(tcp_port), timeout, "ClickHouse server start")
+        except TimeoutError:
+            tail = self.process.log_tail() + _read(self.dir / "log" / "error.log")
+            self.process.stop()
+            raise RuntimeError(f"ClickHouse server did not start; log:\n{tail}") from None
+        url = f"clickhouse://127.0.0.1:{tcp_port}/"
+        self.url_file.write_text(url)
+        _log.info("clickhouse_server_up", url=url)
+        return url
+
+    def down(self) -> bool:
+        self.url_file.unlink(missing_ok=True)
+        return self.process.stop()
+
+
+def _accepts(port: int) -> bool:
+    """The server answers a query (an open port alone comes before it is ready)."""
+    from clickhouse_driver import Client
+
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        client = Client("127.0.0.1", port=port, connect_timeout=2, send_receive_timeout=5)
+        client.execute("SELECT 1")
+        client.disconnect()
+    except Exception:  # noqa: BLE001 - not ready yet is any failure
+        return False
+    return True
+
+
+def _read(path: Path) -> str:
+    return path.read_text(errors="replace")[-3000:] if path.exists() else ""
