@@ -6,13 +6,14 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+CODE   := civicloop schemas streams projections tools
 
 .PHONY: help venv system-deps clickhouse-server kafka-jars demo test test-unit lint bench clean
 
 help:
 	@echo "make demo   - reports through a real Kafka broker and Faust worker into ClickHouse (chDB)"
 	@echo "make test   - the whole suite: unit tests and integration tests on real Kafka, chDB and a ClickHouse server"
-	@echo "make lint   - ruff"
+	@echo "make lint   - ruff check, ruff format --check, mypy"
 	@echo "make bench  - the benchmarks of docs/BENCHMARKS.md"
 
 venv: $(STAMP)
@@ -50,8 +51,13 @@ test-unit: venv
 	$(BIN)/python -m pytest tests/unit
 
 lint: venv
-	$(BIN)/ruff check civicloop schemas streams projections tools tests
-	$(BIN)/mypy
+	$(BIN)/ruff check $(CODE) tests
+	$(BIN)/ruff format --check $(CODE) tests
+	@# mypy reads the installed package layout (civicloop.schemas = schemas/, …) from a link tree.
+	@rm -rf build/typecheck && mkdir -p build/typecheck/civicloop
+	@for f in civicloop/*; do ln -s "$(CURDIR)/$$f" build/typecheck/civicloop/; done
+	@for d in schemas streams projections tools; do ln -s "$(CURDIR)/$$d" build/typecheck/civicloop/$$d; done
+	cd build/typecheck && $(CURDIR)/$(BIN)/mypy --config-file $(CURDIR)/pyproject.toml -p civicloop
 
 bench: venv system-deps
 	$(BIN)/civicloop bench codec

@@ -129,8 +129,7 @@ def _positive_int(name: str) -> int:
     return _number(name, int, "an integer", lambda v: v > 0, "a positive integer")
 
 
-def _number(name: str, parse: Callable[[str], N], kind: str, ok: Callable[[N], bool],
-            requirement: str) -> N:
+def _number(name: str, parse: Callable[[str], N], kind: str, ok: Callable[[N], bool], requirement: str) -> N:
     """``name``'s value parsed, or a ValueError naming the variable, the value and the rule."""
     raw = _env(name)
     try:

@@ -29,14 +29,17 @@ class KeyStore:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(path, check_same_thread=False)
         self._db.execute("PRAGMA secure_delete = ON")  # erased keys are overwritten on disk
-        self._db.execute("CREATE TABLE IF NOT EXISTS reporter_keys (key_id TEXT PRIMARY KEY, "
-                         "reporter_ref TEXT NOT NULL, key BLOB NOT NULL)")
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS reporter_keys (key_id TEXT PRIMARY KEY, "
+            "reporter_ref TEXT NOT NULL, key BLOB NOT NULL)"
+        )
         self._db.execute("CREATE INDEX IF NOT EXISTS by_reporter ON reporter_keys (reporter_ref)")
         self._db.commit()
 
     def key_for(self, reporter_ref: str) -> tuple[str, bytes]:
-        row = self._db.execute("SELECT key_id, key FROM reporter_keys WHERE reporter_ref = ? "
-                               "LIMIT 1", (reporter_ref,)).fetchone()
+        row = self._db.execute(
+            "SELECT key_id, key FROM reporter_keys WHERE reporter_ref = ? LIMIT 1", (reporter_ref,)
+        ).fetchone()
         if row:
             return str(row[0]), bytes(row[1])
         key_id, key = str(uuid.uuid4()), AESGCM.generate_key(bit_length=256)
@@ -50,8 +53,9 @@ class KeyStore:
 
     def erase(self, reporter_ref: str) -> int:
         """Delete every key of the reporter; return how many were deleted."""
-        deleted = self._db.execute("DELETE FROM reporter_keys WHERE reporter_ref = ?",
-                                   (reporter_ref,)).rowcount
+        deleted = self._db.execute(
+            "DELETE FROM reporter_keys WHERE reporter_ref = ?", (reporter_ref,)
+        ).rowcount
         self._db.commit()
         self._db.execute("VACUUM")
         return deleted

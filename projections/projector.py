@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from civicloop import log
+from civicloop.projections.fold.casestate import CaseState
 from civicloop.projections.fold.lifecycle import IllegalTransition, fold
 from civicloop.projections.state_store import Known, StateStore
 from civicloop.projections.store.base import Store
@@ -98,9 +99,14 @@ class _Rows:
 class Projector:
     """Decodes, folds and writes batches into one database."""
 
-    def __init__(self, store: Store, database: str,
-                 publish_dead: Callable[[Sequence[DeadLetter]], None],
-                 state_capacity: int = 100_000, ignore_illegal: frozenset[str] = frozenset()) -> None:
+    def __init__(
+        self,
+        store: Store,
+        database: str,
+        publish_dead: Callable[[Sequence[DeadLetter]], None],
+        state_capacity: int = 100_000,
+        ignore_illegal: frozenset[str] = frozenset(),
+    ) -> None:
         self.store = store
         self.ignore_illegal = ignore_illegal
         self.database = database
@@ -132,8 +138,9 @@ class Projector:
                 result.dead.append(_internal(msg, exc))
         return decoded
 
-    def _fold_one(self, msg: RawMessage, event: Event, known: dict[str, Known], rows: _Rows,
-                  result: BatchResult) -> None:
+    def _fold_one(
+        self, msg: RawMessage, event: Event, known: dict[str, Known], rows: _Rows, result: BatchResult
+    ) -> None:
         case_id = event.case_id
         before = known.get(case_id)
         if before is not None and before.partition == msg.partition and msg.offset <= before.offset:
@@ -141,14 +148,17 @@ class Projector:
             return
         old_state = before.state if before else None
         try:
-            new_state = fold(old_state, event, now=_record_time(msg))
+            new_state: CaseState | None = fold(old_state, event, now=_record_time(msg))
         except IllegalTransition as exc:
             if exc.reason not in self.ignore_illegal:
                 result.dead.append(_dead(msg, f"illegal:{exc.reason}", str(exc), event))
             new_state = old_state
         else:
-            rows.events.setdefault(case_id, []).append(event_log.row(
-                event, msg.topic, msg.partition, msg.offset, msg.value or b"", rows.projected_at))
+            rows.events.setdefault(case_id, []).append(
+                event_log.row(
+                    event, msg.topic, msg.partition, msg.offset, msg.value or b"", rows.projected_at
+                )
+            )
             rows.folded.setdefault(case_id, []).append((msg, event))
             result.projected += 1
         after = Known(new_state, msg.partition, msg.offset)
@@ -171,8 +181,9 @@ class Projector:
         marks = progress.rows(((m.topic, m.partition, m.offset) for m in batch), rows.projected_at)
         self.store.insert(f"{db}.{PROGRESS}", marks)
 
-    def project_until_written(self, batch: Sequence[RawMessage],
-                              should_stop: Callable[[], bool] = lambda: False) -> BatchResult:
+    def project_until_written(
+        self, batch: Sequence[RawMessage], should_stop: Callable[[], bool] = lambda: False
+    ) -> BatchResult:
         """Retry the whole batch until it is written: the store being down must not ack it.
         Whatever ``project`` raises is a store or broker failure (per-message errors, bugs
         included, became dead letters inside it)."""
@@ -199,16 +210,23 @@ def _record_time(msg: RawMessage) -> datetime | None:
 def _internal(msg: RawMessage, exc: Exception, event: Event | None = None) -> DeadLetter:
     """The dead letter for a message on which civicloop's own code raised: the reason names
     the exception type, the detail carries the traceback for whoever fixes the bug."""
-    _log.error("message_internal_error", topic=msg.topic, partition=msg.partition,
-               offset=msg.offset, error=repr(exc))
+    _log.error(
+        "message_internal_error", topic=msg.topic, partition=msg.partition, offset=msg.offset, error=repr(exc)
+    )
     trace = "".join(traceback.format_exception(exc))
     return _dead(msg, f"internal:{type(exc).__name__}", trace, event)
 
 
 def _dead(msg: RawMessage, reason: str, detail: str, event: Event | None = None) -> DeadLetter:
     return DeadLetter(
-        topic=msg.topic, partition=msg.partition, offset=msg.offset, key=msg.key,
-        raw=msg.value or b"", reason=reason, detail=detail,
+        topic=msg.topic,
+        partition=msg.partition,
+        offset=msg.offset,
+        key=msg.key,
+        raw=msg.value or b"",
+        reason=reason,
+        detail=detail,
         case_id=event.case_id if event else (msg.key or b"").decode(errors="replace"),
-        event_id=event.event_id if event else "", event_type=event.type if event else "",
+        event_id=event.event_id if event else "",
+        event_type=event.type if event else "",
     )

@@ -30,8 +30,10 @@ def switch(store: Store, live: str, new: str, keep_old: bool = False) -> str:
     (dropped unless ``keep_old``)."""
     old = f"{new}_old"
     store.command(f"CREATE DATABASE IF NOT EXISTS {old}")
-    present = {name for (name,) in store.query(
-        "SELECT name FROM system.tables WHERE database = %(db)s", {"db": live})}
+    present = {
+        name
+        for (name,) in store.query("SELECT name FROM system.tables WHERE database = %(db)s", {"db": live})
+    }
     pairs = [f"{live}.{t} TO {old}.{t}" for t in schema.NAMES if t in present]
     pairs += [f"{new}.{t} TO {live}.{t}" for t in schema.NAMES]
     store.command(f"CREATE DATABASE IF NOT EXISTS {live}")

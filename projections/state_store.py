@@ -50,11 +50,19 @@ class StateStore:
     def save(self, changed: dict[str, Known]) -> None:
         """Persist, then cache; call only after the batch's other tables were written."""
         now = datetime.now(UTC)
-        self.store.insert(self.table, [
-            {"case_id": cid, "state": known.state.to_bytes() if known.state else b"",
-             "partition": known.partition, "offset": known.offset, "updated_at": now}
-            for cid, known in changed.items()
-        ])
+        self.store.insert(
+            self.table,
+            [
+                {
+                    "case_id": cid,
+                    "state": known.state.to_bytes() if known.state else b"",
+                    "partition": known.partition,
+                    "offset": known.offset,
+                    "updated_at": now,
+                }
+                for cid, known in changed.items()
+            ],
+        )
         for cid, known in changed.items():
             self._cache[cid] = known
             self._cache.move_to_end(cid)
@@ -68,7 +76,8 @@ class StateStore:
     def _query(self, case_ids: set[str]) -> dict[str, Known]:
         rows = self.store.query(
             f"SELECT case_id, argMax(state, offset), argMax(partition, offset), max(offset) "
-            f"FROM {self.table} WHERE case_id IN %(ids)s GROUP BY case_id", {"ids": sorted(case_ids)}
+            f"FROM {self.table} WHERE case_id IN %(ids)s GROUP BY case_id",
+            {"ids": sorted(case_ids)},
         )
         return {str(cid): Known(_state(raw), int(part), int(off)) for cid, raw, part, off in rows}
 
@@ -77,4 +86,3 @@ def _state(raw: Any) -> CaseState | None:
     if not raw:
         return None
     return CaseState.from_bytes(raw.encode() if isinstance(raw, str) else raw)
-

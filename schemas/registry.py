@@ -105,13 +105,16 @@ def _branches(field_type: Any) -> list[Any]:
 def required_fields(event_type: str) -> tuple[str, ...]:
     """Top-level fields of the latest ``event_type`` that can never be null (no ``"null"``
     branch): derived from the ``.avsc``, so the fold's well-formedness guard never restates it."""
-    return tuple(f["name"] for f in reader_schema(event_type)["fields"]
-                 if "null" not in _branches(f["type"]))
+    return tuple(f["name"] for f in reader_schema(event_type)["fields"] if "null" not in _branches(f["type"]))
 
 
 @functools.cache
 def time_fields(event_type: str) -> tuple[str, ...]:
     """Top-level ``timestamp-millis`` fields of the latest ``event_type`` (nullable or not)."""
-    return tuple(f["name"] for f in reader_schema(event_type)["fields"]
-                 if any(isinstance(b, dict) and b.get("logicalType") == "timestamp-millis"
-                        for b in _branches(f["type"])))
+    return tuple(
+        f["name"]
+        for f in reader_schema(event_type)["fields"]
+        if any(
+            isinstance(b, dict) and b.get("logicalType") == "timestamp-millis" for b in _branches(f["type"])
+        )
+    )

@@ -44,8 +44,9 @@ def create_app(config: Config, state: WorkerState) -> faust.App:
         topic_allow_declare=False,
         producer_acks=-1,
     )
-    topic = app.topic(config.events_topic, key_type=bytes, value_type=bytes,
-                      key_serializer="raw", value_serializer="raw")
+    topic = app.topic(
+        config.events_topic, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
+    )
     # One thread: store writes are blocking and must not run inside the event loop.
     executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="projector")
 
@@ -54,8 +55,14 @@ def create_app(config: Config, state: WorkerState) -> faust.App:
         # take_events is faust-streaming's, missing from its StreamT stub.
         async for events in stream.take_events(BATCH_MAX, within=BATCH_WITHIN_S):  # type: ignore[attr-defined]
             batch = [
-                RawMessage(e.message.topic, e.message.partition, e.message.offset,
-                           e.message.key, e.message.value, _millis(e.message.timestamp))
+                RawMessage(
+                    e.message.topic,
+                    e.message.partition,
+                    e.message.offset,
+                    e.message.key,
+                    e.message.value,
+                    _millis(e.message.timestamp),
+                )
                 for e in events
             ]
             loop = asyncio.get_running_loop()

@@ -14,13 +14,14 @@ class DeadLetterPublisher:
 
     def __init__(self, bootstrap: str, topic: str) -> None:
         self.topic = topic
-        self._producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True,
-                                   "acks": "all"})
+        self._producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "acks": "all"})
 
     def __call__(self, letters: Sequence[DeadLetter]) -> None:
         for letter in letters:
             self._producer.produce(
-                self.topic, key=letter.key, value=letter.raw,
+                self.topic,
+                key=letter.key,
+                value=letter.raw,
                 headers=[
                     ("reason", letter.reason.encode()),
                     ("detail", letter.detail.encode()[:4000]),

@@ -49,14 +49,14 @@ class EventProducer:
         """Queue ``event``; its delivery is confirmed (or raised) by :meth:`flush`."""
         self.send_raw(event.case_id, encode(event))
 
-    def send_raw(self, key: str, value: bytes,
-                 on_delivery: Callable[[KafkaError | None, Message], None] | None = None) -> None:
+    def send_raw(
+        self, key: str, value: bytes, on_delivery: Callable[[KafkaError | None, Message], None] | None = None
+    ) -> None:
         """Queue already-encoded bytes (replays, dead-letter tests, tools)."""
         callback = on_delivery or self._on_delivery
         while True:
             try:
-                self._producer.produce(self.topic, key=key.encode(), value=value,
-                                       on_delivery=callback)
+                self._producer.produce(self.topic, key=key.encode(), value=value, on_delivery=callback)
                 break
             except BufferError:
                 # The local queue is full: serve delivery reports until there is room.

@@ -3,9 +3,10 @@
 The same :class:`Projector` as the live worker (same fold, same rows), driven by a plain
 confluent-kafka consumer in large batches. It writes into a new database, so readers keep
 seeing the complete old tables; when it has caught up it swaps every table in one ``RENAME``
-statement (``projections/rebuild.py``), and a last catch-up pass covers what arrived during the swap (idempotent rows make
-the overlap with the live worker harmless). Progress is committed to a consumer group of its
-own after each written batch, so an interrupted replay resumes where it stopped.
+statement (``projections/rebuild.py``), and a last catch-up pass covers what arrived during the
+swap (idempotent rows make the overlap with the live worker harmless). Progress is committed to
+a consumer group of its own after each written batch, so an interrupted replay resumes where it
+stopped.
 """
 
 from __future__ import annotations
@@ -43,7 +44,6 @@ class ReplayStatus:
         return self.done / elapsed if elapsed > 0 else 0.0
 
 
-
 def _no_publish(_: object) -> None:
     """Dead letters were published by the live worker already; the rebuild only records them."""
 
@@ -51,9 +51,16 @@ def _no_publish(_: object) -> None:
 class Replayer:
     """One rebuild of ``config``'s projections into ``target`` (a database name)."""
 
-    def __init__(self, config: Config, store: Store, bootstrap: str, target: str,
-                 since: datetime | None = None, keep_old: bool = False,
-                 on_progress: Callable[[ReplayStatus], None] = lambda status: None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        bootstrap: str,
+        target: str,
+        since: datetime | None = None,
+        keep_old: bool = False,
+        on_progress: Callable[[ReplayStatus], None] = lambda status: None,
+    ) -> None:
         self.config, self.store, self.bootstrap = config, store, bootstrap
         self.since, self.keep_old, self.on_progress = since, keep_old, on_progress
         self.status = ReplayStatus(target)
@@ -100,8 +107,9 @@ class Replayer:
         self.on_progress(self.status)
 
     def _consumer(self) -> Consumer:
-        consumer = Consumer({"bootstrap.servers": self.bootstrap, "group.id": self.group,
-                             **settings.REPLAY_CONSUMER})
+        consumer = Consumer(
+            {"bootstrap.servers": self.bootstrap, "group.id": self.group, **settings.REPLAY_CONSUMER}
+        )
         topic = self.config.events_topic
         metadata = consumer.list_topics(topic, timeout=30).topics[topic]
         partitions = [TopicPartition(topic, p) for p in sorted(metadata.partitions)]
@@ -120,8 +128,10 @@ class Replayer:
             return [TopicPartition(tp.topic, tp.partition, OFFSET_BEGINNING) for tp in partitions]
         stamp = int(self.since.timestamp() * 1000)
         wanted = [TopicPartition(tp.topic, tp.partition, stamp) for tp in partitions]
-        return [TopicPartition(tp.topic, tp.partition, tp.offset if tp.offset >= 0 else OFFSET_BEGINNING)
-                for tp in consumer.offsets_for_times(wanted, timeout=30)]
+        return [
+            TopicPartition(tp.topic, tp.partition, tp.offset if tp.offset >= 0 else OFFSET_BEGINNING)
+            for tp in consumer.offsets_for_times(wanted, timeout=30)
+        ]
 
     def _drain(self, consumer: Consumer, projector: Projector) -> None:
         """Consume up to the end offsets as of now, writing and committing batch by batch."""
@@ -130,12 +140,15 @@ class Replayer:
         for p, offset in position.items():
             if offset < 0:  # OFFSET_BEGINNING
                 position[p] = lows[p]
-        self.status.total = self.status.done + sum(
-            max(0, end - position[p]) for p, end in ends.items())
+        self.status.total = self.status.done + sum(max(0, end - position[p]) for p, end in ends.items())
         while any(position[p] < end for p, end in ends.items()):
             # Never ask for more than is left: the last partial batch would wait out the timeout.
             left = sum(max(0, end - position[p]) for p, end in ends.items())
-            batch = [m for m in consumer.consume(min(settings.REPLAY_BATCH, left), timeout=1.0) if m.error() is None]
+            batch = [
+                m
+                for m in consumer.consume(min(settings.REPLAY_BATCH, left), timeout=1.0)
+                if m.error() is None
+            ]
             if not batch:
                 # Offsets may have gaps (transaction markers): trust the consumer where it knows.
                 for tp in consumer.position(consumer.assignment()):
@@ -151,8 +164,14 @@ class Replayer:
 
     @staticmethod
     def _project(projector: Projector, batch: list[Message]) -> None:
-        projector.project([RawMessage(m.topic() or "", m.partition() or 0, m.offset() or 0, m.key(),
-                                      m.value(), m.timestamp()[1]) for m in batch])
+        projector.project(
+            [
+                RawMessage(
+                    m.topic() or "", m.partition() or 0, m.offset() or 0, m.key(), m.value(), m.timestamp()[1]
+                )
+                for m in batch
+            ]
+        )
 
     def _watermarks(self, consumer: Consumer) -> tuple[dict[int, int], dict[int, int]]:
         """Low and high offsets of every partition, in two requests (not two per partition)."""

@@ -23,6 +23,7 @@ NAMESPACE = uuid.UUID("6f1c2a8e-93a5-4b7e-8f0e-0c1c1e5a7d42")
 WATCHDOG_ACTOR = {"type": "system", "id": "sla-watchdog"}  # the simulator uses the same
 LEVELS = {"accept_overdue": 1, "dispose_overdue": 2}
 
+
 def escalation_event_id(case_id: str, task_id: str, reason: str, deadline: datetime) -> str:
     """The one event id of the automatic escalation of this deadline (shared with simulators)."""
     stamp = int(deadline.timestamp())
@@ -59,30 +60,41 @@ def overdue(query: Query, database: str, now: datetime) -> list[Overdue]:
     return found
 
 
-def not_yet_escalated(query: Query, database: str, candidates: list[Overdue],
-                      chunk: int = 5_000) -> list[Overdue]:
+def not_yet_escalated(
+    query: Query, database: str, candidates: list[Overdue], chunk: int = 5_000
+) -> list[Overdue]:
     done: set[str] = set()
     for start in range(0, len(candidates), chunk):
-        ids = tuple(c.event_id for c in candidates[start:start + chunk])
-        done.update(eid for (eid,) in query(
-            f"SELECT event_id FROM {database}.{schema.EVENT_LOG} "
-            "WHERE type = 'CaseEscalated' AND event_id IN %(ids)s", {"ids": ids}))
+        ids = tuple(c.event_id for c in candidates[start : start + chunk])
+        done.update(
+            eid
+            for (eid,) in query(
+                f"SELECT event_id FROM {database}.{schema.EVENT_LOG} "
+                "WHERE type = 'CaseEscalated' AND event_id IN %(ids)s",
+                {"ids": ids},
+            )
+        )
     return [c for c in candidates if c.event_id not in done]
 
 
 def escalation(item: Overdue, now: datetime) -> Event:
     return new_event(
-        "CaseEscalated", case_id=item.case_id, event_id=item.event_id, actor=WATCHDOG_ACTOR,
+        "CaseEscalated",
+        case_id=item.case_id,
+        event_id=item.event_id,
+        actor=WATCHDOG_ACTOR,
         # The first second past the deadline: deterministic, so a re-emission is identical.
-        source="civicloop-sla-watchdog", occurred_at=item.deadline + timedelta(seconds=1),
+        source="civicloop-sla-watchdog",
+        occurred_at=item.deadline + timedelta(seconds=1),
         recorded_at=now,
-        level=LEVELS[item.reason], reason=item.reason, task_id=item.task_id,
+        level=LEVELS[item.reason],
+        reason=item.reason,
+        task_id=item.task_id,
         deadline=item.deadline,
     )
 
 
-def sweep(query: Query, database: str, send: Callable[[Event], None],
-          now: datetime | None = None) -> int:
+def sweep(query: Query, database: str, send: Callable[[Event], None], now: datetime | None = None) -> int:
     """One pass: emit the escalations due now; return how many were sent."""
     moment = now or datetime.now(UTC)
     due = not_yet_escalated(query, database, overdue(query, database, moment))

@@ -43,11 +43,12 @@ def register_views(app: faust.App, state: WorkerState) -> None:
             body = await request.json()  # type: ignore[attr-defined]
             sql = str(body.get("sql", "")).strip()
             if not sql.upper().startswith(READ_ONLY_PREFIXES):
-                return self.json({"error": "only read-only statements (SELECT, WITH, SHOW, "
-                                           "DESCRIBE, EXISTS) are served"}, status=400)
+                return self.json(
+                    {"error": "only read-only statements (SELECT, WITH, SHOW, DESCRIBE, EXISTS) are served"},
+                    status=400,
+                )
             try:
-                rows = await asyncio.get_running_loop().run_in_executor(
-                    None, state.store.query, sql)
+                rows = await asyncio.get_running_loop().run_in_executor(None, state.store.query, sql)
             except Exception as exc:  # noqa: BLE001 - the caller gets the engine's message
                 return self.json({"error": str(exc)}, status=400)
             return self.json({"rows": [[_jsonable(v) for v in row] for row in rows]})

@@ -22,14 +22,19 @@ def run(config: Config, loglevel: str = "warn") -> None:
     state = WorkerState(config, address)
     app = create_app(config, state)
 
-    @app.on_before_shutdown.connect
+    @app.on_before_shutdown.connect  # type: ignore[arg-type]  # faust's stub wants `signal`
     def _stopping(app: faust.App, **_: object) -> None:
         # A batch retrying against a dead store gives up on shutdown rather than hang it;
         # its offsets were never acknowledged, so the next worker replays it.
         state.stopping = True
 
-    _log.info("worker_starting", topic=config.events_topic, store=state.store.url,
-              group=config.consumer_group, web_port=config.worker_web_port)
+    _log.info(
+        "worker_starting",
+        topic=config.events_topic,
+        store=state.store.url,
+        group=config.consumer_group,
+        web_port=config.worker_web_port,
+    )
     worker = faust.Worker(app, loglevel=loglevel, quiet=True, redirect_stdouts=False)
     try:
         worker.execute_from_commandline()

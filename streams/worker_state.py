@@ -43,8 +43,9 @@ class WorkerState:
         self.bootstrap = bootstrap
         self.store: Store = open_store(config.clickhouse_url, config.home)
         schema.ensure(self.store, config.database)
-        self.projector = Projector(self.store, config.database,
-                                   DeadLetterPublisher(bootstrap, config.dead_letter_topic))
+        self.projector = Projector(
+            self.store, config.database, DeadLetterPublisher(bootstrap, config.dead_letter_topic)
+        )
         self.escalations = EventProducer(bootstrap, config.events_topic)
         self.counters = Counters()
         self._lock = threading.Lock()
@@ -62,8 +63,13 @@ class WorkerState:
             for letter in result.dead:
                 counters.dead_by_reason[letter.reason] = counters.dead_by_reason.get(letter.reason, 0) + 1
             counters.last_batch_at = time.time()
-        _log.info("batch_projected", size=len(batch), projected=result.projected,
-                  dead=len(result.dead), ms=round((time.perf_counter() - started) * 1000, 1))
+        _log.info(
+            "batch_projected",
+            size=len(batch),
+            projected=result.projected,
+            dead=len(result.dead),
+            ms=round((time.perf_counter() - started) * 1000, 1),
+        )
 
     def sweep(self) -> int:
         """One SLA watchdog pass; escalations go to the case topic like any other event."""
@@ -82,8 +88,14 @@ class WorkerState:
         with self._lock:
             if self.replay is not None and self.replay.status.phase not in ("done", "failed"):
                 return self.replay.status
-            self.replay = Replayer(self.config, self.store, self.bootstrap,
-                                   rebuild_database(self.config.database), since=since, keep_old=keep_old)
+            self.replay = Replayer(
+                self.config,
+                self.store,
+                self.bootstrap,
+                rebuild_database(self.config.database),
+                since=since,
+                keep_old=keep_old,
+            )
         threading.Thread(target=self._run_replay, name="replay", daemon=True).start()
         return self.replay.status
 
@@ -101,10 +113,16 @@ class WorkerState:
         with self._lock:
             c = self.counters
             return {
-                "status": "ok", "namespace": self.config.namespace, "store": self.store.url,
+                "status": "ok",
+                "namespace": self.config.namespace,
+                "store": self.store.url,
                 "home": str(self.config.home),
-                "batches": c.batches, "projected": c.projected, "dead": c.dead,
-                "dead_by_reason": dict(c.dead_by_reason), "last_batch_at": c.last_batch_at,
-                "escalated": c.escalated, "watchdog_sweeps": c.sweeps,
+                "batches": c.batches,
+                "projected": c.projected,
+                "dead": c.dead,
+                "dead_by_reason": dict(c.dead_by_reason),
+                "last_batch_at": c.last_batch_at,
+                "escalated": c.escalated,
+                "watchdog_sweeps": c.sweeps,
                 "uptime_s": round(time.time() - c.started_at, 1),
             }

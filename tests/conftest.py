@@ -28,10 +28,14 @@ BACKENDS = ("chdb", "server")
 
 def make_config(home: Path, **overrides: object) -> Config:
     values: dict[str, object] = {
-        "kafka_bootstrap": "", "clickhouse_url": f"chdb://{home / 'chdb'}",
-        "namespace": f"t{uuid.uuid4().hex[:10]}", "home": home,
+        "kafka_bootstrap": "",
+        "clickhouse_url": f"chdb://{home / 'chdb'}",
+        "namespace": f"t{uuid.uuid4().hex[:10]}",
+        "home": home,
         "cache": Path(os.environ.get("CIVICLOOP_CACHE", "~/.cache/civicloop")).expanduser(),
-        "partitions": 3, "worker_web_port": free_port(), "keystore": home / "var" / "keys.sqlite",
+        "partitions": 3,
+        "worker_web_port": free_port(),
+        "keystore": home / "var" / "keys.sqlite",
     }
     values.update(overrides)
     return Config(**values)  # type: ignore[arg-type]

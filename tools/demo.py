@@ -14,6 +14,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -33,9 +34,14 @@ from civicloop.tools.output import print_table
 from civicloop.tools.simulate import SimConfig, simulate
 
 _log = log.get(__name__)
-CATEGORIES = {"road.pothole": "hotline", "sanitation.missed_pickup": "app",
-              "lighting.streetlight_out": "web", "noise.construction": "hotline",
-              "water.leak": "wechat", "trees.fallen": "grid_inspector"}
+CATEGORIES = {
+    "road.pothole": "hotline",
+    "sanitation.missed_pickup": "app",
+    "lighting.streetlight_out": "web",
+    "noise.construction": "hotline",
+    "water.leak": "wechat",
+    "trees.fallen": "grid_inspector",
+}
 
 
 def reports(run: str, count: int, seed: int = 7, keys: KeyStore | None = None) -> Iterator[Event]:
@@ -48,20 +54,28 @@ def reports(run: str, count: int, seed: int = 7, keys: KeyStore | None = None) -
         reporter = f"r-{rng.randrange(10**6):06d}"
         channel = CATEGORIES[category] if rng.random() < 0.7 else rng.choice(["app", "web", "email"])
         yield new_event(
-            "CaseReported", case_id=f"{run}-{i:05d}", source="civicloop-demo",
+            "CaseReported",
+            case_id=f"{run}-{i:05d}",
+            source="civicloop-demo",
             actor={"type": "citizen", "id": reporter},
             occurred_at=start + timedelta(seconds=i * 28_800 // count + rng.random()),
-            channel=channel, category=category, description=f"demo report {i} ({category})",
+            channel=channel,
+            category=category,
+            description=f"demo report {i} ({category})",
             priority=rng.choice(["normal", "normal", "normal", "high", "urgent", "low"]),
-            location={"lat": 39.29 + rng.uniform(-0.05, 0.05), "lon": -76.61 + rng.uniform(-0.05, 0.05),
-                      "address": None, "grid_id": f"G{rng.randrange(1, 13):02d}",
-                      "district": f"D{rng.randrange(1, 5)}"},
+            location={
+                "lat": 39.29 + rng.uniform(-0.05, 0.05),
+                "lon": -76.61 + rng.uniform(-0.05, 0.05),
+                "address": None,
+                "grid_id": f"G{rng.randrange(1, 13):02d}",
+                "district": f"D{rng.randrange(1, 5)}",
+            },
             reporter_ref=reporter,
             **_sealed(keys, reporter, f"+1-410-555-{rng.randrange(10**4):04d}"),
         )
 
 
-def _sealed(keys: KeyStore | None, reporter: str, phone: str) -> dict[str, object]:
+def _sealed(keys: KeyStore | None, reporter: str, phone: str) -> dict[str, Any]:
     if keys is None:
         return {}
     ciphertext, key_id = seal(keys, reporter, phone)
@@ -82,12 +96,21 @@ def run(config: Config, count: int = 300, days: int = 14, timeout: float = 180.0
         finally:
             keys.close()
         console.print(_reports_table(config, run_id, count, timeout))
-        city = simulate(days, 300, seed=int(time.time()), start=datetime.now(UTC) - timedelta(days=days),
-                        config=SimConfig(case_prefix=f"{run_id}-city-"))
+        city = simulate(
+            days,
+            300,
+            seed=int(time.time()),
+            start=datetime.now(UTC) - timedelta(days=days),
+            config=SimConfig(case_prefix=f"{run_id}-city-"),
+        )
         sent = feed.send(config, city, f"{days} days of a simulated city")
         feed.wait_projected(config, sent, timeout)
-        rows = metrics(open_reader(config).query, config.database, "department",
-                       t_from=datetime.now(UTC) - timedelta(days=days))
+        rows = metrics(
+            open_reader(config).query,
+            config.database,
+            "department",
+            t_from=datetime.now(UTC) - timedelta(days=days),
+        )
         print_table(console, rows, f"metrics by department, last {days} days ({config.database})")
         return 0
     finally:
@@ -100,13 +123,19 @@ def run(config: Config, count: int = 300, days: int = 14, timeout: float = 180.0
 def _reports_table(config: Config, run_id: str, count: int, timeout: float) -> Table:
     reader = open_reader(config)
     where = f"FROM {config.database}.case_lifecycle FINAL WHERE case_id LIKE '{run_id}-%'"
-    wait_until(lambda: int(reader.query(f"SELECT count() {where}")[0][0]) >= count, timeout,
-               f"{count} reports in ClickHouse", interval=0.5)
+    wait_until(
+        lambda: int(reader.query(f"SELECT count() {where}")[0][0]) >= count,
+        timeout,
+        f"{count} reports in ClickHouse",
+        interval=0.5,
+    )
     table = Table(title=f"reports by category and channel ({config.database}.case_lifecycle)")
     for name, justify in (("category", "left"), ("channel", "left"), ("reports", "right")):
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
-    rows = reader.query(f"SELECT category, channel, count() AS n {where} "
-                        "GROUP BY category, channel ORDER BY n DESC, category, channel")
+    rows = reader.query(
+        f"SELECT category, channel, count() AS n {where} "
+        "GROUP BY category, channel ORDER BY n DESC, category, channel"
+    )
     for category, channel, n in rows:
         table.add_row(category, channel, str(n))
     table.add_row("[bold]total[/]", "", f"[bold]{sum(int(r[2]) for r in rows)}[/]")

@@ -28,8 +28,14 @@ class Sent:
 
 
 def progress(transient: bool = False) -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), transient=transient)
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]}"),
+        TimeElapsedColumn(),
+        transient=transient,
+    )
 
 
 def send(config: Config, events: Iterable[Event], what: str, total: int | None = None) -> Sent:
@@ -56,13 +62,15 @@ def wait_projected(config: Config, sent: Sent, timeout: float = 600.0) -> None:
     with progress() as bar:
         task = bar.add_task("waiting for the projections", total=total, rate="")
         while True:
-            left = remaining(sent.high_offsets,
-                             projected_offsets(reader.query, config.database, config.events_topic))
+            left = remaining(
+                sent.high_offsets, projected_offsets(reader.query, config.database, config.events_topic)
+            )
             bar.update(task, completed=total - left)
             if left == 0:
                 return
             if time.monotonic() > deadline:
                 raise TimeoutError(
                     f"{left} message(s) still not projected after {timeout:.0f} s: is a worker "
-                    "running (`civicloop status`, `civicloop up`)?")
+                    "running (`civicloop status`, `civicloop up`)?"
+                )
             time.sleep(0.5)

@@ -44,13 +44,23 @@ def to_csv(rows: Sequence[dict[str, Any]]) -> str:
 
 # The table view keeps the figures analysts read first; json and csv carry every key.
 TABLE_COLUMNS = {
-    "metrics": (("reported", "reported"), ("closed", "closed"), ("due", "due"),
-                ("closure_rate", "closure"), ("on_time_closure_rate", "on time"),
-                ("on_time_rate_open_aware", "on time*"), ("open_overdue", "overdue"),
-                ("response_rate", "response"), ("resolution_rate", "resolved"),
-                ("satisfaction_rate", "satisfied"), ("rework_rate", "rework"),
-                ("return_rate", "returns"), ("extension_rate", "extended"),
-                ("p50_report_to_close_s", "p50 close"), ("p90_report_to_close_s", "p90 close")),
+    "metrics": (
+        ("reported", "reported"),
+        ("closed", "closed"),
+        ("due", "due"),
+        ("closure_rate", "closure"),
+        ("on_time_closure_rate", "on time"),
+        ("on_time_rate_open_aware", "on time*"),
+        ("open_overdue", "overdue"),
+        ("response_rate", "response"),
+        ("resolution_rate", "resolved"),
+        ("satisfaction_rate", "satisfied"),
+        ("rework_rate", "rework"),
+        ("return_rate", "returns"),
+        ("extension_rate", "extended"),
+        ("p50_report_to_close_s", "p50 close"),
+        ("p90_report_to_close_s", "p90 close"),
+    ),
 }
 
 

@@ -13,8 +13,11 @@ import typer
 from civicloop.cli import analytics, bench, ingest, privacy, produce, replay, schemas, simulate, stack
 from civicloop.cli.common import err
 
-app = typer.Typer(help="civicloop: citizen-report cases as events on Kafka, projected into ClickHouse.",
-                  no_args_is_help=True, pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="civicloop: citizen-report cases as events on Kafka, projected into ClickHouse.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
 for module in (stack, analytics, ingest, simulate, produce, replay, privacy, schemas, bench):
     module.register(app)
 
@@ -40,8 +43,10 @@ def _for_the_user(exc: Exception) -> str | None:
 
     text = str(exc)
     if "UNKNOWN_DATABASE" in text or "Code: 81." in text:
-        return ("nothing has been projected here yet (the database does not exist): start a "
-                "worker (`civicloop up`) and produce events first.\n" + text.splitlines()[0])
+        return (
+            "nothing has been projected here yet (the database does not exist): start a "
+            "worker (`civicloop up`) and produce events first.\n" + text.splitlines()[0]
+        )
     if isinstance(exc, NoKafka | ToolMissing | StoreURLError | TimeoutError | RuntimeError | ValueError):
         return text
     return None

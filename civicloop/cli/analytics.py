@@ -29,24 +29,31 @@ def register(app: typer.Typer) -> None:
     app.command()(sql)
 
 
-def metrics(t_from: From = None, t_to: To = None, by: By = Dimension.department,
-            fmt: Fmt = Format.table) -> None:
+def metrics(
+    t_from: From = None, t_to: To = None, by: By = Dimension.department, fmt: Fmt = Format.table
+) -> None:
     """Closed-loop metrics per group: closure, on-time, response, resolution, satisfaction, …"""
-    rows = _run(lambda run, db: closed_loop.metrics(run, db, by.value, parse_time(t_from),
-                                                       parse_time(t_to)), by)
+    rows = _run(
+        lambda run, db: closed_loop.metrics(run, db, by.value, parse_time(t_from), parse_time(t_to)), by
+    )
     emit(rows, fmt, f"metrics by {by.value}")
 
 
-def durations(t_from: From = None, t_to: To = None, by: By = Dimension.department,
-              fmt: Fmt = Format.table) -> None:
+def durations(
+    t_from: From = None, t_to: To = None, by: By = Dimension.department, fmt: Fmt = Format.table
+) -> None:
     """p50/p90/p99 of report→register→dispatch→accept→dispose→close, wall-clock and working."""
-    rows = _run(lambda run, db: reports.durations(run, db, by.value, parse_time(t_from),
-                                                  parse_time(t_to)), by)
+    rows = _run(
+        lambda run, db: reports.durations(run, db, by.value, parse_time(t_from), parse_time(t_to)), by
+    )
     emit(rows, fmt, f"durations by {by.value} (seconds)")
 
 
-def backlog(as_of: Annotated[str | None, typer.Option("--as-of", help="Moment (default now).")] = None,
-            by: By = Dimension.department, fmt: Fmt = Format.table) -> None:
+def backlog(
+    as_of: Annotated[str | None, typer.Option("--as-of", help="Moment (default now).")] = None,
+    by: By = Dimension.department,
+    fmt: Fmt = Format.table,
+) -> None:
     """Open cases by age bucket and overdue state."""
     rows = _run(lambda run, db: reports.backlog(run, db, by.value, parse_time(as_of)), by)
     emit(rows, fmt, f"backlog by {by.value}")
@@ -73,4 +80,3 @@ def _run(compute: Any, by: Dimension) -> list[dict[str, Any]]:
         for row in result:
             row["group"] = "all"
     return result
-

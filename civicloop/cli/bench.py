@@ -20,17 +20,24 @@ if TYPE_CHECKING:
 Rounds = Annotated[int, typer.Option(min=1, help="Each figure is the fastest of this many runs.")]
 Events = Annotated[int, typer.Option("--events", "-n", min=1, help="How many events to time.")]
 AsJson = Annotated[bool, typer.Option("--json", help="One JSON object (for recording) instead of tables.")]
-StoreKind = Annotated[Backend, typer.Option("--store", help="chdb: a fresh chDB directory in a temp "
-                                            "dir; server: CIVICLOOP_CLICKHOUSE_URL when it is a "
-                                            "clickhouse:// URL, else a clickhouse-server started "
-                                            "for the run.")]
+StoreKind = Annotated[
+    Backend,
+    typer.Option(
+        "--store",
+        help="chdb: a fresh chDB directory in a temp "
+        "dir; server: CIVICLOOP_CLICKHOUSE_URL when it is a "
+        "clickhouse:// URL, else a clickhouse-server started "
+        "for the run.",
+    ),
+]
 
 
 def register(app: typer.Typer) -> None:
     """Add the ``civicloop bench`` sub-app (``codec``, ``produce``, ``replay``, ``live``,
     ``queries``) to ``app``."""
-    bench = typer.Typer(help="Throughput against a raw ceiling measured in the same run.",
-                        no_args_is_help=True)
+    bench = typer.Typer(
+        help="Throughput against a raw ceiling measured in the same run.", no_args_is_help=True
+    )
     bench.command("codec")(codec_command)
     bench.command("produce")(produce_command)
     bench.command("replay")(replay_command)
@@ -67,8 +74,9 @@ def produce_command(events: Events = 200_000, rounds: Rounds = 3, as_json: AsJso
     show(result, as_json)
 
 
-def replay_command(events: Events = 1_000_000, store: StoreKind = Backend.chdb,
-                   as_json: AsJson = False) -> None:
+def replay_command(
+    events: Events = 1_000_000, store: StoreKind = Backend.chdb, as_json: AsJson = False
+) -> None:
     """Replayer.run (rebuild every projection) vs bare consume + decode, same N events."""
     from civicloop.tools.bench.replay import run
 
@@ -76,8 +84,9 @@ def replay_command(events: Events = 1_000_000, store: StoreKind = Backend.chdb,
 
 
 def live_command(
-    events: Annotated[int, typer.Option("--events", "-n", min=1,
-                                        help="Events for the throughput figure.")] = 200_000,
+    events: Annotated[
+        int, typer.Option("--events", "-n", min=1, help="Events for the throughput figure.")
+    ] = 200_000,
     rate: Annotated[int, typer.Option(min=1, help="Events/s produced for the latency figure.")] = 5_000,
     seconds: Annotated[float, typer.Option(min=1, help="How long to hold --rate.")] = 30.0,
     as_json: AsJson = False,
@@ -90,7 +99,9 @@ def live_command(
 
 def queries_command(
     cases: Annotated[int, typer.Option(min=1, help="Cases in the synthetic projections.")] = 1_000_000,
-    store: StoreKind = Backend.chdb, rounds: Rounds = 3, as_json: AsJson = False,
+    store: StoreKind = Backend.chdb,
+    rounds: Rounds = 3,
+    as_json: AsJson = False,
 ) -> None:
     """Every closed-loop query over synthetic projections vs reading the table at all."""
     from civicloop import log

@@ -40,6 +40,7 @@ def parse_time(value: str | None) -> datetime | None:
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
-        raise typer.BadParameter(f"{value!r} is not an ISO date or date-time "
-                                 "(e.g. 2024-05-01 or 2024-05-01T08:00:00+08:00)") from None
+        raise typer.BadParameter(
+            f"{value!r} is not an ISO date or date-time (e.g. 2024-05-01 or 2024-05-01T08:00:00+08:00)"
+        ) from None
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

@@ -39,12 +39,15 @@ def read(fmt: Format, path: Path, tz: str | None, spec: Path | None) -> ImportRe
 def import_command(
     fmt: Annotated[Format, typer.Argument(metavar="FORMAT", help="baltimore311, nyc311 or mapping")],
     path: Annotated[Path, typer.Argument(metavar="FILE", help="The city's CSV export, as it comes.")],
-    tz: Annotated[str | None,
-                  typer.Option(help="Zone of naive local times (default America/New_York).")] = None,
-    spec: Annotated[Path | None,
-                    typer.Option("--mapping", help="TOML column mapping (FORMAT mapping).")] = None,
-    out: Annotated[Path | None,
-                   typer.Option(help="Write JSON Lines here instead of producing to Kafka.")] = None,
+    tz: Annotated[
+        str | None, typer.Option(help="Zone of naive local times (default America/New_York).")
+    ] = None,
+    spec: Annotated[
+        Path | None, typer.Option("--mapping", help="TOML column mapping (FORMAT mapping).")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Write JSON Lines here instead of producing to Kafka.")
+    ] = None,
     wait: Annotated[bool, typer.Option(help="Return only when the projections include every event.")] = False,
     timeout: Annotated[float, typer.Option(help="Seconds --wait may take.")] = 600.0,
 ) -> None:
@@ -71,12 +74,16 @@ def import_command(
 
 def show(report: Report, headline: str) -> None:
     console = Console()
-    console.print(f"[bold]{report.source}[/]: {report.rows_read} rows read, "
-                  f"{report.cases_imported} cases imported; {headline}")
+    console.print(
+        f"[bold]{report.source}[/]: {report.rows_read} rows read, "
+        f"{report.cases_imported} cases imported; {headline}"
+    )
     data = report.as_dict()
-    for section, title in (("events_by_type", "events by type"),
-                           ("unmapped", "could not be mapped (rows, by reason)"),
-                           ("adjusted", "mapped by a documented rule")):
+    for section, title in (
+        ("events_by_type", "events by type"),
+        ("unmapped", "could not be mapped (rows, by reason)"),
+        ("adjusted", "mapped by a documented rule"),
+    ):
         table = Table(title=title, title_justify="left")
         table.add_column("what")
         table.add_column("count", justify="right")

@@ -29,8 +29,11 @@ def erase_command(reporter_ref: ReporterRef) -> None:
         deleted = store.erase(reporter_ref)
     finally:
         store.close()
-    Console().print(f"erased reporter {reporter_ref!r}: {deleted} key(s) deleted"
-                    if deleted else f"no keys for reporter {reporter_ref!r} (nothing to erase)")
+    Console().print(
+        f"erased reporter {reporter_ref!r}: {deleted} key(s) deleted"
+        if deleted
+        else f"no keys for reporter {reporter_ref!r} (nothing to erase)"
+    )
 
 
 def contact_command(case_id: CaseId) -> None:
@@ -39,7 +42,8 @@ def contact_command(case_id: CaseId) -> None:
     cfg = config_module.load()
     rows = open_reader(cfg).query(
         f"SELECT hex(payload) FROM {cfg.database}.event_log FINAL "
-        f"WHERE case_id = '{case_id.replace(chr(39), '')}' AND type = 'CaseReported'")
+        f"WHERE case_id = '{case_id.replace(chr(39), '')}' AND type = 'CaseReported'"
+    )
     if not rows:
         Console(stderr=True).print(f"no CaseReported for case {case_id!r}")
         raise typer.Exit(1)

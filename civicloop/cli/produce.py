@@ -28,8 +28,10 @@ EXIT_BAD_LINES, EXIT_ERROR = 1, 2
 
 def produce(
     file: Annotated[Path, typer.Argument(help="JSON Lines, one event a line; - reads stdin.")],
-    rejects: Annotated[Path | None, typer.Option(
-        help="Also write every bad line to this file (JSON Lines: line, field, reason, text).")] = None,
+    rejects: Annotated[
+        Path | None,
+        typer.Option(help="Also write every bad line to this file (JSON Lines: line, field, reason, text)."),
+    ] = None,
 ) -> None:
     """Validate JSON Lines events and produce them to the case-events topic.
 
@@ -45,8 +47,10 @@ def produce(
         err.print(Text.assemble((f"{what}: ", "red"), str(exc)))
         raise typer.Exit(EXIT_ERROR) from None
     except KeyboardInterrupt:
-        err.print("[red]interrupted[/]: events not yet flushed are lost; producing the file again is "
-                  "safe (lines with event_id are deduplicated by the projections)")
+        err.print(
+            "[red]interrupted[/]: events not yet flushed are lost; producing the file again is "
+            "safe (lines with event_id are deduplicated by the projections)"
+        )
         raise typer.Exit(130) from None
     print_summary(out, summary, topic)
     print_bad_lines(out, summary.bad)
@@ -76,7 +80,8 @@ def _check_reachable(address: str, timeout: float = 10.0) -> None:
     except KafkaException as exc:
         raise ConnectionError(
             f"Kafka at {address} did not answer within {timeout:.0f} s ({exc.args[0].str()}): start "
-            "it with `civicloop kafka up`, or fix CIVICLOOP_KAFKA_BOOTSTRAP.") from None
+            "it with `civicloop kafka up`, or fix CIVICLOOP_KAFKA_BOOTSTRAP."
+        ) from None
 
 
 @contextmanager
@@ -89,8 +94,14 @@ def _opened(path: Path | None) -> Iterator[TextIO | None]:
 def _progress(console: Console, total: int | None) -> Iterator[OnProgress]:
     """A bar of bytes read against the file size, with lines read and events/s so far."""
     # Narrow enough for an 80-column terminal, where a wrapped bar would print a line a refresh.
-    bar = Progress(BarColumn(bar_width=20), DownloadColumn(), TextColumn("{task.fields[lines]:,} lines"),
-                   TextColumn("{task.fields[rate]:,.0f} events/s"), TimeElapsedColumn(), console=console)
+    bar = Progress(
+        BarColumn(bar_width=20),
+        DownloadColumn(),
+        TextColumn("{task.fields[lines]:,} lines"),
+        TextColumn("{task.fields[rate]:,.0f} events/s"),
+        TimeElapsedColumn(),
+        console=console,
+    )
     task = bar.add_task("produce", total=total, lines=0, rate=0.0)
     started = time.perf_counter()
 
@@ -106,8 +117,14 @@ def print_summary(console: Console, summary: ProduceSummary, topic: str) -> None
     table = Table(title=f"produced to {topic} (delivery confirmed)")
     for column in ("lines read", "produced", "bad", "blank", "elapsed", "events/s"):
         table.add_column(column, justify="right")
-    table.add_row(f"{summary.read:,}", f"{summary.produced:,}", f"{len(summary.bad):,}",
-                  f"{summary.blank:,}", f"{summary.elapsed:.2f} s", f"{summary.events_per_s:,.0f}")
+    table.add_row(
+        f"{summary.read:,}",
+        f"{summary.produced:,}",
+        f"{len(summary.bad):,}",
+        f"{summary.blank:,}",
+        f"{summary.elapsed:.2f} s",
+        f"{summary.events_per_s:,.0f}",
+    )
     console.print(table)
 
 

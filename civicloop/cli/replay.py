@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 import time
 import urllib.request
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -28,8 +29,12 @@ from civicloop.tools.feed import progress
 
 
 def replay_command(
-    since: Annotated[str | None, typer.Option("--from", help="Rebuild from the events since this "
-                                               "time (ISO) instead of the beginning.")] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            "--from", help="Rebuild from the events since this time (ISO) instead of the beginning."
+        ),
+    ] = None,
     keep_old: Annotated[bool, typer.Option(help="Keep the replaced tables in <db>_rebuild_old.")] = False,
 ) -> None:
     """Rebuild all projections into fresh tables, then switch readers over atomically.
@@ -42,8 +47,13 @@ def replay_command(
         task = bar.add_task("replay: starting", total=None, rate="")
 
         def show(status: ReplayStatus) -> None:
-            bar.update(task, description=f"replay: {status.phase}", completed=status.done,
-                       total=status.total or None, rate=f"{status.rate:,.0f} ev/s")
+            bar.update(
+                task,
+                description=f"replay: {status.phase}",
+                completed=status.done,
+                total=status.total or None,
+                rate=f"{status.rate:,.0f} ev/s",
+            )
 
         if cfg.clickhouse_url.startswith("chdb:") and deployment_health(cfg):
             final = _through_worker(cfg, since, keep_old, show)
@@ -52,45 +62,59 @@ def replay_command(
     if final.phase != "done":
         Console(stderr=True).print(f"[red]replay failed[/]: {final.error}")
         raise typer.Exit(1)
-    Console().print(f"rebuilt {final.done:,} events at {final.rate:,.0f} ev/s; readers now see the "
-                    "new tables" + (f" (old ones kept in {rebuild_database(cfg.database)}_old)" if keep_old else ""))
+    Console().print(
+        f"rebuilt {final.done:,} events at {final.rate:,.0f} ev/s; readers now see the "
+        "new tables" + (f" (old ones kept in {rebuild_database(cfg.database)}_old)" if keep_old else "")
+    )
 
 
-def _here(cfg: Config, since: str | None, keep_old: bool, show: object) -> ReplayStatus:
+def _here(
+    cfg: Config, since: str | None, keep_old: bool, show: Callable[[ReplayStatus], None]
+) -> ReplayStatus:
     tune_gc()
     store = open_store(cfg.clickhouse_url, cfg.home)
     try:
-        replayer = Replayer(cfg, store, kafka.bootstrap(cfg), rebuild_database(cfg.database),
-                            since=parse_time(since), keep_old=keep_old, on_progress=show)  # type: ignore[arg-type]
+        replayer = Replayer(
+            cfg,
+            store,
+            kafka.bootstrap(cfg),
+            rebuild_database(cfg.database),
+            since=parse_time(since),
+            keep_old=keep_old,
+            on_progress=show,
+        )
         return replayer.run()
     finally:
         store.close()
 
 
-def _through_worker(cfg: Config, since: str | None, keep_old: bool, show: object) -> ReplayStatus:
+def _through_worker(
+    cfg: Config, since: str | None, keep_old: bool, show: Callable[[ReplayStatus], None]
+) -> ReplayStatus:
     base = f"http://127.0.0.1:{cfg.worker_web_port}/civicloop/replay"
     moment = parse_time(since)
     _call(base, {"since": moment.isoformat() if moment else None, "keep_old": keep_old})
     while True:
         status = _status(_call(base))
-        show(status)  # type: ignore[operator]
+        show(status)
         if status.phase in ("done", "failed"):
             return status
         time.sleep(0.5)
 
 
-def _call(url: str, body: dict[str, object] | None = None) -> dict[str, object]:
+def _call(url: str, body: dict[str, object] | None = None) -> dict[str, Any]:
     data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"},
-                                     method="GET" if body is None else "POST")
+    request = urllib.request.Request(
+        url, data=data, headers={"Content-Type": "application/json"}, method="GET" if body is None else "POST"
+    )
     with urllib.request.urlopen(request, timeout=30) as response:
-        result: dict[str, object] = json.loads(response.read())
+        result: dict[str, Any] = json.loads(response.read())
         return result
 
 
-def _status(doc: dict[str, object]) -> ReplayStatus:
+def _status(doc: dict[str, Any]) -> ReplayStatus:
     fields = {k: doc[k] for k in ("target", "phase", "done", "total", "started_at", "error")}
-    return ReplayStatus(**fields)  # type: ignore[arg-type]
+    return ReplayStatus(**fields)
 
 
 def register(app: typer.Typer) -> None:

@@ -14,13 +14,16 @@ def register(app: typer.Typer) -> None:
     for command in (up, down, status, worker, demo):
         app.command()(command)
     app.command("config")(show_config)
-    kafka_app = typer.Typer(help="The local Apache Kafka broker (KRaft, official jars).", no_args_is_help=True)
+    kafka_app = typer.Typer(
+        help="The local Apache Kafka broker (KRaft, official jars).", no_args_is_help=True
+    )
     kafka_app.command("up")(kafka_up)
     kafka_app.command("down")(kafka_down)
     kafka_app.command("status")(kafka_status)
     app.add_typer(kafka_app, name="kafka")
-    clickhouse_app = typer.Typer(help="A throwaway ClickHouse server (Debian's package).",
-                                 no_args_is_help=True)
+    clickhouse_app = typer.Typer(
+        help="A throwaway ClickHouse server (Debian's package).", no_args_is_help=True
+    )
     clickhouse_app.command("up")(clickhouse_up)
     clickhouse_app.command("down")(clickhouse_down)
     app.add_typer(clickhouse_app, name="clickhouse")
@@ -60,8 +63,9 @@ def _print_status(cfg: config_module.Config) -> None:
     console.print(table)
 
 
-def worker(loglevel: str = typer.Option("warn", help="Faust's log level: crit, error, warn, info, debug."),
-           ) -> None:
+def worker(
+    loglevel: str = typer.Option("warn", help="Faust's log level: crit, error, warn, info, debug."),
+) -> None:
     """Run one projection worker in the foreground (Ctrl-C stops it cleanly)."""
     from civicloop.streams.worker import run
 

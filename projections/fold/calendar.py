@@ -33,8 +33,7 @@ class Calendar:
     def day_seconds(self) -> int:
         """The length of a normal office day (what "1 working day" means)."""
         day = date(2000, 1, 3)
-        return int((datetime.combine(day, self.closes) - datetime.combine(day, self.opens))
-                   .total_seconds())
+        return int((datetime.combine(day, self.closes) - datetime.combine(day, self.opens)).total_seconds())
 
     def local_day(self, moment: datetime) -> date:
         return moment.astimezone(ZoneInfo(self.tz)).date()

@@ -15,8 +15,6 @@ from civicloop.schemas.event import Event
 Effect = Callable[[CaseState, Event, int], None]
 
 
-
-
 def _registered(case: CaseState, ev: Event, t: int) -> None:
     case.registered_at = t
     case.category, case.priority = ev["category"], ev["priority"]
@@ -31,9 +29,14 @@ def _voided(case: CaseState, ev: Event, t: int) -> None:
 def _dispatched(case: CaseState, ev: Event, t: int) -> None:
     due = optional_seconds(ev.get("dispose_by"))  # None: dispatched without a deadline
     case.tasks[ev["task_id"]] = TaskState(
-        task_id=ev["task_id"], department=ev["department"], role=ev["role"], dispatched_at=t,
-        accept_by=optional_seconds(ev.get("accept_by")), dispose_by=due,
-        original_dispose_by=due)
+        task_id=ev["task_id"],
+        department=ev["department"],
+        role=ev["role"],
+        dispatched_at=t,
+        accept_by=optional_seconds(ev.get("accept_by")),
+        dispose_by=due,
+        original_dispose_by=due,
+    )
     case.first_dispatched_at = _first(case.first_dispatched_at, t)
     if ev["role"] == "lead":
         case.lead_task = ev["task_id"]
@@ -111,9 +114,17 @@ def _first(current: int | None, t: int) -> int:
 
 
 EFFECTS: dict[str, Effect] = {
-    "CaseRegistered": _registered, "CaseVoided": _voided, "TaskDispatched": _dispatched,
-    "TaskAccepted": _accepted, "CitizenContacted": _contacted, "DeadlineExtended": _extended,
-    "TaskReturned": _returned, "TaskDisposed": _disposed, "CaseChecked": _checked,
-    "CaseClosed": _closed, "CaseEscalated": _escalated, "FeedbackReceived": _feedback,
+    "CaseRegistered": _registered,
+    "CaseVoided": _voided,
+    "TaskDispatched": _dispatched,
+    "TaskAccepted": _accepted,
+    "CitizenContacted": _contacted,
+    "DeadlineExtended": _extended,
+    "TaskReturned": _returned,
+    "TaskDisposed": _disposed,
+    "CaseChecked": _checked,
+    "CaseClosed": _closed,
+    "CaseEscalated": _escalated,
+    "FeedbackReceived": _feedback,
     "CaseReopened": _reopened,
 }

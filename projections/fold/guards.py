@@ -45,7 +45,8 @@ def check_well_formed(state: CaseState | None, event: Event) -> None:
     bad = [n for n in _TIMES[event.type] if (v := values.get(n)) is not None and not _is_utc_time(v)]
     if missing or bad:
         raise IllegalTransition(
-            "malformed_event", f"{describe(event, state)}: missing {missing}, bad times {bad}")
+            "malformed_event", f"{describe(event, state)}: missing {missing}, bad times {bad}"
+        )
 
 
 def _is_utc_time(value: object) -> bool:
@@ -53,12 +54,16 @@ def _is_utc_time(value: object) -> bool:
     return isinstance(value, datetime) and (value.tzinfo is UTC or value.utcoffset() is not None)
 
 
-def check_not_in_future(state: CaseState | None, event: Event, now: datetime | None,
-                        tolerance: timedelta) -> None:
+def check_not_in_future(
+    state: CaseState | None, event: Event, now: datetime | None, tolerance: timedelta
+) -> None:
     if now is not None and event.occurred_at > now + tolerance:
-        raise IllegalTransition("future_event", f"{describe(event, state)}: occurred_at "
-                                f"{event.occurred_at.isoformat()} is after {now.isoformat()} "
-                                f"+ {tolerance}")
+        raise IllegalTransition(
+            "future_event",
+            f"{describe(event, state)}: occurred_at "
+            f"{event.occurred_at.isoformat()} is after {now.isoformat()} "
+            f"+ {tolerance}",
+        )
 
 
 def check_case_exists(state: CaseState | None, event: Event) -> CaseState:
@@ -74,8 +79,7 @@ def check_case_not_reported(state: CaseState | None, event: Event) -> None:
 
 def check_same_case(state: CaseState, event: Event) -> None:
     if event.case_id != state.case_id:
-        raise IllegalTransition("wrong_case", f"{describe(event, state)}: state is of case "
-                                f"{state.case_id!r}")
+        raise IllegalTransition("wrong_case", f"{describe(event, state)}: state is of case {state.case_id!r}")
 
 
 def check_not_voided(state: CaseState, event: Event) -> None:

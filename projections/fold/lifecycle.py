@@ -65,6 +65,7 @@ def _task_rule(*statuses: str) -> Rule:
     def rule(state: CaseState, event: Event) -> None:
         task = rules.check_task_dispatched(state, event)
         rules.check_task_status(state, event, task, *statuses)
+
     return rule
 
 
@@ -86,8 +87,13 @@ EVENT_RULES: dict[str, tuple[Rule, ...]] = {
 }
 
 
-def fold(state: CaseState | None, event: Event, *, now: datetime | None = None,
-         future_tolerance: timedelta = FUTURE_TOLERANCE) -> CaseState:
+def fold(
+    state: CaseState | None,
+    event: Event,
+    *,
+    now: datetime | None = None,
+    future_tolerance: timedelta = FUTURE_TOLERANCE,
+) -> CaseState:
     """The case after ``event``; ``state`` is never modified."""
     guards.check_well_formed(state, event)
     digest = event_digest(event.event_id)
@@ -133,10 +139,17 @@ def _started(event: Event, digest: int) -> CaseState:
     t = seconds(event.occurred_at)
     loc = event["location"]
     case = CaseState(
-        case_id=event.case_id, state=State.REPORTED, reported_at=t, channel=event["channel"],
-        category=event["category"], priority=event["priority"],
-        district=loc.get("district") or "", grid_id=loc.get("grid_id") or "",
-        lat=loc.get("lat"), lon=loc.get("lon"))
+        case_id=event.case_id,
+        state=State.REPORTED,
+        reported_at=t,
+        channel=event["channel"],
+        category=event["category"],
+        priority=event["priority"],
+        district=loc.get("district") or "",
+        grid_id=loc.get("grid_id") or "",
+        lat=loc.get("lat"),
+        lon=loc.get("lon"),
+    )
     _count(case, digest, t)
     return case
 

@@ -61,12 +61,15 @@ class Policy:
         for key in ((category, priority), (category, "*"), ("*", priority), ("*", "*")):
             if key in self.rules:
                 return self.rules[key]
-        raise LookupError(f"no deadline policy for category {category!r}, priority "
-                          f"{priority!r}: add [policy.\"*\".\"*\"] to deadlines.toml")
+        raise LookupError(
+            f"no deadline policy for category {category!r}, priority "
+            f'{priority!r}: add [policy."*"."*"] to deadlines.toml'
+        )
 
 
-def deadlines_for(category: str, priority: str, dispatched_at: datetime,
-                  policy: Policy | None = None) -> tuple[datetime, datetime]:
+def deadlines_for(
+    category: str, priority: str, dispatched_at: datetime, policy: Policy | None = None
+) -> tuple[datetime, datetime]:
     """(accept_by, dispose_by) for a task dispatched at ``dispatched_at``.
 
     A working-time accept-by can fall after a wall-clock dispose-by (a high-priority task
@@ -92,13 +95,18 @@ def parse_policy(doc: dict[str, Any]) -> Policy:
     cal = doc.get("calendar", {})
     opens, closes = (time.fromisoformat(t) for t in cal.get("office_hours", ["09:00", "18:00"]))
     calendar = Calendar(
-        tz=cal.get("timezone", "America/New_York"), opens=opens, closes=closes,
+        tz=cal.get("timezone", "America/New_York"),
+        opens=opens,
+        closes=closes,
         workdays=frozenset(DAYS[d] for d in cal.get("workdays", list(DAYS)[:5])),
         holidays=frozenset(cal.get("holidays", [])),
-        make_up_days=frozenset(cal.get("make_up_days", [])))
-    rules = {(category, priority): Rule(f"{category}/{priority}",
-                                        Duration.parse(entry["accept_by"]),
-                                        Duration.parse(entry["dispose_by"]))
-             for category, by_priority in doc.get("policy", {}).items()
-             for priority, entry in by_priority.items()}
+        make_up_days=frozenset(cal.get("make_up_days", [])),
+    )
+    rules = {
+        (category, priority): Rule(
+            f"{category}/{priority}", Duration.parse(entry["accept_by"]), Duration.parse(entry["dispose_by"])
+        )
+        for category, by_priority in doc.get("policy", {}).items()
+        for priority, entry in by_priority.items()
+    }
     return Policy(calendar, rules)

@@ -36,8 +36,7 @@ class State(StrEnum):
 
 S = State
 #: open states after registration: administrative closure is allowed from all of them
-POST_REGISTRATION = (S.REGISTERED, S.DISPATCHED, S.IN_PROGRESS, S.RETURNED, S.DISPOSED,
-                     S.CHECKED, S.REOPENED)
+POST_REGISTRATION = (S.REGISTERED, S.DISPATCHED, S.IN_PROGRESS, S.RETURNED, S.DISPOSED, S.CHECKED, S.REOPENED)
 OPEN = (S.REPORTED, *POST_REGISTRATION)
 #: states in which dispatched tasks can still be worked on
 WORKING = (S.DISPATCHED, S.IN_PROGRESS, S.RETURNED, S.DISPOSED, S.CHECKED)

@@ -43,9 +43,21 @@ from typing import Any
 from civicloop.projections.metrics import sql as q
 from civicloop.projections.store.base import Query
 
-CASE_COLUMNS = ("reported", "closed", "due", "due_closed", "closed_on_time", "open_overdue",
-                "registered", "extensions", "disposals", "rework", "feedback", "resolved",
-                "satisfied")
+CASE_COLUMNS = (
+    "reported",
+    "closed",
+    "due",
+    "due_closed",
+    "closed_on_time",
+    "open_overdue",
+    "registered",
+    "extensions",
+    "disposals",
+    "rework",
+    "feedback",
+    "resolved",
+    "satisfied",
+)
 TASK_COLUMNS = ("dispatched", "dispatched_with_accept_by", "responded", "returned")
 RATES = {  # name → (numerator, denominator terms)
     "closure_rate": ("due_closed", ("due",)),
@@ -60,11 +72,18 @@ RATES = {  # name → (numerator, denominator terms)
 }
 
 
-def metric_queries(db: str, dim: str, t_from: datetime | None = None,
-                   t_to: datetime | None = None, now: datetime | None = None) -> list[str]:
+def metric_queries(
+    db: str,
+    dim: str,
+    t_from: datetime | None = None,
+    t_to: datetime | None = None,
+    now: datetime | None = None,
+) -> list[str]:
     """[case query, task query]; pass their results, in this order, to ``combine``."""
-    return [q.case_metrics_sql(db, dim, t_from, t_to, as_of(t_to, now)),
-            q.task_metrics_sql(db, dim, t_from, t_to)]
+    return [
+        q.case_metrics_sql(db, dim, t_from, t_to, as_of(t_to, now)),
+        q.task_metrics_sql(db, dim, t_from, t_to),
+    ]
 
 
 def as_of(t_to: datetime | None, now: datetime | None) -> datetime:
@@ -86,15 +105,25 @@ def combine(results: Sequence[Sequence[tuple[Any, ...]]]) -> list[dict[str, Any]
     return [_with_rates(groups[g]) for g in sorted(groups)]
 
 
-def metrics(run: Query, db: str, dim: str, t_from: datetime | None = None,
-            t_to: datetime | None = None, now: datetime | None = None) -> list[dict[str, Any]]:
+def metrics(
+    run: Query,
+    db: str,
+    dim: str,
+    t_from: datetime | None = None,
+    t_to: datetime | None = None,
+    now: datetime | None = None,
+) -> list[dict[str, Any]]:
     return combine([run(sql) for sql in metric_queries(db, dim, t_from, t_to, now)])
 
 
 def _group(groups: dict[str, dict[str, Any]], key: Any) -> dict[str, Any]:
     if key not in groups:
-        groups[key] = {"group": key, **dict.fromkeys(CASE_COLUMNS + TASK_COLUMNS, 0),
-                       "p50_report_to_close_s": None, "p90_report_to_close_s": None}
+        groups[key] = {
+            "group": key,
+            **dict.fromkeys(CASE_COLUMNS + TASK_COLUMNS, 0),
+            "p50_report_to_close_s": None,
+            "p90_report_to_close_s": None,
+        }
     return groups[key]
 
 

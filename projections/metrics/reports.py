@@ -9,8 +9,9 @@ from civicloop.projections.metrics import sql as q
 from civicloop.projections.store.base import Query
 
 
-def durations(run: Query, db: str, dim: str, t_from: datetime | None = None,
-              t_to: datetime | None = None) -> list[dict[str, Any]]:
+def durations(
+    run: Query, db: str, dim: str, t_from: datetime | None = None, t_to: datetime | None = None
+) -> list[dict[str, Any]]:
     """Per group and duration: n and p50/p90/p99 in wall-clock and in working seconds.
 
     A duration counts in the period in which it ended (e.g. report→close for cases closed
@@ -20,20 +21,30 @@ def durations(run: Query, db: str, dim: str, t_from: datetime | None = None,
     for name in q.DURATIONS:
         for grp, n, wall, working in run(q.durations_sql(db, dim, name, t_from, t_to)):
             if int(n):
-                out.append({"group": grp, "duration": name, "n": int(n),
-                            **_levels("wall", wall), **_levels("working", working)})
+                out.append(
+                    {
+                        "group": grp,
+                        "duration": name,
+                        "n": int(n),
+                        **_levels("wall", wall),
+                        **_levels("working", working),
+                    }
+                )
     return sorted(out, key=lambda r: (r["group"], r["duration"]))
 
 
 def backlog(run: Query, db: str, dim: str, as_of: datetime | None = None) -> list[dict[str, Any]]:
     """Open cases as of a moment (default now) by group, age bucket and overdue state."""
     moment = as_of or datetime.now(UTC)
-    return [{"group": grp, "age_bucket": bucket, "overdue": bool(int(overdue)),
-             "cases": int(cases)}
-            for grp, bucket, overdue, cases in run(q.backlog_sql(db, dim, moment))]
+    return [
+        {"group": grp, "age_bucket": bucket, "overdue": bool(int(overdue)), "cases": int(cases)}
+        for grp, bucket, overdue, cases in run(q.backlog_sql(db, dim, moment))
+    ]
 
 
 def _levels(clock: str, values: Any) -> dict[str, int | None]:
     values = list(values or ())
-    return {f"{clock}_p{round(level * 100)}": int(values[i]) if i < len(values) else None
-            for i, level in enumerate(q.LEVELS)}
+    return {
+        f"{clock}_p{round(level * 100)}": int(values[i]) if i < len(values) else None
+        for i, level in enumerate(q.LEVELS)
+    }

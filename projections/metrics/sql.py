@@ -59,8 +59,9 @@ def group_expr(dim: str, table: int) -> str:
     return DIMENSIONS[dim][table]
 
 
-def case_metrics_sql(db: str, dim: str, t_from: datetime | None, t_to: datetime | None,
-                     as_of: datetime) -> str:
+def case_metrics_sql(
+    db: str, dim: str, t_from: datetime | None, t_to: datetime | None, as_of: datetime
+) -> str:
     """Case-level counts per group. ``as_of`` = min(to, now) decides "open and overdue"."""
     due = within("due_at", t_from, t_to)
     reg, fb = within("registered_at", t_from, t_to), within("feedback_at", t_from, t_to)
@@ -69,21 +70,21 @@ def case_metrics_sql(db: str, dim: str, t_from: datetime | None, t_to: datetime 
     overdue = f"{due} AND closed_at IS NULL AND voided_at IS NULL AND due_at < {at(as_of)}"
     return f"""
 SELECT {group_expr(dim, 0)} AS grp,
-    countIf({cond(within('reported_at', t_from, t_to))}) AS reported,
+    countIf({cond(within("reported_at", t_from, t_to))}) AS reported,
     countIf({cond(closed)}) AS closed,
     countIf({cond(due)}) AS due,
     countIf({cond(done)}) AS due_closed,
-    countIf({cond(done + ' AND closed_at <= due_at')}) AS closed_on_time,
+    countIf({cond(done + " AND closed_at <= due_at")}) AS closed_on_time,
     countIf({cond(overdue)}) AS open_overdue,
     countIf({cond(reg)}) AS registered,
     sumIf(extensions, {cond(reg)}) AS extensions,
     sumIf(disposals, {cond(reg)}) AS disposals,
     sumIf(rework, {cond(reg)}) AS rework,
     countIf({cond(fb)}) AS feedback,
-    countIf({cond(fb + ' AND resolved = 1')}) AS resolved,
+    countIf({cond(fb + " AND resolved = 1")}) AS resolved,
     countIf({cond(fb + " AND satisfaction IN ('satisfied', 'basically_satisfied')")})
         AS satisfied,
-    quantilesExactIf(0.5, 0.9)({elapsed('reported_at', 'closed_at')}, {cond(closed)})
+    quantilesExactIf(0.5, 0.9)({elapsed("reported_at", "closed_at")}, {cond(closed)})
         AS report_to_close
 FROM {db}.case_lifecycle FINAL
 GROUP BY grp"""
@@ -95,14 +96,16 @@ def task_metrics_sql(db: str, dim: str, t_from: datetime | None, t_to: datetime 
     response rate's denominator (``dispatched_with_accept_by``)."""
     disp = within("dispatched_at", t_from, t_to)
     with_deadline = f"{disp} AND accept_by IS NOT NULL"
-    responded = (f"{with_deadline} AND accepted_at IS NOT NULL AND contacted_at IS NOT NULL"
-                 " AND accepted_at <= accept_by AND contacted_at <= accept_by")
+    responded = (
+        f"{with_deadline} AND accepted_at IS NOT NULL AND contacted_at IS NOT NULL"
+        " AND accepted_at <= accept_by AND contacted_at <= accept_by"
+    )
     return f"""
 SELECT {group_expr(dim, 1)} AS grp,
     countIf({cond(disp)}) AS dispatched,
     countIf({cond(with_deadline)}) AS dispatched_with_accept_by,
     countIf({cond(responded)}) AS responded,
-    countIf({cond(disp + ' AND returned_at IS NOT NULL')}) AS returned
+    countIf({cond(disp + " AND returned_at IS NOT NULL")}) AS returned
 FROM {db}.case_tasks FINAL
 GROUP BY grp"""
 
@@ -111,8 +114,7 @@ GROUP BY grp"""
 #: is counted in the period in which it ended
 DURATIONS: dict[str, tuple[int, str, str, str]] = {
     "report_to_register": (0, "reported_at", "registered_at", "report_to_register_ws"),
-    "register_to_dispatch": (0, "registered_at", "first_dispatched_at",
-                             "register_to_dispatch_ws"),
+    "register_to_dispatch": (0, "registered_at", "first_dispatched_at", "register_to_dispatch_ws"),
     "report_to_close": (0, "reported_at", "closed_at", "report_to_close_ws"),
     "dispatch_to_accept": (1, "dispatched_at", "accepted_at", "dispatch_to_accept_ws"),
     "dispatch_to_dispose": (1, "dispatched_at", "disposed_at", "dispatch_to_dispose_ws"),
@@ -120,8 +122,7 @@ DURATIONS: dict[str, tuple[int, str, str, str]] = {
 TABLES = ("case_lifecycle", "case_tasks")
 
 
-def durations_sql(db: str, dim: str, name: str, t_from: datetime | None,
-                  t_to: datetime | None) -> str:
+def durations_sql(db: str, dim: str, name: str, t_from: datetime | None, t_to: datetime | None) -> str:
     """n and p50/p90/p99 of one duration, wall-clock and working seconds, per group."""
     table, start, end, working = DURATIONS[name]
     done = f"{within(end, t_from, t_to)} AND {start} IS NOT NULL"
@@ -130,14 +131,19 @@ def durations_sql(db: str, dim: str, name: str, t_from: datetime | None,
 SELECT {group_expr(dim, table)} AS grp,
     countIf({cond(done)}) AS n,
     quantilesExactIf({levels})({elapsed(start, end)}, {cond(done)}) AS wall,
-    quantilesExactIf({levels})({working}, {cond(done + f' AND {working} IS NOT NULL')})
+    quantilesExactIf({levels})({working}, {cond(done + f" AND {working} IS NOT NULL")})
         AS working
 FROM {db}.{TABLES[table]} FINAL
 GROUP BY grp"""
 
 
-AGE_BUCKETS = ((86400, "<1d"), (3 * 86400, "1-3d"), (7 * 86400, "3-7d"),
-               (15 * 86400, "7-15d"), (30 * 86400, "15-30d"))
+AGE_BUCKETS = (
+    (86400, "<1d"),
+    (3 * 86400, "1-3d"),
+    (7 * 86400, "3-7d"),
+    (15 * 86400, "7-15d"),
+    (30 * 86400, "15-30d"),
+)
 
 
 def backlog_sql(db: str, dim: str, as_of: datetime) -> str:
@@ -152,10 +158,10 @@ def backlog_sql(db: str, dim: str, as_of: datetime) -> str:
     return f"""
 SELECT {group_expr(dim, 0)} AS grp,
     multiIf({buckets}, '>=30d') AS age_bucket,
-    toUInt8({cond(f'due_at IS NOT NULL AND due_at < {t}')}) AS overdue,
+    toUInt8({cond(f"due_at IS NOT NULL AND due_at < {t}")}) AS overdue,
     count() AS cases
 FROM {db}.case_lifecycle FINAL
-WHERE reported_at <= {t} AND {cond(f'voided_at IS NULL OR voided_at > {t}')}
-    AND {cond(f'closed_at IS NULL OR closed_at > {t}')}
+WHERE reported_at <= {t} AND {cond(f"voided_at IS NULL OR voided_at > {t}")}
+    AND {cond(f"closed_at IS NULL OR closed_at > {t}")}
 GROUP BY grp, age_bucket, overdue
 ORDER BY grp, age_bucket, overdue"""

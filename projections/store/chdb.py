@@ -43,15 +43,15 @@ class ChdbStore:
         payload = json.loads(text)
         converters = [_converter(col["type"]) for col in payload["meta"]]
         return [
-            tuple(conv(value) for conv, value in zip(converters, row, strict=True))
-            for row in payload["data"]
+            tuple(conv(value) for conv, value in zip(converters, row, strict=True)) for row in payload["data"]
         ]
 
     def insert(self, table: str, rows: Sequence[Mapping[str, Any]]) -> int:
         if not rows:
             return 0
-        schema = pa.schema([(name, _arrow_type(ch_type)) for name, ch_type in self._columns(table)
-                            if name in rows[0]])
+        schema = pa.schema(
+            [(name, _arrow_type(ch_type)) for name, ch_type in self._columns(table) if name in rows[0]]
+        )
         arrow = pa.Table.from_pylist(list(rows), schema=schema)  # columnar in C++, not per cell
         names = ", ".join(f"`{name}`" for name in arrow.column_names)
         with self._lock:
@@ -70,7 +70,8 @@ class ChdbStore:
         if table not in self._types:
             database, _, name = table.rpartition(".")
             self._types[table] = [
-                (str(col), str(typ)) for col, typ in self.query(
+                (str(col), str(typ))
+                for col, typ in self.query(
                     "SELECT name, type FROM system.columns "
                     "WHERE database = %(db)s AND table = %(table)s ORDER BY position",
                     {"db": database, "table": name},

@@ -16,8 +16,9 @@ class ServerStore:
 
     def __init__(self, host: str, port: int, user: str = "default", password: str = "") -> None:
         self.url = f"clickhouse://{host}:{port}/"
-        self._client = Client(host=host, port=port, user=user, password=password,
-                              settings={"strings_as_bytes": False})
+        self._client = Client(
+            host=host, port=port, user=user, password=password, settings={"strings_as_bytes": False}
+        )
         self._columns: dict[str, list[str]] = {}
 
     def command(self, sql: str, params: Params | None = None) -> None:
@@ -46,7 +47,8 @@ class ServerStore:
         if table not in self._columns:
             database, _, name = table.rpartition(".")
             self._columns[table] = [
-                str(col) for (col,) in self.query(
+                str(col)
+                for (col,) in self.query(
                     "SELECT name FROM system.columns WHERE database = %(db)s AND table = %(table)s",
                     {"db": database, "table": name},
                 )

@@ -21,8 +21,10 @@ class WorkerReader:
 
     def query(self, sql: str, params: Params | None = None) -> list[Row]:
         request = urllib.request.Request(
-            f"{self.url}/civicloop/sql", data=json.dumps({"sql": bind(sql, params)}).encode(),
-            headers={"Content-Type": "application/json"}, method="POST",
+            f"{self.url}/civicloop/sql",
+            data=json.dumps({"sql": bind(sql, params)}).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
         )
         try:
             with urllib.request.urlopen(request, timeout=120) as response:
@@ -42,13 +44,13 @@ def _value(value: Any) -> Any:
     return value
 
 
-def worker_health(port: int, timeout: float = 2.0, home: Path | None = None,
-                  namespace: str | None = None) -> dict[str, Any] | None:
+def worker_health(
+    port: int, timeout: float = 2.0, home: Path | None = None, namespace: str | None = None
+) -> dict[str, Any] | None:
     """The worker's health document, or None when no worker answers on ``port`` — or when the
     one that answers belongs to another deployment (another home or namespace)."""
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/civicloop/health",
-                                    timeout=timeout) as response:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/civicloop/health", timeout=timeout) as response:
             health: dict[str, Any] = json.loads(response.read())
     except (OSError, ValueError):
         return None

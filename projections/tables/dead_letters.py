@@ -29,8 +29,14 @@ class DeadLetter:
 
     def row(self) -> dict[str, Any]:
         return {
-            "topic": self.topic, "partition": self.partition, "offset": self.offset,
-            "reason": self.reason, "detail": self.detail, "case_id": self.case_id,
-            "event_id": self.event_id, "event_type": self.event_type, "raw": self.raw,
+            "topic": self.topic,
+            "partition": self.partition,
+            "offset": self.offset,
+            "reason": self.reason,
+            "detail": self.detail,
+            "case_id": self.case_id,
+            "event_id": self.event_id,
+            "event_type": self.event_type,
+            "raw": self.raw,
             "seen_at": datetime.now(UTC),
         }

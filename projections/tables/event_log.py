@@ -13,8 +13,14 @@ from typing import Any
 from civicloop.schemas.event import Event
 
 
-def row(event: Event, topic: str, partition: int, offset: int, payload: bytes,
-        projected_at: datetime | None = None) -> dict[str, Any]:
+def row(
+    event: Event,
+    topic: str,
+    partition: int,
+    offset: int,
+    payload: bytes,
+    projected_at: datetime | None = None,
+) -> dict[str, Any]:
     """The event-log row for one decoded event read at (topic, partition, offset); a batch
     passes one ``projected_at`` for all its rows (default: now)."""
     actor = event.fields.get("actor") or {}

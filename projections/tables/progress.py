@@ -28,13 +28,18 @@ def rows(read: Iterable[tuple[str, int, int]], projected_at: datetime) -> list[d
         key = (topic, partition)
         if offset > highest.get(key, -1):
             highest[key] = offset
-    return [{"topic": topic, "partition": partition, "offset": offset, "projected_at": projected_at}
-            for (topic, partition), offset in highest.items()]
+    return [
+        {"topic": topic, "partition": partition, "offset": offset, "projected_at": projected_at}
+        for (topic, partition), offset in highest.items()
+    ]
 
 
 def projected_offsets(query: Query, database: str, topic: str) -> dict[int, int]:
-    found = query(f"SELECT partition, max(offset) FROM {database}.{PROGRESS} "
-                  "WHERE topic = %(topic)s GROUP BY partition", {"topic": topic})
+    found = query(
+        f"SELECT partition, max(offset) FROM {database}.{PROGRESS} "
+        "WHERE topic = %(topic)s GROUP BY partition",
+        {"topic": topic},
+    )
     return {int(partition): int(offset) for partition, offset in found}
 
 

@@ -28,32 +28,56 @@ def case_row(case: CaseState, calendar: Calendar | None = None) -> dict[str, Any
     cal = calendar or default_policy().calendar
     lead = case.lead
     return {
-        "case_id": case.case_id, "state": str(case.state), "category": case.category,
-        "priority": case.priority, "channel": case.channel, "district": case.district,
-        "grid_id": case.grid_id, "lat": case.lat, "lon": case.lon,
+        "case_id": case.case_id,
+        "state": str(case.state),
+        "category": case.category,
+        "priority": case.priority,
+        "channel": case.channel,
+        "district": case.district,
+        "grid_id": case.grid_id,
+        "lat": case.lat,
+        "lon": case.lon,
         "lead_department": lead.department if lead else "",
         "lead_task_id": case.lead_task or "",
-        **_times(case, "reported_at", "registered_at", "first_dispatched_at",
-                 "first_accepted_at", "first_contacted_at", "disposed_at", "checked_at",
-                 "closed_at", "voided_at", "feedback_at"),
-        "closure_reason": case.closure_reason, "void_reason": case.void_reason,
+        **_times(
+            case,
+            "reported_at",
+            "registered_at",
+            "first_dispatched_at",
+            "first_accepted_at",
+            "first_contacted_at",
+            "disposed_at",
+            "checked_at",
+            "closed_at",
+            "voided_at",
+            "feedback_at",
+        ),
+        "closure_reason": case.closure_reason,
+        "void_reason": case.void_reason,
         "duplicate_of": case.duplicate_of,
         "due_at": moment(lead.dispose_by if lead else None),
         "accept_by": moment(lead.accept_by if lead else None),
-        "tasks": len(case.tasks), "returns": case.returns, "extensions": case.extensions,
-        "escalations": case.escalations, "escalation_level": case.escalation_level,
-        "disposals": case.disposals, "rework": case.rework, "reopens": case.reopens,
+        "tasks": len(case.tasks),
+        "returns": case.returns,
+        "extensions": case.extensions,
+        "escalations": case.escalations,
+        "escalation_level": case.escalation_level,
+        "disposals": case.disposals,
+        "rework": case.rework,
+        "reopens": case.reopens,
         "resolved": None if case.resolved is None else int(case.resolved),
         "satisfaction": case.satisfaction,
         "report_to_register_ws": _ws(case.reported_at, case.registered_at, cal),
         "register_to_dispatch_ws": _ws(case.registered_at, case.first_dispatched_at, cal),
         "report_to_close_ws": _ws(case.reported_at, case.closed_at, cal),
-        "version": case.version, "updated_at": moment(case.updated_at),
+        "version": case.version,
+        "updated_at": moment(case.updated_at),
     }
 
 
-def task_rows(case: CaseState, since_version: int = 0,
-              calendar: Calendar | None = None) -> list[dict[str, Any]]:
+def task_rows(
+    case: CaseState, since_version: int = 0, calendar: Calendar | None = None
+) -> list[dict[str, Any]]:
     """One row per task changed after ``since_version`` (0: every task)."""
     cal = calendar or default_policy().calendar
     return [_task_row(case, t, cal) for t in case.tasks.values() if t.version > since_version]
@@ -61,25 +85,40 @@ def task_rows(case: CaseState, since_version: int = 0,
 
 def _task_row(case: CaseState, task: TaskState, cal: Calendar) -> dict[str, Any]:
     return {
-        "case_id": case.case_id, "task_id": task.task_id, "department": task.department,
-        "role": task.role, "status": task.status,
+        "case_id": case.case_id,
+        "task_id": task.task_id,
+        "department": task.department,
+        "role": task.role,
+        "status": task.status,
         # the case's dimensions, so task metrics group without a join (all fixed by dispatch)
-        "category": case.category, "priority": case.priority, "channel": case.channel,
-        "district": case.district, "grid_id": case.grid_id,
-        **_times(task, "dispatched_at", "accept_by", "dispose_by", "original_dispose_by",
-                 "accepted_at", "contacted_at", "returned_at", "disposed_at"),
-        "return_reason": task.return_reason, "outcome": task.outcome,
+        "category": case.category,
+        "priority": case.priority,
+        "channel": case.channel,
+        "district": case.district,
+        "grid_id": case.grid_id,
+        **_times(
+            task,
+            "dispatched_at",
+            "accept_by",
+            "dispose_by",
+            "original_dispose_by",
+            "accepted_at",
+            "contacted_at",
+            "returned_at",
+            "disposed_at",
+        ),
+        "return_reason": task.return_reason,
+        "outcome": task.outcome,
         "extensions": task.extensions,
         "dispatch_to_accept_ws": _ws(task.dispatched_at, task.accepted_at, cal),
         "dispatch_to_dispose_ws": _ws(task.dispatched_at, task.disposed_at, cal),
-        "version": task.version, "updated_at": moment(task.updated_at),
+        "version": task.version,
+        "updated_at": moment(task.updated_at),
     }
 
 
 def _times(obj: CaseState | TaskState, *names: str) -> dict[str, datetime | None]:
     return {name: moment(getattr(obj, name)) for name in names}
-
-
 
 
 def _ws(start: int | None, end: int | None, cal: Calendar) -> int | None:

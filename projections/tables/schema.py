@@ -55,14 +55,17 @@ def ensure(store: Store, database: str) -> None:
 
 def column_types(store: Store, database: str) -> dict[tuple[str, str], str]:
     """(table, column) → type of every column in ``database``."""
-    rows = store.query("SELECT table, name, type FROM system.columns WHERE database = %(db)s",
-                       {"db": database})
+    rows = store.query(
+        "SELECT table, name, type FROM system.columns WHERE database = %(db)s", {"db": database}
+    )
     return {(str(table), str(name)): str(typ) for table, name, typ in rows}
 
 
 def upgrades(db: str, types: dict[tuple[str, str], str]) -> list[str]:
     """``ALTER`` statements for the ``NULLABLE_SINCE`` columns whose current type (``types``:
     (table, column) → type, as ``system.columns`` reports it) is not the Nullable one yet."""
-    return [f"ALTER TABLE {db}.{table} MODIFY COLUMN {column} {wanted}"
-            for (table, column), wanted in NULLABLE_SINCE.items()
-            if types.get((table, column), wanted).replace(" ", "") != wanted.replace(" ", "")]
+    return [
+        f"ALTER TABLE {db}.{table} MODIFY COLUMN {column} {wanted}"
+        for (table, column), wanted in NULLABLE_SINCE.items()
+        if types.get((table, column), wanted).replace(" ", "") != wanted.replace(" ", "")
+    ]

@@ -23,15 +23,17 @@ def test_synthetic_projections_have_the_hotline_shape(tmp_path: Path) -> None:
         # given synthetic projections of 2,000 cases
         queries.build(store, "synth", CASES)
         # then every case has one row, spread over the dimensions the metrics group by
-        (cases, departments, categories, districts, grids, channels, closed, feedback), = store.query(
+        ((cases, departments, categories, districts, grids, channels, closed, feedback),) = store.query(
             "SELECT count(), uniqExact(lead_department), uniqExact(category), uniqExact(district), "
             "uniqExact(grid_id), uniqExact(channel), countIf(closed_at IS NOT NULL), "
-            "countIf(feedback_at IS NOT NULL) FROM synth.case_lifecycle FINAL")
+            "countIf(feedback_at IS NOT NULL) FROM synth.case_lifecycle FINAL"
+        )
         assert (cases, departments, categories, districts, channels) == (CASES, 14, 40, 10, 8)
         assert grids > 150  # 200 possible; a few may be empty at this size
         assert 0.80 < closed / cases < 0.92 and 0.5 < feedback / closed < 0.7
-        (tasks, extra), = store.query("SELECT count(), countIf(role = 'assist' OR status = 'returned') "
-                                      "FROM synth.case_tasks FINAL")
+        ((tasks, extra),) = store.query(
+            "SELECT count(), countIf(role = 'assist' OR status = 'returned') FROM synth.case_tasks FINAL"
+        )
         assert 0.1 < extra / cases < 0.3 and tasks > cases * 1.1
         # and the metrics read them like real projections
         rows = metrics(store.query, "synth", "department", now=queries.NOW)

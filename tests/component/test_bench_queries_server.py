@@ -12,8 +12,9 @@ from civicloop.tools.bench.stores import Backend
 pytestmark = pytest.mark.integration
 
 
-def test_bench_queries_runs_on_the_server(clickhouse_server_url: str,
-                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_bench_queries_runs_on_the_server(
+    clickhouse_server_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("CIVICLOOP_CLICKHOUSE_URL", clickhouse_server_url)
     # when the benchmark runs on 2,000 cases on the server
     result = queries.run(2_000, Backend.server, rounds=1).as_dict()

@@ -118,8 +118,7 @@ def _in_gap(text: str) -> bool:
     return back.replace(tzinfo=None) != naive
 
 
-def test_every_row_with_an_agency_is_dispatched_to_it(rows: list[dict[str, str]],
-                                                       imported: tuple) -> None:
+def test_every_row_with_an_agency_is_dispatched_to_it(rows: list[dict[str, str]], imported: tuple) -> None:
     # given the file's agencies; when imported; then each non-duplicate row has one lead task
     # for its agency, with the due date as dispose_by (None without one) and no accept-by
     events, report = imported[0], imported[1].report
@@ -226,8 +225,9 @@ def test_every_imported_case_folds(rows: list[dict[str, str]], folded: list[Case
             assert case_row(case)["due_at"] is None
 
 
-def test_metrics_by_department_match_the_file(rows: list[dict[str, str]],
-                                              folded: list[CaseState], tmp_path: Path) -> None:
+def test_metrics_by_department_match_the_file(
+    rows: list[dict[str, str]], folded: list[CaseState], tmp_path: Path
+) -> None:
     # given the imported cases projected into chDB
     engine = Chdb(str(tmp_path / "chdb"))
     try:
@@ -235,15 +235,18 @@ def test_metrics_by_department_match_the_file(rows: list[dict[str, str]],
         engine.insert("bal.case_lifecycle", [case_row(c) for c in folded])
         engine.insert("bal.case_tasks", [t for c in folded for t in task_rows(c)])
         # when the metrics are computed over all time, by department
-        got = {g["group"]: g for g in metrics(engine.query, "bal", "department",
-                                              now=datetime(2020, 1, 1, tzinfo=UTC))}
+        got = {
+            g["group"]: g
+            for g in metrics(engine.query, "bal", "department", now=datetime(2020, 1, 1, tzinfo=UTC))
+        }
     finally:
         engine.close()
     # then each agency's figures are the file's, computed independently above
     expected = expected_by_agency(rows)
     keys = ("reported", "due", "closed", "closed_on_time")
     assert {a: {k: got[a][k] for k in keys} for a in expected} == {
-        a: {k: c[k] for k in keys} for a, c in expected.items()}
+        a: {k: c[k] for k in keys} for a, c in expected.items()
+    }
     assert got[""]["reported"] == sum(map(is_duplicate, rows))  # voided: no department
     for agency in expected:  # imports carry no accept-by: no response rate, every task counted
         assert got[agency]["dispatched"] == expected[agency]["reported"]

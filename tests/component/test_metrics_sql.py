@@ -266,7 +266,8 @@ def test_a_missing_deadline_agrees_with_the_reference(chdb):
     for dim in ("department", "category", "all"):
         for t_from, t_to in [(P_FROM, P_TO), (None, None)]:
             assert metrics(chdb.query, db, dim, t_from, t_to, NOW) == reference_metrics(
-                flat, dim, t_from, t_to, NOW)
+                flat, dim, t_from, t_to, NOW
+            )
 
 
 def test_a_missing_deadline_is_never_overdue_in_the_backlog(chdb):

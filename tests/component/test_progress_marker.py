@@ -25,8 +25,10 @@ def db(chdb: Chdb) -> str:
 
 
 def _messages(events: list[Event | bytes], partition: int = 0, first: int = 0) -> list[RawMessage]:
-    return [RawMessage(TOPIC, partition, first + n, b"k", e if isinstance(e, bytes) else encode(e))
-            for n, e in enumerate(events)]
+    return [
+        RawMessage(TOPIC, partition, first + n, b"k", e if isinstance(e, bytes) else encode(e))
+        for n, e in enumerate(events)
+    ]
 
 
 def _projector(chdb: Chdb, db: str, ignore: frozenset[str] = frozenset()) -> Projector:
@@ -36,7 +38,10 @@ def _projector(chdb: Chdb, db: str, ignore: frozenset[str] = frozenset()) -> Pro
 def test_rows_keep_the_highest_offset_per_partition():
     marks = progress.rows([("t", 0, 5), ("t", 1, 2), ("t", 0, 9), ("t", 0, 7), ("u", 0, 1)], at(0))
     assert {(r["topic"], r["partition"], r["offset"]) for r in marks} == {
-        ("t", 0, 9), ("t", 1, 2), ("u", 0, 1)}
+        ("t", 0, 9),
+        ("t", 1, 2),
+        ("u", 0, 1),
+    }
     assert progress.rows([], at(0)) == []
 
 

@@ -19,10 +19,13 @@ def test_values_round_trip_with_utc_datetimes_nulls_and_raw_bytes(store: Store, 
         "n UInt64, x Float64, raw String) ENGINE = MergeTree ORDER BY id"
     )
     at = datetime(2024, 3, 31, 1, 30, 15, tzinfo=UTC)
-    store.insert(f"{database}.t", [
-        {"id": "a", "at": at, "gone": None, "n": 2**40, "x": 0.25, "raw": b"\xc3\x01\x00\xff"},
-        {"id": "b", "at": at, "gone": at, "n": 0, "x": -1.5, "raw": b""},
-    ])
+    store.insert(
+        f"{database}.t",
+        [
+            {"id": "a", "at": at, "gone": None, "n": 2**40, "x": 0.25, "raw": b"\xc3\x01\x00\xff"},
+            {"id": "b", "at": at, "gone": at, "n": 0, "x": -1.5, "raw": b""},
+        ],
+    )
 
     rows = store.query(f"SELECT id, at, gone, n, x, hex(raw) FROM {database}.t ORDER BY id")
 

@@ -12,12 +12,16 @@ from tests.support.workers import Worker, deployment
 
 
 @pytest.fixture
-def config(tmp_path: Path, kafka_bootstrap: str, backend_url: str,
-           monkeypatch: pytest.MonkeyPatch) -> Config:
+def config(tmp_path: Path, kafka_bootstrap: str, backend_url: str, monkeypatch: pytest.MonkeyPatch) -> Config:
     """One deployment per test and backend. The SLA watchdog is off: it stamps escalations
     with today's clock, which would make exact comparisons depend on when the test runs."""
-    return deployment(tmp_path, monkeypatch, kafka_bootstrap=kafka_bootstrap,
-                      clickhouse_url=backend_url, watchdog_interval=0)
+    return deployment(
+        tmp_path,
+        monkeypatch,
+        kafka_bootstrap=kafka_bootstrap,
+        clickhouse_url=backend_url,
+        watchdog_interval=0,
+    )
 
 
 @pytest.fixture

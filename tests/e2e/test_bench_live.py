@@ -13,8 +13,9 @@ from tests.conftest import make_config
 pytestmark = pytest.mark.integration
 
 
-def test_bench_live_reports_throughput_and_latency(tmp_path: Path, kafka_bootstrap: str,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_bench_live_reports_throughput_and_latency(
+    tmp_path: Path, kafka_bootstrap: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(live, "WARM_UP", 200)
     config = make_config(tmp_path, kafka_bootstrap=kafka_bootstrap)
     # when the benchmark runs a worker on 2,000 events, then 2 s at 500 events/s

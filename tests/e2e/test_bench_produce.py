@@ -13,8 +13,9 @@ from tests.conftest import make_config
 pytestmark = pytest.mark.integration
 
 
-def test_bench_produce_reports_every_figure_and_deletes_its_topic(tmp_path: Path,
-                                                                  kafka_bootstrap: str) -> None:
+def test_bench_produce_reports_every_figure_and_deletes_its_topic(
+    tmp_path: Path, kafka_bootstrap: str
+) -> None:
     config = make_config(tmp_path, kafka_bootstrap=kafka_bootstrap)
     # when the benchmark runs on a few hundred events
     result = produce.run(config, count=300, rounds=1).as_dict()

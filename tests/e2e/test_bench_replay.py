@@ -17,7 +17,8 @@ pytestmark = pytest.mark.integration
 
 
 def test_bench_replay_reports_both_figures_and_deletes_its_topics(
-        tmp_path: Path, kafka_bootstrap: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, kafka_bootstrap: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     config = make_config(tmp_path, kafka_bootstrap=kafka_bootstrap)
     used: list[Config] = []
 

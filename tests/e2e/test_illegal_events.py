@@ -22,18 +22,19 @@ def at(hours: float) -> datetime:
 
 
 def test_bad_input_is_dead_lettered_with_its_reason_and_good_input_projected(
-        config: Config, worker: Worker) -> None:
+    config: Config, worker: Worker
+) -> None:
     stream = [
-        ev.closed(at(0), case_id="ghost"),                       # a case never reported
+        ev.closed(at(0), case_id="ghost"),  # a case never reported
         ev.reported(at(0), "good"),
-        ev.accepted(at(0.5), "T9", case_id="good"),               # a task never dispatched
+        ev.accepted(at(0.5), "T9", case_id="good"),  # a task never dispatched
         ev.registered(at(1), "good"),
         ev.dispatched(at(2), "T1", case_id="good"),
-        encode(ev.reported(at(1), "good"))[:30],                   # truncated: corrupt bytes
+        encode(ev.reported(at(1), "good"))[:30],  # truncated: corrupt bytes
         ev.accepted(at(3), "T1", case_id="good"),
         ev.reported(at(0), "void"),
         ev.voided(at(1), case_id="void"),
-        ev.registered(at(2), "void"),                              # after voiding
+        ev.registered(at(2), "void"),  # after voiding
         ev.disposed(at(5), "T1", case_id="good"),
         ev.closed(datetime.now(UTC) + timedelta(days=3), case_id="good"),  # far in the future
         ev.closed(at(6), case_id="good"),
@@ -47,22 +48,34 @@ def test_bad_input_is_dead_lettered_with_its_reason_and_good_input_projected(
 
     reader = worker.reader()
     db = config.database
-    wait_for_value(lambda: int(reader.query(f"SELECT count() FROM {db}.dead_letters FINAL")[0][0]),
-                   5, 60, "dead letters")
-    wait_for_value(lambda: int(reader.query(
-        f"SELECT count() FROM {db}.case_lifecycle FINAL WHERE state = 'CLOSED'")[0][0]), 1, 60, "closure")
+    wait_for_value(
+        lambda: int(reader.query(f"SELECT count() FROM {db}.dead_letters FINAL")[0][0]), 5, 60, "dead letters"
+    )
+    wait_for_value(
+        lambda: int(
+            reader.query(f"SELECT count() FROM {db}.case_lifecycle FINAL WHERE state = 'CLOSED'")[0][0]
+        ),
+        1,
+        60,
+        "closure",
+    )
 
-    dead = reader.query(f"SELECT case_id, reason, event_type FROM {db}.dead_letters FINAL "
-                        "ORDER BY partition, offset")
-    assert sorted(dead) == sorted([
-        ("ghost", "illegal:case_not_reported", "CaseClosed"),
-        ("good", "illegal:task_not_dispatched", "TaskAccepted"),
-        ("good", "corrupt_body", ""),
-        ("void", "illegal:case_voided", "CaseRegistered"),
-        ("good", "illegal:future_event", "CaseClosed"),
-    ])
+    dead = reader.query(
+        f"SELECT case_id, reason, event_type FROM {db}.dead_letters FINAL ORDER BY partition, offset"
+    )
+    assert sorted(dead) == sorted(
+        [
+            ("ghost", "illegal:case_not_reported", "CaseClosed"),
+            ("good", "illegal:task_not_dispatched", "TaskAccepted"),
+            ("good", "corrupt_body", ""),
+            ("void", "illegal:case_voided", "CaseRegistered"),
+            ("good", "illegal:future_event", "CaseClosed"),
+        ]
+    )
     raw = reader.query(f"SELECT hex(raw) FROM {db}.dead_letters FINAL WHERE event_type = 'TaskAccepted'")
     assert raw == [(encode(stream[2]).hex().upper(),)], "the raw bytes are kept as they came"
-    cases = reader.query(f"SELECT case_id, state, first_accepted_at, disposed_at, closed_at "
-                         f"FROM {db}.case_lifecycle FINAL ORDER BY case_id")
+    cases = reader.query(
+        f"SELECT case_id, state, first_accepted_at, disposed_at, closed_at "
+        f"FROM {db}.case_lifecycle FINAL ORDER BY case_id"
+    )
     assert cases == [("good", "CLOSED", at(3), at(5), at(6)), ("void", "VOIDED", None, None, None)]

@@ -42,16 +42,22 @@ def expected_by_agency() -> dict[str, dict[str, int | None]]:
             # Duplicates are voided before dispatch, so no department owns them.
             agency = "" if duplicate else row["Agency"]
             created, due, closed = _when(row["CreatedDate"]), _when(row["DueDate"]), _when(row["CloseDate"])
-            is_closed = (not duplicate and row["SRStatus"].startswith("Closed") and closed is not None
-                         and closed >= created)
+            is_closed = (
+                not duplicate
+                and row["SRStatus"].startswith("Closed")
+                and closed is not None
+                and closed >= created
+            )
             counts = groups[agency]
             counts["reported"] += 1
             counts["closed"] += is_closed
             counts["closed_on_time"] += bool(is_closed and due is not None and closed <= due)
             if is_closed:
                 durations[agency].append(closed - created)
-    return {agency: {**counts, "p50_report_to_close_s": quantile_exact(durations[agency], 0.5)}
-            for agency, counts in groups.items()}
+    return {
+        agency: {**counts, "p50_report_to_close_s": quantile_exact(durations[agency], 0.5)}
+        for agency, counts in groups.items()
+    }
 
 
 def known_quirks() -> Counter[str]:
@@ -65,22 +71,22 @@ def known_quirks() -> Counter[str]:
     return quirks
 
 
-
-
-
-
 def test_imported_history_gives_the_numbers_the_export_implies(config: Config, worker: Worker) -> None:
     runner = CliRunner()
-    imported = runner.invoke(app, ["import", "baltimore311", str(SAMPLE), "--wait", "--timeout", "300"],
-                             env={"COLUMNS": "200"})
+    imported = runner.invoke(
+        app, ["import", "baltimore311", str(SAMPLE), "--wait", "--timeout", "300"], env={"COLUMNS": "200"}
+    )
     assert imported.exit_code == 0, imported.output
     for reason, count in known_quirks().items():
         assert f"│ {reason} " in imported.output and f" {count} │" in imported.output, reason
 
     shown = runner.invoke(app, ["metrics", "--by", "department", "--format", "json"])
     assert shown.exit_code == 0, shown.output
-    got = {row["group"]: {key: row[key] for key in ("reported", "closed", "closed_on_time",
-                                                     "p50_report_to_close_s")}
-           for row in json.loads(shown.output)}
+    got = {
+        row["group"]: {
+            key: row[key] for key in ("reported", "closed", "closed_on_time", "p50_report_to_close_s")
+        }
+        for row in json.loads(shown.output)
+    }
 
     assert got == expected_by_agency()

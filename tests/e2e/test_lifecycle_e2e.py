@@ -40,7 +40,8 @@ def _projected(worker: Worker) -> int:
 
 def _assert_metrics_match(worker: Worker, events: list[Event]) -> None:
     dead = worker.reader().query(
-        f"SELECT reason, detail FROM {worker.config.database}.dead_letters FINAL LIMIT 5")
+        f"SELECT reason, detail FROM {worker.config.database}.dead_letters FINAL LIMIT 5"
+    )
     assert dead == [], "a legal simulated city produces no dead letters"
     for dim in DIMENSIONS:
         for t_from, t_to in PERIODS:
@@ -49,16 +50,16 @@ def _assert_metrics_match(worker: Worker, events: list[Event]) -> None:
             assert got == want, f"metrics by {dim} for [{t_from}, {t_to})"
 
 
-def test_every_metric_equals_the_plain_computation(city: list[Event], config: Config,
-                                                   worker: Worker) -> None:
+def test_every_metric_equals_the_plain_computation(city: list[Event], config: Config, worker: Worker) -> None:
     wait_projected(config, produce(config, city), 180)
     assert _projected(worker) == len(city)
 
     _assert_metrics_match(worker, city)
 
 
-def test_double_delivery_and_sigkills_change_nothing(city: list[Event], config: Config,
-                                                     worker: Worker) -> None:
+def test_double_delivery_and_sigkills_change_nothing(
+    city: list[Event], config: Config, worker: Worker
+) -> None:
     delivered: list[dict[int, int]] = []
 
     def deliver_twice() -> None:

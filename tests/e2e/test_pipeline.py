@@ -17,10 +17,6 @@ from tests.support.workers import Worker, produce, wait_for_value
 pytestmark = pytest.mark.integration
 
 
-
-
-
-
 def _count(worker: Worker, where: str = "1") -> int:
     table = f"{worker.config.database}.event_log"
     return int(worker.reader().query(f"SELECT count() FROM {table} FINAL WHERE {where}")[0][0])
@@ -66,7 +62,8 @@ def test_sigkill_mid_stream_loses_and_duplicates_nothing(config: Config, worker:
     ids = {e.event_id for e in events}
     stored = worker.reader().query(
         f"SELECT uniqExact(event_id), countIf(event_id NOT IN "
-        f"(SELECT event_id FROM {config.database}.event_log)) FROM {config.database}.event_log FINAL")
+        f"(SELECT event_id FROM {config.database}.event_log)) FROM {config.database}.event_log FINAL"
+    )
     assert stored == [(len(ids), 0)]
     worker.stop()
     assert _physical_rows_after_merge(config) == 20_000
@@ -83,10 +80,10 @@ def test_undecodable_bytes_go_to_the_dead_letter_topic_and_table(config: Config,
 
     wait_for_value(lambda: _count(worker), 50, 60, "good events around the bad ones")
     table = f"{config.database}.dead_letters"
-    wait_for_value(lambda: int(worker.reader().query(f"SELECT count() FROM {table} FINAL")[0][0]), 3, 30,
-                   "dead letters")
-    reasons = worker.reader().query(
-        f"SELECT reason, hex(raw), case_id FROM {table} FINAL ORDER BY case_id")
+    wait_for_value(
+        lambda: int(worker.reader().query(f"SELECT count() FROM {table} FINAL")[0][0]), 3, 30, "dead letters"
+    )
+    reasons = worker.reader().query(f"SELECT reason, hex(raw), case_id FROM {table} FINAL ORDER BY case_id")
     assert reasons == [
         ("too_short", "", "bad-0"),
         ("bad_marker", b"not avro at all".hex().upper(), "bad-20"),
@@ -96,8 +93,13 @@ def test_undecodable_bytes_go_to_the_dead_letter_topic_and_table(config: Config,
 
 
 def _dead_letter_topic(config: Config, expected: int) -> list[bytes]:
-    consumer = Consumer({"bootstrap.servers": config.kafka_bootstrap, "group.id": f"{config.namespace}-dlq",
-                         "auto.offset.reset": "earliest"})
+    consumer = Consumer(
+        {
+            "bootstrap.servers": config.kafka_bootstrap,
+            "group.id": f"{config.namespace}-dlq",
+            "auto.offset.reset": "earliest",
+        }
+    )
     consumer.subscribe([config.dead_letter_topic])
     values: list[bytes] = []
     try:

@@ -23,8 +23,6 @@ def config(tmp_path: Path, kafka_bootstrap: str, monkeypatch: pytest.MonkeyPatch
     return deployment(tmp_path, monkeypatch, kafka_bootstrap=kafka_bootstrap, watchdog_interval=0)
 
 
-
-
 def test_contacts_are_sealed_readable_and_erasable(config: Config, worker: Worker) -> None:
     keys = KeyStore(config.keystore)
     events = list(reports("pii", 40, keys=keys))
@@ -36,9 +34,14 @@ def test_contacts_are_sealed_readable_and_erasable(config: Config, worker: Worke
     first = events[0]
     phone = _phone(config, first.case_id)
     assert phone.startswith("+1-410-555-")
+
     def rows_containing(table: str, text: str) -> int:
-        return int(reader.query(f"SELECT count() FROM {config.database}.{table} WHERE "
-                                f"position(toString(tuple(*)), '{text}') > 0")[0][0])
+        return int(
+            reader.query(
+                f"SELECT count() FROM {config.database}.{table} WHERE "
+                f"position(toString(tuple(*)), '{text}') > 0"
+            )[0][0]
+        )
 
     assert rows_containing("event_log", first["reporter_ref"]) == 1, "the search does find text"
     for table in schema.NAMES:  # the plaintext is nowhere in ClickHouse, in any column

@@ -65,9 +65,14 @@ def _write(path: Path, lines: int, bad_at: dict[int, str], blank_at: set[int]) -
 
 
 def _consume_ids(config: Config, expected: int, timeout: float = 60.0) -> list[str]:
-    consumer = Consumer({"bootstrap.servers": config.kafka_bootstrap, "auto.offset.reset": "earliest",
-                         "group.id": f"{config.namespace}-check-{uuid.uuid4().hex[:6]}",
-                         "enable.auto.commit": False})
+    consumer = Consumer(
+        {
+            "bootstrap.servers": config.kafka_bootstrap,
+            "auto.offset.reset": "earliest",
+            "group.id": f"{config.namespace}-check-{uuid.uuid4().hex[:6]}",
+            "enable.auto.commit": False,
+        }
+    )
     consumer.subscribe([config.events_topic])
     ids: list[str] = []
     deadline = time.monotonic() + timeout
@@ -85,8 +90,10 @@ def _messages_in_topic(config: Config) -> int:
     consumer = Consumer({"bootstrap.servers": config.kafka_bootstrap, "group.id": "watermarks"})
     try:
         partitions = range(config.partitions)
-        return sum(consumer.get_watermark_offsets(TopicPartition(config.events_topic, p), timeout=10)[1]
-                   for p in partitions)
+        return sum(
+            consumer.get_watermark_offsets(TopicPartition(config.events_topic, p), timeout=10)[1]
+            for p in partitions
+        )
     finally:
         consumer.close()
 
@@ -127,8 +134,10 @@ def test_the_cli_lists_bad_lines_and_exits_1(tmp_path: Path, config: Config) -> 
 
     # when produced through the command, with a rejects file
     result = CliRunner().invoke(
-        app, ["produce", str(tmp_path / "small.jsonl"), "--rejects", str(tmp_path / "rejects.jsonl")],
-        env=to_env(config))
+        app,
+        ["produce", str(tmp_path / "small.jsonl"), "--rejects", str(tmp_path / "rejects.jsonl")],
+        env=to_env(config),
+    )
 
     # then it exits 1, names each bad line, and the good ones are in the topic
     assert result.exit_code == 1, result.output

@@ -28,14 +28,14 @@ EVENTS = {"chdb": 1_000_000, "server": 100_000}
 NOT_DERIVED = {"projected_at", "seen_at"}  # wall-clock stamps of when a row was written
 
 
-
-
-
-
 def checksum_sql(store: Store, database: str, table: str) -> str:
-    columns = [name for (name,) in store.query(
-        f"SELECT name FROM system.columns WHERE database = '{database}' AND table = '{table}'")
-        if name not in NOT_DERIVED and not (table == "case_state" and name == "updated_at")]
+    columns = [
+        name
+        for (name,) in store.query(
+            f"SELECT name FROM system.columns WHERE database = '{database}' AND table = '{table}'"
+        )
+        if name not in NOT_DERIVED and not (table == "case_state" and name == "updated_at")
+    ]
     row = ", '|', ".join(f"ifNull(toString({name}), 'NULL')" for name in sorted(columns))
     return f"SELECT count(), sum(cityHash64(concat({row}))) FROM {database}.{table} FINAL"
 
@@ -51,7 +51,8 @@ def _city(size: int) -> Iterator:
 
 
 def test_rebuild_equals_the_live_projections_and_readers_never_see_half(
-        config: Config, worker: Worker, backend_url: str) -> None:
+    config: Config, worker: Worker, backend_url: str
+) -> None:
     size = EVENTS["chdb" if backend_url.startswith("chdb") else "server"]
     sent = feed.send(config, _city(size), "city", total=size)
     feed.wait_projected(config, sent, timeout=900)
@@ -85,8 +86,9 @@ class _Interrupt(Exception):
     pass
 
 
-def test_an_interrupted_rebuild_resumes_and_finishes_identical(config: Config, worker: Worker,
-                                                              backend_url: str) -> None:
+def test_an_interrupted_rebuild_resumes_and_finishes_identical(
+    config: Config, worker: Worker, backend_url: str
+) -> None:
     if backend_url.startswith("chdb"):
         # chDB rebuilds run inside the worker that holds the directory; resuming is the same
         # code path, exercised here on the server where the test can own the store.
@@ -98,6 +100,7 @@ def test_an_interrupted_rebuild_resumes_and_finishes_identical(config: Config, w
     worker.stop()  # the rebuild below needs the store to itself (chDB)
     store = open_store(config.clickhouse_url)
     try:
+
         def stop_after_first_batch(status: ReplayStatus) -> None:
             if status.phase == "rebuilding" and status.done > 0:
                 raise _Interrupt

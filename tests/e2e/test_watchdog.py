@@ -17,12 +17,14 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def config(tmp_path: Path, kafka_bootstrap: str, backend_url: str,
-           monkeypatch: pytest.MonkeyPatch) -> Config:
-    return deployment(tmp_path, monkeypatch, kafka_bootstrap=kafka_bootstrap,
-                      clickhouse_url=backend_url, watchdog_interval=0.5)
-
-
+def config(tmp_path: Path, kafka_bootstrap: str, backend_url: str, monkeypatch: pytest.MonkeyPatch) -> Config:
+    return deployment(
+        tmp_path,
+        monkeypatch,
+        kafka_bootstrap=kafka_bootstrap,
+        clickhouse_url=backend_url,
+        watchdog_interval=0.5,
+    )
 
 
 def _late_case(case_id: str, accepted: bool) -> list[Event]:
@@ -46,7 +48,8 @@ def _sweeps(worker: Worker) -> int:
 def _escalations(worker: Worker) -> list[tuple]:
     return worker.reader().query(
         f"SELECT case_id, escalations, escalation_level FROM {worker.config.database}.case_lifecycle "
-        "FINAL ORDER BY case_id")
+        "FINAL ORDER BY case_id"
+    )
 
 
 def test_each_missed_deadline_is_escalated_exactly_once(config: Config, worker: Worker) -> None:
@@ -59,5 +62,6 @@ def test_each_missed_deadline_is_escalated_exactly_once(config: Config, worker: 
 
     assert _escalations(worker) == [("late-both", 2, 2), ("late-dispose", 1, 2)]
     logged = worker.reader().query(
-        f"SELECT count() FROM {config.database}.event_log FINAL WHERE type = 'CaseEscalated'")
+        f"SELECT count() FROM {config.database}.event_log FINAL WHERE type = 'CaseEscalated'"
+    )
     assert logged == [(3,)]

@@ -69,21 +69,30 @@ def cases_from(events: list[Event]) -> dict[str, RefCase]:
 def _apply(cases: dict[str, RefCase], e: Event, t: datetime) -> None:
     if e.type == "CaseReported":
         loc = e["location"]
-        dims = {"category": e["category"], "priority": e["priority"], "channel": e["channel"],
-                "district": loc.get("district") or "", "grid": loc.get("grid_id") or ""}
+        dims = {
+            "category": e["category"],
+            "priority": e["priority"],
+            "channel": e["channel"],
+            "district": loc.get("district") or "",
+            "grid": loc.get("grid_id") or "",
+        }
         cases[e.case_id] = RefCase(dims, t)
         return
     case = cases[e.case_id]
-    task = case.tasks.get(e.get("task_id")) if e.type.startswith("Task") or \
-        e.type in ("CitizenContacted", "DeadlineExtended") else None
+    task = (
+        case.tasks.get(e.get("task_id"))
+        if e.type.startswith("Task") or e.type in ("CitizenContacted", "DeadlineExtended")
+        else None
+    )
     if e.type == "CaseRegistered":
         case.registered_at = t
         case.dims.update(category=e["category"], priority=e["priority"])
     elif e.type == "CaseVoided":
         case.voided_at = t
     elif e.type == "TaskDispatched":
-        case.tasks[e["task_id"]] = RefTask(e["department"], e["role"], t,
-                                           _s(e.get("accept_by")), _s(e.get("dispose_by")))
+        case.tasks[e["task_id"]] = RefTask(
+            e["department"], e["role"], t, _s(e.get("accept_by")), _s(e.get("dispose_by"))
+        )
         case.first_dispatched_at = case.first_dispatched_at or t
         case.lead = e["task_id"] if e["role"] == "lead" else case.lead
     elif e.type == "TaskAccepted" and task:

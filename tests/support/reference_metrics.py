@@ -18,9 +18,21 @@ from civicloop.schemas.event import Event
 from civicloop.stats import quantile_exact
 from tests.support.reference import RefCase, cases_from
 
-CASE_COUNTS = ("reported", "closed", "due", "due_closed", "closed_on_time", "open_overdue",
-               "registered", "extensions", "disposals", "rework", "feedback", "resolved",
-               "satisfied")
+CASE_COUNTS = (
+    "reported",
+    "closed",
+    "due",
+    "due_closed",
+    "closed_on_time",
+    "open_overdue",
+    "registered",
+    "extensions",
+    "disposals",
+    "rework",
+    "feedback",
+    "resolved",
+    "satisfied",
+)
 TASK_COUNTS = ("dispatched", "dispatched_with_accept_by", "responded", "returned")
 
 
@@ -51,18 +63,23 @@ def _rates(c: dict[str, Any]) -> dict[str, float | None]:
         "extension_rate": _ratio(c["extensions"], c["registered"]),
     }
 
+
 Period = tuple[datetime | None, datetime | None]
 
 
-
-def reference_metrics(events: list[Event], dim: str, t_from: datetime | None = None,
-                      t_to: datetime | None = None,
-                      now: datetime | None = None) -> list[dict[str, Any]]:
+def reference_metrics(
+    events: list[Event],
+    dim: str,
+    t_from: datetime | None = None,
+    t_to: datetime | None = None,
+    now: datetime | None = None,
+) -> list[dict[str, Any]]:
     moment = now or datetime.now(UTC)
     as_of = moment if t_to is None else min(t_to, moment)
     inp = _period(t_from, t_to)
     groups: dict[str, dict[str, Any]] = defaultdict(
-        lambda: dict.fromkeys(CASE_COUNTS + TASK_COUNTS, 0) | {"closes": []})
+        lambda: dict.fromkeys(CASE_COUNTS + TASK_COUNTS, 0) | {"closes": []}
+    )
     for case in cases_from(events).values():
         _case_counts(groups[_dim(case, dim)], case, inp, as_of)
         for task in case.tasks.values():
@@ -76,15 +93,17 @@ def reference_metrics(events: list[Event], dim: str, t_from: datetime | None = N
     return [_finish(name, out) for name, out in sorted(groups.items())]
 
 
-def _case_counts(out: dict[str, Any], c: RefCase, inp: Callable[[Any], bool],
-                 as_of: datetime) -> None:
+def _case_counts(out: dict[str, Any], c: RefCase, inp: Callable[[Any], bool], as_of: datetime) -> None:
     due_in = inp(c.due_at)  # False without a deadline: such a case is never due nor overdue
-    add = {"reported": inp(c.reported_at), "closed": inp(c.closed_at), "due": due_in,
-           "due_closed": due_in and c.closed_at is not None,
-           "closed_on_time": due_in and c.closed_at is not None and c.closed_at <= c.due_at,
-           "open_overdue": due_in and c.closed_at is None and c.voided_at is None
-           and c.due_at < as_of,  # type: ignore[operator]
-           "registered": inp(c.registered_at)}
+    add = {
+        "reported": inp(c.reported_at),
+        "closed": inp(c.closed_at),
+        "due": due_in,
+        "due_closed": due_in and c.closed_at is not None,
+        "closed_on_time": due_in and c.closed_at is not None and c.closed_at <= c.due_at,
+        "open_overdue": due_in and c.closed_at is None and c.voided_at is None and c.due_at < as_of,  # type: ignore[operator]
+        "registered": inp(c.registered_at),
+    }
     if add["registered"]:
         for key in ("extensions", "disposals", "rework"):
             out[key] += c.counts[key]
@@ -99,15 +118,23 @@ def _case_counts(out: dict[str, Any], c: RefCase, inp: Callable[[Any], bool],
 
 
 def _responded(task: Any) -> bool:
-    return (task.accept_by is not None
-            and task.accepted_at is not None and task.contacted_at is not None
-            and task.accepted_at <= task.accept_by and task.contacted_at <= task.accept_by)
+    return (
+        task.accept_by is not None
+        and task.accepted_at is not None
+        and task.contacted_at is not None
+        and task.accepted_at <= task.accept_by
+        and task.contacted_at <= task.accept_by
+    )
 
 
 def _finish(name: str, out: dict[str, Any]) -> dict[str, Any]:
     closes = out.pop("closes")
-    out = {"group": name, **out, "p50_report_to_close_s": quantile_exact(closes, 0.5),
-           "p90_report_to_close_s": quantile_exact(closes, 0.9)}
+    out = {
+        "group": name,
+        **out,
+        "p50_report_to_close_s": quantile_exact(closes, 0.5),
+        "p90_report_to_close_s": quantile_exact(closes, 0.9),
+    }
     return out | _rates(out)
 
 
@@ -117,6 +144,6 @@ def _dim(case: RefCase, dim: str) -> str:
 
 def _period(t_from: datetime | None, t_to: datetime | None) -> Callable[[Any], bool]:
     def inside(moment: datetime | None) -> bool:
-        return moment is not None and (t_from is None or moment >= t_from) and \
-            (t_to is None or moment < t_to)
+        return moment is not None and (t_from is None or moment >= t_from) and (t_to is None or moment < t_to)
+
     return inside

@@ -41,8 +41,9 @@ def test_the_workload_is_a_deterministic_mix_of_every_type() -> None:
 def test_the_raw_encoding_is_civicloops_body_without_the_header() -> None:
     # the ceiling must do the same work: the same bytes minus the 10-byte header
     events = workload.events(50)
-    for body, message in zip(codec.raw_encode(codec.raw_pairs(events)), codec.civicloop_encode(events),
-                             strict=True):
+    for body, message in zip(
+        codec.raw_encode(codec.raw_pairs(events)), codec.civicloop_encode(events), strict=True
+    ):
         assert message[10:] == body
     assert [decode(m) for m in codec.civicloop_encode(events)] == events
 

@@ -41,11 +41,13 @@ def test_worker_is_configured_through_the_documented_variables_only() -> None:
 def test_docker_compose_config_parses_the_file_where_compose_exists() -> None:
     # The docker client here may lack the compose plugin; the YAML checks above always run.
     docker = shutil.which("docker")
-    has_compose = docker and subprocess.run([docker, "compose", "version"],
-                                            capture_output=True).returncode == 0
+    has_compose = (
+        docker and subprocess.run([docker, "compose", "version"], capture_output=True).returncode == 0
+    )
     if has_compose:
-        result = subprocess.run([docker, "compose", "-f", str(COMPOSE), "config", "-q"],
-                                capture_output=True, text=True)
+        result = subprocess.run(
+            [docker, "compose", "-f", str(COMPOSE), "config", "-q"], capture_output=True, text=True
+        )
         assert result.returncode == 0, result.stderr
     else:
         assert _compose()["services"]["worker"]["build"] == "."

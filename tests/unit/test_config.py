@@ -22,14 +22,18 @@ def test_defaults_work_on_a_fresh_machine(monkeypatch: pytest.MonkeyPatch) -> No
     assert loaded.watchdog_interval == 60.0
 
 
-@pytest.mark.parametrize(("name", "value", "message"), [
-    ("CIVICLOOP_NAMESPACE", "9lives", "start with a letter"),
-    ("CIVICLOOP_PARTITIONS", "six", "not an integer"),
-    ("CIVICLOOP_PARTITIONS", "0", "positive"),
-    ("CIVICLOOP_WATCHDOG_INTERVAL", "-1", r"0 \(off\)"),
-])
-def test_unusable_values_are_named_in_the_error(monkeypatch: pytest.MonkeyPatch, name: str,
-                                                 value: str, message: str) -> None:
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("CIVICLOOP_NAMESPACE", "9lives", "start with a letter"),
+        ("CIVICLOOP_PARTITIONS", "six", "not an integer"),
+        ("CIVICLOOP_PARTITIONS", "0", "positive"),
+        ("CIVICLOOP_WATCHDOG_INTERVAL", "-1", r"0 \(off\)"),
+    ],
+)
+def test_unusable_values_are_named_in_the_error(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str, message: str
+) -> None:
     monkeypatch.setenv(name, value)
 
     with pytest.raises(ValueError, match=message) as raised:

@@ -25,9 +25,14 @@ LAYERS: tuple[tuple[str, int], ...] = (
     ("civicloop", 0),  # config, log, privacy, runtime, stats: the base of every layer
 )
 #: folder → the package it is installed as (pyproject's package-dir)
-FOLDERS = {"schemas": "civicloop.schemas", "projections": "civicloop.projections",
-           "streams": "civicloop.streams", "api": "civicloop.api", "tools": "civicloop.tools",
-           "civicloop": "civicloop"}
+FOLDERS = {
+    "schemas": "civicloop.schemas",
+    "projections": "civicloop.projections",
+    "streams": "civicloop.streams",
+    "api": "civicloop.api",
+    "tools": "civicloop.tools",
+    "civicloop": "civicloop",
+}
 PURE = "civicloop.projections.fold"
 
 
@@ -64,8 +69,11 @@ def violations(module: str, source: str) -> list[str]:
         target = rank(name)
         if target is not None and target > own:
             wrong.append(f"{module} imports {name}")
-        elif module.startswith(PURE + ".") and name.startswith("civicloop.projections") \
-                and not name.startswith(PURE):
+        elif (
+            module.startswith(PURE + ".")
+            and name.startswith("civicloop.projections")
+            and not name.startswith(PURE)
+        ):
             wrong.append(f"{module} (the pure fold) imports {name}")
     return wrong
 
@@ -84,13 +92,14 @@ def test_the_checker_catches_a_wrong_way_import() -> None:
     # given a projection module that imports the streams layer, and a fold module that
     # imports a store; when checked, then both are reported
     assert violations("civicloop.projections.projector", "from civicloop.streams import kafka") == [
-        "civicloop.projections.projector imports civicloop.streams.kafka"]
-    assert violations("civicloop.projections.fold.lifecycle",
-                      "from ..store.base import Store") == [
-        "civicloop.projections.fold.lifecycle (the pure fold) imports "
-        "civicloop.projections.store.base.Store"]
+        "civicloop.projections.projector imports civicloop.streams.kafka"
+    ]
+    assert violations("civicloop.projections.fold.lifecycle", "from ..store.base import Store") == [
+        "civicloop.projections.fold.lifecycle (the pure fold) imports civicloop.projections.store.base.Store"
+    ]
     assert violations("civicloop.config", "import civicloop.tools.demo") == [
-        "civicloop.config imports civicloop.tools.demo"]
+        "civicloop.config imports civicloop.tools.demo"
+    ]
     # and imports that point down are fine
     assert violations("civicloop.tools.demo", "from civicloop.streams import kafka") == []
 
@@ -103,6 +112,10 @@ def test_every_module_is_in_a_layer() -> None:
 
 @pytest.mark.parametrize("folder", sorted(FOLDERS))
 def test_dependencies_point_one_way(folder: str) -> None:
-    wrong = [v for name, path in modules() if path.is_relative_to(REPO / folder)
-             for v in violations(name, path.read_text())]
+    wrong = [
+        v
+        for name, path in modules()
+        if path.is_relative_to(REPO / folder)
+        for v in violations(name, path.read_text())
+    ]
     assert wrong == []

@@ -6,8 +6,13 @@ import tomllib
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-TOP = {"civicloop": "civicloop", "schemas": "civicloop.schemas", "streams": "civicloop.streams",
-       "projections": "civicloop.projections", "tools": "civicloop.tools"}
+TOP = {
+    "civicloop": "civicloop",
+    "schemas": "civicloop.schemas",
+    "streams": "civicloop.streams",
+    "projections": "civicloop.projections",
+    "tools": "civicloop.tools",
+}
 
 
 def test_every_python_package_is_listed_in_pyproject() -> None:

@@ -6,12 +6,26 @@ from rich.console import Console
 
 from civicloop.tools.output import TABLE_COLUMNS, print_table
 
-ROW = {"group": "sanitation.missed_pickup", "reported": 1234, "closed": 1100, "due": 1200,
-       "due_closed": 1100, "closed_on_time": 900, "open_overdue": 17, "closure_rate": 0.9166,
-       "on_time_closure_rate": 0.75, "on_time_rate_open_aware": 0.7398, "response_rate": 0.8123,
-       "resolution_rate": 0.88, "satisfaction_rate": 0.912, "rework_rate": 0.021,
-       "return_rate": None, "extension_rate": 0.05, "p50_report_to_close_s": 123_456,
-       "p90_report_to_close_s": 987_654}
+ROW = {
+    "group": "sanitation.missed_pickup",
+    "reported": 1234,
+    "closed": 1100,
+    "due": 1200,
+    "due_closed": 1100,
+    "closed_on_time": 900,
+    "open_overdue": 17,
+    "closure_rate": 0.9166,
+    "on_time_closure_rate": 0.75,
+    "on_time_rate_open_aware": 0.7398,
+    "response_rate": 0.8123,
+    "resolution_rate": 0.88,
+    "satisfaction_rate": 0.912,
+    "rework_rate": 0.021,
+    "return_rate": None,
+    "extension_rate": 0.05,
+    "p50_report_to_close_s": 123_456,
+    "p90_report_to_close_s": 987_654,
+}
 
 
 def _printed(width: int) -> str:

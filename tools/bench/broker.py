@@ -28,10 +28,15 @@ KeyValue = tuple[bytes, bytes]
 def throwaway(config: Config, home: Path) -> Config:
     """``config`` on the same broker with a namespace, home, chDB directory and worker port of
     its own, and the SLA watchdog off (it would add escalation events to the measured stream)."""
-    return replace(config, kafka_bootstrap=kafka.bootstrap(config),
-                   namespace=f"bench{uuid.uuid4().hex[:8]}", home=home,
-                   clickhouse_url=f"chdb://{home / 'chdb'}", worker_web_port=free_port(),
-                   watchdog_interval=0.0)
+    return replace(
+        config,
+        kafka_bootstrap=kafka.bootstrap(config),
+        namespace=f"bench{uuid.uuid4().hex[:8]}",
+        home=home,
+        clickhouse_url=f"chdb://{home / 'chdb'}",
+        worker_web_port=free_port(),
+        watchdog_interval=0.0,
+    )
 
 
 @contextmanager
@@ -42,8 +47,11 @@ def topics(config: Config) -> Iterator[None]:
         yield
     finally:
         admin = AdminClient({"bootstrap.servers": config.kafka_bootstrap})
-        groups = [g.group_id for g in admin.list_consumer_groups(request_timeout=30).result().valid
-                  if g.group_id.startswith(f"{config.namespace}-")]
+        groups = [
+            g.group_id
+            for g in admin.list_consumer_groups(request_timeout=30).result().valid
+            if g.group_id.startswith(f"{config.namespace}-")
+        ]
         if groups:
             _wait_all(admin.delete_consumer_groups(groups, request_timeout=30))
         _wait_all(admin.delete_topics([config.events_topic, config.dead_letter_topic]))
@@ -102,16 +110,19 @@ class Sender:
     def flush(self, timeout: float = 300.0) -> None:
         self._producer.flush(timeout)
         if self.failed or len(self._producer):
-            raise RuntimeError(f"bench producer: {len(self.failed)} failed ({self.failed[:3]}), "
-                               f"{len(self._producer)} still queued")
+            raise RuntimeError(
+                f"bench producer: {len(self.failed)} failed ({self.failed[:3]}), "
+                f"{len(self._producer)} still queued"
+            )
 
 
-def send_all(sender: Sender, messages: Sequence[KeyValue], advance: Callable[[int], None],
-             chunk: int = 10_000) -> float:
+def send_all(
+    sender: Sender, messages: Sequence[KeyValue], advance: Callable[[int], None], chunk: int = 10_000
+) -> float:
     """Send and flush ``messages`` in chunks, reporting progress; return the seconds taken."""
     started = time.perf_counter()
     for start in range(0, len(messages), chunk):
-        part = messages[start:start + chunk]
+        part = messages[start : start + chunk]
         sender.send(part)
         advance(len(part))
     sender.flush()

@@ -19,13 +19,19 @@ from civicloop.tools.bench.report import Figure
 _STALL_S = 30.0
 
 
-def consume_and_decode(address: str, topic: str, count: int,
-                       label: str = "confluent-kafka consume + decode (ceiling)") -> Figure:
+def consume_and_decode(
+    address: str, topic: str, count: int, label: str = "confluent-kafka consume + decode (ceiling)"
+) -> Figure:
     """Read ``topic`` from the beginning until ``count`` messages, decoding each. The clock
     starts at the first message: connecting and the first fetch (about a second on loopback)
     are a fixed cost, and counting them would make the ceiling lower the smaller N is."""
-    consumer = Consumer({"bootstrap.servers": address, "group.id": f"bench-ceiling-{uuid.uuid4().hex}",
-                         **settings.REPLAY_CONSUMER})
+    consumer = Consumer(
+        {
+            "bootstrap.servers": address,
+            "group.id": f"bench-ceiling-{uuid.uuid4().hex}",
+            **settings.REPLAY_CONSUMER,
+        }
+    )
     try:
         partitions = consumer.list_topics(topic, timeout=30).topics[topic].partitions
         consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in sorted(partitions)])
@@ -50,6 +56,7 @@ def _read(consumer: Consumer, count: int) -> float:
         if batch:
             last_progress = time.monotonic()
         elif time.monotonic() - last_progress > _STALL_S:
-            raise TimeoutError(f"the ceiling consumer read {done} of {count} messages, then "
-                               f"nothing for {_STALL_S:.0f} s")
+            raise TimeoutError(
+                f"the ceiling consumer read {done} of {count} messages, then nothing for {_STALL_S:.0f} s"
+            )
     return time.perf_counter() - started

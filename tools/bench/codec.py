@@ -19,8 +19,10 @@ from civicloop.tools.bench import workload
 from civicloop.tools.bench.report import Ratio, Result, timed
 
 Pair = tuple[Any, dict[str, Any]]  # (parsed schema, fields)
-RATIOS = [Ratio("encode", "encode: civicloop / fastavro", "civicloop_encode", "raw_encode"),
-          Ratio("decode", "decode: civicloop / fastavro", "civicloop_decode", "raw_decode")]
+RATIOS = [
+    Ratio("encode", "encode: civicloop / fastavro", "civicloop_encode", "raw_encode"),
+    Ratio("decode", "decode: civicloop / fastavro", "civicloop_decode", "raw_decode"),
+]
 
 
 def raw_pairs(events: list[Event]) -> list[Pair]:
@@ -57,14 +59,22 @@ def run(count: int = 200_000, rounds: int = 3, seed: int = 12345) -> Result:
     pairs = raw_pairs(events)
     _warm_up(events[:2_000], pairs[:2_000])
     bodies, messages = raw_encode(pairs), civicloop_encode(events)  # the inputs of the decoders
-    figures = timed(count, {
-        "raw_encode": ("fastavro schemaless_writer (ceiling)", lambda: raw_encode(pairs)),
-        "civicloop_encode": ("civicloop encode", lambda: civicloop_encode(events)),
-        "raw_decode": ("fastavro schemaless_reader (ceiling)", lambda: raw_decode(pairs, bodies)),
-        "civicloop_decode": ("civicloop decode", lambda: civicloop_decode(messages)),
-    }, rounds)
-    notes = {"rounds": rounds, "mean_message_bytes": round(sum(map(len, messages)) / count, 1),
-             "header_bytes": HEADER_SIZE, "event_types": len({e.type for e in events})}
+    figures = timed(
+        count,
+        {
+            "raw_encode": ("fastavro schemaless_writer (ceiling)", lambda: raw_encode(pairs)),
+            "civicloop_encode": ("civicloop encode", lambda: civicloop_encode(events)),
+            "raw_decode": ("fastavro schemaless_reader (ceiling)", lambda: raw_decode(pairs, bodies)),
+            "civicloop_decode": ("civicloop decode", lambda: civicloop_decode(messages)),
+        },
+        rounds,
+    )
+    notes = {
+        "rounds": rounds,
+        "mean_message_bytes": round(sum(map(len, messages)) / count, 1),
+        "header_bytes": HEADER_SIZE,
+        "event_types": len({e.type for e in events}),
+    }
     return Result("civicloop bench codec", figures, RATIOS, notes)
 
 

@@ -25,7 +25,7 @@ from typing import Any
 from confluent_kafka import Message
 
 from civicloop.config import Config
-from civicloop.projections.store.base import Store
+from civicloop.projections.store.base import Reader
 from civicloop.projections.store.reader import open_reader
 from civicloop.projections.store.worker import worker_health
 from civicloop.projections.tables.progress import projected_offsets, remaining
@@ -44,8 +44,9 @@ TIMEOUT_S = 600.0
 LEVELS = (0.5, 0.9, 0.99)
 
 
-def run(config: Config, count: int = 200_000, rate: int = 5_000, seconds: float = 30.0,
-        seed: int = 11) -> Result:
+def run(
+    config: Config, count: int = 200_000, rate: int = 5_000, seconds: float = 30.0, seed: int = 11
+) -> Result:
     paced_count = max(1, round(rate * seconds))
     with tempfile.TemporaryDirectory(prefix="civicloop-bench-live-") as tmp:
         cfg = broker.throwaway(config, Path(tmp))
@@ -59,16 +60,22 @@ def run(config: Config, count: int = 200_000, rate: int = 5_000, seconds: float 
                 reader = open_reader(cfg)
                 _produce_and_wait(cfg, reader, warm)
                 worker = _throughput(cfg, reader, burst)
-                raw = ceiling.consume_and_decode(cfg.kafka_bootstrap, cfg.events_topic,
-                                                 len(warm) + len(burst))
+                raw = ceiling.consume_and_decode(
+                    cfg.kafka_bootstrap, cfg.events_topic, len(warm) + len(burst)
+                )
                 latency = _latency(cfg, reader, paced, rate)
                 health = _settled_health(cfg)
             finally:
                 worker_process(cfg).stop(timeout=60)
     figures = {"raw_consume": raw, "worker": worker, "paced": latency.figure}
-    notes = {"partitions": cfg.partitions, "warm_up_events": WARM_UP,
-             **latency.notes(), "worker_projected": health.get("projected"),
-             "worker_dead_letters": health.get("dead"), "worker_batches": health.get("batches")}
+    notes = {
+        "partitions": cfg.partitions,
+        "warm_up_events": WARM_UP,
+        **latency.notes(),
+        "worker_projected": health.get("projected"),
+        "worker_dead_letters": health.get("dead"),
+        "worker_batches": health.get("batches"),
+    }
     return Result("civicloop bench live", figures, RATIOS, notes)
 
 
@@ -92,11 +99,11 @@ def _inputs(count: int, seed: int, what: str) -> list[KeyValue]:
         return simulated.encoded(count, seed, lambda n: bar.advance(task, n)).messages
 
 
-def _done(cfg: Config, reader: Store, sent: dict[int, int]) -> bool:
+def _done(cfg: Config, reader: Reader, sent: dict[int, int]) -> bool:
     return remaining(sent, projected_offsets(reader.query, cfg.database, cfg.events_topic)) == 0
 
 
-def _produce_and_wait(cfg: Config, reader: Store, messages: list[KeyValue]) -> float:
+def _produce_and_wait(cfg: Config, reader: Reader, messages: list[KeyValue]) -> float:
     """Send ``messages``, then poll until all are projected; return the seconds it took."""
     started = time.perf_counter()
     sender = Sender(cfg.kafka_bootstrap, cfg.events_topic)
@@ -105,13 +112,15 @@ def _produce_and_wait(cfg: Config, reader: Store, messages: list[KeyValue]) -> f
     deadline = time.monotonic() + TIMEOUT_S
     while not _done(cfg, reader, sender.high_offsets):
         if time.monotonic() > deadline:
-            raise TimeoutError(f"the worker did not project {len(messages)} events within "
-                               f"{TIMEOUT_S:.0f} s; its log is {worker_process(cfg).log_file}")
+            raise TimeoutError(
+                f"the worker did not project {len(messages)} events within "
+                f"{TIMEOUT_S:.0f} s; its log is {worker_process(cfg).log_file}"
+            )
         time.sleep(THROUGHPUT_POLL_S)
     return time.perf_counter() - started
 
 
-def _throughput(cfg: Config, reader: Store, messages: list[KeyValue]) -> Figure:
+def _throughput(cfg: Config, reader: Reader, messages: list[KeyValue]) -> Figure:
     with progress() as bar:
         bar.add_task(f"worker throughput: {len(messages):,} events", total=None)
         seconds = _produce_and_wait(cfg, reader, messages)
@@ -127,12 +136,16 @@ class Latency:
 
     def notes(self) -> dict[str, object]:
         lat, polls = sorted(self.latencies_s), sorted(self.poll_s)
-        levels = {f"latency_p{round(q * 100)}_ms": round((quantile_exact(lat, q) or 0.0) * 1000) for q in LEVELS}
-        return {**levels, "latency_max_ms": round(lat[-1] * 1000),
-                "latency_resolution": f"polled every {LATENCY_POLL_S * 1000:.0f} ms, "
-                                      f"median poll {(quantile_exact(polls, 0.5) or 0.0) * 1000:.0f} ms",
-                "paced_rate_achieved": round(self.achieved_rate)}
-
+        levels = {
+            f"latency_p{round(q * 100)}_ms": round((quantile_exact(lat, q) or 0.0) * 1000) for q in LEVELS
+        }
+        return {
+            **levels,
+            "latency_max_ms": round(lat[-1] * 1000),
+            "latency_resolution": f"polled every {LATENCY_POLL_S * 1000:.0f} ms, "
+            f"median poll {(quantile_exact(polls, 0.5) or 0.0) * 1000:.0f} ms",
+            "paced_rate_achieved": round(self.achieved_rate),
+        }
 
 
 @dataclass
@@ -140,7 +153,7 @@ class _Poller:
     """Polls ``projected_offsets`` in a thread: (end time of each poll, offsets it saw)."""
 
     cfg: Config
-    reader: Store
+    reader: Reader
     snapshots: list[tuple[float, dict[int, int]]] = field(default_factory=list)
     durations: list[float] = field(default_factory=list)
     stop: threading.Event = field(default_factory=threading.Event)
@@ -155,7 +168,7 @@ class _Poller:
             self.stop.wait(max(0.0, LATENCY_POLL_S - (ended - started)))
 
 
-def _latency(cfg: Config, reader: Store, messages: list[KeyValue], rate: int) -> Latency:
+def _latency(cfg: Config, reader: Reader, messages: list[KeyValue], rate: int) -> Latency:
     produced: list[tuple[int, int, int]] = []  # (partition, offset, CreateTime ms)
 
     def record(msg: Message) -> None:
@@ -179,12 +192,10 @@ def _latency(cfg: Config, reader: Store, messages: list[KeyValue], rate: int) ->
         poller.stop.set()
         thread.join(30)
     figure = Figure(f"produced at --rate {rate:,}/s (achieved)", len(messages), seconds)
-    return Latency(figure, _latencies(produced, poller.snapshots), poller.durations,
-                   len(messages) / seconds)
+    return Latency(figure, _latencies(produced, poller.snapshots), poller.durations, len(messages) / seconds)
 
 
-def _paced(sender: Sender, messages: list[KeyValue], rate: int,
-           advance: Callable[[int], None]) -> float:
+def _paced(sender: Sender, messages: list[KeyValue], rate: int, advance: Callable[[int], None]) -> float:
     """Send ``messages`` at ``rate``/s in a burst every ``TICK_S``; return the seconds taken."""
     started = time.perf_counter()
     sent = 0
@@ -198,8 +209,9 @@ def _paced(sender: Sender, messages: list[KeyValue], rate: int,
     return time.perf_counter() - started
 
 
-def _latencies(produced: list[tuple[int, int, int]],
-               snapshots: list[tuple[float, dict[int, int]]]) -> list[float]:
+def _latencies(
+    produced: list[tuple[int, int, int]], snapshots: list[tuple[float, dict[int, int]]]
+) -> list[float]:
     """For each message, the first snapshot that includes its offset, minus its CreateTime."""
     out = []
     by_partition: dict[int, list[tuple[int, int]]] = {}

@@ -1,10 +1,11 @@
 """``civicloop bench produce``: the producer SDK against a bare confluent-kafka producer.
 
 Three figures on the same events and the same broker: (1) the ceiling, a bare Producer sending
-bytes encoded beforehand, with the same settings as EventProducer (``streams/settings.py``); (2) fastavro's raw encode
-rate; (3) civicloop's whole path, ``new_event`` (validation) + ``encode`` + ``send`` + flush.
-Each send figure ends with a flush, so it counts only what the broker acknowledged. The topic
-is a throwaway ``{namespace}.bench-<random>``, deleted afterwards.
+bytes encoded beforehand, with the same settings as EventProducer (``streams/settings.py``);
+(2) fastavro's raw encode rate; (3) civicloop's whole path, ``new_event`` (validation) +
+``encode`` + ``send`` + flush. Each send figure ends with a flush, so it counts only what the
+broker acknowledged. The topic is a throwaway ``{namespace}.bench-<random>``, deleted
+afterwards.
 """
 
 from __future__ import annotations
@@ -45,16 +46,30 @@ def run(config: Config, count: int = 200_000, rounds: int = 3, seed: int = 12345
         _warm_up(raw, ours, specs[:_WARM_UP], messages[:_WARM_UP])
         # CPU-only loops first in each round: right after a send the local broker is still
         # writing, and would take a core from them.
-        figures = timed(count, {
-            "raw_encode": ("fastavro schemaless_writer (ceiling)", lambda: codec.raw_encode(pairs)),
-            "new_event": ("civicloop new_event alone (validation)", lambda: _build_all(specs)),
-            "raw_produce": ("confluent-kafka produce, pre-encoded (ceiling)", lambda: raw.send_all(messages)),
-            "civicloop_produce": ("civicloop new_event + encode + send + flush",
-                                  lambda: _civicloop_send_all(ours, specs)),
-        }, rounds)
-    notes = {"rounds": rounds, "partitions": config.partitions, "warm_up_events": _WARM_UP,
-             "mean_message_bytes": round(sum(len(v) for _, v in messages) / count, 1),
-             "acknowledged_raw": raw.delivered, "acknowledged_civicloop": ours.delivered}
+        figures = timed(
+            count,
+            {
+                "raw_encode": ("fastavro schemaless_writer (ceiling)", lambda: codec.raw_encode(pairs)),
+                "new_event": ("civicloop new_event alone (validation)", lambda: _build_all(specs)),
+                "raw_produce": (
+                    "confluent-kafka produce, pre-encoded (ceiling)",
+                    lambda: raw.send_all(messages),
+                ),
+                "civicloop_produce": (
+                    "civicloop new_event + encode + send + flush",
+                    lambda: _civicloop_send_all(ours, specs),
+                ),
+            },
+            rounds,
+        )
+    notes = {
+        "rounds": rounds,
+        "partitions": config.partitions,
+        "warm_up_events": _WARM_UP,
+        "mean_message_bytes": round(sum(len(v) for _, v in messages) / count, 1),
+        "acknowledged_raw": raw.delivered,
+        "acknowledged_civicloop": ours.delivered,
+    }
     return Result("civicloop bench produce", figures, RATIOS, notes)
 
 
@@ -84,8 +99,10 @@ class _RawProducer:
                     self._producer.poll(0.1)
         self._producer.flush(120)
         if self.failed or len(self._producer):
-            raise RuntimeError(f"raw producer: {len(self.failed)} failed ({self.failed[:3]}), "
-                               f"{len(self._producer)} still queued")
+            raise RuntimeError(
+                f"raw producer: {len(self.failed)} failed ({self.failed[:3]}), "
+                f"{len(self._producer)} still queued"
+            )
 
 
 def _build_all(specs: list[workload.Spec]) -> None:
@@ -99,8 +116,9 @@ def _civicloop_send_all(producer: EventProducer, specs: list[workload.Spec]) -> 
     producer.flush(120)  # raises DeliveryError when the broker refused any
 
 
-def _warm_up(raw: _RawProducer, ours: EventProducer, specs: list[workload.Spec],
-             messages: list[tuple[bytes, bytes]]) -> None:
+def _warm_up(
+    raw: _RawProducer, ours: EventProducer, specs: list[workload.Spec], messages: list[tuple[bytes, bytes]]
+) -> None:
     # Connecting, fetching metadata, the idempotent producer's id handshake and the codec's
     # per-schema tables all stay off the clock.
     raw.send_all(messages)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from civicloop.projections.metrics import reports
 from civicloop.projections.metrics.closed_loop import metrics
-from civicloop.projections.store.base import Row, Store, open_store
+from civicloop.projections.store.base import Query, Row, Store, open_store
 from civicloop.projections.tables import schema
 from civicloop.tools.bench import synthetic
 from civicloop.tools.bench.report import Figure, Ratio, Result, progress, timed
@@ -46,31 +46,41 @@ class _Tables:
         return self.store.query(sql)
 
 
-Query = Callable[[Callable[[str], list[Row]]], object]
+#: one timed query: given a Reader's query function, run the metric and return its result
+TimedQuery = Callable[[Query], object]
 
 
-def queries(db: str) -> dict[str, tuple[str, Query]]:
+def queries(db: str) -> dict[str, tuple[str, TimedQuery]]:
     """key → (label, the call through a ``run``), in the order they are printed."""
-    found: dict[str, tuple[str, Query]] = {
-        "count_final": ("SELECT count() FROM case_lifecycle FINAL (ceiling)",
-                        lambda run: run(f"SELECT count() FROM {db}.{schema.CASE_LIFECYCLE} FINAL")),
-        CEILING: ("plain GROUP BY lead_department, no FINAL (ceiling)", lambda run: run(
-            f"SELECT lead_department, count(), max(reported_at), max(closed_at), max(due_at) "
-            f"FROM {db}.{schema.CASE_LIFECYCLE} GROUP BY lead_department")),
+    found: dict[str, tuple[str, TimedQuery]] = {
+        "count_final": (
+            "SELECT count() FROM case_lifecycle FINAL (ceiling)",
+            lambda run: run(f"SELECT count() FROM {db}.{schema.CASE_LIFECYCLE} FINAL"),
+        ),
+        CEILING: (
+            "plain GROUP BY lead_department, no FINAL (ceiling)",
+            lambda run: run(
+                f"SELECT lead_department, count(), max(reported_at), max(closed_at), max(due_at) "
+                f"FROM {db}.{schema.CASE_LIFECYCLE} GROUP BY lead_department"
+            ),
+        ),
     }
     for dim in DIMENSIONS:
         found[f"metrics_{dim}_all"] = (f"metrics by {dim}, all time", _metrics(db, dim))
         found[f"metrics_{dim}_month"] = (f"metrics by {dim}, one month", _metrics(db, dim, MONTH))
-    found["durations_department"] = ("durations by department, all time",
-                                     lambda run: reports.durations(run, db, "department"))
-    found["backlog_department"] = ("backlog by department, now",
-                                   lambda run: reports.backlog(run, db, "department", NOW))
+    found["durations_department"] = (
+        "durations by department, all time",
+        lambda run: reports.durations(run, db, "department"),
+    )
+    found["backlog_department"] = (
+        "backlog by department, now",
+        lambda run: reports.backlog(run, db, "department", NOW),
+    )
     return found
 
 
-def _metrics(db: str, dim: str,
-             period: tuple[datetime | None, datetime | None] = (None, None)) -> Query:
-    def call(run: Callable[[str], list[Row]]) -> object:
+def _metrics(db: str, dim: str, period: tuple[datetime | None, datetime | None] = (None, None)) -> TimedQuery:
+    def call(run: Query) -> object:
         return metrics(run, db, dim, period[0], period[1], now=NOW)
 
     return call
@@ -78,8 +88,10 @@ def _metrics(db: str, dim: str,
 
 def run(cases: int = 1_000_000, backend: Backend = Backend.chdb, rounds: int = 3) -> Result:
     db = f"bench{uuid.uuid4().hex[:8]}"
-    with tempfile.TemporaryDirectory(prefix="civicloop-bench-queries-") as tmp, \
-            target(backend, Path(tmp), [db]) as url:
+    with (
+        tempfile.TemporaryDirectory(prefix="civicloop-bench-queries-") as tmp,
+        target(backend, Path(tmp), [db]) as url,
+    ):
         store = open_store(url)
         try:
             build(store, db, cases)
@@ -89,12 +101,21 @@ def run(cases: int = 1_000_000, backend: Backend = Backend.chdb, rounds: int = 3
         finally:
             store.close()
     total = sum(figures[key].seconds for key in ONE_DIMENSION) * 1000
-    ratios = [Ratio(f"{key}_vs_ceiling", f"{fig.label} / plain GROUP BY", key, CEILING)
-              for key, fig in figures.items() if key != CEILING]
-    notes = {"store": f"{backend} (ClickHouse {version})", "cases": cases, "rounds": rounds,
-             "table_rows": rows, "one_dimension": " + ".join(ONE_DIMENSION),
-             "one_dimension_total_ms": round(total, 1), "design_target_ms": TARGET_MS,
-             "one_dimension_total_vs_target": round(total / TARGET_MS, 2)}
+    ratios = [
+        Ratio(f"{key}_vs_ceiling", f"{fig.label} / plain GROUP BY", key, CEILING)
+        for key, fig in figures.items()
+        if key != CEILING
+    ]
+    notes = {
+        "store": f"{backend} (ClickHouse {version})",
+        "cases": cases,
+        "rounds": rounds,
+        "table_rows": rows,
+        "one_dimension": " + ".join(ONE_DIMENSION),
+        "one_dimension_total_ms": round(total, 1),
+        "design_target_ms": TARGET_MS,
+        "one_dimension_total_vs_target": round(total / TARGET_MS, 2),
+    }
     return Result("civicloop bench queries", figures, ratios, notes, unit="rows", in_ms=True)
 
 
@@ -113,19 +134,24 @@ def build(store: Store, db: str, cases: int) -> None:
 def _check_columns(store: Store, db: str) -> None:
     """The synthetic rows must fill every column the DDL has, and no other."""
     present = schema.column_types(store, db)
-    for table, made in ((schema.CASE_LIFECYCLE, synthetic.CASE_COLUMNS),
-                        (schema.CASE_TASKS, synthetic.TASK_COLUMNS)):
+    for table, made in (
+        (schema.CASE_LIFECYCLE, synthetic.CASE_COLUMNS),
+        (schema.CASE_TASKS, synthetic.TASK_COLUMNS),
+    ):
         columns = {column for (t, column) in present if t == table}
         if columns != set(made):
-            raise RuntimeError(f"tools/bench/synthetic.py is out of step with {table}.sql: "
-                               f"missing {sorted(columns - set(made))}, "
-                               f"unknown {sorted(set(made) - columns)}")
+            raise RuntimeError(
+                f"tools/bench/synthetic.py is out of step with {table}.sql: "
+                f"missing {sorted(columns - set(made))}, "
+                f"unknown {sorted(set(made) - columns)}"
+            )
 
 
 def table_rows(store: Store, db: str) -> dict[str, int]:
     """Rows in the active parts of each table (duplicates that FINAL collapses included)."""
-    found = store.query(f"SELECT table, sum(rows) FROM system.parts WHERE database = '{db}' "
-                        f"AND active GROUP BY table")
+    found = store.query(
+        f"SELECT table, sum(rows) FROM system.parts WHERE database = '{db}' AND active GROUP BY table"
+    )
     return {str(table): int(rows) for table, rows in found}
 
 
@@ -138,6 +164,11 @@ def _timed(store: Store, db: str, rounds: int, rows: dict[str, int]) -> dict[str
         scanned[key] = sum(rows.get(t, 0) for t in spy.read)
     with progress() as bar:
         bar.add_task(f"timing {len(found)} queries, best of {rounds}", total=None)
-        figures = timed(0, {key: (label, lambda q=query: q(store.query))
-                            for key, (label, query) in found.items()}, rounds)
+        figures = timed(
+            0, {key: (label, _bound(query, store)) for key, (label, query) in found.items()}, rounds
+        )
     return {key: replace(fig, events=scanned[key]) for key, fig in figures.items()}
+
+
+def _bound(query: TimedQuery, store: Store) -> Callable[[], object]:
+    return lambda: query(store.query)

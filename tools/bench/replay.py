@@ -31,8 +31,7 @@ from civicloop.tools.bench.stores import Backend, target
 RATIOS = [Ratio("replay_vs_ceiling", "replay / raw consume + decode", "replay", "raw_consume")]
 
 
-def run(config: Config, count: int = 1_000_000, backend: Backend = Backend.chdb,
-        seed: int = 7) -> Result:
+def run(config: Config, count: int = 1_000_000, backend: Backend = Backend.chdb, seed: int = 7) -> Result:
     with tempfile.TemporaryDirectory(prefix="civicloop-bench-replay-") as tmp:
         cfg = broker.throwaway(config, Path(tmp))
         live = cfg.database
@@ -43,13 +42,22 @@ def run(config: Config, count: int = 1_000_000, backend: Backend = Backend.chdb,
             raw = _ceiling(cfg, count)
             replayed = _replay_in_child(cfg)
             raw = min(raw, _ceiling(cfg, count), key=lambda f: f.seconds)
-    figures = {"raw_consume": raw,
-               "replay": Figure(f"Replayer.run into a fresh database ({backend})",
-                                replayed["done"], replayed["seconds"])}
-    notes = {"partitions": cfg.partitions, "store": str(backend), "events": count,
-             "cases_simulated": cases, "cases_projected": replayed["cases"],
-             "replay_peak_rss_mb": replayed["peak_rss_mb"], "replay_phase": replayed["phase"],
-             "produce_events_per_s": round(count / produced)}
+    figures = {
+        "raw_consume": raw,
+        "replay": Figure(
+            f"Replayer.run into a fresh database ({backend})", replayed["done"], replayed["seconds"]
+        ),
+    }
+    notes = {
+        "partitions": cfg.partitions,
+        "store": str(backend),
+        "events": count,
+        "cases_simulated": cases,
+        "cases_projected": replayed["cases"],
+        "replay_peak_rss_mb": replayed["peak_rss_mb"],
+        "replay_phase": replayed["phase"],
+        "produce_events_per_s": round(count / produced),
+    }
     return Result("civicloop bench replay", figures, RATIOS, notes)
 
 
@@ -85,15 +93,25 @@ def replay_once(cfg: Config) -> dict[str, Any]:
             task = bar.add_task("replay", total=None)
 
             def show(status: ReplayStatus) -> None:
-                bar.update(task, description=f"replay: {status.phase}", completed=status.done,
-                           total=status.total or None)
+                bar.update(
+                    task,
+                    description=f"replay: {status.phase}",
+                    completed=status.done,
+                    total=status.total or None,
+                )
 
             started = time.perf_counter()
-            status = Replayer(cfg, store, cfg.kafka_bootstrap, rebuild_database(cfg.database),
-                              on_progress=show).run()
+            status = Replayer(
+                cfg, store, cfg.kafka_bootstrap, rebuild_database(cfg.database), on_progress=show
+            ).run()
             seconds = time.perf_counter() - started
-        (cases,), = store.query(f"SELECT count() FROM {cfg.database}.{schema.CASE_LIFECYCLE} FINAL")
+        ((cases,),) = store.query(f"SELECT count() FROM {cfg.database}.{schema.CASE_LIFECYCLE} FINAL")
     finally:
         store.close()
-    return {"done": status.done, "seconds": seconds, "phase": status.phase, "cases": int(cases),
-            "peak_rss_mb": peak_rss_mb()}
+    return {
+        "done": status.done,
+        "seconds": seconds,
+        "phase": status.phase,
+        "cases": int(cases),
+        "peak_rss_mb": peak_rss_mb(),
+    }

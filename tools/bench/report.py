@@ -34,8 +34,12 @@ class Figure:
         return self.events / self.seconds if self.seconds > 0 else 0.0
 
     def as_dict(self, unit: str = "events") -> dict[str, Any]:
-        return {"label": self.label, unit: self.events, "seconds": round(self.seconds, 4),
-                f"{unit}_per_s": round(self.per_s)}
+        return {
+            "label": self.label,
+            unit: self.events,
+            "seconds": round(self.seconds, 4),
+            f"{unit}_per_s": round(self.per_s),
+        }
 
 
 Loop = tuple[str, Callable[[], object]]  # (label, the work to time)
@@ -89,10 +93,14 @@ class Result:
         return self.figures[ratio.top].per_s / self.figures[ratio.bottom].per_s
 
     def as_dict(self) -> dict[str, Any]:
-        return {"command": self.command, "date": self.date, "machine": machine(),
-                "figures": {key: fig.as_dict(self.unit) for key, fig in self.figures.items()},
-                "ratios": {r.key: round(self.ratio(r), 3) for r in self.ratios},
-                "notes": self.notes}
+        return {
+            "command": self.command,
+            "date": self.date,
+            "machine": machine(),
+            "figures": {key: fig.as_dict(self.unit) for key, fig in self.figures.items()},
+            "ratios": {r.key: round(self.ratio(r), 3) for r in self.ratios},
+            "notes": self.notes,
+        }
 
 
 def machine() -> dict[str, Any]:
@@ -130,8 +138,7 @@ def show(result: Result, as_json: bool, console: Console | None = None) -> None:
     out.print(_machine_table())
     table = Table(title=f"{result.command} ({result.date})")
     unit, clock = result.unit, "ms" if result.in_ms else "seconds"
-    for column, justify in (("measure", "left"), (unit, "right"), (clock, "right"),
-                            (f"{unit}/s", "right")):
+    for column, justify in (("measure", "left"), (unit, "right"), (clock, "right"), (f"{unit}/s", "right")):
         table.add_column(column, justify=justify)  # type: ignore[arg-type]
     for fig in result.figures.values():
         took = f"{fig.seconds * 1000:,.1f}" if result.in_ms else f"{fig.seconds:.3f}"
@@ -149,8 +156,14 @@ def show(result: Result, as_json: bool, console: Console | None = None) -> None:
 
 def progress() -> Progress:
     """A progress display on stderr, so ``--json`` output on stdout stays one JSON object."""
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TimeElapsedColumn(), console=Console(stderr=True), transient=True)
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    )
 
 
 def peak_rss_mb() -> float:

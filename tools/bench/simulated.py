@@ -34,8 +34,9 @@ def scale(count: int) -> tuple[int, float]:
     return DAYS, float(math.ceil(count / (DAYS * _EVENTS_PER_CASE_LOW)))
 
 
-def encoded(count: int, seed: int, advance: Callable[[int], None] = lambda n: None,
-            chunk: int = 10_000) -> Encoded:
+def encoded(
+    count: int, seed: int, advance: Callable[[int], None] = lambda n: None, chunk: int = 10_000
+) -> Encoded:
     """The first ``count`` simulated events, encoded; ``advance`` is called every ``chunk``."""
     days, per_day = scale(count)
     messages: list[KeyValue] = []

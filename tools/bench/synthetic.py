@@ -78,8 +78,8 @@ CASE_BASE: dict[str, str] = {
 CASE_COLUMNS: dict[str, str] = {
     "case_id": "concat('case-', toString(number))",
     "state": "multiIf(voided, 'VOIDED', reached_cls, 'CLOSED', reached_chk, 'CHECKED', "
-             "reached_dsp, 'DISPOSED', reached_acc, 'IN_PROGRESS', reached_disp, 'DISPATCHED', "
-             "'REGISTERED')",
+    "reached_dsp, 'DISPOSED', reached_acc, 'IN_PROGRESS', reached_disp, 'DISPATCHED', "
+    "'REGISTERED')",
     "category": "concat('category_', toString(cat))",
     "priority": pick(PRIORITIES, "prio"),
     "channel": pick(CHANNELS, f"toUInt32(floor(8 * pow({u(5)}, 2)))"),
@@ -119,7 +119,7 @@ CASE_COLUMNS: dict[str, str] = {
     "report_to_close_ws": "if(reached_cls, toInt64((toInt64(t_cls) - toInt64(t_rep)) * 0.3), NULL)",
     "version": "toUInt64(2 + stage * 2 + if(reached_fb, 1, 0))",
     "updated_at": "coalesce(if(reached_fb, t_fb, NULL), if(reached_cls, t_cls, NULL), "
-                  "if(reached_dsp, t_dsp, NULL), if(reached_disp, t_disp, NULL), t_reg)",
+    "if(reached_dsp, t_dsp, NULL), if(reached_disp, t_disp, NULL), t_reg)",
 }
 
 # One expression per column of projections/sql/case_tasks.sql, for the lead task; EXTRA_TASK
@@ -131,7 +131,7 @@ TASK_COLUMNS: dict[str, str] = {
     "department": CASE_COLUMNS["lead_department"],
     "role": "'lead'",
     "status": "multiIf(reached_cls, 'closed', reached_dsp, 'disposed', reached_acc, 'accepted', "
-              "'dispatched')",
+    "'dispatched')",
     **{c: CASE_COLUMNS[c] for c in ("category", "priority", "channel", "district", "grid_id")},
     "dispatched_at": "t_disp",
     "accept_by": "toNullable(t_disp + accept_window)",
@@ -175,8 +175,12 @@ def _select(columns: dict[str, str], cases: int, where: str = "1") -> str:
 
 def inserts(db: str, cases: int) -> list[str]:
     """The statements that fill ``db.case_lifecycle`` and ``db.case_tasks`` (tables exist)."""
-    stale = {**CASE_COLUMNS, "version": "toUInt64(1)", "state": "'REGISTERED'",
-             "closed_at": "CAST(NULL AS Nullable(DateTime('UTC')))"}
+    stale = {
+        **CASE_COLUMNS,
+        "version": "toUInt64(1)",
+        "state": "'REGISTERED'",
+        "closed_at": "CAST(NULL AS Nullable(DateTime('UTC')))",
+    }
     extra = {**TASK_COLUMNS, **EXTRA_TASK}
     return [
         _insert(db, schema.CASE_LIFECYCLE, stale, cases, "cityHash64(number, 40) % 10 = 0"),

@@ -26,8 +26,20 @@ MIX: dict[str, int] = {
     "CaseEscalated": 6, "TaskDisposed": 96, "CaseChecked": 92, "CaseClosed": 92,
     "FeedbackReceived": 45, "CaseReopened": 3,
 }  # fmt: skip
-_WORDS = ("pothole", "streetlight", "noise", "after 22:00", "water leaking", "garbage not collected",
-          "路灯不亮", "噪音扰民", "道路破损", "积水", "near the school gate", "third time reported")
+_WORDS = (
+    "pothole",
+    "streetlight",
+    "noise",
+    "after 22:00",
+    "water leaking",
+    "garbage not collected",
+    "路灯不亮",
+    "噪音扰民",
+    "道路破损",
+    "积水",
+    "near the school gate",
+    "third time reported",
+)
 Spec = tuple[str, dict[str, Any]]  # (event type, keyword arguments of new_event)
 
 

@@ -69,7 +69,9 @@ def parse_line(raw: bytes) -> Event:
         # Without its line break, so a JSON error's column is a column of this line.
         obj = json.loads(raw.decode("utf-8").rstrip("\r\n"))
     except UnicodeDecodeError as exc:
-        raise LineError(f"not UTF-8 text: byte {exc.start + 1} is {raw[exc.start:exc.start + 1]!r}") from None
+        raise LineError(
+            f"not UTF-8 text: byte {exc.start + 1} is {raw[exc.start : exc.start + 1]!r}"
+        ) from None
     except json.JSONDecodeError as exc:
         raise LineError(f"invalid JSON: {exc.msg} (column {exc.colno})") from None
     try:
@@ -78,8 +80,9 @@ def parse_line(raw: bytes) -> Event:
         raise LineError(str(exc), exc.field) from None
 
 
-def read_events(lines: Iterable[bytes], sink: Sink, progress: OnProgress | None = None,
-                rejects: TextIO | None = None) -> ProduceSummary:
+def read_events(
+    lines: Iterable[bytes], sink: Sink, progress: OnProgress | None = None, rejects: TextIO | None = None
+) -> ProduceSummary:
     """Parse every line and send the good ones to ``sink`` (delivery is the caller's flush)."""
     summary, consumed = ProduceSummary(), 0
     for line_no, raw in enumerate(lines, start=1):
@@ -108,8 +111,9 @@ def _take(summary: ProduceSummary, raw: bytes, sink: Sink, rejects: TextIO | Non
     summary.produced += 1
 
 
-def produce_file(path: Path, producer: FlushingSink, progress: OnProgress | None = None,
-                 rejects: TextIO | None = None) -> ProduceSummary:
+def produce_file(
+    path: Path, producer: FlushingSink, progress: OnProgress | None = None, rejects: TextIO | None = None
+) -> ProduceSummary:
     """Produce the good lines of ``path`` (``-``: stdin); returns once Kafka confirmed them all.
 
     Raises OSError when the file cannot be read, DeliveryError when Kafka refused a send.
@@ -124,4 +128,3 @@ def produce_file(path: Path, producer: FlushingSink, progress: OnProgress | None
     producer.flush()
     summary.elapsed = time.perf_counter() - started
     return summary
-

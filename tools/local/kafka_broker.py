@@ -38,9 +38,18 @@ def jars(config: Config) -> Path:
     _log.info("kafka_jars_resolving", version=KAFKA_VERSION, into=str(target))
     target.mkdir(parents=True, exist_ok=True)
     result = subprocess.run(
-        ["mvn", "-q", "-B", "-f", str(POM), "dependency:copy-dependencies",
-         f"-DoutputDirectory={target}", "-DincludeScope=runtime"],
-        capture_output=True, text=True,
+        [
+            "mvn",
+            "-q",
+            "-B",
+            "-f",
+            str(POM),
+            "dependency:copy-dependencies",
+            f"-DoutputDirectory={target}",
+            "-DincludeScope=runtime",
+        ],
+        capture_output=True,
+        text=True,
     )
     if result.returncode != 0:
         raise RuntimeError(f"Maven could not resolve the Kafka jars:\n{result.stdout[-3000:]}")
@@ -50,8 +59,10 @@ def jars(config: Config) -> Path:
 
 def _require(program: str, what: str) -> None:
     if shutil.which(program) is None:
-        raise ToolMissing(f"`{program}` was not found on PATH: install {what}, or set "
-                          "CIVICLOOP_KAFKA_BOOTSTRAP to an existing Kafka cluster.")
+        raise ToolMissing(
+            f"`{program}` was not found on PATH: install {what}, or set "
+            "CIVICLOOP_KAFKA_BOOTSTRAP to an existing Kafka cluster."
+        )
 
 
 class LocalKafka:
@@ -83,9 +94,18 @@ class LocalKafka:
         if not (self.dir / "data" / "meta.properties").exists():
             self._format(classpath, props)
         self.process.start(
-            ["java", "-Xms256m", "-Xmx1g", "-XX:+UseG1GC", "-Djava.awt.headless=true",
-             f"-Dlog4j2.configurationFile={self._write_log4j()}",
-             "-cp", classpath, "kafka.Kafka", str(props)]
+            [
+                "java",
+                "-Xms256m",
+                "-Xmx1g",
+                "-XX:+UseG1GC",
+                "-Djava.awt.headless=true",
+                f"-Dlog4j2.configurationFile={self._write_log4j()}",
+                "-cp",
+                classpath,
+                "kafka.Kafka",
+                str(props),
+            ]
         )
         address = f"127.0.0.1:{port}"
         try:
@@ -108,51 +128,70 @@ class LocalKafka:
         data = self.dir / "data"
         props = self.dir / "server.properties"
         self.dir.mkdir(parents=True, exist_ok=True)
-        props.write_text("\n".join([
-            "process.roles=broker,controller",
-            "node.id=1",
-            f"controller.quorum.voters=1@127.0.0.1:{controller_port}",
-            f"listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}",
-            f"advertised.listeners=PLAINTEXT://127.0.0.1:{port}",
-            "controller.listener.names=CONTROLLER",
-            "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
-            "inter.broker.listener.name=PLAINTEXT",
-            f"log.dirs={data}",
-            "num.partitions=1",
-            "offsets.topic.replication.factor=1",
-            "offsets.topic.num.partitions=6",
-            "transaction.state.log.replication.factor=1",
-            "transaction.state.log.min.isr=1",
-            "share.coordinator.state.topic.replication.factor=1",
-            "share.coordinator.state.topic.min.isr=1",
-            "group.initial.rebalance.delay.ms=0",
-            "auto.create.topics.enable=true",
-            # Case events are kept forever (DESIGN §1); locally the disk is the limit.
-            "log.retention.hours=-1",
-            "",
-        ]))
+        props.write_text(
+            "\n".join(
+                [
+                    "process.roles=broker,controller",
+                    "node.id=1",
+                    f"controller.quorum.voters=1@127.0.0.1:{controller_port}",
+                    f"listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}",
+                    f"advertised.listeners=PLAINTEXT://127.0.0.1:{port}",
+                    "controller.listener.names=CONTROLLER",
+                    "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+                    "inter.broker.listener.name=PLAINTEXT",
+                    f"log.dirs={data}",
+                    "num.partitions=1",
+                    "offsets.topic.replication.factor=1",
+                    "offsets.topic.num.partitions=6",
+                    "transaction.state.log.replication.factor=1",
+                    "transaction.state.log.min.isr=1",
+                    "share.coordinator.state.topic.replication.factor=1",
+                    "share.coordinator.state.topic.min.isr=1",
+                    "group.initial.rebalance.delay.ms=0",
+                    "auto.create.topics.enable=true",
+                    # Case events are kept forever (DESIGN §1); locally the disk is the limit.
+                    "log.retention.hours=-1",
+                    "",
+                ]
+            )
+        )
         return props
 
     def _write_log4j(self) -> Path:
         path = self.dir / "log4j2.properties"
-        path.write_text("\n".join([
-            "rootLogger.level=WARN",
-            "rootLogger.appenderRef.stdout.ref=STDOUT",
-            "appender.stdout.type=Console",
-            "appender.stdout.name=STDOUT",
-            "appender.stdout.layout.type=PatternLayout",
-            "appender.stdout.layout.pattern=[%d] %p %m (%c)%n",
-            "logger.kafka.name=kafka.server.KafkaRaftServer",
-            "logger.kafka.level=INFO",
-            "",
-        ]))
+        path.write_text(
+            "\n".join(
+                [
+                    "rootLogger.level=WARN",
+                    "rootLogger.appenderRef.stdout.ref=STDOUT",
+                    "appender.stdout.type=Console",
+                    "appender.stdout.name=STDOUT",
+                    "appender.stdout.layout.type=PatternLayout",
+                    "appender.stdout.layout.pattern=[%d] %p %m (%c)%n",
+                    "logger.kafka.name=kafka.server.KafkaRaftServer",
+                    "logger.kafka.level=INFO",
+                    "",
+                ]
+            )
+        )
         return path
 
     def _format(self, classpath: str, props: Path) -> None:
         result = subprocess.run(
-            ["java", "-cp", classpath, "kafka.tools.StorageTool", "format", "--ignore-formatted",
-             "-t", str(uuid.uuid4()), "-c", str(props)],
-            capture_output=True, text=True,
+            [
+                "java",
+                "-cp",
+                classpath,
+                "kafka.tools.StorageTool",
+                "format",
+                "--ignore-formatted",
+                "-t",
+                str(uuid.uuid4()),
+                "-c",
+                str(props),
+            ],
+            capture_output=True,
+            text=True,
         )
         if result.returncode != 0:
             raise RuntimeError(f"Kafka storage format failed:\n{result.stdout}{result.stderr}")

@@ -57,14 +57,18 @@ class Managed:
             return None
         return pid if _alive(pid) else None
 
-    def start(self, argv: Sequence[str], env: dict[str, str] | None = None,
-              cwd: Path | None = None) -> int:
+    def start(self, argv: Sequence[str], env: dict[str, str] | None = None, cwd: Path | None = None) -> int:
         """Start ``argv`` in its own session (so a stop reaches its children), log to a file."""
         self.state_dir.mkdir(parents=True, exist_ok=True)
         with open(self.log_file, "ab") as out:
             proc = subprocess.Popen(  # noqa: S603 - argv is built by civicloop itself
-                list(argv), stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                env=env, cwd=cwd, start_new_session=True,
+                list(argv),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=env,
+                cwd=cwd,
+                start_new_session=True,
             )
         self.pid_file.write_text(str(proc.pid))
         _log.info("process_started", name=self.name, pid=proc.pid, log=str(self.log_file))

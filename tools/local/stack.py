@@ -40,8 +40,11 @@ def start_worker(config: Config, timeout: float = 120.0) -> int:
 def _worker_ready(config: Config, process: Managed) -> bool:
     if process.pid() is None:
         tail = process.log_tail(40)
-        hint = (f"\nport {config.worker_web_port} is taken: set CIVICLOOP_WORKER_WEB_PORT to a free one"
-                if "address already in use" in tail else "")
+        hint = (
+            f"\nport {config.worker_web_port} is taken: set CIVICLOOP_WORKER_WEB_PORT to a free one"
+            if "address already in use" in tail
+            else ""
+        )
         raise RuntimeError(f"the worker exited during start-up:\n{tail}{hint}")
     return deployment_health(config) is not None
 
@@ -76,15 +79,20 @@ def status(config: Config) -> list[Part]:
     else:
         local = LocalKafka(config)
         address = local.bootstrap()
-        broker = Part("kafka", address is not None,
-                      f"local {address} pid {local.process.pid()}" if address else "not running")
+        broker = Part(
+            "kafka",
+            address is not None,
+            f"local {address} pid {local.process.pid()}" if address else "not running",
+        )
     health = deployment_health(config)
     pid = worker_process(config).pid()
     if health:
         reasons = ", ".join(f"{r} {n}" for r, n in sorted(health["dead_by_reason"].items()))
-        detail = (f"pid {pid}, projected {health['projected']}, dead letters {health['dead']}"
-                  f"{f' ({reasons})' if reasons else ''}, escalated {health['escalated']}, "
-                  f"store {health['store']}")
+        detail = (
+            f"pid {pid}, projected {health['projected']}, dead letters {health['dead']}"
+            f"{f' ({reasons})' if reasons else ''}, escalated {health['escalated']}, "
+            f"store {health['store']}"
+        )
     else:
         detail = "not running" if pid is None else f"pid {pid}, not answering on :{config.worker_web_port}"
     return [broker, Part("worker", health is not None, detail)]

@@ -14,7 +14,6 @@ HOUR = 3600
 DAY = 86400
 
 
-
 @dataclass(frozen=True, slots=True)
 class Category:
     code: str

@@ -55,8 +55,13 @@ def overdue(case_id: str, task: str, deadline: int, done: int, reason: str) -> P
     escalation per (task, deadline), with the watchdog's own deterministic event id."""
     if deadline + 1 >= done:
         return []
-    fields = {"event_id": escalation_event_id(case_id, task, reason, ts(deadline)),
-              "level": LEVELS[reason], "reason": reason, "task_id": task, "deadline": ts(deadline)}
+    fields = {
+        "event_id": escalation_event_id(case_id, task, reason, ts(deadline)),
+        "level": LEVELS[reason],
+        "reason": reason,
+        "task_id": task,
+        "deadline": ts(deadline),
+    }
     return [(deadline + 1, "CaseEscalated", watchdog(), "watchdog", fields)]
 
 

@@ -125,5 +125,8 @@ class Storyteller:
             case.category = rng.choice([c for c in self.cfg.categories if not c.direct])
         if rng.random() < 0.05:
             case.priority = rng.choice(PRIORITIES[:3])
-        return {"category": case.category.code, "priority": case.priority,
-                "deadline_policy": policy_name(case.category, case.priority)}
+        return {
+            "category": case.category.code,
+            "priority": case.priority,
+            "deadline_policy": policy_name(case.category, case.priority),
+        }
