@@ -1,16 +1,25 @@
 """Turning one batch of raw Kafka messages into projection rows, shared by worker and replay.
 
-Per-message errors never escape: a message that cannot be decoded, or whose event is illegal
+Per-message errors never escape: a message that cannot be decoded, that breaks the event
+contract (``invalid:<field>``: the checks the SDK makes, docs/TRUST.md §1), that sits under
+another key or on another partition than its case (``misrouted``), or whose event is illegal
 for its case (docs/DESIGN.md §3), becomes a dead letter with its raw bytes and the reason, and
 its neighbours are projected normally. So does a message on which decoding, folding or row
 building raises anything unexpected (a bug, not bad input): it is dead-lettered as
 ``internal:<ExceptionType>`` with the traceback, so one poison message never stalls its
-partition. Only failures of the store or the broker escape ``project``; the caller retries
-the whole batch for those. Writes happen per batch in a fixed order — dead letters,
-event log, case rows, task rows, the case state with its offset watermark, and the batch's
-progress marker last (what "projected" means to ``--wait``) — and the
-caller acknowledges the offsets only after ``project`` returned. A crash anywhere replays the
-batch: messages at or below a case's watermark are skipped, every other write is idempotent.
+partition.
+
+Writes happen per batch in a fixed order — dead letters, event log, case rows, task rows, the
+case state with its offset watermark, and the batch's progress marker last (what "projected"
+means to ``--wait``) — after every row was checked against its column's type, and the caller
+acknowledges the offsets only after the batch was written. A crash anywhere replays the batch:
+messages at or below a case's watermark are skipped, every other write is idempotent.
+
+A batch the store refuses for its content (:class:`StoreRejected`) is split in halves until
+the message(s) it came from are alone; those are dead-lettered as ``store_rejected:<code>`` and
+the rest is written (``project_or_split``; docs/TRUST.md §2). Anything else ``project`` raises is
+a failure of the store or the broker themselves: ``project_until_written`` retries the whole
+batch, with backoff, until it is written or the worker stops.
 """
 
 from __future__ import annotations
@@ -26,12 +35,13 @@ from civicloop import log
 from civicloop.projections.fold.casestate import CaseState
 from civicloop.projections.fold.lifecycle import IllegalTransition, fold
 from civicloop.projections.state_store import Known, StateStore
-from civicloop.projections.store.base import Store
-from civicloop.projections.tables import event_log, progress
+from civicloop.projections.store.base import Store, StoreRejected
+from civicloop.projections.tables import event_log, fit, progress
 from civicloop.projections.tables.dead_letters import DeadLetter
 from civicloop.projections.tables.rows import case_row, task_rows
 from civicloop.projections.tables.schema import (
     CASE_LIFECYCLE,
+    CASE_STATE,
     CASE_TASKS,
     DEAD_LETTERS,
     EVENT_LOG,
@@ -39,8 +49,11 @@ from civicloop.projections.tables.schema import (
 )
 from civicloop.schemas.codec import DecodeError, decode
 from civicloop.schemas.event import Event
+from civicloop.schemas.events import EventValidationError, check_decoded
 
 _log = log.get(__name__)
+#: characters of a key kept as a dead letter's case_id (the raw bytes keep everything)
+_CASE_ID_SHOWN = 256
 
 
 @dataclass(frozen=True)
@@ -60,6 +73,12 @@ class BatchResult:
     projected: int = 0
     skipped: int = 0
     dead: list[DeadLetter] = field(default_factory=list)
+
+    def add(self, other: BatchResult) -> BatchResult:
+        self.projected += other.projected
+        self.skipped += other.skipped
+        self.dead.extend(other.dead)
+        return self
 
 
 @dataclass
@@ -82,8 +101,8 @@ class _Rows:
         for cid, since in self.versions_before.items():
             state = self.states[cid].state
             try:
-                case = case_row(state)  # type: ignore[arg-type]
-                tasks = task_rows(state, since_version=since)  # type: ignore[arg-type]
+                case = case_row(state)
+                tasks = task_rows(state, since_version=since)
             except Exception as exc:  # noqa: BLE001 - a bug in row building, not bad input
                 result.dead.extend(_internal(msg, exc, event) for msg, event in self.folded[cid])
                 result.projected -= len(self.events.pop(cid, ()))
@@ -106,12 +125,15 @@ class Projector:
         publish_dead: Callable[[Sequence[DeadLetter]], None],
         state_capacity: int = 100_000,
         ignore_illegal: frozenset[str] = frozenset(),
+        check_event: Callable[[Event], None] = check_decoded,
     ) -> None:
         self.store = store
         self.ignore_illegal = ignore_illegal
         self.database = database
         self.publish_dead = publish_dead
+        self.check_event = check_event
         self.states = StateStore(store, database, state_capacity)
+        self.columns = fit.Columns(store, database)
 
     def project(self, batch: Sequence[RawMessage]) -> BatchResult:
         result = BatchResult()
@@ -127,31 +149,93 @@ class Projector:
         self._write(batch, rows, result)
         return result
 
+    def project_or_split(self, batch: Sequence[RawMessage]) -> BatchResult:
+        """``project``; when the store refuses the batch for its content, the halves in turn
+        (in order: a case's later messages fold on what the earlier half stored), down to the
+        single messages it refuses, which are dead-lettered as ``store_rejected:<code>``."""
+        try:
+            return self.project(batch)
+        except StoreRejected as exc:
+            self.states.forget()  # the cache may hold states of the refused batch
+            if len(batch) == 1:
+                return self._reject(batch[0], exc)
+            _log.warning("batch_rejected_splitting", size=len(batch), error=str(exc)[:300])
+            middle = len(batch) // 2
+            return self.project_or_split(batch[:middle]).add(self.project_or_split(batch[middle:]))
+
+    def project_until_written(
+        self, batch: Sequence[RawMessage], should_stop: Callable[[], bool] = lambda: False
+    ) -> BatchResult:
+        """Retry the whole batch until it is written: the store or broker being down must not
+        ack it. Whatever ``project_or_split`` raises is such a failure (per-message errors,
+        bugs and content the store refuses included, became dead letters inside it)."""
+        delay = 0.5
+        while True:
+            try:
+                return self.project_or_split(batch)
+            except Exception as exc:  # noqa: BLE001 - any store or broker failure is retried
+                if should_stop():
+                    raise
+                # The cache may hold states of the failed batch: reload them from the store.
+                self.states.forget()
+                _log.error("batch_write_failed", error=repr(exc), retry_in_s=delay, size=len(batch))
+                time.sleep(delay)
+                delay = min(delay * 2, 30.0)
+
     def _decode(self, batch: Sequence[RawMessage], result: BatchResult) -> list[tuple[RawMessage, Event]]:
         decoded = []
         for msg in batch:
             try:
-                decoded.append((msg, decode(msg.value or b"")))
+                event = decode(msg.value or b"")
             except DecodeError as exc:
                 result.dead.append(_dead(msg, exc.reason, str(exc)))
+                continue
             except Exception as exc:  # noqa: BLE001 - a bug in decoding, not bad input
                 result.dead.append(_internal(msg, exc))
+                continue
+            dead = self._refusal(msg, event)
+            if dead is None:
+                decoded.append((msg, event))
+            else:
+                result.dead.append(dead)
         return decoded
+
+    def _refusal(self, msg: RawMessage, event: Event) -> DeadLetter | None:
+        """The dead letter for a decoded event the worker must not fold, or None: one that
+        breaks the contract the SDK enforces, or sits under a key other than its case id
+        (then its partition says nothing about where its case lives)."""
+        try:
+            self.check_event(event)
+        except EventValidationError as exc:
+            return _dead(msg, f"invalid:{exc.field}", str(exc), event)
+        except Exception as exc:  # noqa: BLE001 - a bug in validation, not bad input
+            return _internal(msg, exc, event)
+        if msg.key != event.case_id.encode():
+            detail = f"key {_shown(msg.key)} is not the case id {event.case_id!r}"
+            return _dead(msg, "misrouted", detail, event)
+        return None
 
     def _fold_one(
         self, msg: RawMessage, event: Event, known: dict[str, Known], rows: _Rows, result: BatchResult
     ) -> None:
         case_id = event.case_id
         before = known.get(case_id)
-        if before is not None and before.partition == msg.partition and msg.offset <= before.offset:
+        if before is not None and before.partition != msg.partition:
+            # Only the case's own partition keeps its events in order (docs/TRUST.md §3).
+            where = f"case {case_id!r} lives on partition {before.partition}, not {msg.partition}"
+            result.dead.append(_dead(msg, "misrouted", where, event))
+            return
+        if before is not None and msg.offset <= before.offset:
             result.skipped += 1  # fully projected before a crash or rebalance
             return
         old_state = before.state if before else None
         try:
-            new_state: CaseState | None = fold(old_state, event, now=_record_time(msg))
+            new_state: CaseState = fold(old_state, event, now=_record_time(msg))
         except IllegalTransition as exc:
             if exc.reason not in self.ignore_illegal:
                 result.dead.append(_dead(msg, f"illegal:{exc.reason}", str(exc), event))
+            if old_state is None:
+                return  # nothing to keep: the case has no state, and lives on no partition yet
             new_state = old_state
         else:
             rows.events.setdefault(case_id, []).append(
@@ -163,48 +247,67 @@ class Projector:
             result.projected += 1
         after = Known(new_state, msg.partition, msg.offset)
         known[case_id] = rows.states[case_id] = after
-        if new_state is not None and new_state is not old_state:
+        if new_state is not old_state:
             rows.versions_before.setdefault(case_id, old_state.version if old_state else 0)
 
     def _write(self, batch: Sequence[RawMessage], rows: _Rows, result: BatchResult) -> None:
         db = self.database
+        marks = progress.rows(((m.topic, m.partition, m.offset) for m in batch), rows.projected_at)
+        writes = [
+            (DEAD_LETTERS, [d.row() for d in result.dead]),
+            (EVENT_LOG, rows.event_rows()),
+            (CASE_LIFECYCLE, rows.cases),
+            (CASE_TASKS, rows.tasks),
+            # The state with its watermark after the other tables: the batch's effects are stored.
+            (CASE_STATE, self.states.rows(rows.states)),
+            # The batch's marker goes last: once it is there, every effect of the batch is stored.
+            (PROGRESS, marks),
+        ]
+        # Before anything is published or written: content the store cannot hold is refused
+        # whole, so the split that follows leaves no rows of the offending message behind.
+        for table, table_rows in writes:
+            self.columns.check(table, table_rows)
         if result.dead:
             # Published before the batch's offsets can be acknowledged: nothing is lost, and a
             # replayed batch publishes again (at-least-once; the table is keyed by offset).
             self.publish_dead(result.dead)
-        self.store.insert(f"{db}.{DEAD_LETTERS}", [d.row() for d in result.dead])
-        self.store.insert(f"{db}.{EVENT_LOG}", rows.event_rows())
-        self.store.insert(f"{db}.{CASE_LIFECYCLE}", rows.cases)
-        self.store.insert(f"{db}.{CASE_TASKS}", rows.tasks)
-        self.states.save(rows.states)
-        # The batch's marker goes last: once it is there, every effect of the batch is stored.
-        marks = progress.rows(((m.topic, m.partition, m.offset) for m in batch), rows.projected_at)
-        self.store.insert(f"{db}.{PROGRESS}", marks)
+        for table, table_rows in writes:
+            self.store.insert(f"{db}.{table}", table_rows)
+        self.states.remember(rows.states)
 
-    def project_until_written(
-        self, batch: Sequence[RawMessage], should_stop: Callable[[], bool] = lambda: False
-    ) -> BatchResult:
-        """Retry the whole batch until it is written: the store being down must not ack it.
-        Whatever ``project`` raises is a store or broker failure (per-message errors, bugs
-        included, became dead letters inside it)."""
-        delay = 0.5
-        while True:
-            try:
-                return self.project(batch)
-            except Exception as exc:  # noqa: BLE001 - any write failure is retried
-                if should_stop():
-                    raise
-                # The cache may hold states of the failed batch: reload them from the store.
-                self.states.forget()
-                _log.error("batch_write_failed", error=repr(exc), retry_in_s=delay, size=len(batch))
-                time.sleep(delay)
-                delay = min(delay * 2, 30.0)
+    def _reject(self, msg: RawMessage, exc: StoreRejected) -> BatchResult:
+        """Dead-letter the one message the store refuses, and mark its offset as done."""
+        _log.error(
+            "message_store_rejected",
+            topic=msg.topic,
+            partition=msg.partition,
+            offset=msg.offset,
+            error=str(exc),
+        )
+        event = _event_or_none(msg)
+        result = BatchResult(dead=[_dead(msg, f"store_rejected:{exc.code}", str(exc), event)])
+        self._write([msg], _Rows(), result)
+        return result
 
 
 def _record_time(msg: RawMessage) -> datetime | None:
     if msg.timestamp_ms is None or msg.timestamp_ms <= 0:
         return None
     return datetime.fromtimestamp(msg.timestamp_ms / 1000, UTC)
+
+
+def _event_or_none(msg: RawMessage) -> Event | None:
+    try:
+        return decode(msg.value or b"")
+    except Exception:  # noqa: BLE001 - only for naming the event in the dead letter
+        return None
+
+
+def _shown(key: bytes | None) -> str:
+    if key is None:
+        return "(none)"
+    text = key.decode(errors="replace")
+    return repr(text if len(text) <= 80 else text[:77] + "...")
 
 
 def _internal(msg: RawMessage, exc: Exception, event: Event | None = None) -> DeadLetter:
@@ -218,6 +321,7 @@ def _internal(msg: RawMessage, exc: Exception, event: Event | None = None) -> De
 
 
 def _dead(msg: RawMessage, reason: str, detail: str, event: Event | None = None) -> DeadLetter:
+    case_id = event.case_id if event else (msg.key or b"").decode(errors="replace")
     return DeadLetter(
         topic=msg.topic,
         partition=msg.partition,
@@ -226,7 +330,7 @@ def _dead(msg: RawMessage, reason: str, detail: str, event: Event | None = None)
         raw=msg.value or b"",
         reason=reason,
         detail=detail,
-        case_id=event.case_id if event else (msg.key or b"").decode(errors="replace"),
-        event_id=event.event_id if event else "",
+        case_id=case_id[:_CASE_ID_SHOWN],
+        event_id=event.event_id[:_CASE_ID_SHOWN] if event else "",
         event_type=event.type if event else "",
     )

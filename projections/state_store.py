@@ -6,32 +6,44 @@ case ever seen in memory (docs/DESIGN.md §8), and Faust's table changelogs are 
 bounded LRU keeps the hot cases. ``offset`` is the watermark: the last message of the case's
 partition that was fully projected. The row is written after every other table of its batch,
 so a message at or below the watermark has all its effects stored and is skipped on replay.
+
+A case lives on one partition: the one its first legal event came from. Only messages of that
+partition ever change its state (the projector dead-letters others as ``misrouted``), and only
+cases with a state are saved, so every row of a case carries the same partition and "latest by
+offset" is well defined (offsets of different partitions are not comparable).
+
+Look-ups are chunked so that no SQL text grows with the batch: at most ``LOOKUP_TEXT``
+characters of case ids per query, whatever the number or length of the ids (ClickHouse refuses
+a query text over 256 KiB; docs/TRUST.md §3).
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from civicloop.projections.fold.casestate import CaseState
-from civicloop.projections.store.base import Store
+from civicloop.projections.store.base import Store, literal
 from civicloop.projections.tables.schema import CASE_STATE
+
+#: characters of case-id literals in one look-up query (ClickHouse's max_query_size: 256 KiB)
+LOOKUP_TEXT = 64 * 1024
 
 
 @dataclass
 class Known:
-    """A case's state (None: no legal event yet) and the last offset fully projected for it."""
+    """A case's state and the last offset of its partition fully projected for it."""
 
-    state: CaseState | None
+    state: CaseState
     partition: int
     offset: int
 
 
 class StateStore:
-    """Load states for a batch (cache first, one query for the misses), save after a batch."""
+    """Load states for a batch (cache first, chunked queries for the misses), save after it."""
 
     def __init__(self, store: Store, database: str, capacity: int = 100_000) -> None:
         self.store = store
@@ -43,46 +55,65 @@ class StateStore:
         wanted = set(case_ids)
         found = {cid: self._cache[cid] for cid in wanted if cid in self._cache}
         missing = wanted - found.keys()
-        if missing:
-            found.update(self._query(missing))
+        for chunk in chunks(sorted(missing)):
+            found.update(self._query(chunk))
         return found
 
-    def save(self, changed: dict[str, Known]) -> None:
-        """Persist, then cache; call only after the batch's other tables were written."""
+    def rows(self, changed: dict[str, Known]) -> list[dict[str, Any]]:
+        """The ``case_state`` rows of ``changed``; write them after the batch's other tables."""
         now = datetime.now(UTC)
-        self.store.insert(
-            self.table,
-            [
-                {
-                    "case_id": cid,
-                    "state": known.state.to_bytes() if known.state else b"",
-                    "partition": known.partition,
-                    "offset": known.offset,
-                    "updated_at": now,
-                }
-                for cid, known in changed.items()
-            ],
-        )
+        return [
+            {
+                "case_id": cid,
+                "state": known.state.to_bytes(),
+                "partition": known.partition,
+                "offset": known.offset,
+                "updated_at": now,
+            }
+            for cid, known in changed.items()
+        ]
+
+    def remember(self, changed: dict[str, Known]) -> None:
+        """Cache ``changed`` once its rows are written."""
         for cid, known in changed.items():
             self._cache[cid] = known
             self._cache.move_to_end(cid)
         while len(self._cache) > self.capacity:
             self._cache.popitem(last=False)
 
+    def save(self, changed: dict[str, Known]) -> None:
+        """Persist, then cache; call only after the batch's other tables were written."""
+        self.store.insert(self.table, self.rows(changed))
+        self.remember(changed)
+
     def forget(self) -> None:
         """Drop the cache (after a rebalance another worker may have moved a case on)."""
         self._cache.clear()
 
-    def _query(self, case_ids: set[str]) -> dict[str, Known]:
+    def _query(self, case_ids: list[str]) -> dict[str, Known]:
         rows = self.store.query(
             f"SELECT case_id, argMax(state, offset), argMax(partition, offset), max(offset) "
-            f"FROM {self.table} WHERE case_id IN %(ids)s GROUP BY case_id",
-            {"ids": sorted(case_ids)},
+            f"FROM {self.table} WHERE case_id IN %(ids)s AND state != '' GROUP BY case_id",
+            {"ids": case_ids},
         )
         return {str(cid): Known(_state(raw), int(part), int(off)) for cid, raw, part, off in rows}
 
 
-def _state(raw: Any) -> CaseState | None:
-    if not raw:
-        return None
+def chunks(case_ids: list[str], budget: int = LOOKUP_TEXT) -> Iterator[list[str]]:
+    """``case_ids`` in runs whose SQL literals take at most ``budget`` characters (one id
+    longer than that still goes alone: it is a query of its own, not a growing one)."""
+    chunk: list[str] = []
+    size = 0
+    for cid in case_ids:
+        length = len(literal(cid)) + 2  # quotes and escapes, plus ", "
+        if chunk and size + length > budget:
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(cid)
+        size += length
+    if chunk:
+        yield chunk
+
+
+def _state(raw: Any) -> CaseState:
     return CaseState.from_bytes(raw.encode() if isinstance(raw, str) else raw)

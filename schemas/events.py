@@ -6,18 +6,22 @@ Field names, types, enums and defaults come from the latest ``.avsc`` of each ty
 
 from __future__ import annotations
 
+import functools
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from .event import Event
 from .jsonform import from_json_value, to_json_value
+from .limits import storable
 from .registry import reader_schema, registry
 from .rules import ALWAYS, RULES, Fields, check_not_in_future
 from .validate import EventValidationError, check_record
 
 __all__ = [
-    "EVENT_TYPES", "EventValidationError", "event_from_json", "event_to_json", "new_event",
+    "EVENT_TYPES", "EventValidationError", "check_decoded", "event_from_json", "event_to_json",
+    "new_event",
 ]  # fmt: skip
 
 # Lifecycle order (DESIGN.md §3); tests check it names exactly the folders under avro/.
@@ -49,12 +53,34 @@ def _build(type: str, fields: Fields, max_future: timedelta) -> Event:
     try:
         checked = check_record(reader_schema(type), fields)
         check_not_in_future(checked["occurred_at"], now, max_future)
-        for rule in ALWAYS + RULES.get(type, ()):
-            rule(checked)
+        _check_rules(type, checked)
     except EventValidationError as err:
         err.args = (f"{type}.{err.args[0]}",)  # say which event, keep field/value/reason as is
         raise
     return Event(type, checked, registry().latest(type).version)
+
+
+def _check_rules(type: str, fields: Fields) -> None:
+    for rule in _rules(type):
+        rule(fields)
+
+
+@functools.cache
+def _rules(type: str) -> tuple[Callable[[Fields], None], ...]:
+    return ALWAYS + RULES.get(type, ()) + storable(type)
+
+
+def check_decoded(event: Event) -> None:
+    """Apply to a decoded event every rule ``new_event`` applies, except "not in the future"
+    (the worker judges that against the Kafka record time, so a replay decides the same).
+
+    Bytes on the topic need not come from this SDK: the worker calls this on every event it
+    decodes and dead-letters a failure as ``invalid:<field>`` (docs/TRUST.md §1)."""
+    try:
+        _check_rules(event.type, event.fields)
+    except EventValidationError as err:
+        err.args = (f"{event.type}.{err.args[0]}",)
+        raise
 
 
 def new_event(

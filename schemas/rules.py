@@ -1,7 +1,9 @@
 """Rules a schema cannot express, as small named guards over a schema-checked record.
 
 Each guard raises ``EventValidationError`` naming the field, the value and what is allowed.
-``RULES`` is the table of which guards apply to which event type (plus ``ALWAYS``).
+``RULES`` is the table of which guards apply to which event type (plus ``ALWAYS``); the
+limits of what the stores can hold (times, lengths) are in ``limits``. The SDK applies all of
+them when it builds an event, the worker again to every decoded one (``events.check_decoded``).
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ from .validate import EventValidationError
 
 Fields = dict[str, Any]
 
-MAX_DESCRIPTION = 4000  # characters, as Open311's service request description
 _NOT_BLANK = ("case_id", "source", "task_id", "department", "approver", "category")
 
 
@@ -33,18 +34,12 @@ def check_ids_not_blank(f: Fields) -> None:
             raise EventValidationError(name, value, "blank", "must not be empty")
 
 
-def check_description_fits(f: Fields) -> None:
-    if len(f["description"]) > MAX_DESCRIPTION:
-        n = len(f["description"])
-        allowed = f"{n} characters; at most {MAX_DESCRIPTION} are allowed"
-        raise EventValidationError("description", f["description"], "too_long", allowed)
-
-
 def check_coordinates(f: Fields) -> None:
     for axis, limit in (("lat", 90.0), ("lon", 180.0)):
         value = f["location"][axis]
+        # Written as "not inside" so that NaN (every comparison false) is refused too.
         if value is not None and not -limit <= value <= limit:
-            allowed = f"must be between {-limit:g} and {limit:g} (WGS84 degrees)"
+            allowed = f"must be a finite number between {-limit:g} and {limit:g} (WGS84 degrees)"
             raise EventValidationError(f"location.{axis}", value, "out_of_range", allowed)
 
 
@@ -80,7 +75,7 @@ def check_escalation_level(f: Fields) -> None:
 
 ALWAYS = (check_event_id_is_uuid, check_ids_not_blank)
 RULES: dict[str, tuple[Callable[[Fields], None], ...]] = {
-    "CaseReported": (check_description_fits, check_coordinates, check_contact_has_key),
+    "CaseReported": (check_coordinates, check_contact_has_key),
     "CaseVoided": (check_duplicate_names_a_case,),
     "TaskDispatched": (check_dispose_not_before_accept,),
     "CaseEscalated": (check_escalation_level,),

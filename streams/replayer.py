@@ -164,7 +164,9 @@ class Replayer:
 
     @staticmethod
     def _project(projector: Projector, batch: list[Message]) -> None:
-        projector.project(
+        # Content the store refuses is split out and dead-lettered like in the live worker; a
+        # failure of the store itself fails the replay, which resumes from its last commit.
+        projector.project_or_split(
             [
                 RawMessage(
                     m.topic() or "", m.partition() or 0, m.offset() or 0, m.key(), m.value(), m.timestamp()[1]

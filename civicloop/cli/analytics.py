@@ -60,10 +60,11 @@ def backlog(
 
 
 def sql(query: str) -> None:
-    """Run one read-only SQL query against the configured ClickHouse (through the worker for chDB)."""
+    """Run one read-only SQL statement against the configured ClickHouse (through the worker for
+    chDB), under ClickHouse's read-only enforcement: no writes, DDL, settings, files or URLs."""
     reader = open_reader(configured())
     try:
-        for row in reader.query(query):
+        for row in reader.query_readonly(query):
             console.print("\t".join("NULL" if v is None else str(v) for v in row), highlight=False)
     finally:
         reader.close()

@@ -42,7 +42,8 @@ def contact_command(case_id: CaseId) -> None:
     cfg = config_module.load()
     rows = open_reader(cfg).query(
         f"SELECT hex(payload) FROM {cfg.database}.event_log FINAL "
-        f"WHERE case_id = '{case_id.replace(chr(39), '')}' AND type = 'CaseReported'"
+        "WHERE case_id = %(case)s AND type = 'CaseReported'",
+        {"case": case_id},
     )
     if not rows:
         Console(stderr=True).print(f"no CaseReported for case {case_id!r}")

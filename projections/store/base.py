@@ -11,10 +11,19 @@ Values never go into SQL text by hand: ``query`` and ``command`` take ``params``
 names them as ``%(name)s``; :func:`bind` renders each as a ClickHouse literal (strings escaped,
 datetimes as ``toDateTime('…', 'UTC')``, tuples as ``(a, b)`` for ``IN``). 18.16 has no
 server-side query parameters, so binding happens here, the same way for both backends.
+
+SQL written by someone else (an analyst, an API caller) goes through ``query_readonly``
+instead, which runs it under ClickHouse's own read-only enforcement (``readonly.py``).
+
+A write the store refuses because of what it was given (a value out of the column's range,
+text it cannot parse) raises :class:`StoreRejected`: retrying it cannot help, so the projector
+finds the offending message and dead-letters it. Anything else a store raises (connection
+refused, timeout, server down) is a failure of the store itself, retried (docs/TRUST.md §2).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,13 +36,59 @@ Params = Mapping[str, Any]
 Query = Callable[..., list[Row]]
 
 
+class StoreRejected(ValueError):
+    """The store refused a write for its content; ``code`` is short and stable (a reason to
+    count dead letters by), the message says which value and why."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+
+
+#: ClickHouse error codes that blame the data, not the store: parse failures, type mismatches,
+#: values out of a type's range, NULL into a plain column (ErrorCodes.cpp)
+CONTENT_ERRORS = frozenset({6, 25, 26, 27, 38, 41, 53, 69, 70, 72, 117, 131, 321, 349, 407})
+_CODE = re.compile(r"Code: (\d+)")
+
+
+def error_code(exc: BaseException) -> int | None:
+    """ClickHouse's error code in an exception of either backend, if it carries one."""
+    code = getattr(exc, "code", None)
+    if isinstance(code, int):
+        return code
+    found = _CODE.search(str(exc))
+    return int(found.group(1)) if found else None
+
+
+def engine_message(exc: BaseException) -> str:
+    """ClickHouse's message on one line, without the stack trace and version noise."""
+    text = str(exc).split("Stack trace:")[0]
+    text = re.sub(r"\s*\(version [^)]*\)", "", text)
+    text = re.sub(r"(Code: \d+\. )?DB::Exception: (default: )?", "", text)
+    text = re.sub(r"(\. \(\w+\))+$", "", text.strip())  # chDB repeats the error name
+    return " ".join(text.split()).rstrip(". ")
+
+
+def content_rejection(exc: BaseException) -> StoreRejected | None:
+    """The :class:`StoreRejected` for an engine error that blames the data, else None (the
+    store itself failed: the caller's retry is right)."""
+    code = error_code(exc)
+    if code in CONTENT_ERRORS:
+        return StoreRejected(f"code_{code}", engine_message(exc)[:500])
+    return None
+
+
 class Reader(Protocol):
     """Read-only access: what analysts' commands, the API and the watchdog's look-ups need."""
 
     url: str
 
     def query(self, sql: str, params: Params | None = None) -> list[Row]:
-        """Run a SELECT and return its rows."""
+        """Run a SELECT civicloop wrote and return its rows."""
+
+    def query_readonly(self, sql: str) -> list[Row]:
+        """Run one statement written outside civicloop under ClickHouse's read-only
+        enforcement; raise ``readonly.Refused`` (or ``QueryFailed``) saying why not."""
 
     def close(self) -> None:
         """Release the connection."""

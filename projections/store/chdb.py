@@ -1,4 +1,11 @@
-"""The embedded backend: chDB (ClickHouse in-process) on a local directory."""
+"""The embedded backend: chDB (ClickHouse in-process) on a local directory.
+
+Two sessions on the directory, each used by one thread at a time (a lock each): civicloop's
+own, which writes; and one for SQL written elsewhere (``query_readonly``), made read-only for
+good when it opens (``projections/store/readonly.py``). A reader's statement can therefore
+neither write nor leave output behind for civicloop's next query, and reads do not wait for
+the projector's writes.
+"""
 
 from __future__ import annotations
 
@@ -10,12 +17,14 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+from chdb import ChdbError
 
-from civicloop.projections.store.base import Params, Row, bind
+from civicloop.projections.store import readonly
+from civicloop.projections.store.base import Params, Row, StoreRejected, bind, content_rejection
 
 
 class ChdbStore:
-    """chDB session on ``path``; one process may hold a directory at a time."""
+    """chDB sessions on ``path``; one process may hold a directory at a time."""
 
     def __init__(self, path: Path) -> None:
         from chdb import session
@@ -24,27 +33,37 @@ class ChdbStore:
         self.path = path
         self.url = f"chdb://{path}"
         self._session = session.Session(str(path))
-        # chDB sessions are not safe for concurrent use; the worker calls from executor threads.
+        # A chDB session serves one thread at a time; the worker calls from executor threads.
         self._lock = threading.Lock()
+        self._reader: Any = None  # the read-only session, opened on first use
+        self._reader_lock = threading.Lock()
         self._types: dict[str, list[tuple[str, str]]] = {}
 
     def command(self, sql: str, params: Params | None = None) -> None:
         with self._lock:
-            self._session.query(bind(sql, params))
+            _run(self._session, bind(sql, params), "CSV")
 
     def query(self, sql: str, params: Params | None = None) -> list[Row]:
         with self._lock:
-            result = self._session.query(bind(sql, params), "JSONCompact")
-        text = result.bytes()
-        if not text:
-            return []
-        # JSON carries the column types, so values come back typed the way the server
-        # backend's driver types them (Arrow output would turn DateTime into bare integers).
-        payload = json.loads(text)
-        converters = [_converter(col["type"]) for col in payload["meta"]]
-        return [
-            tuple(conv(value) for conv, value in zip(converters, row, strict=True)) for row in payload["data"]
-        ]
+            text = _run(self._session, bind(sql, params), "JSONCompact")
+        return _rows(text)
+
+    def query_readonly(self, sql: str) -> list[Row]:
+        readonly.refuse_outfile(sql)
+        with self._reader_lock:
+            session = self._readonly_session()
+            try:
+                # ClickHouse's parser, given the text as a string: one statement or an error.
+                formatted = _rows(
+                    session.query(bind("SELECT formatQuery(%(sql)s)", {"sql": sql}), "JSONCompact").bytes()
+                )
+                canonical = str(formatted[0][0])
+                ast = session.query(f"EXPLAIN AST {canonical}", "TSVRaw").bytes().decode()
+                readonly.check_parsed(canonical, ast)
+                text = session.query(canonical, "JSONCompact").bytes()
+            except (ChdbError, UnicodeError) as exc:
+                raise readonly.failure(exc) from None
+        return _rows(text)
 
     def insert(self, table: str, rows: Sequence[Mapping[str, Any]]) -> int:
         if not rows:
@@ -52,19 +71,36 @@ class ChdbStore:
         schema = pa.schema(
             [(name, _arrow_type(ch_type)) for name, ch_type in self._columns(table) if name in rows[0]]
         )
-        arrow = pa.Table.from_pylist(list(rows), schema=schema)  # columnar in C++, not per cell
+        try:
+            arrow = pa.Table.from_pylist(list(rows), schema=schema)  # columnar in C++, not per cell
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError) as exc:
+            raise StoreRejected("unconvertible", f"{table}: {exc}") from exc
         names = ", ".join(f"`{name}`" for name in arrow.column_names)
         with self._lock:
             # chDB's Python() table function reads the Arrow table from this frame's locals.
-            self._session.query(f"INSERT INTO {table} ({names}) SELECT {names} FROM Python(arrow)")
+            _run(self._session, f"INSERT INTO {table} ({names}) SELECT {names} FROM Python(arrow)", "CSV")
         return len(rows)
 
     def server_version(self) -> str:
         return str(self.query("SELECT version()")[0][0])
 
     def close(self) -> None:
+        with self._reader_lock:
+            if self._reader is not None:
+                self._reader.close()
+                self._reader = None
         with self._lock:
             self._session.close()
+
+    def _readonly_session(self) -> Any:
+        if self._reader is None:
+            from chdb import session
+
+            reader = session.Session(str(self.path))
+            # readonly = 1 cannot be unset within the session: nothing run on it can write.
+            reader.query("SET readonly = 1")
+            self._reader = reader
+        return self._reader
 
     def _columns(self, table: str) -> list[tuple[str, str]]:
         if table not in self._types:
@@ -78,6 +114,29 @@ class ChdbStore:
                 )
             ]
         return self._types[table]
+
+
+def _run(session: Any, sql: str, fmt: str) -> bytes:
+    """Run one statement; an error that blames the data becomes :class:`StoreRejected`."""
+    try:
+        return bytes(session.query(sql, fmt).bytes())
+    except ChdbError as exc:
+        rejected = content_rejection(exc)
+        if rejected is None:
+            raise
+        raise rejected from exc
+
+
+def _rows(text: bytes) -> list[Row]:
+    if not text:
+        return []
+    # JSON carries the column types, so values come back typed the way the server backend's
+    # driver types them (Arrow output would turn DateTime into bare integers).
+    payload = json.loads(text)
+    converters = [_converter(col["type"]) for col in payload["meta"]]
+    return [
+        tuple(conv(value) for conv, value in zip(converters, row, strict=True)) for row in payload["data"]
+    ]
 
 
 def _arrow_type(ch_type: str) -> pa.DataType:

@@ -1,31 +1,58 @@
-"""The server backend: a ClickHouse server over the native protocol (clickhouse-driver)."""
+"""The server backend: a ClickHouse server over the native protocol (clickhouse-driver).
+
+A driver connection serves one thread at a time, so each connection has a lock: civicloop's
+own, and a second one, opened on first use, for SQL written elsewhere (``query_readonly``),
+which sends every statement with the setting ``readonly = 1`` (docs/TRUST.md §4).
+"""
 
 from __future__ import annotations
 
+import struct
+import threading
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from clickhouse_driver import Client
+from clickhouse_driver.errors import Error as DriverError
 
-from civicloop.projections.store.base import Params, Row, bind
+from civicloop.projections.store import readonly
+from civicloop.projections.store.base import Params, Row, StoreRejected, bind, content_rejection
+
+#: what the driver raises when a value does not fit its column, before anything is sent
+_UNCONVERTIBLE = (ValueError, TypeError, OverflowError, struct.error)
 
 
 class ServerStore:
-    """A connection to one ClickHouse server; safe for one thread at a time."""
+    """Connections to one ClickHouse server."""
 
     def __init__(self, host: str, port: int, user: str = "default", password: str = "") -> None:
         self.url = f"clickhouse://{host}:{port}/"
-        self._client = Client(
-            host=host, port=port, user=user, password=password, settings={"strings_as_bytes": False}
-        )
+        self._connect = {"host": host, "port": port, "user": user, "password": password}
+        self._client = self._new_client()
+        self._lock = threading.Lock()
+        self._reader: Client | None = None
+        self._reader_lock = threading.Lock()
         self._columns: dict[str, list[str]] = {}
 
     def command(self, sql: str, params: Params | None = None) -> None:
-        self._client.execute(bind(sql, params))
+        with self._lock:
+            self._client.execute(bind(sql, params))
 
     def query(self, sql: str, params: Params | None = None) -> list[Row]:
-        rows = self._client.execute(bind(sql, params))
+        with self._lock:
+            rows = self._client.execute(bind(sql, params))
+        return [tuple(_utc(v) for v in row) for row in rows]
+
+    def query_readonly(self, sql: str) -> list[Row]:
+        readonly.refuse_outfile(sql)
+        with self._reader_lock:
+            if self._reader is None:
+                self._reader = self._new_client()
+            try:
+                rows = self._reader.execute(sql, settings={"readonly": 1})
+            except DriverError as exc:
+                raise readonly.failure(exc) from None
         return [tuple(_utc(v) for v in row) for row in rows]
 
     def insert(self, table: str, rows: Sequence[Mapping[str, Any]]) -> int:
@@ -34,14 +61,30 @@ class ServerStore:
         names = [name for name in self._table_columns(table) if name in rows[0]]
         data = [tuple(_encode(row.get(name)) for name in names) for row in rows]
         quoted = ", ".join(f"`{name}`" for name in names)
-        self._client.execute(f"INSERT INTO {table} ({quoted}) VALUES", data)
+        with self._lock:
+            try:
+                self._client.execute(f"INSERT INTO {table} ({quoted}) VALUES", data)
+            except DriverError as exc:
+                rejected = content_rejection(exc)
+                if rejected is None:
+                    raise
+                raise rejected from exc
+            except _UNCONVERTIBLE as exc:
+                raise StoreRejected("unconvertible", f"{table}: {exc!r}") from exc
         return len(rows)
 
     def server_version(self) -> str:
         return str(self.query("SELECT version()")[0][0])
 
     def close(self) -> None:
-        self._client.disconnect()
+        with self._reader_lock:
+            if self._reader is not None:
+                self._reader.disconnect()
+        with self._lock:
+            self._client.disconnect()
+
+    def _new_client(self) -> Client:
+        return Client(**self._connect, settings={"strings_as_bytes": False})  # type: ignore[arg-type]
 
     def _table_columns(self, table: str) -> list[str]:
         if table not in self._columns:

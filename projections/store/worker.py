@@ -11,18 +11,26 @@ from typing import Any
 
 from civicloop.config import Config
 from civicloop.projections.store.base import Params, Row, bind
+from civicloop.projections.store.readonly import QueryFailed, Refused
 
 
 class WorkerReader:
-    """A :class:`Reader` that sends SQL to the worker's /civicloop/sql view."""
+    """A :class:`Reader` that sends SQL to the worker's /civicloop/sql view, which runs every
+    statement read-only (``Store.query_readonly``), civicloop's own included."""
 
     def __init__(self, base_url: str) -> None:
         self.url = base_url
 
     def query(self, sql: str, params: Params | None = None) -> list[Row]:
+        try:
+            return self.query_readonly(bind(sql, params))
+        except (Refused, QueryFailed) as exc:
+            raise RuntimeError(f"query failed in the worker: {exc}") from None
+
+    def query_readonly(self, sql: str) -> list[Row]:
         request = urllib.request.Request(
             f"{self.url}/civicloop/sql",
-            data=json.dumps({"sql": bind(sql, params)}).encode(),
+            data=json.dumps({"sql": sql}).encode(),
             headers={"Content-Type": "application/json"},
             method="POST",
         )
@@ -30,12 +38,21 @@ class WorkerReader:
             with urllib.request.urlopen(request, timeout=120) as response:
                 body = json.loads(response.read())
         except urllib.error.HTTPError as exc:
-            detail = json.loads(exc.read() or b"{}").get("error", str(exc))
-            raise RuntimeError(f"query failed in the worker: {detail}") from None
+            answer = _json(exc.read())
+            detail = str(answer.get("error", exc))
+            raise (Refused(detail) if answer.get("kind") == "refused" else QueryFailed(detail)) from None
         return [tuple(_value(v) for v in row) for row in body["rows"]]
 
     def close(self) -> None:
         pass
+
+
+def _json(raw: bytes) -> dict[str, Any]:
+    try:
+        answer = json.loads(raw or b"{}")
+    except ValueError:
+        return {}
+    return answer if isinstance(answer, dict) else {}
 
 
 def _value(value: Any) -> Any:

@@ -26,7 +26,13 @@ def db(chdb: Chdb) -> str:
 
 def _messages(events: list[Event | bytes], partition: int = 0, first: int = 0) -> list[RawMessage]:
     return [
-        RawMessage(TOPIC, partition, first + n, b"k", e if isinstance(e, bytes) else encode(e))
+        RawMessage(
+            TOPIC,
+            partition,
+            first + n,
+            b"k" if isinstance(e, bytes) else e.case_id.encode(),
+            e if isinstance(e, bytes) else encode(e),
+        )
         for n, e in enumerate(events)
     ]
 

@@ -1,0 +1,109 @@
+"""What the stores can hold: limits on values the Avro types alone would let through.
+
+An Avro ``long`` timestamp reaches from year −290 million to +290 million, a string any
+length; ClickHouse keeps times as ``DateTime`` (seconds since 1970, until 2106) and the worker
+sends case ids inside SQL text. An event outside these limits is refused by the SDK
+(``new_event``, ``civicloop produce``, importers) and dead-lettered by the worker as
+``invalid:<field>`` — never written clamped (docs/TRUST.md §1).
+
+The limits are derived per event type from the latest ``.avsc``: every timestamp field, every
+string and every bytes field, nested records (``location.address``, ``actor.id``) included.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from .registry import reader_schema
+from .validate import EventValidationError
+
+#: the range both ClickHouse backends store as DateTime('UTC'): from the epoch to before 2106
+TIME_MIN = datetime(1970, 1, 1, tzinfo=UTC)
+TIME_MAX = datetime(2105, 12, 31, 23, 59, 59, 999000, tzinfo=UTC)
+#: characters of ids and codes (case, task, department, category, actor, grid, …)
+MAX_ID = 128
+#: characters of free text, per field path
+MAX_TEXT = {"description": 4000, "note": 4000, "location.address": 1000}
+#: bytes of a sealed contact (a phone number or e-mail address sealed with AES-GCM)
+MAX_BYTES = 4096
+
+Fields = dict[str, Any]
+Path = tuple[str, ...]
+
+
+def _branches(schema: Any) -> list[Any]:
+    return [b for b in schema if b != "null"] if isinstance(schema, list) else [schema]
+
+
+def _kind(schema: Any) -> str:
+    if isinstance(schema, dict):
+        return "timestamp" if schema.get("logicalType") == "timestamp-millis" else str(schema["type"])
+    return str(schema)
+
+
+def _walk(schema: dict[str, Any], prefix: Path, found: dict[str, list[Path]]) -> None:
+    for field in schema["fields"]:
+        path = (*prefix, field["name"])
+        for branch in _branches(field["type"]):
+            kind = _kind(branch)
+            if kind == "record":
+                _walk(branch, path, found)
+            elif kind in found:
+                found[kind].append(path)
+
+
+@functools.cache
+def _paths(event_type: str) -> dict[str, list[Path]]:
+    found: dict[str, list[Path]] = {"timestamp": [], "string": [], "bytes": []}
+    _walk(reader_schema(event_type), (), found)
+    return found
+
+
+def _value(fields: Fields, path: Path) -> Any:
+    value: Any = fields
+    for name in path:
+        if not isinstance(value, dict):
+            return None
+        value = value.get(name)
+    return value
+
+
+def check_times_storable(event_type: str) -> Callable[[Fields], None]:
+    paths = _paths(event_type)["timestamp"]
+
+    def check(f: Fields) -> None:
+        for path in paths:
+            value = _value(f, path)
+            if value is not None and not TIME_MIN <= value <= TIME_MAX:
+                allowed = "must be between 1970-01-01 and 2105-12-31 (UTC), the range ClickHouse stores"
+                raise EventValidationError(".".join(path), value, "out_of_range", allowed)
+
+    return check
+
+
+def check_lengths(event_type: str) -> Callable[[Fields], None]:
+    strings = [(path, MAX_TEXT.get(".".join(path), MAX_ID)) for path in _paths(event_type)["string"]]
+    blobs = _paths(event_type)["bytes"]
+
+    def check(f: Fields) -> None:
+        for path, limit in strings:
+            value = _value(f, path)
+            if value is not None and len(value) > limit:
+                allowed = f"{len(value)} characters; at most {limit} are allowed"
+                raise EventValidationError(".".join(path), value, "too_long", allowed)
+        for path in blobs:
+            value = _value(f, path)
+            if value is not None and len(value) > MAX_BYTES:
+                allowed = f"{len(value)} bytes; at most {MAX_BYTES} are allowed"
+                raise EventValidationError(".".join(path), value, "too_long", allowed)
+
+    return check
+
+
+@functools.cache
+def storable(event_type: str) -> tuple[Callable[[Fields], None], ...]:
+    """The limit guards of ``event_type`` (built once per type from its schema)."""
+    return (check_times_storable(event_type), check_lengths(event_type))
