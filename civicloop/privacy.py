@@ -8,25 +8,38 @@ replicas, in backups of the log — is unreadable, while the events stay valid a
 
 The shipped key store is a SQLite file (``CIVICLOOP_KEYSTORE``); a deployment with a KMS or a
 vault implements the same three methods. Backups of the key store must follow erasures too.
+
+Whoever reads the key store can read every contact, so it is private to the user civicloop
+runs as (docs/TRUST.md §5): the file is created 0600 in a directory made 0700, and an existing
+file that others may read is refused — its keys may have been copied, which an operator must
+judge, not civicloop. No SQL entry point reaches it: they refuse file() and sqlite().
 """
 
 from __future__ import annotations
 
 import os
 import sqlite3
+import stat
 import uuid
 from pathlib import Path
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from civicloop import log
+
 NONCE = 12
+_log = log.get(__name__)
+
+
+class KeyStoreNotPrivate(PermissionError):
+    """The key store (or its directory) can be read by users other than its owner."""
 
 
 class KeyStore:
     """Per-reporter data keys: create on first use, look up by id, delete to erase."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        _private(path)
         self._db = sqlite3.connect(path, check_same_thread=False)
         self._db.execute("PRAGMA secure_delete = ON")  # erased keys are overwritten on disk
         self._db.execute(
@@ -62,6 +75,34 @@ class KeyStore:
 
     def close(self) -> None:
         self._db.close()
+
+
+def _private(path: Path) -> None:
+    """Make ``path``'s directory 0700 and create ``path`` 0600, or refuse a key store that
+    others can read (its keys may already have been copied)."""
+    directory = path.parent
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    info = directory.stat()
+    if stat.S_IMODE(info.st_mode) & 0o077:
+        if info.st_uid != os.getuid():
+            raise KeyStoreNotPrivate(
+                f"the key store's directory {directory} is open to other users (mode "
+                f"{stat.S_IMODE(info.st_mode):04o}) and not ours to restrict: set CIVICLOOP_KEYSTORE "
+                "to a file in a directory only civicloop's user can enter"
+            )
+        # The state directory (var/) is often created by other tools first, with the umask.
+        os.chmod(directory, 0o700)
+        _log.warning("keystore_directory_restricted", directory=str(directory), mode="0700")
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    except FileExistsError:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        if mode & 0o077:
+            raise KeyStoreNotPrivate(
+                f"the key store {path} can be read by other users (mode {mode:04o}), so its keys "
+                "may have been copied. If you are sure they were not, restrict it with "
+                f"`chmod 600 {path}`; otherwise treat every sealed contact as exposed."
+            ) from None
 
 
 def seal(store: KeyStore, reporter_ref: str, contact: str) -> tuple[bytes, str]:

@@ -31,6 +31,7 @@ class Counters:
     dead_by_reason: dict[str, int] = field(default_factory=dict)
     escalated: int = 0
     sweeps: int = 0
+    sweeps_failed: int = 0
     last_batch_at: float | None = None
     started_at: float = field(default_factory=time.time)
 
@@ -72,11 +73,21 @@ class WorkerState:
         )
 
     def sweep(self) -> int:
-        """One SLA watchdog pass; escalations go to the case topic like any other event."""
-        sent = watchdog.sweep(self.store.query, self.config.database, self.escalations.send)
-        if sent:
-            self.escalations.flush()
-            _log.info("watchdog_escalated", events=sent)
+        """One SLA watchdog pass; escalations go to the case topic like any other event.
+
+        A failing pass is logged and counted, never raised: an exception escaping a Faust timer
+        stops the whole worker. The next interval tries again, and its escalation ids are
+        deterministic, so deadlines a failed pass missed or half sent are escalated once."""
+        try:
+            sent = watchdog.sweep(self.store.query, self.config.database, self.escalations.send)
+            if sent:
+                self.escalations.flush()
+                _log.info("watchdog_escalated", events=sent)
+        except Exception as exc:  # noqa: BLE001 - retried at the next interval
+            _log.error("watchdog_sweep_failed", error=repr(exc))
+            with self._lock:
+                self.counters.sweeps_failed += 1
+            return 0
         with self._lock:
             self.counters.escalated += sent
             self.counters.sweeps += 1
@@ -124,5 +135,6 @@ class WorkerState:
                 "last_batch_at": c.last_batch_at,
                 "escalated": c.escalated,
                 "watchdog_sweeps": c.sweeps,
+                "watchdog_sweeps_failed": c.sweeps_failed,
                 "uptime_s": round(time.time() - c.started_at, 1),
             }

@@ -37,6 +37,7 @@ def main() -> None:
 def _for_the_user(exc: Exception) -> str | None:
     """The message for an error the user can act on (configuration, missing tools or services,
     a stack that would not start), or None for a bug, which keeps its traceback."""
+    from civicloop.privacy import KeyStoreNotPrivate
     from civicloop.projections.store.base import StoreURLError
     from civicloop.streams.kafka import NoKafka
     from civicloop.tools.local.kafka_broker import ToolMissing
@@ -47,7 +48,9 @@ def _for_the_user(exc: Exception) -> str | None:
             "nothing has been projected here yet (the database does not exist): start a "
             "worker (`civicloop up`) and produce events first.\n" + text.splitlines()[0]
         )
-    if isinstance(exc, NoKafka | ToolMissing | StoreURLError | TimeoutError | RuntimeError | ValueError):
+    if isinstance(
+        exc, NoKafka | ToolMissing | StoreURLError | KeyStoreNotPrivate | TimeoutError | RuntimeError | ValueError
+    ):
         return text
     return None
 

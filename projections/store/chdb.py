@@ -19,7 +19,7 @@ from typing import Any
 import pyarrow as pa
 from chdb import ChdbError
 
-from civicloop.projections.store import readonly
+from civicloop.projections.store import ranges, readonly
 from civicloop.projections.store.base import Params, Row, StoreRejected, bind, content_rejection
 
 
@@ -75,6 +75,8 @@ class ChdbStore:
             arrow = pa.Table.from_pylist(list(rows), schema=schema)  # columnar in C++, not per cell
         except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError) as exc:
             raise StoreRejected("unconvertible", f"{table}: {exc}") from exc
+        # The engine would clamp what does not fit (300 → 255 in a UInt8): refuse it instead.
+        ranges.check_arrow(table, ranges.bounds(dict(self._columns(table))), arrow)
         names = ", ".join(f"`{name}`" for name in arrow.column_names)
         with self._lock:
             # chDB's Python() table function reads the Arrow table from this frame's locals.

@@ -18,7 +18,9 @@ itself keeps a reader read-only (docs/TRUST.md §4):
   clickhouse-local, would write the file / change the output), table functions other than the
   generators in ``SAFE_TABLE_FUNCTIONS`` (chDB's ``Python()`` reads the worker's memory), and
   the scalar functions in ``UNSAFE_FUNCTIONS`` (``file()`` reads any file even in readonly
-  mode — the key store included). ``INTO OUTFILE`` is refused on both backends.
+  mode — the key store included). ``INTO OUTFILE`` and calls of ``UNSAFE_FUNCTIONS`` are
+  refused on the server too, from the text (it has no parse to offer; the server never writes
+  an OUTFILE itself, and 18.16 has no ``file()``, but a newer server would read its user files).
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ READ_STATEMENTS = (
 UNSAFE_FUNCTIONS = frozenset({"file", "catboostevaluate"})
 
 _OUTFILE = re.compile(r"\bINTO\s+OUTFILE\b", re.IGNORECASE)
+_UNSAFE_CALL = re.compile(r"\b(" + "|".join(UNSAFE_FUNCTIONS) + r")\s*\(", re.IGNORECASE)
 _FUNCTION = re.compile(r"^(\s*)Function (\S+)")
 
 
@@ -68,6 +71,15 @@ def refuse_outfile(sql: str) -> None:
             "INTO OUTFILE is not allowed here: results come back to you, never into files on the "
             "machine that runs ClickHouse"
         )
+
+
+def refuse_unsafe_calls(sql: str) -> None:
+    """Refuse a call of an ``UNSAFE_FUNCTIONS`` function anywhere in the text: for a server,
+    where no parse of the statement is at hand (18.16 has neither ``formatQuery`` nor
+    ``EXPLAIN``); a newer server would read its user_files directory with ``file()``."""
+    found = _UNSAFE_CALL.search(sql)
+    if found:
+        raise Refused(f"function {found.group(1)}() is not allowed here: it reads files")
 
 
 def check_parsed(canonical: str, ast: str) -> None:

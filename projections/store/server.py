@@ -46,6 +46,7 @@ class ServerStore:
 
     def query_readonly(self, sql: str) -> list[Row]:
         readonly.refuse_outfile(sql)
+        readonly.refuse_unsafe_calls(sql)
         with self._reader_lock:
             if self._reader is None:
                 self._reader = self._new_client()
