@@ -48,9 +48,8 @@ def _for_the_user(exc: Exception) -> str | None:
             "nothing has been projected here yet (the database does not exist): start a "
             "worker (`civicloop up`) and produce events first.\n" + text.splitlines()[0]
         )
-    if isinstance(
-        exc, NoKafka | ToolMissing | StoreURLError | KeyStoreNotPrivate | TimeoutError | RuntimeError | ValueError
-    ):
+    services = (NoKafka, ToolMissing, StoreURLError, KeyStoreNotPrivate, TimeoutError)
+    if isinstance(exc, services) or isinstance(exc, RuntimeError | ValueError):
         return text
     return None
 
