@@ -1,0 +1,195 @@
+"""Reads are really read-only through every SQL entry point — ``civicloop sql`` (through the
+worker on chDB, straight to the server otherwise) and the worker's ``/civicloop/sql`` view — on
+chDB and on the server: hostile statements are refused with a clear error, malformed requests
+get 4xx, and concurrent readers during projection each get their own, correct, answer."""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from civicloop.cli import main
+from civicloop.config import Config
+from civicloop.privacy import KeyStore, seal
+from civicloop.projections.store.readonly import QueryFailed, Refused
+from civicloop.projections.store.worker import WorkerReader
+from civicloop.tools.local.process import wait_until
+from tests.support import case_events as ev
+from tests.support.workers import Worker, produce, wait_projected
+
+pytestmark = pytest.mark.integration
+KINDS = ("file", "file()", "url", "sqlite", "into outfile", "insert", "with insert", "drop", "create",
+         "multi-statement")  # fmt: skip
+
+
+def hostile(config: Config, out: Path) -> dict[str, str]:
+    db, keys = config.database, config.keystore
+    return {
+        "file": f"SELECT * FROM file('{keys}', 'RawBLOB')",
+        "file()": f"SELECT hex(file('{keys}'))",
+        "url": "SELECT * FROM url('http://127.0.0.1:9/x', 'LineAsString')",
+        "sqlite": f"SELECT hex(key) FROM sqlite('{keys}', 'reporter_keys')",
+        "into outfile": f"SELECT * FROM {db}.event_log INTO OUTFILE '{out}'",
+        "insert": f"INSERT INTO {db}.dead_letters (topic) SELECT 'forged'",
+        "with insert": f"WITH 'forged' AS t INSERT INTO {db}.dead_letters (topic) SELECT t",
+        "drop": f"DROP TABLE {db}.event_log",
+        "create": f"CREATE TABLE {db}.evil (x UInt8) ENGINE = Memory",
+        "multi-statement": f"SELECT 1; DROP TABLE {db}.event_log",
+    }
+
+
+@pytest.fixture
+def projected(config: Config, worker: Worker) -> Config:
+    keys = KeyStore(config.keystore)
+    seal(keys, "r-1", "+1-410-555-0100")
+    keys.close()
+    events = [ev.reported(ev.at(0), f"C-{n}") for n in range(20)]
+    wait_projected(config, produce(config, events), 120)
+    return config
+
+
+def _counts(worker: Worker) -> tuple[int, int, int]:
+    db = worker.config.database
+    rows = worker.reader().query(
+        f"SELECT (SELECT count() FROM {db}.event_log), (SELECT count() FROM {db}.dead_letters), "
+        f"(SELECT count() FROM system.tables WHERE database = '{db}')"
+    )
+    return tuple(int(v) for v in rows[0])  # type: ignore[return-value]
+
+
+def civicloop(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *args: str
+) -> tuple[int, str]:
+    """Run the ``civicloop`` command line as a user does (its ``main``: errors a user can fix
+    become one line and exit status 2); return the status and what it printed."""
+    monkeypatch.setattr(sys, "argv", ["civicloop", *args])
+    with pytest.raises(SystemExit) as exited:
+        main()
+    printed = capsys.readouterr()
+    return int(exited.value.code or 0), printed.out + printed.err
+
+
+def test_civicloop_sql_refuses_hostile_statements_with_a_clear_error_and_still_reads(
+    projected: Config,
+    worker: Worker,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    before = _counts(worker)
+    out = tmp_path / "out.tsv"
+    statements = hostile(projected, out)
+    assert set(statements) == set(KINDS)
+    for kind, sql in statements.items():
+        status, printed = civicloop(monkeypatch, capsys, "sql", sql)
+
+        assert status == 2, (kind, printed)
+        assert printed.startswith("error:") and len(printed.strip().splitlines()) <= 3, (kind, printed)
+        assert not out.exists() and "+1-410-555" not in printed, kind
+        assert _counts(worker) == before, kind
+
+    status, printed = civicloop(
+        monkeypatch, capsys, "sql", f"SELECT count() FROM {projected.database}.case_lifecycle FINAL"
+    )
+    assert (status, printed.strip()) == (0, "20")
+
+
+def _post(port: int, body: bytes, method: str = "POST") -> tuple[int, dict[str, object]]:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/civicloop/sql", data=body if method == "POST" else None, method=method
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        raw = exc.read()
+        try:
+            return exc.code, json.loads(raw)
+        except ValueError:
+            return exc.code, {"raw": raw.decode(errors="replace")}
+
+
+MALFORMED = [b"", b"not json", b"\xff\xfe", b"[1, 2]", b'"SELECT 1"', b"{}", b'{"sql": 5}', b'{"sql": ""}',
+             b'{"sql": null}', json.dumps({"sql": "SELECT 1 -- " + "x" * 300_000}).encode()]  # fmt: skip
+
+
+def test_the_worker_sql_view_answers_malformed_bodies_with_400_and_hostile_sql_with_4xx(
+    projected: Config, worker: Worker, tmp_path: Path
+) -> None:
+    port = projected.worker_web_port
+    for body in MALFORMED:
+        status, answer = _post(port, body)
+        assert status == 400, (body[:40], status, answer)
+        assert isinstance(answer.get("error"), str) and answer["error"]
+    for sql in hostile(projected, tmp_path / "out.tsv").values():
+        status, answer = _post(port, json.dumps({"sql": sql}).encode())
+        assert status in (400, 403), (sql, status, answer)
+    assert _post(port, json.dumps({"sql": "SELECT 41 + 1"}).encode()) == (200, {"rows": [[42]]})
+
+
+def test_concurrent_reads_during_projection_each_get_their_own_correct_answer(
+    projected: Config, worker: Worker
+) -> None:
+    reader = WorkerReader(f"http://127.0.0.1:{projected.worker_web_port}")
+    db = projected.database
+    numbers = (
+        "SELECT {n} AS n, toString({n}) AS s, sum(number) FROM (SELECT number FROM system.numbers LIMIT {n})"
+    )
+    known = {n: numbers.format(n=n) for n in (10, 100, 1000)}
+    wrong: list[object] = []
+    answered: dict[int, int] = dict.fromkeys(known, 0)
+    stop = threading.Event()
+
+    def ask(n: int) -> None:
+        seen = 0
+        while not stop.is_set():
+            answered[n] += 1
+            try:
+                assert reader.query_readonly(known[n]) == [(n, str(n), n * (n - 1) // 2)]
+                count = reader.query_readonly(f"SELECT count() FROM {db}.event_log")[0][0]
+                assert count >= seen, f"count went back from {seen} to {count}"
+                seen = count
+            except AssertionError as exc:
+                wrong.append(exc)
+            except (Refused, QueryFailed) as exc:
+                wrong.append(exc)
+
+    def misbehave() -> None:
+        while not stop.is_set():
+            for sql in (
+                f"SELECT 1; DROP TABLE {db}.event_log",
+                "SELECT * FROM numbers(",
+                f"DROP TABLE {db}.x",
+            ):
+                try:
+                    reader.query_readonly(sql)
+                    wrong.append(f"not refused: {sql}")
+                except (Refused, QueryFailed):
+                    pass
+
+    threads = [threading.Thread(target=ask, args=(n,)) for n in known] + [threading.Thread(target=misbehave)]
+    for thread in threads:
+        thread.start()
+    try:
+        events = [
+            e
+            for n in range(3000)
+            for e in (ev.reported(ev.at(0), f"D-{n}"), ev.registered(ev.at(1), f"D-{n}"))
+        ]
+        wait_projected(projected, produce(projected, events), 300)
+        # Readers keep going until each has asked a few times (not a speed requirement).
+        wait_until(lambda: min(answered.values()) >= 5, 120, "readers answered")
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(60)
+    assert wrong == []
+    assert reader.query_readonly(
+        f"SELECT count() FROM {db}.case_lifecycle FINAL WHERE state = 'REGISTERED'"
+    ) == [(3000,)]
