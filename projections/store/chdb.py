@@ -1,10 +1,11 @@
 """The embedded backend: chDB (ClickHouse in-process) on a local directory.
 
-Two sessions on the directory, each used by one thread at a time (a lock each): civicloop's
-own, which writes; and one for SQL written elsewhere (``query_readonly``), made read-only for
-good when it opens (``projections/store/readonly.py``). A reader's statement can therefore
-neither write nor leave output behind for civicloop's next query, and reads do not wait for
-the projector's writes.
+Two sessions on the directory: civicloop's own, which writes; and one for SQL written
+elsewhere (``query_readonly``), made read-only for good when it opens
+(``projections/store/readonly.py``), so a reader's statement can neither write nor leave output
+behind for civicloop's next query. One lock serves both: one statement at a time in the
+process, as before there were two sessions — so a reader never runs in the middle of a
+multi-table ``RENAME`` (the rebuild's switch), where it would find a table missing.
 """
 
 from __future__ import annotations
@@ -36,7 +37,6 @@ class ChdbStore:
         # A chDB session serves one thread at a time; the worker calls from executor threads.
         self._lock = threading.Lock()
         self._reader: Any = None  # the read-only session, opened on first use
-        self._reader_lock = threading.Lock()
         self._types: dict[str, list[tuple[str, str]]] = {}
 
     def command(self, sql: str, params: Params | None = None) -> None:
@@ -50,7 +50,7 @@ class ChdbStore:
 
     def query_readonly(self, sql: str) -> list[Row]:
         readonly.refuse_outfile(sql)
-        with self._reader_lock:
+        with self._lock:
             session = self._readonly_session()
             try:
                 # ClickHouse's parser, given the text as a string: one statement or an error.
@@ -87,11 +87,10 @@ class ChdbStore:
         return str(self.query("SELECT version()")[0][0])
 
     def close(self) -> None:
-        with self._reader_lock:
+        with self._lock:
             if self._reader is not None:
                 self._reader.close()
                 self._reader = None
-        with self._lock:
             self._session.close()
 
     def _readonly_session(self) -> Any:
