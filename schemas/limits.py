@@ -62,8 +62,8 @@ def _paths(event_type: str) -> dict[str, list[Path]]:
     return found
 
 
-def _value(fields: Fields, path: Path) -> Any:
-    value: Any = fields
+def _nested(f: Fields, path: Path) -> Any:
+    value: Any = f
     for name in path:
         if not isinstance(value, dict):
             return None
@@ -71,34 +71,40 @@ def _value(fields: Fields, path: Path) -> Any:
     return value
 
 
+def _split(paths: list[Path]) -> tuple[list[str], list[Path]]:
+    """Top-level field names (read with a plain ``get``: the worker runs these checks on every
+    event it decodes) and the nested paths."""
+    return [p[0] for p in paths if len(p) == 1], [p for p in paths if len(p) > 1]
+
+
 def check_times_storable(event_type: str) -> Callable[[Fields], None]:
-    paths = _paths(event_type)["timestamp"]
+    top, nested = _split(_paths(event_type)["timestamp"])
 
     def check(f: Fields) -> None:
-        for path in paths:
-            value = _value(f, path)
+        values = [(name, f.get(name)) for name in top] + [(".".join(p), _nested(f, p)) for p in nested]
+        for name, value in values:
             if value is not None and not TIME_MIN <= value <= TIME_MAX:
                 allowed = "must be between 1970-01-01 and 2105-12-31 (UTC), the range ClickHouse stores"
-                raise EventValidationError(".".join(path), value, "out_of_range", allowed)
+                raise EventValidationError(name, value, "out_of_range", allowed)
 
     return check
 
 
 def check_lengths(event_type: str) -> Callable[[Fields], None]:
-    strings = [(path, MAX_TEXT.get(".".join(path), MAX_ID)) for path in _paths(event_type)["string"]]
-    blobs = _paths(event_type)["bytes"]
+    found = _paths(event_type)
+    paths = found["string"] + found["bytes"]
+    limit = {
+        ".".join(p): MAX_BYTES if p in found["bytes"] else MAX_TEXT.get(".".join(p), MAX_ID) for p in paths
+    }
+    top, nested = _split(paths)
 
     def check(f: Fields) -> None:
-        for path, limit in strings:
-            value = _value(f, path)
-            if value is not None and len(value) > limit:
-                allowed = f"{len(value)} characters; at most {limit} are allowed"
-                raise EventValidationError(".".join(path), value, "too_long", allowed)
-        for path in blobs:
-            value = _value(f, path)
-            if value is not None and len(value) > MAX_BYTES:
-                allowed = f"{len(value)} bytes; at most {MAX_BYTES} are allowed"
-                raise EventValidationError(".".join(path), value, "too_long", allowed)
+        values = [(name, f.get(name)) for name in top] + [(".".join(p), _nested(f, p)) for p in nested]
+        for name, value in values:
+            if value is not None and len(value) > limit[name]:
+                unit = "bytes" if isinstance(value, bytes) else "characters"
+                allowed = f"{len(value)} {unit}; at most {limit[name]} are allowed"
+                raise EventValidationError(name, value, "too_long", allowed)
 
     return check
 

@@ -8,6 +8,7 @@ them when it builds an event, the worker again to every decoded one (``events.ch
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -18,20 +19,27 @@ from .validate import EventValidationError
 Fields = dict[str, Any]
 
 _NOT_BLANK = ("case_id", "source", "task_id", "department", "approver", "category")
+# The canonical form, checked first: the worker runs these guards on every event it decodes.
+_CANONICAL_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 
 def check_event_id_is_uuid(f: Fields) -> None:
+    if _CANONICAL_UUID.fullmatch(f["event_id"]):
+        return
     try:
-        uuid.UUID(f["event_id"])
+        uuid.UUID(f["event_id"])  # the other spellings uuid accepts (braces, urn:uuid:, no dashes)
     except ValueError:
         raise EventValidationError("event_id", f["event_id"], "bad_uuid", "must be a UUID") from None
 
 
 def check_ids_not_blank(f: Fields) -> None:
-    present = [(n, f[n]) for n in _NOT_BLANK if n in f] + [("actor.id", f["actor"]["id"])]
-    for name, value in present:
-        if value is not None and not value.strip():  # None: an optional id left out
+    for name in _NOT_BLANK:
+        value = f.get(name)
+        if value is not None and (not value or value.isspace()):  # None: an optional id left out
             raise EventValidationError(name, value, "blank", "must not be empty")
+    actor_id = f["actor"]["id"]
+    if not actor_id or actor_id.isspace():
+        raise EventValidationError("actor.id", actor_id, "blank", "must not be empty")
 
 
 def check_coordinates(f: Fields) -> None:
