@@ -4,7 +4,8 @@ chDB lets one process hold a data directory, and the running worker is that proc
 operators' and analysts' commands (``civicloop metrics``, ``status``) read through it. The SQL
 view runs whatever it is sent as SQL written outside civicloop: ``Store.query_readonly``, under
 ClickHouse's own read-only enforcement (docs/TRUST.md §4), on a session of its own. A body
-that is not what the view expects gets 400, a refused statement 403, never a 500.
+that is not what the view expects gets 400, a refused statement 403, a store that cannot
+answer 503 — never a 500, and never an exception into the worker.
 """
 
 from __future__ import annotations
@@ -18,10 +19,12 @@ from typing import Any
 import faust
 from faust.web import Request, Response, View
 
+from civicloop import log
 from civicloop.projections.store.readonly import QueryFailed, Refused
 from civicloop.streams.replayer import ReplayStatus
 from civicloop.streams.worker_state import WorkerState
 
+_log = log.get(__name__)
 #: the largest SQL text the view accepts (ClickHouse's own max_query_size is 256 KiB)
 MAX_SQL_BYTES = 256 * 1024
 
@@ -61,9 +64,16 @@ def register_views(app: faust.App, state: WorkerState) -> None:
             try:
                 rows = await loop.run_in_executor(None, state.store.query_readonly, sql)
             except Refused as exc:
+                _log.warning("sql_refused", error=str(exc)[:300], sql=sql[:300])
                 return self.json({"error": str(exc), "kind": "refused"}, status=403)
             except QueryFailed as exc:
+                _log.info("sql_failed", error=str(exc)[:300])
                 return self.json({"error": str(exc), "kind": "failed"}, status=400)
+            except Exception as exc:  # noqa: BLE001 - the store itself failed; the worker goes on
+                _log.error("sql_store_failed", error=repr(exc)[:300])
+                return self.json(
+                    {"error": f"the store could not answer: {exc!r}", "kind": "failed"}, status=503
+                )
             return self.json({"rows": [[_jsonable(v) for v in row] for row in rows]})
 
 
