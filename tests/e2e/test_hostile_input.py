@@ -34,7 +34,6 @@ class Sender:
     def __init__(self, config: Config) -> None:
         self.topic = config.events_topic
         self.producer = Producer({"bootstrap.servers": config.kafka_bootstrap, **settings.PRODUCER})
-        self.placed: list[tuple[int, int]] = []
         self.failed: list[str] = []
 
     def send(
