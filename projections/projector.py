@@ -41,6 +41,7 @@ from civicloop.schemas.codec import DecodeError, decode
 from civicloop.schemas.event import Event
 
 _log = log.get(__name__)
+Fold = Callable[..., CaseState]
 
 
 @dataclass(frozen=True)
@@ -106,7 +107,9 @@ class Projector:
         publish_dead: Callable[[Sequence[DeadLetter]], None],
         state_capacity: int = 100_000,
         ignore_illegal: frozenset[str] = frozenset(),
+        fold: Fold = fold,
     ) -> None:
+        self.fold = fold  # the lifecycle fold; tests pass a faulty one to prove containment
         self.store = store
         self.ignore_illegal = ignore_illegal
         self.database = database
@@ -148,7 +151,7 @@ class Projector:
             return
         old_state = before.state if before else None
         try:
-            new_state: CaseState | None = fold(old_state, event, now=_record_time(msg))
+            new_state: CaseState | None = self.fold(old_state, event, now=_record_time(msg))
         except IllegalTransition as exc:
             if exc.reason not in self.ignore_illegal:
                 result.dead.append(_dead(msg, f"illegal:{exc.reason}", str(exc), event))
