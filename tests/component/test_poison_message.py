@@ -89,9 +89,13 @@ def test_a_message_that_crashes_the_fold_is_dead_lettered_and_the_rest_projected
         logged = {eid for (eid,) in store.query("SELECT event_id FROM db.event_log FINAL")}
         assert logged == {e.event_id for e in events} - {poison}
         assert result.projected == len(events) - 1
-        states = store.query("SELECT case_id, state, escalations FROM db.case_lifecycle FINAL ORDER BY case_id")
+        states = store.query(
+            "SELECT case_id, state, escalations FROM db.case_lifecycle FINAL ORDER BY case_id"
+        )
         assert states == [("C-10", "REPORTED", 0), ("C-9", "IN_PROGRESS", 0)]
-        marked = store.query("SELECT max(offset) FROM db.projection_progress WHERE topic = %(t)s", {"t": topic})
+        marked = store.query(
+            "SELECT max(offset) FROM db.projection_progress WHERE topic = %(t)s", {"t": topic}
+        )
         assert marked == [(len(events) - 1,)]
     finally:
         store.close()
