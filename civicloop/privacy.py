@@ -1,4 +1,4 @@
-"""Reporter contact details under crypto-shredding (DESIGN §3, non-negotiable 6).
+"""Reporter contact details under crypto-shredding (docs/DESIGN.md §9).
 
 Events never carry personal data in plaintext: a reporter's contact (phone, e-mail) is sealed
 with AES-256-GCM under a key of that reporter's own, and only the ciphertext and the key's id

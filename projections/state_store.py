@@ -2,7 +2,7 @@
 
 The fold needs a case's state to validate its next event, but a worker must not hold every
 case ever seen in memory (docs/DESIGN.md §8), and Faust's table changelogs are a known recovery hazard
-(docs/DESIGN.md §2). So the state lives in ``case_state`` (one row per case, latest by offset) and a
+(docs/DESIGN.md §6). So the state lives in ``case_state`` (one row per case, latest by offset) and a
 bounded LRU keeps the hot cases. ``offset`` is the watermark: the last message of the case's
 partition that was fully projected. The row is written after every other table of its batch,
 so a message at or below the watermark has all its effects stored and is skipped on replay.

@@ -20,7 +20,7 @@ __all__ = [
     "EVENT_TYPES", "EventValidationError", "event_from_json", "event_to_json", "new_event",
 ]  # fmt: skip
 
-# Lifecycle order (DESIGN.md §3); tests check it names exactly the folders under avro/.
+# Lifecycle order (docs/DESIGN.md §3); tests check it names exactly the folders under avro/.
 EVENT_TYPES: tuple[str, ...] = (
     "CaseReported", "CaseRegistered", "CaseVoided", "TaskDispatched", "TaskAccepted",
     "TaskReturned", "CitizenContacted", "DeadlineExtended", "CaseEscalated", "TaskDisposed",

@@ -34,7 +34,7 @@ def ensure_topics(config: Config, address: str | None = None) -> None:
     """Create the case-events and dead-letter topics when missing (idempotent)."""
     admin = AdminClient({"bootstrap.servers": address or bootstrap(config)})
     existing = admin.list_topics(timeout=15).topics
-    # Case events are never deleted or compacted (docs/DESIGN.md §1): corrections are new events.
+    # Case events are never deleted or compacted (docs/DESIGN.md §6): corrections are new events.
     forever = {"retention.ms": "-1", "cleanup.policy": "delete"}
     wanted = [
         NewTopic(config.events_topic, num_partitions=config.partitions, config=forever),

@@ -34,7 +34,7 @@ def by_case(events: list[Event]) -> dict[str, list[Event]]:
     return cases
 
 
-# --- an independent checker of the lifecycle (DESIGN §3), stricter than the fold ------------
+# --- an independent checker of the lifecycle (docs/DESIGN.md §3), stricter than the fold ------------
 
 # (event key, state before) -> state after; "=" keeps the state
 TRANSITIONS = {

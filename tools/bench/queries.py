@@ -28,7 +28,7 @@ from civicloop.tools.bench.stores import Backend, target
 DIMENSIONS = ("department", "category", "district", "grid", "channel")
 NOW = datetime(2026, 1, 1, tzinfo=UTC)  # the end of the synthetic year: results stay fixed
 MONTH = (datetime(2025, 6, 1, tzinfo=UTC), datetime(2025, 7, 1, tzinfo=UTC))
-TARGET_MS = 1000  # DESIGN §7: all closed-loop metrics over 1 M cases in ≤ 1 s on chDB
+TARGET_MS = 1000  # docs/DESIGN.md §8: all closed-loop metrics over 1 M cases in ≤ 1 s on chDB
 ONE_DIMENSION = ("metrics_department_all", "durations_department", "backlog_department")
 CEILING = "plain_group_by"
 

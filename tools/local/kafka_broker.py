@@ -149,7 +149,7 @@ class LocalKafka:
                     "share.coordinator.state.topic.min.isr=1",
                     "group.initial.rebalance.delay.ms=0",
                     "auto.create.topics.enable=true",
-                    # Case events are kept forever (DESIGN §1); locally the disk is the limit.
+                    # Case events are kept forever (docs/DESIGN.md §6); locally the disk is the limit.
                     "log.retention.hours=-1",
                     "",
                 ]
