@@ -85,7 +85,7 @@ class _Rows:
             try:
                 case = case_row(state)  # type: ignore[arg-type]
                 tasks = task_rows(state, since_version=since)  # type: ignore[arg-type]
-            except Exception as exc:  # noqa: BLE001 - a bug in row building, not bad input
+            except Exception as exc:
                 result.dead.extend(_internal(msg, exc, event) for msg, event in self.folded[cid])
                 result.projected -= len(self.events.pop(cid, ()))
                 del self.states[cid]
@@ -124,7 +124,7 @@ class Projector:
         for msg, event in decoded:
             try:
                 self._fold_one(msg, event, known, rows, result)
-            except Exception as exc:  # noqa: BLE001 - a bug in the fold, not bad input
+            except Exception as exc:
                 result.dead.append(_internal(msg, exc, event))
         rows.build(result)
         self._write(batch, rows, result)
@@ -137,7 +137,7 @@ class Projector:
                 decoded.append((msg, decode(msg.value or b"")))
             except DecodeError as exc:
                 result.dead.append(_dead(msg, exc.reason, str(exc)))
-            except Exception as exc:  # noqa: BLE001 - a bug in decoding, not bad input
+            except Exception as exc:
                 result.dead.append(_internal(msg, exc))
         return decoded
 
@@ -194,7 +194,7 @@ class Projector:
         while True:
             try:
                 return self.project(batch)
-            except Exception as exc:  # noqa: BLE001 - any write failure is retried
+            except Exception as exc:
                 if should_stop():
                     raise
                 # The cache may hold states of the failed batch: reload them from the store.

@@ -17,15 +17,30 @@ from .rules import ALWAYS, RULES, Fields, check_not_in_future
 from .validate import EventValidationError, check_record
 
 __all__ = [
-    "EVENT_TYPES", "EventValidationError", "event_from_json", "event_to_json", "new_event",
-]  # fmt: skip
+    "EVENT_TYPES",
+    "EventValidationError",
+    "event_from_json",
+    "event_to_json",
+    "new_event",
+]
 
 # Lifecycle order (docs/DESIGN.md §3); tests check it names exactly the folders under avro/.
 EVENT_TYPES: tuple[str, ...] = (
-    "CaseReported", "CaseRegistered", "CaseVoided", "TaskDispatched", "TaskAccepted",
-    "TaskReturned", "CitizenContacted", "DeadlineExtended", "CaseEscalated", "TaskDisposed",
-    "CaseChecked", "CaseClosed", "FeedbackReceived", "CaseReopened",
-)  # fmt: skip
+    "CaseReported",
+    "CaseRegistered",
+    "CaseVoided",
+    "TaskDispatched",
+    "TaskAccepted",
+    "TaskReturned",
+    "CitizenContacted",
+    "DeadlineExtended",
+    "CaseEscalated",
+    "TaskDisposed",
+    "CaseChecked",
+    "CaseClosed",
+    "FeedbackReceived",
+    "CaseReopened",
+)
 
 
 def _actor(actor: Any) -> Any:
@@ -75,9 +90,13 @@ def new_event(
     absent optional fields; datetimes are normalised to UTC milliseconds.
     """
     envelope = {
-        "event_id": event_id, "case_id": case_id, "occurred_at": occurred_at,
-        "recorded_at": recorded_at, "actor": actor, "source": source,
-    }  # fmt: skip
+        "event_id": event_id,
+        "case_id": case_id,
+        "occurred_at": occurred_at,
+        "recorded_at": recorded_at,
+        "actor": actor,
+        "source": source,
+    }
     return _build(type, {**envelope, **fields}, max_future)
 
 

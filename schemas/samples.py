@@ -35,8 +35,15 @@ def _example(schema: Any, name: str) -> Any:
         return schema["symbols"][-1]  # not the default, so a lost symbol would show
     if name in _OVERRIDES:
         return _OVERRIDES[name]
-    examples = {"string": f"{name}-sample", "bytes": name.encode(), "boolean": True,
-                "int": 1, "long": 1, "float": 0.5, "double": 0.5}  # fmt: skip
+    examples = {
+        "string": f"{name}-sample",
+        "bytes": name.encode(),
+        "boolean": True,
+        "int": 1,
+        "long": 1,
+        "float": 0.5,
+        "double": 0.5,
+    }
     return examples[kind]
 
 

@@ -91,9 +91,15 @@ def _null(value: Any, at: str) -> None:
 
 
 _PRIMITIVES: dict[str, Callable[[Any, str], Any]] = {
-    "null": _null, "boolean": _boolean, "int": _integer("int"), "long": _integer("long"),
-    "float": _number, "double": _number, "string": _string, "bytes": _bytes,
-}  # fmt: skip
+    "null": _null,
+    "boolean": _boolean,
+    "int": _integer("int"),
+    "long": _integer("long"),
+    "float": _number,
+    "double": _number,
+    "string": _string,
+    "bytes": _bytes,
+}
 
 
 def check_record(schema: dict[str, Any], value: Any, at: str = "") -> dict[str, Any]:

@@ -47,6 +47,6 @@ def ensure_topics(config: Config, address: str | None = None) -> None:
         try:
             future.result()
             _log.info("topic_created", topic=name)
-        except Exception as exc:  # noqa: BLE001 - a concurrent creator is fine
+        except Exception as exc:
             if "TOPIC_ALREADY_EXISTS" not in str(exc):
                 raise

@@ -49,7 +49,7 @@ def register_views(app: faust.App, state: WorkerState) -> None:
                 )
             try:
                 rows = await asyncio.get_running_loop().run_in_executor(None, state.store.query, sql)
-            except Exception as exc:  # noqa: BLE001 - the caller gets the engine's message
+            except Exception as exc:
                 return self.json({"error": str(exc)}, status=400)
             return self.json({"rows": [[_jsonable(v) for v in row] for row in rows]})
 

@@ -103,7 +103,7 @@ class WorkerState:
         assert self.replay is not None
         try:
             self.replay.run()
-        except Exception as exc:  # noqa: BLE001 - reported through the status, logged here
+        except Exception as exc:
             _log.error("replay_failed", error=repr(exc))
         finally:
             # Readers may now see other tables: cached states must come from the store again.

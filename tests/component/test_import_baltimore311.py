@@ -183,15 +183,17 @@ def test_one_row_maps_field_by_field(imported: tuple) -> None:
     # Transportation, Dorchester, council district 6, placeholder coordinates.
     case = [e for e in imported[0] if e.case_id == "bal-18-00269879"]
 
-    assert [e.type for e in case] == [
-        "CaseReported", "CaseRegistered", "TaskDispatched", "CaseClosed"
-    ]  # fmt: skip
+    assert [e.type for e in case] == ["CaseReported", "CaseRegistered", "TaskDispatched", "CaseClosed"]
     reported, _, task, closed = case
     assert reported.occurred_at == datetime(2018, 4, 12, 15, 11, 26, tzinfo=UTC)
     assert reported["channel"] == "hotline" and reported["category"] == "TRT-Traffic Signal Repairs"
-    assert reported["location"] == {"lat": None, "lon": None, "grid_id": "Dorchester",
-                                    "district": "6",
-                                    "address": "3400 GARRISON BLVD, BALTIMORE, MD, 21215"}  # fmt: skip
+    assert reported["location"] == {
+        "lat": None,
+        "lon": None,
+        "grid_id": "Dorchester",
+        "district": "6",
+        "address": "3400 GARRISON BLVD, BALTIMORE, MD, 21215",
+    }
     assert reported["actor"] == {"type": "importer", "id": "baltimore311"}
     assert task["department"] == "Transportation"
     assert task["dispose_by"] == datetime(2018, 4, 13, 15, 11, 26, tzinfo=UTC)
@@ -202,8 +204,7 @@ def test_one_row_maps_field_by_field(imported: tuple) -> None:
 
 def test_transferred_requests_close_as_referred(rows: list[dict[str, str]], imported: tuple) -> None:
     transferred = {f"bal-{r['ServiceRequestNum']}" for r in rows if r["SRStatus"] == "Closed (Transferred)"}
-    reasons = Counter(e["reason"] for e in imported[0]
-                      if e.type == "CaseClosed" and e.case_id in transferred)  # fmt: skip
+    reasons = Counter(e["reason"] for e in imported[0] if e.type == "CaseClosed" and e.case_id in transferred)
     assert reasons == {"referred": len(transferred)}
 
 

@@ -245,13 +245,32 @@ def test_a_missing_deadline_is_never_due_overdue_or_responded(chdb):
     got = by_group(metrics(chdb.query, db, "department", P_FROM, P_TO, NOW))["imports"]
     # then N1/N2 are reported and counted, but neither due nor overdue; no task is in the
     # response rate (no accept-by), while all of them count as dispatched (return rate)
-    assert {k: got[k] for k in ("reported", "closed", "due", "due_closed", "closed_on_time",
-                                "open_overdue", "dispatched", "dispatched_with_accept_by",
-                                "responded", "returned")} == {  # fmt: skip
-        "reported": 4, "closed": 1, "due": 2, "due_closed": 0, "closed_on_time": 0,
-        "open_overdue": 2, "dispatched": 4, "dispatched_with_accept_by": 0, "responded": 0,
+    assert {
+        k: got[k]
+        for k in (
+            "reported",
+            "closed",
+            "due",
+            "due_closed",
+            "closed_on_time",
+            "open_overdue",
+            "dispatched",
+            "dispatched_with_accept_by",
+            "responded",
+            "returned",
+        )
+    } == {
+        "reported": 4,
+        "closed": 1,
+        "due": 2,
+        "due_closed": 0,
+        "closed_on_time": 0,
+        "open_overdue": 2,
+        "dispatched": 4,
+        "dispatched_with_accept_by": 0,
+        "responded": 0,
         "returned": 0,
-    }  # fmt: skip
+    }
     assert (got["response_rate"], got["return_rate"]) == (None, 0.0)
     assert (got["closure_rate"], got["on_time_rate_open_aware"]) == (0.0, 0.0)
     # and the cases with a deadline keep their figures

@@ -21,11 +21,15 @@ from civicloop.schemas.loader import AVRO_DIR
 from tests.support.strategies import events
 
 T0 = datetime(2024, 5, 1, 9, 30, tzinfo=UTC)
-ENVELOPE: dict[str, Any] = dict(case_id="C-1", actor=("citizen", "p-1"), source="app/1",
-                                occurred_at=T0)  # fmt: skip
-REPORT: dict[str, Any] = dict(channel="app", category="road.pothole", description="hole",
-                              location={"lat": 39.9, "lon": 116.4}, priority="normal",
-                              reporter_ref=None)  # fmt: skip
+ENVELOPE: dict[str, Any] = dict(case_id="C-1", actor=("citizen", "p-1"), source="app/1", occurred_at=T0)
+REPORT: dict[str, Any] = dict(
+    channel="app",
+    category="road.pothole",
+    description="hole",
+    location={"lat": 39.9, "lon": 116.4},
+    priority="normal",
+    reporter_ref=None,
+)
 
 
 def _report(**changes: Any) -> Event:
@@ -64,13 +68,12 @@ def test_datetimes_are_normalised_to_utc_milliseconds() -> None:
         ({"description": "x" * 4001}, "description", "x" * 4001, "too_long"),
         ({"colour": "red"}, "colour", "red", "unknown_field"),
         ({"category": 7}, "category", 7, "bad_type"),
-        ({"occurred_at": datetime(2024, 5, 1)}, "occurred_at", datetime(2024, 5, 1),
-         "naive_datetime"),
+        ({"occurred_at": datetime(2024, 5, 1)}, "occurred_at", datetime(2024, 5, 1), "naive_datetime"),
         ({"event_id": "not-a-uuid"}, "event_id", "not-a-uuid", "bad_uuid"),
         ({"case_id": "  "}, "case_id", "  ", "blank"),
         ({"contact_ciphertext": b"x"}, "contact_key_id", None, "required"),
     ],
-)  # fmt: skip
+)
 def test_validation_errors_name_the_field_and_the_value(
     changes: dict[str, Any], field: str, value: Any, reason: str
 ) -> None:
@@ -121,10 +124,15 @@ def test_unknown_type_lists_the_known_ones() -> None:
 
 
 def test_json_lines_form_parses_iso_timestamps_and_base64() -> None:
-    obj = {"type": "CaseReported", **{k: v for k, v in ENVELOPE.items() if k != "occurred_at"},
-           **REPORT, "actor": {"type": "citizen", "id": "p-1"},
-           "occurred_at": "2024-05-01T17:30:00+08:00", "contact_ciphertext": "AAE=",
-           "contact_key_id": "k-1"}  # fmt: skip
+    obj = {
+        "type": "CaseReported",
+        **{k: v for k, v in ENVELOPE.items() if k != "occurred_at"},
+        **REPORT,
+        "actor": {"type": "citizen", "id": "p-1"},
+        "occurred_at": "2024-05-01T17:30:00+08:00",
+        "contact_ciphertext": "AAE=",
+        "contact_key_id": "k-1",
+    }
     event = event_from_json(obj)
     assert event.occurred_at == T0 and event["contact_ciphertext"] == b"\x00\x01"
     assert event_to_json(event)["occurred_at"] == "2024-05-01T09:30:00.000Z"
@@ -132,14 +140,22 @@ def test_json_lines_form_parses_iso_timestamps_and_base64() -> None:
 
 @pytest.mark.parametrize(
     ("key", "value", "reason"),
-    [("occurred_at", "2024-05-01T09:30:00", "naive_datetime"),
-     ("occurred_at", 1714555800000, "bad_type"),
-     ("occurred_at", "yesterday", "bad_timestamp"),
-     ("contact_ciphertext", "not base64!", "bad_base64")],
-)  # fmt: skip
+    [
+        ("occurred_at", "2024-05-01T09:30:00", "naive_datetime"),
+        ("occurred_at", 1714555800000, "bad_type"),
+        ("occurred_at", "yesterday", "bad_timestamp"),
+        ("contact_ciphertext", "not base64!", "bad_base64"),
+    ],
+)
 def test_json_lines_errors_name_the_field(key: str, value: Any, reason: str) -> None:
-    obj = {"type": "CaseReported", **ENVELOPE, **REPORT, "occurred_at": "2024-05-01T09:30:00Z",
-           "actor": {"type": "citizen", "id": "p-1"}, key: value}  # fmt: skip
+    obj = {
+        "type": "CaseReported",
+        **ENVELOPE,
+        **REPORT,
+        "occurred_at": "2024-05-01T09:30:00Z",
+        "actor": {"type": "citizen", "id": "p-1"},
+        key: value,
+    }
     with pytest.raises(EventValidationError) as caught:
         event_from_json(obj)
     assert (caught.value.field, caught.value.value, caught.value.reason) == (key, value, reason)

@@ -61,11 +61,13 @@ TRANSITIONS = {
     ("FeedbackReceived", "CLOSED"): "=",
     ("CaseReopened", "CLOSED"): "REOPENED",
 }
-NEXT_TASK_STATUS = {"TaskAccepted": ("dispatched", "accepted"),
-                    "TaskReturned": ("dispatched", "returned"),
-                    "TaskDisposed": ("accepted", "disposed"),
-                    "CitizenContacted": ("accepted", "accepted"),
-                    "DeadlineExtended": ("accepted", "accepted")}  # fmt: skip
+NEXT_TASK_STATUS = {
+    "TaskAccepted": ("dispatched", "accepted"),
+    "TaskReturned": ("dispatched", "returned"),
+    "TaskDisposed": ("accepted", "disposed"),
+    "CitizenContacted": ("accepted", "accepted"),
+    "DeadlineExtended": ("accepted", "accepted"),
+}
 
 
 class CaseCheck:
@@ -109,15 +111,21 @@ class CaseCheck:
     def _TaskDispatched(self, ev: Event) -> None:
         assert ev["task_id"] not in self.tasks
         assert ev["accept_by"] <= ev["dispose_by"]
-        self.tasks[ev["task_id"]] = {"status": "dispatched", "dispose_by": ev["dispose_by"],
-                                     "accept_by": ev["accept_by"]}  # fmt: skip
+        self.tasks[ev["task_id"]] = {
+            "status": "dispatched",
+            "dispose_by": ev["dispose_by"],
+            "accept_by": ev["accept_by"],
+        }
         if ev["role"] == "lead":
             self.lead = ev["task_id"]
 
     def _TaskDisposed(self, ev: Event) -> None:
         if ev["task_id"] == self.lead:  # assists finish before the lead answers for the case
-            assert all(t["status"] == "disposed" for k, t in self.tasks.items()
-                       if k != self.lead and t["status"] != "returned"), ev.case_id  # fmt: skip
+            assert all(
+                t["status"] == "disposed"
+                for k, t in self.tasks.items()
+                if k != self.lead and t["status"] != "returned"
+            ), ev.case_id
 
     def _CaseChecked(self, ev: Event) -> None:
         if not ev["passed"]:
@@ -299,8 +307,11 @@ def test_naive_start_is_rejected_with_a_clear_message() -> None:
 
 
 def test_the_checker_itself_rejects_an_illegal_sequence(by_case: dict[str, list[Event]]) -> None:
-    closed = next(evs for evs in by_case.values() if check_case(evs).state == "CLOSED"
-                  and any(e.type == "TaskAccepted" for e in evs))  # fmt: skip
+    closed = next(
+        evs
+        for evs in by_case.values()
+        if check_case(evs).state == "CLOSED" and any(e.type == "TaskAccepted" for e in evs)
+    )
     without_accept = [e for e in closed if e.type != "TaskAccepted"]
 
     with pytest.raises(AssertionError):

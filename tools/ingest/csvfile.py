@@ -23,15 +23,17 @@ def read_csv(path: str | Path, mapping: CityMapping, tz: str | None = None) -> I
     The header is checked now, the rows are read lazily; the report is complete once the
     events are exhausted. A byte-order mark and CRLF line ends (spreadsheet exports) are fine.
     """
-    handle = open(path, encoding="utf-8-sig", newline="")  # noqa: SIM115 - closed by _rows
+    handle = open(path, encoding="utf-8-sig", newline="")
     reader = csv.DictReader(handle)
     header = [name.strip() for name in reader.fieldnames or []]
     reader.fieldnames = header
     absent = [c for c in mapping.columns.required if c not in header]
     if absent:
         handle.close()
-        raise MissingColumns(f"{path}: no column {absent} (needed by the {mapping.importer} "
-                             f"mapping); the header has {header[:12]}…")  # fmt: skip
+        raise MissingColumns(
+            f"{path}: no column {absent} (needed by the {mapping.importer} "
+            f"mapping); the header has {header[:12]}…"
+        )
     report = Report(source=str(path))
     wanted = [c for c in vars_of(mapping) if c is not None]
     report.missing_columns = [c for c in wanted if c not in header]
@@ -39,8 +41,7 @@ def read_csv(path: str | Path, mapping: CityMapping, tz: str | None = None) -> I
     return ImportResult(_rows(handle, reader, mapper, report), report)
 
 
-def _rows(handle: TextIO, reader: csv.DictReader[str], mapper: RowMapper,
-          report: Report) -> Iterator[Event]:  # fmt: skip
+def _rows(handle: TextIO, reader: csv.DictReader[str], mapper: RowMapper, report: Report) -> Iterator[Event]:
     with handle:
         for row in reader:
             report.rows_read += 1

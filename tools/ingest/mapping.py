@@ -62,9 +62,10 @@ def check_mapping(mapping: CityMapping, where: str = "mapping") -> None:
     problems = {
         "statuses": {s: k for s, k in mapping.statuses.items() if k not in STATUS_KINDS},
         "channels": {c: v for c, v in mapping.channels.items() if v not in channels},
-        "resolution_rules": [r for r in mapping.resolution_rules
-                             if r[1] != "duplicate" and r[1] not in closures],
-    }  # fmt: skip
+        "resolution_rules": [
+            r for r in mapping.resolution_rules if r[1] != "duplicate" and r[1] not in closures
+        ],
+    }
     for name, bad in problems.items():
         if bad:
             allowed = {"statuses": STATUS_KINDS, "channels": channels}.get(name, closures)

@@ -32,7 +32,7 @@ MAPPING = CityMapping(
         district="Borough",
         grid="Community Board",
         resolution="Resolution Description",
-    ),  # fmt: skip
+    ),
     statuses={
         "closed": "closed",
         "open": "open",
@@ -43,14 +43,14 @@ MAPPING = CityMapping(
         "email sent": "open",
         "draft": "open",
         "unspecified": "open",
-    },  # fmt: skip
+    },
     channels={
         "phone": "hotline",
         "online": "web",
         "mobile": "app",
         "other": "other",
         "unknown": "other",
-    },  # fmt: skip
+    },
     # "Unspecified", "0 Unspecified", "Unspecified QUEENS": the export's own "no value".
     null_values=frozenset({"", "n/a", "na"}),
     null_pattern=r"(?i)^(0 )?unspecified\b",

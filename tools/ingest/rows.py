@@ -69,8 +69,9 @@ class RowMapper:
         out += self._dispatched(case_id, created, due, v.text(row, cols.agency))
         return out + self._closed(case_id, created, closed, closure)
 
-    def _closed(self, case_id: str, created: datetime, closed: datetime | None,
-                closure: str | None) -> list[Event]:  # fmt: skip
+    def _closed(
+        self, case_id: str, created: datetime, closed: datetime | None, closure: str | None
+    ) -> list[Event]:
         count = self.report.unmapped
         if closure is None:
             if closed is not None:
@@ -105,18 +106,26 @@ class RowMapper:
             category = "uncategorised"  # a code for "the source gave none", counted above
         channel = self.m.channels.get((v.text(row, cols.channel) or "").lower(), "other")
         description = (v.text(row, cols.description) or category)[:MAX_DESCRIPTION]
-        reported = self._make("CaseReported", case_id, at, channel=channel, category=category,
-                              description=description, location=v.location(row),
-                              priority="normal", reporter_ref=None)  # fmt: skip
+        reported = self._make(
+            "CaseReported",
+            case_id,
+            at,
+            channel=channel,
+            category=category,
+            description=description,
+            location=v.location(row),
+            priority="normal",
+            reporter_ref=None,
+        )
         if not reported:
             return []
         self.report.cases_imported += 1
         # Exports carry no priority: every imported case is "normal".
-        return reported + self._make("CaseRegistered", case_id, at, category=category,
-                                     priority="normal")  # fmt: skip
+        return reported + self._make("CaseRegistered", case_id, at, category=category, priority="normal")
 
-    def _dispatched(self, case_id: str, at: datetime, due: datetime | None,
-                    agency: str | None) -> list[Event]:  # fmt: skip
+    def _dispatched(
+        self, case_id: str, at: datetime, due: datetime | None, agency: str | None
+    ) -> list[Event]:
         if agency is None:
             self.report.unmapped["missing_agency"] += 1
             return []
@@ -134,8 +143,7 @@ class RowMapper:
             dispose_by=due,  # None: dispatched without a deadline
         )
 
-    def _voided(self, case_id: str, created: datetime, at: datetime | None,
-                status: str) -> list[Event]:  # fmt: skip
+    def _voided(self, case_id: str, created: datetime, at: datetime | None, status: str) -> list[Event]:
         count = self.report.unmapped
         count["duplicate_status"] += 1
         if at is None or at < created:

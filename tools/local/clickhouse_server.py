@@ -113,7 +113,7 @@ def _accepts(port: int) -> bool:
         client = Client("127.0.0.1", port=port, connect_timeout=2, send_receive_timeout=5)
         client.execute("SELECT 1")
         client.disconnect()
-    except Exception:  # noqa: BLE001 - not ready yet is any failure
+    except Exception:
         return False
     return True
 

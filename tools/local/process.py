@@ -61,7 +61,7 @@ class Managed:
         """Start ``argv`` in its own session (so a stop reaches its children), log to a file."""
         self.state_dir.mkdir(parents=True, exist_ok=True)
         with open(self.log_file, "ab") as out:
-            proc = subprocess.Popen(  # noqa: S603 - argv is built by civicloop itself
+            proc = subprocess.Popen(
                 list(argv),
                 stdout=out,
                 stderr=subprocess.STDOUT,

@@ -91,7 +91,7 @@ def _event(ids: random.Random, item: tuple[str, Step]) -> Event:
 
 def _uuid4(bits: int) -> str:
     """A version-4 UUID string from 128 random bits (what uuid.UUID(version=4) does, faster)."""
-    h = "%032x" % (bits & _UUID_CLEAR | _UUID_SET)  # noqa: UP031 - fastest int-to-hex here
+    h = "%032x" % (bits & _UUID_CLEAR | _UUID_SET)
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 

@@ -19,8 +19,14 @@ from civicloop.tools.simulate.config import (
 
 _CHANNEL = Weighted([c for c, _ in CHANNELS], [w for _, w in CHANNELS])
 PRIORITIES = ("urgent", "high", "normal", "low")
-_REPORTER_APP = {"app": "citizen", "wechat": "citizen", "web": "citizen", "grid_inspector": "grid",
-                 "camera": "iot", "sensor": "iot"}  # fmt: skip
+_REPORTER_APP = {
+    "app": "citizen",
+    "wechat": "citizen",
+    "web": "citizen",
+    "grid_inspector": "grid",
+    "camera": "iot",
+    "sensor": "iot",
+}
 Recent = dict[str, deque[str]]
 
 
