@@ -83,3 +83,11 @@ def decode_signal(data: bytes) -> Signal:
     """Decode one signal; anything else (case events included) raises ``DecodeError``."""
     signal_type, fields, version = decode_record(data, SIGNALS_NAMESPACE)
     return Signal(signal_type, fields, version)
+
+
+def signal_to_json(signal: Signal) -> dict[str, Any]:
+    """The JSON form of ``signal`` (times as ISO-8601 UTC), with its type."""
+    from .jsonform import to_json_value
+
+    schema = {f["name"]: f["type"] for f in reader_schema(signal.type)["fields"]}
+    return {"type": signal.type, **{k: to_json_value(schema[k], v) for k, v in signal.fields.items()}}
