@@ -93,13 +93,15 @@ def assess(
     n = np.asarray(list(windows), dtype=np.int64)
     if y.size == 0:
         return []
-    size, prob = total + 0.5, n / (n + 1.0)
-    p = nbinom.sf(y - 1, size, prob)
-    threshold = np.maximum(nbinom.isf(s.alpha, size, prob) + 1, s.min_count)
+    known = n > 0  # no reference window at all (start of the data): no verdict
+    size, prob = total + 0.5, np.where(known, n, 1) / (np.where(known, n, 1) + 1.0)
+    p = np.where(known, nbinom.sf(y - 1, size, prob), 1.0)
+    threshold = np.where(known, np.maximum(nbinom.isf(s.alpha, size, prob) + 1, s.min_count), s.min_count)
+    expected = np.where(known, total / np.where(known, n, 1), 0.0)
     alarm = (p < s.alpha) & (y >= s.min_count) & (n >= s.min_reference)
     return [
-        Assessment(int(yi), float(ti / ni), int(hi), float(pi), int(ni), int(ti), bool(ai))
-        for yi, ti, ni, hi, pi, ai in zip(y, total, n, threshold, p, alarm, strict=True)
+        Assessment(int(yi), float(ei), int(hi), float(pi), int(ni), int(ti), bool(ai))
+        for yi, ei, ti, ni, hi, pi, ai in zip(y, expected, total, n, threshold, p, alarm, strict=True)
     ]
 
 
