@@ -100,7 +100,8 @@ def surges(
     cells = len(CATEGORIES) * len(DISTRICTS)
     for window in windows:
         mine = [s for s in detected if s["window"] == window]
-        rows, matched = [], set()
+        rows: list[dict[str, Any]] = []
+        matched: set[str] = set()
         for multiplier in MULTIPLIERS:
             delays = []
             for surge in (x for x in truth if x.multiplier == multiplier):
