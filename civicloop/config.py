@@ -45,6 +45,28 @@ VARIABLES: dict[str, tuple[str, str]] = {
         "Per-reporter contact keys (crypto-shredding); relative paths are under CIVICLOOP_HOME. "
         "Keep it out of Kafka and ClickHouse, and back it up separately.",
     ),
+    "CIVICLOOP_SIGNALS_INTERVAL": (
+        "60",
+        "Seconds between signal sweeps in the worker (surges, recurring problems; "
+        "docs/SIGNALS.md); 0 turns signal detection off.",
+    ),
+    "CIVICLOOP_SIGNALS_WINDOWS": ("hour,day", "Surge counting windows: hour, day or both (comma-separated)."),
+    "CIVICLOOP_SIGNALS_UTC_OFFSET": (
+        "0",
+        "The city's UTC offset in hours (e.g. 8 or -5): day windows are its local days.",
+    ),
+    "CIVICLOOP_SIGNALS_LATENESS": (
+        "600",
+        "Seconds a window stays open for late reports after it ends, before it is evaluated.",
+    ),
+    "CIVICLOOP_SURGE_ALPHA": ("0.001", "Surge alarm when the count's upper-tail probability is below this."),
+    "CIVICLOOP_SURGE_MIN_COUNT": ("5", "A surge needs at least this many reports in the window."),
+    "CIVICLOOP_SURGE_WEEKS": ("4", "Weeks of same hour-of-week / day-of-week history in a surge baseline."),
+    "CIVICLOOP_RECURRING_CASES": (
+        "5",
+        "Recurring problem: at least this many cases of one category in one grid cell…",
+    ),
+    "CIVICLOOP_RECURRING_DAYS": ("30", "…within this many days."),
     "CIVICLOOP_LOG_LEVEL": ("info", "debug, info, warning or error."),
     "CIVICLOOP_LOG_FORMAT": ("console", "console (human) or json (one JSON object a line)."),
 }
@@ -67,6 +89,19 @@ class Config:
     worker_web_port: int
     watchdog_interval: float = 60.0
     keystore: Path = Path("var/keys.sqlite")
+    signals_interval: float = 60.0
+    signal_windows: tuple[str, ...] = ("hour", "day")
+    signal_utc_offset_h: float = 0.0
+    signal_lateness_s: float = 600.0
+    surge_alpha: float = 0.001
+    surge_min_count: int = 5
+    surge_weeks: int = 4
+    recurring_cases: int = 5
+    recurring_days: int = 30
+
+    @property
+    def signals_topic(self) -> str:
+        return f"{self.namespace}.signals"
 
     @property
     def events_topic(self) -> str:
@@ -109,7 +144,34 @@ def load() -> Config:
         worker_web_port=_positive_int("CIVICLOOP_WORKER_WEB_PORT"),
         watchdog_interval=_non_negative_float("CIVICLOOP_WATCHDOG_INTERVAL"),
         keystore=home / _env("CIVICLOOP_KEYSTORE"),
+        signals_interval=_non_negative_float("CIVICLOOP_SIGNALS_INTERVAL"),
+        signal_windows=_windows("CIVICLOOP_SIGNALS_WINDOWS"),
+        signal_utc_offset_h=_number(
+            "CIVICLOOP_SIGNALS_UTC_OFFSET",
+            float,
+            "a number",
+            lambda v: -12 <= v <= 14,
+            "hours from -12 to 14",
+        ),
+        signal_lateness_s=_non_negative_float("CIVICLOOP_SIGNALS_LATENESS"),
+        surge_alpha=_number(
+            "CIVICLOOP_SURGE_ALPHA", float, "a number", lambda v: 0 < v < 1, "between 0 and 1"
+        ),
+        surge_min_count=_positive_int("CIVICLOOP_SURGE_MIN_COUNT"),
+        surge_weeks=_positive_int("CIVICLOOP_SURGE_WEEKS"),
+        recurring_cases=_number(
+            "CIVICLOOP_RECURRING_CASES", int, "an integer", lambda v: v >= 2, "an integer of at least 2"
+        ),
+        recurring_days=_positive_int("CIVICLOOP_RECURRING_DAYS"),
     )
+
+
+def _windows(name: str) -> tuple[str, ...]:
+    raw = _env(name)
+    names = tuple(dict.fromkeys(part.strip() for part in raw.split(",") if part.strip()))
+    if not names or any(n not in ("hour", "day") for n in names):
+        raise ValueError(f"{name}={raw!r} must be hour, day or hour,day")
+    return names
 
 
 def _checked_namespace(value: str) -> str:
@@ -153,4 +215,13 @@ def to_env(config: Config) -> dict[str, str]:
         "CIVICLOOP_WORKER_WEB_PORT": str(config.worker_web_port),
         "CIVICLOOP_WATCHDOG_INTERVAL": str(config.watchdog_interval),
         "CIVICLOOP_KEYSTORE": str(config.keystore),
+        "CIVICLOOP_SIGNALS_INTERVAL": str(config.signals_interval),
+        "CIVICLOOP_SIGNALS_WINDOWS": ",".join(config.signal_windows),
+        "CIVICLOOP_SIGNALS_UTC_OFFSET": str(config.signal_utc_offset_h),
+        "CIVICLOOP_SIGNALS_LATENESS": str(config.signal_lateness_s),
+        "CIVICLOOP_SURGE_ALPHA": str(config.surge_alpha),
+        "CIVICLOOP_SURGE_MIN_COUNT": str(config.surge_min_count),
+        "CIVICLOOP_SURGE_WEEKS": str(config.surge_weeks),
+        "CIVICLOOP_RECURRING_CASES": str(config.recurring_cases),
+        "CIVICLOOP_RECURRING_DAYS": str(config.recurring_days),
     }

@@ -151,4 +151,8 @@ def check_value(schema: Any, value: Any, at: str) -> Any:
         return value
     if kind in _PRIMITIVES:
         return _PRIMITIVES[kind](value, at)
+    if kind == "array":
+        if not isinstance(value, list | tuple):
+            raise _fail(at, value, "bad_type", "expected a list")
+        return [check_value(schema["items"], item, f"{at}[{n}]") for n, item in enumerate(value)]
     raise TypeError(f"{at}: schema type {kind!r} is not supported by the validator")

@@ -1,4 +1,5 @@
-"""The Faust application: one agent projecting the case-events topic into ClickHouse.
+"""The Faust application: agents projecting the case-events and signals topics into
+ClickHouse, and the timers of the SLA watchdog and the signals sweep.
 
 Delivery: ``take_events`` acknowledges a batch only when the agent asks for the next one, i.e.
 after ``project_until_written`` returned; Faust commits acknowledged offsets. A SIGKILL before
@@ -68,6 +69,23 @@ def create_app(config: Config, state: WorkerState) -> faust.App:
             loop = asyncio.get_running_loop()
             await loop.run_in_executor(executor, state.project, batch)
 
+    signals = app.topic(
+        config.signals_topic, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
+    )
+
+    @app.agent(signals, name="project_signals")
+    async def project_signals(stream: faust.StreamT) -> None:
+        # Same acknowledgement contract as `project`: offsets commit after the write returned.
+        async for events in stream.take_events(1_000, within=BATCH_WITHIN_S):  # type: ignore[attr-defined]
+            batch = [_raw(e) for e in events]
+            await asyncio.get_running_loop().run_in_executor(executor, state.project_signals, batch)
+
+    if config.signals_interval > 0:
+
+        @app.timer(interval=config.signals_interval)
+        async def signal_sweep() -> None:
+            await asyncio.get_running_loop().run_in_executor(executor, state.sweep_signals)
+
     if config.watchdog_interval > 0:
 
         @app.timer(interval=config.watchdog_interval)
@@ -82,6 +100,11 @@ def create_app(config: Config, state: WorkerState) -> faust.App:
 
     register_views(app, state)
     return app
+
+
+def _raw(e: faust.EventT) -> RawMessage:
+    m = e.message
+    return RawMessage(m.topic, m.partition, m.offset, m.key, m.value, _millis(m.timestamp))
 
 
 def _millis(timestamp: float | None) -> int | None:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka import TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic, OffsetSpec
 
 from civicloop import log
 from civicloop.config import Config
@@ -31,7 +32,7 @@ def bootstrap(config: Config) -> str:
 
 
 def ensure_topics(config: Config, address: str | None = None) -> None:
-    """Create the case-events and dead-letter topics when missing (idempotent)."""
+    """Create the case-events, signals and dead-letter topics when missing (idempotent)."""
     admin = AdminClient({"bootstrap.servers": address or bootstrap(config)})
     existing = admin.list_topics(timeout=15).topics
     # Case events are never deleted or compacted (docs/DESIGN.md §6): corrections are new events.
@@ -39,6 +40,8 @@ def ensure_topics(config: Config, address: str | None = None) -> None:
     wanted = [
         NewTopic(config.events_topic, num_partitions=config.partitions, config=forever),
         NewTopic(config.dead_letter_topic, num_partitions=1, config=forever),
+        # Signals are events too (docs/SIGNALS.md): kept forever, so a replay rebuilds them.
+        NewTopic(config.signals_topic, num_partitions=1, config=forever),
     ]
     missing = [topic for topic in wanted if topic.topic not in existing]
     if not missing:
@@ -50,3 +53,12 @@ def ensure_topics(config: Config, address: str | None = None) -> None:
         except Exception as exc:
             if "TOPIC_ALREADY_EXISTS" not in str(exc):
                 raise
+
+
+def end_offsets(address: str, topic: str) -> dict[int, int]:
+    """Partition → the offset the next message will get (the log end), in one request."""
+    admin = AdminClient({"bootstrap.servers": address})
+    metadata = admin.list_topics(topic, timeout=15).topics[topic]
+    wanted = {TopicPartition(topic, p): OffsetSpec.latest() for p in metadata.partitions}
+    futures = admin.list_offsets(wanted, request_timeout=30)
+    return {tp.partition: future.result().offset for tp, future in futures.items()}

@@ -13,12 +13,14 @@ from civicloop import log
 from civicloop.config import Config
 from civicloop.projections.projector import Projector, RawMessage
 from civicloop.projections.rebuild import rebuild_database
+from civicloop.projections.signals.projector import SignalProjector
 from civicloop.projections.store.base import Store, open_store
 from civicloop.projections.tables import schema
 from civicloop.streams import watchdog
 from civicloop.streams.dead_letter import DeadLetterPublisher
 from civicloop.streams.producer import EventProducer
 from civicloop.streams.replayer import Replayer, ReplayStatus
+from civicloop.streams.signals import SignalAgent
 
 _log = log.get(__name__)
 
@@ -31,6 +33,9 @@ class Counters:
     dead_by_reason: dict[str, int] = field(default_factory=dict)
     escalated: int = 0
     sweeps: int = 0
+    signals_projected: int = 0
+    signals_raised: int = 0
+    signal_sweeps: int = 0
     last_batch_at: float | None = None
     started_at: float = field(default_factory=time.time)
 
@@ -47,6 +52,9 @@ class WorkerState:
             self.store, config.database, DeadLetterPublisher(bootstrap, config.dead_letter_topic)
         )
         self.escalations = EventProducer(bootstrap, config.events_topic)
+        dead = DeadLetterPublisher(bootstrap, config.dead_letter_topic)
+        self.signal_projector = SignalProjector(self.store, config.database, dead)
+        self.signals = SignalAgent(config, self.store, bootstrap)
         self.counters = Counters()
         self._lock = threading.Lock()
         self.stopping = False
@@ -80,6 +88,29 @@ class WorkerState:
         with self._lock:
             self.counters.escalated += sent
             self.counters.sweeps += 1
+        return sent
+
+    def project_signals(self, batch: Sequence[RawMessage]) -> None:
+        """Project a batch of the signals topic into the signals table."""
+        result = self.signal_projector.project_until_written(batch, lambda: self.stopping)
+        with self._lock:
+            self.counters.signals_projected += result.projected
+            self.counters.dead += len(result.dead)
+            for letter in result.dead:
+                counters = self.counters.dead_by_reason
+                counters[letter.reason] = counters.get(letter.reason, 0) + 1
+
+    def sweep_signals(self) -> int:
+        """One signals pass (surges, recurring problems); a failure is logged and retried at
+        the next tick: its marker did not move, so nothing is skipped."""
+        try:
+            sent = self.signals.sweep()
+        except Exception as exc:
+            _log.error("signal_sweep_failed", error=repr(exc))
+            return 0
+        with self._lock:
+            self.counters.signals_raised += sent
+            self.counters.signal_sweeps += 1
         return sent
 
     def start_replay(self, since: datetime | None, keep_old: bool) -> ReplayStatus:
@@ -124,5 +155,8 @@ class WorkerState:
                 "last_batch_at": c.last_batch_at,
                 "escalated": c.escalated,
                 "watchdog_sweeps": c.sweeps,
+                "signals_projected": c.signals_projected,
+                "signals_raised": c.signals_raised,
+                "signal_sweeps": c.signal_sweeps,
                 "uptime_s": round(time.time() - c.started_at, 1),
             }

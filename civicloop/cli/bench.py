@@ -7,6 +7,7 @@ figures depend on the machine (which they print) more than on the code.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -43,6 +44,7 @@ def register(app: typer.Typer) -> None:
     bench.command("replay")(replay_command)
     bench.command("live")(live_command)
     bench.command("queries")(queries_command)
+    bench.command("signals")(signals_command)
     app.add_typer(bench, name="bench")
 
 
@@ -128,3 +130,43 @@ def _on_kafka(bench: Callable[[Config], Result], as_json: bool) -> None:
         Console(stderr=True).print(f"[red]error:[/] {exc}", highlight=False)
         raise typer.Exit(2) from None
     show(result, as_json)
+
+
+def signals_command(
+    days: Annotated[int, typer.Option(min=42, help="Length of the simulated year.")] = 365,
+    cases_per_day: Annotated[float, typer.Option(help="Mean reports per day in the simulated city.")] = 400.0,
+    per_size: Annotated[
+        int, typer.Option(min=1, help="Injected one-day surges per multiplier (2x, 3x, 5x).")
+    ] = 20,
+    seed: Annotated[int, typer.Option(help="Same seed, same city and surges.")] = 1,
+    as_json: AsJson = False,
+) -> None:
+    """Surge detection (sensitivity, false alarms per cell-year, time to detection) on a
+    simulated year with injected surges; duplicate-suggestion recall on the Baltimore sample."""
+    import json
+
+    from rich.console import Console
+
+    from civicloop import log
+    from civicloop.tools.bench import signals
+    from civicloop.tools.output import print_table
+
+    log.configure(level="warning")
+    result = {"surges": signals.surges(days, cases_per_day, per_size, seed, ("hour", "day"))}
+    sample = Path(__file__).resolve().parents[2] / "tests" / "data" / "baltimore" / "baltimore_311_sample.csv"
+    if sample.exists():
+        result["duplicates"] = signals.duplicates(sample)
+    if as_json:
+        print(json.dumps(result, indent=1, default=str))
+        return
+    console = Console()
+    surge = result["surges"]
+    for window, figures in surge["by_window"].items():
+        print_table(console, figures["by_multiplier"], f"surges, {window} windows")
+        console.print(
+            f"{window} windows: {figures['false_alarms']} false alarms = "
+            f"{figures['false_alarms_per_cell_year']} per cell-year (district cells)"
+        )
+    console.print({k: v for k, v in surge.items() if k != "by_window"})
+    if "duplicates" in result:
+        console.print("duplicate suggestions (Baltimore sample):", result["duplicates"])

@@ -20,9 +20,20 @@ CASE_LIFECYCLE = "case_lifecycle"
 CASE_TASKS = "case_tasks"
 CASE_STATE = "case_state"
 PROGRESS = "projection_progress"
+SIGNALS = "signals"
+SIGNAL_PROGRESS = "signal_progress"
 
 #: every table, in creation order; a rebuild creates, fills and swaps all of them
-NAMES: tuple[str, ...] = (EVENT_LOG, DEAD_LETTERS, CASE_LIFECYCLE, CASE_TASKS, CASE_STATE, PROGRESS)
+NAMES: tuple[str, ...] = (
+    EVENT_LOG,
+    DEAD_LETTERS,
+    CASE_LIFECYCLE,
+    CASE_TASKS,
+    CASE_STATE,
+    PROGRESS,
+    SIGNALS,
+    SIGNAL_PROGRESS,
+)
 
 #: (table, column) → its type now, for columns made Nullable after the table was first
 #: released: task deadlines may be NULL since TaskDispatched v2 (no deadline set).

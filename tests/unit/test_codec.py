@@ -111,7 +111,14 @@ def _decode_or_decode_error(data: bytes) -> None:
         assert decoded.type in EVENT_TYPES
 
 
-codec_reasons = {"too_short", "bad_marker", "unknown_fingerprint", "corrupt_body", "trailing_bytes"}
+codec_reasons = {
+    "too_short",
+    "bad_marker",
+    "unknown_fingerprint",
+    "wrong_contract",
+    "corrupt_body",
+    "trailing_bytes",
+}
 
 
 def _one_of_each() -> list[Event]:

@@ -18,6 +18,8 @@ from civicloop.schemas.events import (
     new_event,
 )
 from civicloop.schemas.loader import AVRO_DIR
+from civicloop.schemas.registry import registry
+from civicloop.schemas.signals import SIGNAL_TYPES
 from tests.support.strategies import events
 
 T0 = datetime(2024, 5, 1, 9, 30, tzinfo=UTC)
@@ -36,9 +38,19 @@ def _report(**changes: Any) -> Event:
     return new_event("CaseReported", **{**ENVELOPE, **REPORT, **changes})
 
 
-def test_event_types_name_exactly_the_schema_folders() -> None:
+def test_event_and_signal_types_name_exactly_the_schema_folders() -> None:
     folders = {p.name for p in AVRO_DIR.iterdir() if p.is_dir() and not p.name.startswith("_")}
-    assert len(EVENT_TYPES) == 14 and set(EVENT_TYPES) == folders
+    assert len(EVENT_TYPES) == 14 and len(SIGNAL_TYPES) == 3
+    assert set(EVENT_TYPES) | set(SIGNAL_TYPES) == folders and not set(EVENT_TYPES) & set(SIGNAL_TYPES)
+    # and each list is exactly its contract's namespace
+    assert set(registry().types_in("civicloop.events")) == set(EVENT_TYPES)
+    assert set(registry().types_in("civicloop.signals")) == set(SIGNAL_TYPES)
+
+
+def test_a_signal_type_is_not_a_case_event() -> None:
+    with pytest.raises(EventValidationError) as caught:
+        new_event("SurgeDetected", **ENVELOPE)
+    assert caught.value.reason == "unknown_type"
 
 
 def test_envelope_and_schema_defaults_are_filled_in() -> None:

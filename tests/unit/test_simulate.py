@@ -318,3 +318,19 @@ def test_the_checker_itself_rejects_an_illegal_sequence(by_case: dict[str, list[
         check_case(without_accept)
     with pytest.raises(AssertionError):
         check_case([*closed, closed[0]])  # reported twice
+
+
+def test_an_injected_surge_multiplies_its_cell_only_during_its_span() -> None:
+    from collections import Counter
+
+    from civicloop.tools.simulate.config import SimConfig, Surge
+
+    start = datetime(2026, 3, 2, tzinfo=UTC)
+    surge = Surge("water.leak", "D01", int((start + timedelta(days=7)).timestamp()), 24, 6.0)
+    events = simulate(14, 400, 5, start, SimConfig(surges=(surge,)))
+    per_day: Counter[int] = Counter()
+    for e in events:
+        if e.type == "CaseReported" and e["category"] == "water.leak" and e["location"]["district"] == "D01":
+            per_day[(e.occurred_at - start).days] += 1
+    others = [per_day[d] for d in range(14) if d != 7]
+    assert per_day[7] > 2 * max(others)  # six times the rate: far above any ordinary day
