@@ -87,7 +87,7 @@ def _replay_in_child(cfg: Config) -> dict[str, Any]:
 def replay_once(cfg: Config) -> dict[str, Any]:
     """One timed ``Replayer.run()`` (in the child process), with the cases it projected."""
     log.configure(level="warning")
-    store = open_store(cfg.clickhouse_url, cfg.home)
+    store = open_store(cfg.clickhouse_url, cfg.home, cfg.clickhouse_cluster)
     try:
         with progress() as bar:
             task = bar.add_task("replay", total=None)
