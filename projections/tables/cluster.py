@@ -128,7 +128,9 @@ def switch(store: ClusterStore, live: str, new: str, keep_old: bool = False) -> 
         store.command(f"DROP DATABASE IF EXISTS {old} ON CLUSTER {cluster}")
         if old_generation:
             store.command(f"DROP DATABASE IF EXISTS {old_generation} ON CLUSTER {cluster}")
-    store.command(f"DROP DATABASE IF EXISTS {new} ON CLUSTER {cluster}")
+    # ``new`` stays, empty: ClickHouse 18.16 leaves a renamed Distributed table's (empty) data
+    # directory behind, and DROP DATABASE refuses a directory that is not empty. The next
+    # rebuild creates its tables in it again.
     _log.info("rebuild_switched", live=live, generation=new_generation_db, kept_old=old if keep_old else None)
     return old
 
