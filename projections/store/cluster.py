@@ -34,8 +34,12 @@ from civicloop.projections.store.base import Params, Row
 from civicloop.projections.store.server import ServerStore
 
 _log = log.get(__name__)
-#: settings of the entry connection: a write returns only when its rows are on their shards
-WRITE_SETTINGS = {"insert_distributed_sync": 1}
+#: settings of the entry connection. ``insert_distributed_sync``: a write returns only when
+#: its rows are stored on their shards. ``prefer_localhost_replica=0``: the entry node reaches
+#: its own shard like the others, over a connection; in-process, ClickHouse 18.16 fails a
+#: Distributed ``SELECT … FINAL`` without aggregation ("Cannot find column version in source
+#: stream"), which the watchdog's overdue-task query is.
+ENTRY_SETTINGS = {"insert_distributed_sync": 1, "prefer_localhost_replica": 0}
 _DISTRIBUTED = re.compile(r"Distributed\(\s*'?(\w+)'?\s*,\s*'?(\w+)'?\s*,\s*'?(\w+)'?")
 
 
@@ -65,7 +69,7 @@ class ClusterStore:
     def __init__(self, host: str, port: int, cluster: str, user: str = "default", password: str = "") -> None:
         self.cluster = cluster
         self._credentials = (user, password)
-        self._entry = ServerStore(host, port, user, password, settings=WRITE_SETTINGS)
+        self._entry = ServerStore(host, port, user, password, settings=ENTRY_SETTINGS)
         self.url = self._entry.url
         self._connections: dict[Node, ServerStore] = {}
         self._nodes: list[Node] = []

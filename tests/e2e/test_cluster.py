@@ -28,12 +28,15 @@ from civicloop.projections.metrics.sql import DIMENSIONS
 from civicloop.projections.rebuild import rebuild_database
 from civicloop.projections.store.base import Reader, open_store
 from civicloop.projections.store.cluster import ClusterStore
+from civicloop.projections.store.worker import worker_health
 from civicloop.schemas.event import Event
 from civicloop.streams import kafka
 from civicloop.streams.replayer import Replayer
 from civicloop.tools.local.clickhouse_cluster import LocalCluster, Node
 from civicloop.tools.local.process import wait_until
+from civicloop.tools.local.stack import worker_config
 from civicloop.tools.simulate import simulate
+from tests.support import case_events as ev
 from tests.support.checksums import checksum_sql, checksums
 from tests.support.workers import Worker, deployment, produce, wait_for_value, wait_projected
 
@@ -119,6 +122,70 @@ def test_a_city_on_a_cluster_with_two_workers_equals_one_node_through_kills_and_
     assert len(seen.values) > 1 and set(seen.values) == {tuple(live["case_lifecycle"])}
     assert _replicas_agree(cluster, config.database) == live
     cluster.close()
+
+
+def test_two_workers_on_the_cluster_escalate_each_missed_deadline_exactly_once(
+    tmp_path: Path, kafka_bootstrap: str, clickhouse_cluster: LocalCluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    layout = clickhouse_cluster.layout()
+    assert layout is not None
+    config = deployment(
+        tmp_path,
+        monkeypatch,
+        kafka_bootstrap=kafka_bootstrap,
+        clickhouse_url=layout.entry.url,
+        clickhouse_cluster=layout.name,
+        watchdog_interval=0.5,
+    )
+    late = [(f"late-{n}", n % 2 == 0) for n in range(6)]  # cases on several partitions
+    workers = [Worker(config, index).start() for index in range(2)]
+    try:
+        produce(config, [e for case_id, accepted in late for e in _late_case(case_id, accepted)])
+        expected = sum(1 if accepted else 2 for _, accepted in late)
+        cluster = _open(config)
+        wait_for_value(lambda: sum(r[1] for r in _escalations(cluster, config)), expected, 120, "escalated")
+        # Both workers sweep the whole cluster, several times each: every sweep finds the same
+        # deadlines, and the deterministic event ids make all but the first a duplicate.
+        for worker in workers:
+            wait_for_value(lambda w=worker: _sweeps(w), 6, 60, f"sweeps of worker {worker.index}")
+
+        assert _escalations(cluster, config) == [
+            (case_id, 1 if accepted else 2, 2) for case_id, accepted in sorted(late)
+        ]
+        logged = cluster.query(
+            f"SELECT count(), uniqExact(event_id) FROM {config.database}.event_log FINAL "
+            "WHERE type = 'CaseEscalated'"
+        )
+        assert logged == [(expected, expected)]
+        cluster.close()
+    finally:
+        for worker in workers:
+            worker.stop()
+
+
+def _late_case(case_id: str, accepted: bool) -> list[Event]:
+    """Dispatched 3 h ago with 30 min to accept and 2 h to dispose: both deadlines have passed."""
+    t0 = datetime.now(UTC) - timedelta(hours=3)
+    events = [
+        ev.reported(t0, case_id),
+        ev.registered(t0 + timedelta(minutes=5), case_id),
+        ev.dispatched(t0 + timedelta(minutes=10), "T1", case_id=case_id, accept_h=0.5, dispose_h=2),
+    ]
+    if accepted:
+        events.append(ev.accepted(t0 + timedelta(minutes=20), "T1", case_id=case_id))
+    return events
+
+
+def _escalations(cluster: ClusterStore, config: Config) -> list[tuple]:
+    return cluster.query(
+        f"SELECT case_id, escalations, escalation_level FROM {config.database}.case_lifecycle "
+        "FINAL ORDER BY case_id"
+    )
+
+
+def _sweeps(worker: Worker) -> int:
+    health = worker_health(worker_config(worker.config, worker.index).worker_web_port)
+    return int(health["watchdog_sweeps"]) if health else 0
 
 
 def _open(config: Config) -> ClusterStore:
