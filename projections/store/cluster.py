@@ -11,12 +11,14 @@ use (``projections/tables/cluster.py`` makes them). Through the entry node:
   ``FINAL`` and ``argMax`` stay exact (a case lives on one shard);
 - **DDL** runs ``ON CLUSTER``: ClickHouse queues it in ZooKeeper and every node runs it.
 
-A Distributed read may be served by any replica, and replication is asynchronous, so a replica
-may lag behind a write that was acknowledged a moment ago. Analysts can live with that; the
-worker cannot — it folds each event onto the case's stored state, and a stale state would lose
-events. So :meth:`ClusterStore.query_caught_up` reads straight from, per shard, a replica that
-provably holds every write acknowledged so far: one that has pulled the whole replication log
-from ZooKeeper and has no part left to fetch (``system.replicas``). When no replica of a shard
+Replication is asynchronous: a replica may lag behind a write acknowledged a moment ago by
+its partner. Reads go to each shard's first healthy replica (``in_order``), the one writes go
+to, so in the healthy state they see every write; after a failover they may not, until the
+replicas catch up. Analysts can live with that; the worker cannot — it folds each event onto
+the case's stored state, and an older state would lose events. So
+:meth:`ClusterStore.query_caught_up` reads straight from, per shard, a replica that provably
+holds every write acknowledged so far: one that has pulled the whole replication log from
+ZooKeeper and has no part left to fetch (``system.replicas``). When no replica of a shard
 qualifies — its only up-to-date replica died before the others copied its last parts — it
 raises, and the worker retries the batch until one does (docs/CLUSTER.md).
 """
@@ -35,11 +37,13 @@ from civicloop.projections.store.server import ServerStore
 
 _log = log.get(__name__)
 #: settings of the entry connection. ``insert_distributed_sync``: a write returns only when
-#: its rows are stored on their shards. ``prefer_localhost_replica=0``: the entry node reaches
-#: its own shard like the others, over a connection; in-process, ClickHouse 18.16 fails a
-#: Distributed ``SELECT … FINAL`` without aggregation ("Cannot find column version in source
-#: stream"), which the watchdog's overdue-task query is.
-ENTRY_SETTINGS = {"insert_distributed_sync": 1, "prefer_localhost_replica": 0}
+#: its rows are stored on their shards. ``load_balancing='in_order'``: writes and reads of a
+#: shard go to its first healthy replica, so what ``--wait`` saw written is what a read then
+#: sees (another replica may lag by the replication delay); the others are hot standbys.
+#: ``prefer_localhost_replica=0``: the entry node reaches its own shard like the others, over a
+#: connection; in-process, ClickHouse 18.16 fails a Distributed ``SELECT … FINAL`` without
+#: aggregation ("Cannot find column version in source stream"), like the watchdog's query.
+ENTRY_SETTINGS = {"insert_distributed_sync": 1, "load_balancing": "in_order", "prefer_localhost_replica": 0}
 _DISTRIBUTED = re.compile(r"Distributed\(\s*'?(\w+)'?\s*,\s*'?(\w+)'?\s*,\s*'?(\w+)'?")
 
 
