@@ -24,7 +24,11 @@ def rebuild_database(database: str) -> str:
 
 
 def prepare(store: Store, target: str) -> None:
-    """Create the rebuild's database and tables (kept if a rebuild was interrupted)."""
+    """Create the rebuild's database and tables (kept if a rebuild was interrupted); on a
+    cluster, in a generation no earlier rebuild used."""
+    if isinstance(store, ClusterStore):
+        cluster.ensure(store, target, cluster.new_generation(target))
+        return
     schema.ensure(store, target)
 
 

@@ -143,15 +143,16 @@ class ClusterStore:
     def local_database(self, database: str) -> str | None:
         """The generation database the Distributed tables of ``database`` read, or None when
         ``database`` has none (read from the tables' engine, the one place it is stated)."""
+        found = sorted(self.generations(database))
+        return found[0] if found else None
+
+    def generations(self, database: str) -> set[str]:
+        """Every generation database the Distributed tables of ``database`` name (one, or none)."""
         found = self._entry.query(
             "SELECT engine_full FROM system.tables WHERE database = %(db)s AND engine = 'Distributed'",
             {"db": database},
         )
-        for (engine,) in found:
-            match = _DISTRIBUTED.search(str(engine))
-            if match:
-                return match.group(2)
-        return None
+        return {m.group(2) for (engine,) in found if (m := _DISTRIBUTED.search(str(engine)))}
 
     def query_caught_up(
         self, database: str, table: str, select: str, params: Params | None = None, timeout: float = 30.0

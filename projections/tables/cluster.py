@@ -10,7 +10,9 @@ On every node, for each table of ``schema.NAMES`` (docs/CLUSTER.md):
   ``cityHash64(case_id)`` (the progress markers by topic and partition). Readers and writers
   use these names only, so every query civicloop runs is the same as on one node.
 
-A *generation* database (``<database>_g<8 hex digits>``) holds one complete set of projections.
+A *generation* database holds one complete set of projections: ``<database>_g0`` for a new
+deployment (a fixed name, so workers starting at the same moment make the same tables), and
+``<rebuild database>_g<8 hex digits>`` for each rebuild.
 A rebuild fills a new generation behind ``<database>_rebuild``'s Distributed tables, then
 :func:`switch` re-points readers in one ``RENAME`` of the Distributed tables on each node:
 every Distributed table names one generation on all shards, so a query sees the old
@@ -42,7 +44,12 @@ _ENGINE = re.compile(r"ENGINE\s*=\s*(\w*MergeTree)\(([^)]*)\)")
 
 
 def new_generation(database: str) -> str:
+    """A generation name no earlier rebuild used."""
     return f"{database}_g{uuid.uuid4().hex[:8]}"
+
+
+def first_generation(database: str) -> str:
+    return f"{database}_g0"
 
 
 def local_statement(table: str, generation: str, cluster: str) -> str:
@@ -69,9 +76,10 @@ def distributed_statement(table: str, database: str, generation: str, cluster: s
     )
 
 
-def ensure(store: ClusterStore, database: str) -> str:
+def ensure(store: ClusterStore, database: str, generation: str | None = None) -> str:
     """Create ``database``'s Distributed tables and their generation on every node when
-    missing; return the generation. Nothing runs ON CLUSTER when the entry node has them all
+    missing; return the generation. A database without Distributed tables gets ``generation``
+    (default: its first generation). Nothing runs ON CLUSTER when the entry node has them all
     (statements ON CLUSTER are queued in ZooKeeper, so a node that was down gets them later)."""
     tables = _tables(store, database)
     foreign = sorted(name for name, engine in tables.items() if engine != "Distributed")
@@ -81,14 +89,10 @@ def ensure(store: ClusterStore, database: str) -> str:
             "it was made by a single-server deployment; use another CIVICLOOP_NAMESPACE for the "
             "cluster, or replay into it from Kafka after dropping that database"
         )
-    generation = store.local_database(database)
-    if (
-        generation
-        and set(tables) >= set(schema.NAMES)
-        and set(_tables(store, generation)) >= set(schema.NAMES)
-    ):
-        return generation
-    generation = generation or new_generation(database)
+    existing = store.local_database(database)
+    if existing and set(tables) >= set(schema.NAMES) and set(_tables(store, existing)) >= set(schema.NAMES):
+        return existing
+    generation = existing or generation or first_generation(database)
     cluster = store.cluster
     store.command(f"CREATE DATABASE IF NOT EXISTS {generation} ON CLUSTER {cluster}")
     store.command(f"CREATE DATABASE IF NOT EXISTS {database} ON CLUSTER {cluster}")
@@ -96,6 +100,13 @@ def ensure(store: ClusterStore, database: str) -> str:
         store.command(local_statement(table, generation, cluster))
     for table in schema.NAMES:
         store.command(distributed_statement(table, database, generation, cluster))
+    named = store.generations(database)
+    if named != {generation}:
+        raise ClusterMissing(
+            f"the Distributed tables of {database} name the generations {sorted(named)}, not only "
+            f"{generation}: another process created them at the same time with another generation; "
+            "drop the database ON CLUSTER and start again"
+        )
     _log.info("cluster_tables_ready", database=database, generation=generation, cluster=cluster)
     return generation
 

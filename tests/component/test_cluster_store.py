@@ -7,6 +7,7 @@ down it raises (the batch is retried) instead of returning an older state.
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Iterator
 
@@ -102,3 +103,34 @@ def _local_node(clickhouse_cluster: LocalCluster, node: Node):  # type: ignore[n
     assert layout is not None
     local = next(n for n in layout.nodes if n.tcp == node.port)
     return clickhouse_cluster.node(local)
+
+
+def test_workers_starting_together_make_one_set_of_tables(clickhouse_cluster: LocalCluster) -> None:
+    layout = clickhouse_cluster.layout()
+    assert layout is not None
+    db = f"t{uuid.uuid4().hex[:12]}"
+    stores = [open_store(n.url, cluster=layout.name) for n in layout.nodes[:2]]
+    errors: list[BaseException] = []
+
+    def start(store: ClusterStore) -> None:
+        try:
+            schema.ensure(store, db)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start, args=(s,)) for s in stores]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    for node in layout.nodes:
+        store = open_store(node.url, cluster=layout.name)
+        assert isinstance(store, ClusterStore)
+        try:
+            assert store.generations(db) == {f"{db}_g0"}
+        finally:
+            store.close()
+    for store in stores:
+        store.close()

@@ -72,3 +72,8 @@ def test_generation_names_are_never_reused() -> None:
     names = {cluster.new_generation("live") for _ in range(200)}
 
     assert len(names) == 200 and all(re.fullmatch(r"live_g[0-9a-f]{8}", n) for n in names)
+
+
+def test_a_new_deployment_has_one_fixed_first_generation() -> None:
+    # workers starting at the same moment must create the same tables, not two generations
+    assert cluster.first_generation("live") == cluster.first_generation("live") == "live_g0"
