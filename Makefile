@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 CODE   := civicloop schemas streams projections tools
 
-.PHONY: help venv system-deps clickhouse-server kafka-jars demo test test-unit lint bench clean
+.PHONY: help venv system-deps clickhouse-server kafka-jars zookeeper-jars demo test test-unit lint bench clean
 
 help:
 	@echo "make demo   - reports through a real Kafka broker and Faust worker into ClickHouse (chDB)"
@@ -41,10 +41,14 @@ clickhouse-server:
 kafka-jars: venv system-deps
 	$(BIN)/python -c "from civicloop import config, log; from civicloop.tools.local.kafka_broker import jars; log.configure(); print('kafka jars:', jars(config.load()))"
 
+# ZooKeeper for the local ClickHouse cluster (`civicloop clickhouse up --shards N --replicas M`).
+zookeeper-jars: venv system-deps
+	$(BIN)/python -c "from civicloop import config, log; from civicloop.tools.local.zookeeper import jars; log.configure(); print('zookeeper jars:', jars(config.load().cache))"
+
 demo: venv system-deps
 	$(BIN)/civicloop demo
 
-test: venv system-deps clickhouse-server kafka-jars lint
+test: venv system-deps clickhouse-server kafka-jars zookeeper-jars lint
 	$(BIN)/python -m pytest
 
 test-unit: venv

@@ -26,6 +26,12 @@ VARIABLES: dict[str, tuple[str, str]] = {
         "ClickHouse: chdb://PATH (embedded chDB on a directory; relative paths are under "
         "CIVICLOOP_HOME) or clickhouse://[user[:password]@]host:port/ (server, native protocol).",
     ),
+    "CIVICLOOP_CLICKHOUSE_CLUSTER": (
+        "",
+        "Name of a ClickHouse cluster (remote_servers) to shard and replicate the projections "
+        "over, through the server CIVICLOOP_CLICKHOUSE_URL names (docs/CLUSTER.md). Empty: one "
+        "server or chDB.",
+    ),
     "CIVICLOOP_NAMESPACE": (
         "civicloop",
         "Prefix of topic names and name of the ClickHouse database; lets several "
@@ -103,6 +109,8 @@ class Config:
     def signals_topic(self) -> str:
         return f"{self.namespace}.signals"
 
+    clickhouse_cluster: str = ""
+
     @property
     def events_topic(self) -> str:
         return f"{self.namespace}.case-events"
@@ -163,6 +171,7 @@ def load() -> Config:
             "CIVICLOOP_RECURRING_CASES", int, "an integer", lambda v: v >= 2, "an integer of at least 2"
         ),
         recurring_days=_positive_int("CIVICLOOP_RECURRING_DAYS"),
+        clickhouse_cluster=_checked_cluster(_env("CIVICLOOP_CLICKHOUSE_CLUSTER").strip()),
     )
 
 
@@ -179,6 +188,20 @@ def _checked_namespace(value: str) -> str:
         raise ValueError(
             f"CIVICLOOP_NAMESPACE={value!r} is not usable: start with a letter, then letters, "
             "digits, '_', '.' or '-' (at most 63 characters)."
+        )
+    return value
+
+
+def _checked_cluster(value: str) -> str:
+    if value and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,62}", value):
+        raise ValueError(
+            f"CIVICLOOP_CLICKHOUSE_CLUSTER={value!r} is not a cluster name ClickHouse accepts: "
+            "letters, digits and '_', not starting with a digit."
+        )
+    if value and not _env("CIVICLOOP_CLICKHOUSE_URL").strip().startswith("clickhouse://"):
+        raise ValueError(
+            f"CIVICLOOP_CLICKHOUSE_CLUSTER={value!r} needs a server: set CIVICLOOP_CLICKHOUSE_URL "
+            "to clickhouse://host:port/ of one of the cluster's nodes (chDB is a single node)."
         )
     return value
 
@@ -208,6 +231,7 @@ def to_env(config: Config) -> dict[str, str]:
     return {
         "CIVICLOOP_KAFKA_BOOTSTRAP": config.kafka_bootstrap,
         "CIVICLOOP_CLICKHOUSE_URL": config.clickhouse_url,
+        "CIVICLOOP_CLICKHOUSE_CLUSTER": config.clickhouse_cluster,
         "CIVICLOOP_NAMESPACE": config.namespace,
         "CIVICLOOP_HOME": str(config.home),
         "CIVICLOOP_CACHE": str(config.cache),

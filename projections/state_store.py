@@ -6,6 +6,8 @@ case ever seen in memory (docs/DESIGN.md §8), and Faust's table changelogs are 
 bounded LRU keeps the hot cases. ``offset`` is the watermark: the last message of the case's
 partition that was fully projected. The row is written after every other table of its batch,
 so a message at or below the watermark has all its effects stored and is skipped on replay.
+On a cluster the states are read from a replica per shard that holds every acknowledged write
+(``ClusterStore.query_caught_up``): a lagging replica would hand back an older state.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from civicloop.projections.fold.casestate import CaseState
-from civicloop.projections.store.base import Store
+from civicloop.projections.store.base import Row, Store
+from civicloop.projections.store.cluster import ClusterStore
 from civicloop.projections.tables.schema import CASE_STATE
 
 
@@ -35,6 +38,7 @@ class StateStore:
 
     def __init__(self, store: Store, database: str, capacity: int = 100_000) -> None:
         self.store = store
+        self.database = database
         self.table = f"{database}.{CASE_STATE}"
         self.capacity = capacity
         self._cache: OrderedDict[str, Known] = OrderedDict()
@@ -74,11 +78,16 @@ class StateStore:
         self._cache.clear()
 
     def _query(self, case_ids: set[str]) -> dict[str, Known]:
-        rows = self.store.query(
-            f"SELECT case_id, argMax(state, offset), argMax(partition, offset), max(offset) "
-            f"FROM {self.table} WHERE case_id IN %(ids)s GROUP BY case_id",
-            {"ids": sorted(case_ids)},
+        select = (
+            "SELECT case_id, argMax(state, offset), argMax(partition, offset), max(offset) "
+            "FROM {table} WHERE case_id IN %(ids)s GROUP BY case_id"
         )
+        params = {"ids": sorted(case_ids)}
+        rows: list[Row]
+        if isinstance(self.store, ClusterStore):
+            rows = self.store.query_caught_up(self.database, CASE_STATE, select, params)
+        else:
+            rows = self.store.query(select.replace("{table}", self.table), params)
         return {str(cid): Known(_state(raw), int(part), int(off)) for cid, raw, part, off in rows}
 
 

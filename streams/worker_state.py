@@ -46,7 +46,7 @@ class WorkerState:
     def __init__(self, config: Config, bootstrap: str) -> None:
         self.config = config
         self.bootstrap = bootstrap
-        self.store: Store = open_store(config.clickhouse_url, config.home)
+        self.store: Store = open_store(config.clickhouse_url, config.home, config.clickhouse_cluster)
         schema.ensure(self.store, config.database)
         self.projector = Projector(
             self.store, config.database, DeadLetterPublisher(bootstrap, config.dead_letter_topic)

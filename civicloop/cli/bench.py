@@ -28,7 +28,10 @@ StoreKind = Annotated[
         help="chdb: a fresh chDB directory in a temp "
         "dir; server: CIVICLOOP_CLICKHOUSE_URL when it is a "
         "clickhouse:// URL, else a clickhouse-server started "
-        "for the run.",
+        "for the run; cluster: CIVICLOOP_CLICKHOUSE_CLUSTER "
+        "when set, else a local 2-shard × 2-replica cluster "
+        "started for the run (on the same machine: the "
+        "figures are its overhead).",
     ),
 ]
 

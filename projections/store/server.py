@@ -12,12 +12,24 @@ from civicloop.projections.store.base import Params, Row, bind
 
 
 class ServerStore:
-    """A connection to one ClickHouse server; safe for one thread at a time."""
+    """A connection to one ClickHouse server; safe for one thread at a time. ``settings`` are
+    ClickHouse settings sent with every query."""
 
-    def __init__(self, host: str, port: int, user: str = "default", password: str = "") -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        user: str = "default",
+        password: str = "",
+        settings: Mapping[str, Any] | None = None,
+    ) -> None:
         self.url = f"clickhouse://{host}:{port}/"
         self._client = Client(
-            host=host, port=port, user=user, password=password, settings={"strings_as_bytes": False}
+            host=host,
+            port=port,
+            user=user,
+            password=password,
+            settings={"strings_as_bytes": False, **(settings or {})},
         )
         self._columns: dict[str, list[str]] = {}
 

@@ -18,8 +18,15 @@ def _compose() -> dict:
     return loaded
 
 
+CLUSTER_NODES = {"ch-s1r1", "ch-s1r2", "ch-s2r1", "ch-s2r2"}
+
+
+def _default_services() -> dict:
+    return {name: s for name, s in _compose()["services"].items() if "profiles" not in s}
+
+
 def test_compose_runs_kafka_4_in_kraft_clickhouse_and_the_worker() -> None:
-    services = _compose()["services"]
+    services = _default_services()
 
     assert set(services) == {"kafka", "clickhouse", "worker"}
     image, tag = services["kafka"]["image"].split(":")
@@ -51,3 +58,29 @@ def test_docker_compose_config_parses_the_file_where_compose_exists() -> None:
         assert result.returncode == 0, result.stderr
     else:
         assert _compose()["services"]["worker"]["build"] == "."
+
+
+def test_the_cluster_profile_runs_two_shards_of_two_replicas_zookeeper_and_two_workers() -> None:
+    services = _compose()["services"]
+    cluster = {name for name, s in services.items() if s.get("profiles") == ["cluster"]}
+
+    assert cluster == CLUSTER_NODES | {"zookeeper", "worker-cluster"}
+    for name in CLUSTER_NODES:
+        mounts = services[name]["volumes"]
+        assert any(m.endswith(":/etc/clickhouse-server/config.d/cluster.xml:ro") for m in mounts)
+        assert any(f"macros-{name.removeprefix('ch-')}.xml" in m for m in mounts)
+    worker = services["worker-cluster"]
+    assert set(worker["environment"]) <= set(VARIABLES)
+    assert worker["environment"]["CIVICLOOP_CLICKHOUSE_CLUSTER"] == "civicloop"
+    assert worker["deploy"]["replicas"] == 2
+
+
+def test_the_cluster_config_names_every_node_and_each_its_own_macros() -> None:
+    docker = COMPOSE.parent / "docker" / "clickhouse-cluster"
+    cluster = (docker / "cluster.xml").read_text()
+
+    for name in CLUSTER_NODES:
+        assert f"<host>{name}</host>" in cluster
+        shard, replica = name.removeprefix("ch-s").split("r")
+        macros = (docker / f"macros-s{shard}r{replica}.xml").read_text()
+        assert f"<shard>{shard}</shard><replica>s{shard}r{replica}</replica>" in macros

@@ -70,3 +70,29 @@ def test_no_kafka_says_what_to_do(monkeypatch: pytest.MonkeyPatch, tmp_path) -> 
 
     with pytest.raises(kafka.NoKafka, match="civicloop kafka up"):
         kafka.bootstrap(config.load())
+
+
+def test_a_cluster_needs_a_server_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CIVICLOOP_CLICKHOUSE_CLUSTER", "city")
+    monkeypatch.setenv("CIVICLOOP_CLICKHOUSE_URL", "chdb://var/chdb")
+
+    with pytest.raises(ValueError, match="CIVICLOOP_CLICKHOUSE_CLUSTER='city' needs a server"):
+        config.load()
+
+    monkeypatch.setenv("CIVICLOOP_CLICKHOUSE_URL", "clickhouse://ch1:9000/")
+    assert config.load().clickhouse_cluster == "city"
+
+
+def test_a_cluster_name_clickhouse_cannot_take_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CIVICLOOP_CLICKHOUSE_URL", "clickhouse://ch1:9000/")
+    monkeypatch.setenv("CIVICLOOP_CLICKHOUSE_CLUSTER", "city; DROP")
+
+    with pytest.raises(ValueError, match="not a cluster name"):
+        config.load()
+
+
+def test_the_cluster_round_trips_to_children(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CIVICLOOP_CLICKHOUSE_URL", "clickhouse://ch1:9000/")
+    monkeypatch.setenv("CIVICLOOP_CLICKHOUSE_CLUSTER", "city")
+
+    assert config.to_env(config.load())["CIVICLOOP_CLICKHOUSE_CLUSTER"] == "city"
