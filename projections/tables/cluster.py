@@ -39,6 +39,9 @@ SHARDING: dict[str, str] = {
     schema.CASE_TASKS: "cityHash64(case_id)",
     schema.CASE_STATE: "cityHash64(case_id)",
     schema.PROGRESS: "cityHash64(topic, partition)",
+    # signals belong to no case: each lives on the shard of its (deterministic) id
+    schema.SIGNALS: "cityHash64(event_id)",
+    schema.SIGNAL_PROGRESS: "cityHash64(detector)",
 }
 _ENGINE = re.compile(r"ENGINE\s*=\s*(\w*MergeTree)\(([^)]*)\)")
 

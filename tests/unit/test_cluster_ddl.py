@@ -64,6 +64,10 @@ def test_the_distributed_table_keeps_every_row_of_a_case_on_one_shard(table: str
     columns = _columns(schema.ddl(table), table)
     if "case_id String" in columns:
         assert key == "cityHash64(case_id)"
+    elif table == schema.SIGNALS:  # signals belong to no case: by their own id
+        assert key == "cityHash64(event_id)" and "event_id String" in columns
+    elif table == schema.SIGNAL_PROGRESS:  # one row per detector
+        assert key == "cityHash64(detector)" and "detector String" in columns
     else:  # progress markers have no case: one place per (topic, partition)
         assert key == "cityHash64(topic, partition)"
 
