@@ -59,7 +59,7 @@ def trend(data: dict[str, Any]) -> dict[str, Any]:
         title=f"Reported, closed and on-time closure by {data['step']}",
         barmode="group",
         yaxis={"title": "cases"},
-        yaxis2={"title": "on time %", "overlaying": "y", "side": "right", "range": [0, 100]},
+        yaxis2={"title": "on time %", "overlaying": "y", "side": "right", "range": [0, 100], "dtick": 20},
     )
     return _json(fig)
 

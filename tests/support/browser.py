@@ -36,7 +36,9 @@ LOCAL_SCHEMES = {"data", "blob", "about"}
 def chromium() -> Iterator[webdriver.Chrome]:
     missing = [path for path in (CHROMIUM, CHROMEDRIVER) if not shutil.which(path)]
     if missing:
-        raise RuntimeError(f"{', '.join(missing)} missing: run `make chromium` (Debian's chromium, chromium-driver)")
+        raise RuntimeError(
+            f"{', '.join(missing)} missing: run `make chromium` (Debian's chromium, chromium-driver)"
+        )
     profile = tempfile.mkdtemp(prefix="civicloop-chromium-")
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM

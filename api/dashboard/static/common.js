@@ -50,7 +50,7 @@ const civicloop = (() => {
   }
 
   function moment(text) {
-    return text ? text.replace("T", " ").replace("+00:00", " UTC") : "—";
+    return text ? text.replace("T", " ").replace(/(\.\d+)?(Z|\+00:00)$/, " UTC") : "—";
   }
 
   function cell(row, text, attrs) {

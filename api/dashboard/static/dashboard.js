@@ -77,7 +77,7 @@ function tile(t) {
 }
 
 function draw(id, figure) {
-  Plotly.react(id, figure.data, figure.layout, { displaylogo: false, responsive: true });
+  Plotly.react(id, figure.data, figure.layout, { displayModeBar: false, responsive: true });
 }
 
 // A click on a case on the map opens its page (attached once; Plotly.react keeps the div).
