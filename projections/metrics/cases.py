@@ -20,7 +20,12 @@ from civicloop.schemas.events import event_to_json
 #: at most this many cases on the map (a sample, the same every time: by hash of the case id)
 POINTS = 5000
 #: the dimensions a filter offers, with the column holding their values
-CHOICES = {"department": "lead_department", "category": "category", "district": "district", "channel": "channel"}
+CHOICES = {
+    "department": "lead_department",
+    "category": "category",
+    "district": "district",
+    "channel": "channel",
+}
 LIFECYCLE = (
     "case_id", "state", "category", "priority", "channel", "district", "grid_id", "lat", "lon",
     "lead_department", "reported_at", "registered_at", "first_dispatched_at", "first_accepted_at",
@@ -43,9 +48,7 @@ def points(
     """Cases reported in [t_from, t_to) with a location: ``total`` and up to ``limit`` of them
     (case_id, lat, lon, state), a sample that stays the same from one call to the next."""
     source = q.source(scope, db, 0, ())
-    where = (
-        f"reported_at >= {q.at(t_from)} AND reported_at < {q.at(t_to)} AND lat IS NOT NULL AND lon IS NOT NULL"
-    )
+    where = f"{q.within('reported_at', t_from, t_to)} AND lat IS NOT NULL AND lon IS NOT NULL"
     params = {**(scope.params() or {}), "limit": limit}
     rows = run(
         f"SELECT case_id, lat, lon, state FROM {source} WHERE {where} "
@@ -56,7 +59,8 @@ def points(
     return {
         "total": int(total[0][0]) if total else 0,
         "cases": [
-            {"case_id": cid, "lat": float(lat), "lon": float(lon), "state": state} for cid, lat, lon, state in rows
+            {"case_id": cid, "lat": float(lat), "lon": float(lon), "state": state}
+            for cid, lat, lon, state in rows
         ],
     }
 
