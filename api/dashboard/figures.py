@@ -52,12 +52,15 @@ BUCKETS = tuple(label for _, label in AGE_BUCKETS) + (">=30d",)
 
 @dataclass(frozen=True)
 class View:
-    """A period [start, end) and filters (dimension → value), as of ``now`` (None: the clock)."""
+    """A period [start, end) and filters (dimension → value), as of ``now`` (None: the clock).
+    ``before`` is the period it is compared with: by default the one of the same length just
+    before it (a monthly report names the previous calendar month instead)."""
 
     start: datetime
     end: datetime
     filters: Mapping[str, str] = field(default_factory=dict)
     now: datetime | None = None
+    before: tuple[datetime, datetime] | None = None
 
     def __post_init__(self) -> None:
         if not self.start < self.end:
@@ -69,7 +72,7 @@ class View:
 
     @property
     def previous(self) -> tuple[datetime, datetime]:
-        return self.start - (self.end - self.start), self.start
+        return self.before or (self.start - (self.end - self.start), self.start)
 
     @property
     def as_of(self) -> datetime:
@@ -86,7 +89,7 @@ def headline(run: Query, db: str, view: View) -> dict[str, Any]:
     )
     tiles = [_tile(key, label, kind, current[key], previous[key]) for key, label, kind in HEADLINE]
     now_open, now_overdue = _open(run, db, view.as_of, view.scope)
-    then_open, then_overdue = _open(run, db, view.start, view.scope)
+    then_open, then_overdue = _open(run, db, closed_loop.as_of(view.previous[1], view.now), view.scope)
     tiles.append(_tile("backlog", "Open cases (backlog)", "count", now_open, then_open))
     tiles.append(_tile("backlog_overdue", "Open and overdue", "count", now_overdue, then_overdue))
     return {
