@@ -59,7 +59,16 @@ def trend(data: dict[str, Any]) -> dict[str, Any]:
         title=f"Reported, closed and on-time closure by {data['step']}",
         barmode="group",
         yaxis={"title": "cases"},
-        yaxis2={"title": "on time %", "overlaying": "y", "side": "right", "range": [0, 100], "dtick": 20},
+        yaxis2={
+            "title": "on time %",
+            "overlaying": "y",
+            "side": "right",
+            "range": [0, 105],
+            "tickmode": "linear",
+            "tick0": 0,
+            "dtick": 20,
+            "showgrid": False,
+        },
     )
     return _json(fig)
 
