@@ -66,12 +66,14 @@ def points(
 
 
 def choices(run: Query, db: str) -> dict[str, list[str]]:
-    """The values each filter can take: every value seen, sorted (departments include those
-    tasked without leading)."""
+    """The values each filter can take: every value the tables hold, sorted (departments
+    include those tasked without leading). Read without ``FINAL``: a value only an older row
+    version had (a case re-categorised at registration) may be offered too, and simply
+    filters to the cases that have it now, which is cheaper than merging every row."""
     columns = ", ".join(f"groupUniqArray({column})" for column in CHOICES.values())
-    (found,) = run(f"SELECT {columns} FROM {db}.{CASE_LIFECYCLE} FINAL") or [([],) * len(CHOICES)]
+    (found,) = run(f"SELECT {columns} FROM {db}.{CASE_LIFECYCLE}") or [([],) * len(CHOICES)]
     values = {dim: {str(v) for v in seen if v} for dim, seen in zip(CHOICES, found, strict=True)}
-    tasked = run(f"SELECT groupUniqArray(department) FROM {db}.{CASE_TASKS} FINAL")
+    tasked = run(f"SELECT groupUniqArray(department) FROM {db}.{CASE_TASKS}")
     values["department"] |= {str(v) for v in (tasked[0][0] if tasked else ()) if v}
     return {dim: sorted(seen) for dim, seen in values.items()}
 

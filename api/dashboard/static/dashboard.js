@@ -39,8 +39,10 @@ function fromForm() {
   return query;
 }
 
+let choices = null;  // the filters' values: read once per page, not on every change
+
 async function fillChoices() {
-  const found = await civicloop.getJson("choices");
+  const found = choices || (choices = await civicloop.getJson("choices"));
   FILTERS.forEach((name) => {
     const select = document.getElementById(`f-${name}`);
     const current = select.value;
