@@ -6,9 +6,9 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-CODE   := civicloop schemas streams projections tools
+CODE   := civicloop schemas streams projections api tools
 
-.PHONY: help venv system-deps clickhouse-server kafka-jars zookeeper-jars demo test test-unit lint bench clean
+.PHONY: help venv system-deps clickhouse-server chromium kafka-jars zookeeper-jars demo test test-unit lint bench clean
 
 help:
 	@echo "make demo   - reports through a real Kafka broker and Faust worker into ClickHouse (chDB)"
@@ -38,6 +38,18 @@ clickhouse-server:
 		echo "clickhouse-server is missing: run 'sudo apt-get install clickhouse-server' (Debian), then make test again"; exit 1; \
 	fi
 
+# The dashboard's browser test drives Debian's Chromium through its ChromeDriver (selenium);
+# no test tool downloads a browser of its own.
+chromium:
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ]; then \
+		echo "installing Debian's chromium and chromium-driver packages"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null) \
+		|| { echo "apt-get could not install chromium chromium-driver"; exit 1; }; \
+	else \
+		echo "chromium is missing: run 'sudo apt-get install chromium chromium-driver' (Debian), then make test again"; exit 1; \
+	fi
+
 kafka-jars: venv system-deps
 	$(BIN)/python -c "from civicloop import config, log; from civicloop.tools.local.kafka_broker import jars; log.configure(); print('kafka jars:', jars(config.load()))"
 
@@ -48,7 +60,7 @@ zookeeper-jars: venv system-deps
 demo: venv system-deps
 	$(BIN)/civicloop demo
 
-test: venv system-deps clickhouse-server kafka-jars zookeeper-jars lint
+test: venv system-deps clickhouse-server chromium kafka-jars zookeeper-jars lint
 	$(BIN)/python -m pytest
 
 test-unit: venv
@@ -60,7 +72,7 @@ lint: venv
 	@# mypy reads the installed package layout (civicloop.schemas = schemas/, …) from a link tree.
 	@rm -rf build/typecheck && mkdir -p build/typecheck/civicloop
 	@for f in civicloop/*; do ln -s "$(CURDIR)/$$f" build/typecheck/civicloop/; done
-	@for d in schemas streams projections tools; do ln -s "$(CURDIR)/$$d" build/typecheck/civicloop/$$d; done
+	@for d in schemas streams projections api tools; do ln -s "$(CURDIR)/$$d" build/typecheck/civicloop/$$d; done
 	cd build/typecheck && $(CURDIR)/$(BIN)/mypy --config-file $(CURDIR)/pyproject.toml -p civicloop
 
 bench: venv system-deps

@@ -17,6 +17,7 @@ from civicloop.cli import (
     privacy,
     produce,
     replay,
+    report,
     schemas,
     signals,
     simulate,
@@ -29,7 +30,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-for module in (stack, analytics, signals, ingest, simulate, produce, replay, privacy, schemas, bench):
+for module in (stack, analytics, signals, report, ingest, simulate, produce, replay, privacy, schemas, bench):
     module.register(app)
 
 

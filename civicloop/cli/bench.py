@@ -38,7 +38,7 @@ StoreKind = Annotated[
 
 def register(app: typer.Typer) -> None:
     """Add the ``civicloop bench`` sub-app (``codec``, ``produce``, ``replay``, ``live``,
-    ``queries``) to ``app``."""
+    ``queries``, ``signals``, ``dashboard``) to ``app``."""
     bench = typer.Typer(
         help="Throughput against a raw ceiling measured in the same run.", no_args_is_help=True
     )
@@ -48,6 +48,7 @@ def register(app: typer.Typer) -> None:
     bench.command("live")(live_command)
     bench.command("queries")(queries_command)
     bench.command("signals")(signals_command)
+    bench.command("dashboard")(dashboard_command)
     app.add_typer(bench, name="bench")
 
 
@@ -100,6 +101,21 @@ def live_command(
     from civicloop.tools.bench.live import run
 
     _on_kafka(lambda config: run(config, events, rate, seconds), as_json)
+
+
+def dashboard_command(
+    cases: Annotated[int, typer.Option(min=1, help="Cases in the synthetic projections.")] = 1_000_000,
+    store: StoreKind = Backend.chdb,
+    rounds: Rounds = 3,
+    as_json: AsJson = False,
+) -> None:
+    """The dashboard's page and JSON figures over HTTP vs the store answering the metrics."""
+    from civicloop import log
+    from civicloop.tools.bench.dashboard import run
+    from civicloop.tools.bench.report import show
+
+    log.configure()
+    show(run(cases, store, rounds), as_json)
 
 
 def queries_command(

@@ -36,11 +36,12 @@ numerator and denominator — and counted everywhere else:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from civicloop.projections.metrics import sql as q
+from civicloop.projections.metrics.scope import WHOLE, Scope
 from civicloop.projections.store.base import Query
 
 CASE_COLUMNS = (
@@ -78,11 +79,13 @@ def metric_queries(
     t_from: datetime | None = None,
     t_to: datetime | None = None,
     now: datetime | None = None,
+    scope: Scope = WHOLE,
 ) -> list[str]:
-    """[case query, task query]; pass their results, in this order, to ``combine``."""
+    """[case query, task query]; run each with ``scope.params()`` and pass their results, in
+    this order, to ``combine``."""
     return [
-        q.case_metrics_sql(db, dim, t_from, t_to, as_of(t_to, now)),
-        q.task_metrics_sql(db, dim, t_from, t_to),
+        q.case_metrics_sql(db, dim, t_from, t_to, as_of(t_to, now), scope),
+        q.task_metrics_sql(db, dim, t_from, t_to, scope),
     ]
 
 
@@ -112,8 +115,29 @@ def metrics(
     t_from: datetime | None = None,
     t_to: datetime | None = None,
     now: datetime | None = None,
+    scope: Scope = WHOLE,
 ) -> list[dict[str, Any]]:
-    return combine([run(sql) for sql in metric_queries(db, dim, t_from, t_to, now)])
+    """One dict per group; ``scope`` filters the rows (e.g. one department's) or, as a series
+    of periods, makes the groups the periods (see ``series``)."""
+    queries = metric_queries(db, dim, t_from, t_to, now, scope)
+    return combine([run(sql, scope.params()) for sql in queries])
+
+
+def series(
+    run: Query,
+    db: str,
+    periods: Sequence[tuple[datetime, datetime]],
+    filters: Mapping[str, str] | None = None,
+    now: datetime | None = None,
+) -> list[dict[str, Any]]:
+    """``metrics(run, db, "all", start, end, now)`` for each period, in one scan per table:
+    one dict per period, in the order given, with ``group`` = the period's start (a period
+    without a single row gets zero counts and None rates)."""
+    if not periods:
+        return []
+    scope = Scope(dict(filters or {}), tuple(periods))
+    found = {row["group"]: row for row in metrics(run, db, "all", None, None, now, scope)}
+    return [found.get(start) or _with_rates(_group({}, start)) for start, _ in periods]
 
 
 def _group(groups: dict[str, dict[str, Any]], key: Any) -> dict[str, Any]:

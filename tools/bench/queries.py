@@ -19,7 +19,7 @@ from pathlib import Path
 
 from civicloop.projections.metrics import reports
 from civicloop.projections.metrics.closed_loop import metrics
-from civicloop.projections.store.base import Query, Row, Store, open_store
+from civicloop.projections.store.base import Params, Query, Row, Store, open_store
 from civicloop.projections.store.cluster import ClusterStore
 from civicloop.projections.tables import schema
 from civicloop.tools.bench import synthetic
@@ -42,9 +42,9 @@ class _Tables:
         self.store, self.db = store, db
         self.read: list[str] = []
 
-    def __call__(self, sql: str) -> list[Row]:
+    def __call__(self, sql: str, params: Params | None = None) -> list[Row]:
         self.read.extend(re.findall(rf"\bFROM {self.db}\.(\w+)", sql))
-        return self.store.query(sql)
+        return self.store.query(sql, params)
 
 
 #: one timed query: given a Reader's query function, run the metric and return its result
