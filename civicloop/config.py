@@ -40,6 +40,12 @@ VARIABLES: dict[str, tuple[str, str]] = {
         "Seconds between SLA watchdog sweeps in the worker (automatic escalation of missed "
         "accept-by / dispose-by deadlines); 0 turns the watchdog off.",
     ),
+    "CIVICLOOP_WORKER_ID": (
+        "",
+        "This worker's stable name in its consumer group (Kafka static membership): restarted "
+        "under the same name it takes its partitions back without a group rebalance. Unique per "
+        "running worker; `civicloop up` sets one. Empty: dynamic membership.",
+    ),
     "CIVICLOOP_KEYSTORE": (
         "var/keys.sqlite",
         "Per-reporter contact keys (crypto-shredding); relative paths are under CIVICLOOP_HOME. "
@@ -67,6 +73,7 @@ class Config:
     worker_web_port: int
     watchdog_interval: float = 60.0
     keystore: Path = Path("var/keys.sqlite")
+    worker_id: str = ""
 
     @property
     def events_topic(self) -> str:
@@ -95,6 +102,12 @@ class Config:
         it runs: written by ``tools/local``, read by ``streams`` (so neither imports the other)."""
         return self.var / "kafka" / "bootstrap"
 
+    @property
+    def local_broker_address_file(self) -> Path:
+        """Where the local broker listens whenever it runs: its ports are chosen once and kept,
+        so this file stays while the broker is down and a worker knows where to wait for it."""
+        return self.var / "kafka" / "address"
+
 
 def load() -> Config:
     """Read the environment; raise ValueError naming the variable when a value is unusable."""
@@ -109,6 +122,7 @@ def load() -> Config:
         worker_web_port=_positive_int("CIVICLOOP_WORKER_WEB_PORT"),
         watchdog_interval=_non_negative_float("CIVICLOOP_WATCHDOG_INTERVAL"),
         keystore=home / _env("CIVICLOOP_KEYSTORE"),
+        worker_id=_checked_worker_id(_env("CIVICLOOP_WORKER_ID").strip()),
     )
 
 
@@ -117,6 +131,15 @@ def _checked_namespace(value: str) -> str:
         raise ValueError(
             f"CIVICLOOP_NAMESPACE={value!r} is not usable: start with a letter, then letters, "
             "digits, '_', '.' or '-' (at most 63 characters)."
+        )
+    return value
+
+
+def _checked_worker_id(value: str) -> str:
+    if value and not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", value):
+        raise ValueError(
+            f"CIVICLOOP_WORKER_ID={value!r} is not usable: letters, digits, '_', '.' or '-' "
+            "(at most 64 characters), or empty for dynamic membership."
         )
     return value
 
@@ -153,4 +176,5 @@ def to_env(config: Config) -> dict[str, str]:
         "CIVICLOOP_WORKER_WEB_PORT": str(config.worker_web_port),
         "CIVICLOOP_WATCHDOG_INTERVAL": str(config.watchdog_interval),
         "CIVICLOOP_KEYSTORE": str(config.keystore),
+        "CIVICLOOP_WORKER_ID": config.worker_id,
     }

@@ -17,6 +17,7 @@ from civicloop.projections.store.base import Store, open_store
 from civicloop.projections.tables import schema
 from civicloop.streams import watchdog
 from civicloop.streams.dead_letter import DeadLetterPublisher
+from civicloop.streams.health import BrokerProbe, judge
 from civicloop.streams.producer import EventProducer
 from civicloop.streams.replayer import Replayer, ReplayStatus
 
@@ -51,6 +52,10 @@ class WorkerState:
         self._lock = threading.Lock()
         self.stopping = False
         self.replay: Replayer | None = None
+        # Health (streams/health.py): the partitions this worker holds, kept by the app's
+        # rebalance callbacks, and a broker probe of its own.
+        self.assigned: set[int] = set()
+        self.probe = BrokerProbe(bootstrap, config.events_topic, config.consumer_group).start()
 
     def project(self, batch: Sequence[RawMessage]) -> None:
         started = time.perf_counter()
@@ -112,8 +117,9 @@ class WorkerState:
     def health(self) -> dict[str, Any]:
         with self._lock:
             c = self.counters
+            judged = judge(self.probe.view(), set(self.assigned), c.last_batch_at, time.time())
             return {
-                "status": "ok",
+                **judged,
                 "namespace": self.config.namespace,
                 "store": self.store.url,
                 "home": str(self.config.home),

@@ -1,8 +1,14 @@
-"""The local stack in the background: the broker (unless one is configured) and a worker."""
+"""The local stack in the background: the broker (unless one is configured) and a worker.
+
+The worker runs under a supervisor (``tools/local/supervisor.py``) that restarts it with
+backoff when it dies; ``down`` stops both. A worker that finds Kafka away waits for it
+(``streams/kafka.py``), so ``up`` returns once the worker serves health or says it is waiting.
+"""
 
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from dataclasses import dataclass
 
@@ -12,22 +18,33 @@ from civicloop.projections.store.worker import deployment_health
 from civicloop.streams import kafka
 from civicloop.tools.local.kafka_broker import LocalKafka
 from civicloop.tools.local.process import Managed, wait_until
+from civicloop.tools.local.supervisor import Status, read_status
 
 _log = log.get(__name__)
 
 
 def worker_process(config: Config) -> Managed:
+    """The worker's supervisor (its process group holds the worker too)."""
     return Managed("worker", config.var)
 
 
+def supervisor_status(config: Config) -> Status | None:
+    """The supervisor's status file: the worker's pid, restarts, last exit code."""
+    return read_status(config.var / "worker.supervisor.json")
+
+
 def start_worker(config: Config, timeout: float = 120.0) -> int:
-    """Start ``civicloop worker`` in the background and wait until it serves health."""
+    """Start ``civicloop worker`` under a supervisor in the background; wait until it serves
+    health (or reports that it waits for Kafka). Returns the supervisor's pid."""
     process = worker_process(config)
     pid = process.pid()
     if pid is not None:
         return pid
     env = {**os.environ, **to_env(config), "PYTHONUNBUFFERED": "1"}
-    pid = process.start([sys.executable, "-m", "civicloop.cli", "worker"], env=env)
+    cli = [sys.executable, "-m", "civicloop.cli"]
+    status_file = config.var / "worker.supervisor.json"
+    status_file.unlink(missing_ok=True)
+    pid = process.start([*cli, "supervise", "--status-file", str(status_file), "--", *cli, "worker"], env=env)
     try:
         wait_until(lambda: _worker_ready(config, process), timeout, "worker start")
     except TimeoutError:
@@ -38,15 +55,30 @@ def start_worker(config: Config, timeout: float = 120.0) -> int:
 
 
 def _worker_ready(config: Config, process: Managed) -> bool:
-    if process.pid() is None:
+    status = supervisor_status(config)
+    if process.pid() is None or (status is not None and status.restarts > 0):
         tail = process.log_tail(40)
         hint = (
             f"\nport {config.worker_web_port} is taken: set CIVICLOOP_WORKER_WEB_PORT to a free one"
             if "address already in use" in tail
             else ""
         )
+        process.stop()
         raise RuntimeError(f"the worker exited during start-up:\n{tail}{hint}")
-    return deployment_health(config) is not None
+    return deployment_health(config) is not None or "kafka_unreachable" in process.log_tail(5)
+
+
+def kill_worker_only(config: Config) -> int | None:
+    """SIGKILL the worker but not its supervisor (a crash the supervisor recovers from);
+    return the pid killed, or None when no worker ran."""
+    status = supervisor_status(config)
+    if status is None or status.child_pid is None:
+        return None
+    try:
+        os.kill(status.child_pid, signal.SIGKILL)
+    except ProcessLookupError:
+        return None
+    return status.child_pid
 
 
 def up(config: Config) -> None:
@@ -69,30 +101,58 @@ def down(config: Config) -> list[str]:
 @dataclass(frozen=True)
 class Part:
     name: str
-    running: bool
+    state: str  # running | ok | degraded | waiting | stopped
     detail: str
 
 
 def status(config: Config) -> list[Part]:
+    """What runs, and how the worker is doing (its ``/civicloop/health``, streams/health.py)."""
+    return [_broker_part(config), *_worker_parts(config)]
+
+
+def _broker_part(config: Config) -> Part:
     if config.kafka_bootstrap:
-        broker = Part("kafka", True, f"configured: {config.kafka_bootstrap}")
-    else:
-        local = LocalKafka(config)
-        address = local.bootstrap()
-        broker = Part(
-            "kafka",
-            address is not None,
-            f"local {address} pid {local.process.pid()}" if address else "not running",
-        )
+        return Part("kafka", "configured", config.kafka_bootstrap)
+    local = LocalKafka(config)
+    address = local.bootstrap()
+    if address is None:
+        kept = kafka.known_address(config)
+        return Part("kafka", "stopped", f"local, will listen on {kept}" if kept else "not set up")
+    return Part("kafka", "running", f"local {address} pid {local.process.pid()}")
+
+
+def _worker_parts(config: Config) -> list[Part]:
     health = deployment_health(config)
     pid = worker_process(config).pid()
-    if health:
-        reasons = ", ".join(f"{r} {n}" for r, n in sorted(health["dead_by_reason"].items()))
-        detail = (
-            f"pid {pid}, projected {health['projected']}, dead letters {health['dead']}"
-            f"{f' ({reasons})' if reasons else ''}, escalated {health['escalated']}, "
-            f"store {health['store']}"
-        )
-    else:
-        detail = "not running" if pid is None else f"pid {pid}, not answering on :{config.worker_web_port}"
-    return [broker, Part("worker", health is not None, detail)]
+    supervised = supervisor_status(config)
+    if health is None:
+        if pid is None:
+            return [Part("worker", "stopped", "not running")]
+        return [Part("worker", "waiting", f"supervisor pid {pid}; the worker is starting or waiting for "
+                     f"Kafka (nothing answers on :{config.worker_web_port} yet)")]  # fmt: skip
+    restarts = f", restarted {supervised.restarts}x" if supervised and supervised.restarts else ""
+    reasons = ", ".join(f"{r} {n}" for r, n in sorted(health["dead_by_reason"].items()))
+    worker = Part(
+        "worker",
+        health["status"],
+        "; ".join([
+            *health["problems"],
+            f"pid {supervised.child_pid if supervised else pid}{restarts}",
+            f"last batch {_age(health['last_batch_age_s'])}, projected {health['projected']}",
+            f"dead letters {health['dead']}{f' ({reasons})' if reasons else ''}",
+            f"escalated {health['escalated']}",
+            f"store {health['store']}",
+        ]),
+    )  # fmt: skip
+    lag = ", ".join(
+        f"p{p['partition']} {p['lag']}{'*' if p['assigned_here'] else ''}" for p in health["partitions"]
+    )
+    kafka_state = health["kafka"]
+    reach = "reachable" if kafka_state["reachable"] else "UNREACHABLE"
+    lag_part = Part("lag", "", f"{health['lag']} total (Kafka {reach}, group {kafka_state['group_state']}): "
+                    f"{lag or 'no partitions'}; * = held by this worker")  # fmt: skip
+    return [worker, lag_part]
+
+
+def _age(seconds: float | None) -> str:
+    return "none yet" if seconds is None else f"{seconds:.0f} s ago"
