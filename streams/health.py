@@ -144,8 +144,15 @@ def _state_name(state: Any) -> str:
     return name.lower()
 
 
-def judge(view: BrokerView, assigned: set[int], last_batch_at: float | None, now: float) -> dict[str, Any]:
-    """The health fields: status (``ok`` / ``degraded``), the problems, and the lag figures."""
+def judge(
+    view: BrokerView,
+    assigned: set[int],
+    last_batch_at: float | None,
+    now: float,
+    writing_since: float | None = None,
+) -> dict[str, Any]:
+    """The health fields: status (``ok`` / ``degraded``), the problems, and the lag figures.
+    ``writing_since``: when the batch being written now started (None: none is)."""
     problems = []
     stale = view.checked_at is None or now - view.checked_at > 3 * PROBE_S + TIMEOUT_S
     if not view.reachable or stale:
@@ -157,6 +164,9 @@ def judge(view: BrokerView, assigned: set[int], last_batch_at: float | None, now
     if lagging and (batch_age is None or batch_age > STALL_S):
         idle = "no batch projected yet" if batch_age is None else f"no batch projected for {batch_age:.0f} s"
         problems.append(f"lag {sum(view.lag(p) for p in lagging)} on partitions {lagging} and {idle}")
+    writing = None if writing_since is None else now - writing_since
+    if writing is not None and writing > STALL_S:
+        problems.append(f"a batch has been writing for {writing:.0f} s: is the store answering?")
     if view.reachable and not assigned and view.group_state != "stable":
         problems.append(f"no partitions assigned (group {view.group_state})")
     return {
@@ -169,6 +179,7 @@ def judge(view: BrokerView, assigned: set[int], last_batch_at: float | None, now
             "group_state": view.group_state,
         },
         "last_batch_age_s": None if batch_age is None else round(batch_age, 1),
+        "batch_writing_s": None if writing is None else round(writing, 1),
         "lag": sum(view.lag(p) for p in view.end_offsets),
         "partitions": [
             {

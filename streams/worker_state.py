@@ -55,11 +55,16 @@ class WorkerState:
         # Health (streams/health.py): the partitions this worker holds, kept by the app's
         # rebalance callbacks, and a broker probe of its own.
         self.assigned: set[int] = set()
+        self.writing_since: float | None = None
         self.probe = BrokerProbe(bootstrap, config.events_topic, config.consumer_group).start()
 
     def project(self, batch: Sequence[RawMessage]) -> None:
         started = time.perf_counter()
-        result = self.projector.project_until_written(batch, lambda: self.stopping)
+        self.writing_since = time.time()  # health: a batch stuck on the store shows
+        try:
+            result = self.projector.project_until_written(batch, lambda: self.stopping)
+        finally:
+            self.writing_since = None
         with self._lock:
             counters = self.counters
             counters.batches += 1
@@ -117,7 +122,9 @@ class WorkerState:
     def health(self) -> dict[str, Any]:
         with self._lock:
             c = self.counters
-            judged = judge(self.probe.view(), set(self.assigned), c.last_batch_at, time.time())
+            judged = judge(
+                self.probe.view(), set(self.assigned), c.last_batch_at, time.time(), self.writing_since
+            )
             return {
                 **judged,
                 "namespace": self.config.namespace,

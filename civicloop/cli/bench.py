@@ -125,7 +125,7 @@ def chaos_command(
     seed: Annotated[int, typer.Option(help="Seeds the city and the order and targets of the chaos.")] = 7,
     static: Annotated[
         bool, typer.Option(help="Static group membership (each worker keeps a name) or dynamic.")
-    ] = True,
+    ] = False,
     as_json: AsJson = False,
 ) -> None:
     """Kill workers and restart the broker while a city drains; compare every table and metric

@@ -63,7 +63,7 @@ class Plan:
     kills: int = 6
     broker_restarts: int = 2
     seed: int = 7
-    static: bool = True  # static group membership (streams/settings.py)
+    static: bool = False  # static group membership (streams/settings.py); default: dynamic
     gap_s: tuple[float, float] = (2.0, 5.0)  # pause before each action
 
 
@@ -74,6 +74,9 @@ class Action:
     target: str
     recovery_s: float | None = None
     partitions: list[int] = field(default_factory=list)
+    # the longest pause, during that recovery, of a partition the dead worker did not hold:
+    # what the failure cost the rest of the group (a group-wide rebalance pauses them all)
+    others_paused_s: float | None = None
     note: str = ""
 
 
@@ -106,6 +109,7 @@ class ChaosReport:
                 "each": [a.recovery_s for a in self.actions if a.kind == "kill"],
                 "max": max(recoveries, default=None),
             },
+            "others_paused_after_kill_s": [a.others_paused_s for a in self.actions if a.kind == "kill"],
             "actions": [asdict(a) for a in self.actions],
             "supervisor_restarts": self.restarts,
             "differences": self.differences,
@@ -258,7 +262,7 @@ def _kill(cfg: Config, reader: Reader, rng: random.Random, slots: list[_Slot], p
     if not held:
         action.note = "held no partitions at its death"
         return action
-    action.recovery_s = _until_projected_past(cfg, reader, marks, held, started)
+    action.recovery_s, action.others_paused_s = _until_projected_past(cfg, reader, marks, held, started)
     return action
 
 
@@ -275,23 +279,33 @@ def _restart_broker(
     broker.up()
     down_s = time.monotonic() - started
     action = Action(kind, round(at, 1), "broker", partitions=list(range(cfg.partitions)))
-    action.recovery_s = _until_projected_past(cfg, reader, marks, action.partitions, started)
+    action.recovery_s, _ = _until_projected_past(cfg, reader, marks, action.partitions, started)
     action.note = f"broker back after {down_s:.1f} s"
     return action
 
 
 def _until_projected_past(
     cfg: Config, reader: Reader, marks: dict[int, int], partitions: list[int], since: float
-) -> float | None:
-    """Seconds from ``since`` until every one of ``partitions`` has a progress marker past
-    ``marks``; None if that does not happen within RECOVERY_LIMIT_S."""
+) -> tuple[float | None, float | None]:
+    """(seconds from ``since`` until every one of ``partitions`` has a progress marker past
+    ``marks`` — None if not within RECOVERY_LIMIT_S —, the longest time meanwhile that any
+    other partition went without a new marker — None if there is no other partition)."""
     deadline = since + RECOVERY_LIMIT_S
+    others = [p for p in range(cfg.partitions) if p not in partitions]
+    last = dict(marks)
+    advanced = dict.fromkeys(others, since)
+    paused = 0.0
     while time.monotonic() < deadline:
         now = projected_offsets(reader.query, cfg.database, cfg.events_topic)
+        moment = time.monotonic()
+        for p in others:
+            if now.get(p, -1) > last.get(p, -1):
+                advanced[p], last[p] = moment, now[p]
+            paused = max(paused, moment - advanced[p])
         if all(now.get(p, -1) > marks.get(p, -1) for p in partitions):
-            return round(time.monotonic() - since, 2)
+            return round(moment - since, 2), round(paused, 2) if others else None
         time.sleep(POLL_S)
-    return None
+    return None, round(paused, 2) if others else None
 
 
 def _drain(cfg: Config, reader: Reader, targets: dict[int, int], since: float, limit: float = 900.0) -> float:
@@ -356,13 +370,14 @@ def show(report: ChaosReport, as_json: bool) -> None:
         f"({plan['membership']} membership), {plan['partitions']} partitions, seed {plan['seed']}"
     )
     table = Table(title="chaos actions")
-    for column in ("at s", "action", "target", "partitions", "recovery s", "note"):
+    for column in ("at s", "action", "target", "partitions", "recovery s", "others paused s", "note"):
         table.add_column(column, justify="right" if column.endswith("s") else "left")
     for action in report.actions:
         recovery = "not recovered" if action.recovery_s is None and not action.note.startswith("held") else ""
         table.add_row(
             f"{action.at_s:.1f}", action.kind, action.target, ",".join(map(str, action.partitions)),
-            f"{action.recovery_s:.2f}" if action.recovery_s is not None else recovery or "–", action.note,
+            f"{action.recovery_s:.2f}" if action.recovery_s is not None else recovery or "–",
+            "–" if action.others_paused_s is None else f"{action.others_paused_s:.2f}", action.note,
         )  # fmt: skip
     out.print(table)
     kills = data["recovery_after_kill_s"]
