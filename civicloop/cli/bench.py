@@ -132,7 +132,8 @@ def chaos_command(
     with a clean single-worker run; print recovery time per kill and every difference."""
     from civicloop import config as config_module
     from civicloop import log
-    from civicloop.tools.bench.chaos import Plan, run, show
+    from civicloop.tools.bench.chaos import run
+    from civicloop.tools.bench.chaos_report import Plan, show
 
     log.configure()
     plan = Plan(workers, partitions, events, rate, kills, broker_restarts, seed, static)

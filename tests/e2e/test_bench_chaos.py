@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from civicloop.tools.bench.chaos import Plan, run
+from civicloop.tools.bench.chaos import run
+from civicloop.tools.bench.chaos_report import Plan
 from tests.conftest import make_config
 
 pytestmark = pytest.mark.integration

@@ -81,11 +81,17 @@ def kill_worker_only(config: Config) -> int | None:
     return status.child_pid
 
 
-def up(config: Config) -> None:
+def up(config: Config, settle_s: float = 30.0) -> None:
+    """Start the broker (unless configured) and a supervised worker; give the worker up to
+    ``settle_s`` to join its group, so the status printed next is not a snapshot of start-up."""
     if not config.kafka_bootstrap:
         LocalKafka(config).up()
     kafka.ensure_topics(config)
     start_worker(config)
+    try:
+        wait_until(lambda: (deployment_health(config) or {}).get("status") == "ok", settle_s, "worker ok")
+    except TimeoutError:
+        pass  # the status shows why it is not ok yet
 
 
 def down(config: Config) -> list[str]:
