@@ -83,6 +83,9 @@ def test_a_worker_rides_through_kafka_down_and_up(home: Config) -> None:
     wait_until(lambda: not health(home)["kafka"]["reachable"], 60, "outage reported")
     outage = health(home)
     assert outage["status"] == "degraded" and outage["problems"][0].startswith("Kafka unreachable")
+    shown = {part.name: part for part in stack.status(home)}  # what `civicloop status` prints
+    assert shown["kafka"].state == "stopped" and address in shown["kafka"].detail
+    assert shown["worker"].state == "degraded" and "Kafka unreachable" in shown["worker"].detail
     # and when it comes back — on the same address — events produced afterwards
     assert LocalKafka(home).up() == address
     sent = produce(produced, city(30, "after"))
