@@ -81,6 +81,7 @@ bench: venv system-deps
 	$(BIN)/civicloop bench produce; $(BIN)/civicloop bench replay; $(BIN)/civicloop bench live; \
 		status=$$?; $(BIN)/civicloop kafka down; exit $$status
 	$(BIN)/civicloop bench queries
+	$(BIN)/civicloop bench chaos
 
 clean:
 	rm -rf var .pytest_cache .hypothesis

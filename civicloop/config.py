@@ -46,6 +46,12 @@ VARIABLES: dict[str, tuple[str, str]] = {
         "Seconds between SLA watchdog sweeps in the worker (automatic escalation of missed "
         "accept-by / dispose-by deadlines); 0 turns the watchdog off.",
     ),
+    "CIVICLOOP_WORKER_ID": (
+        "",
+        "This worker's stable name in its consumer group (Kafka static membership): restarted "
+        "under the same name it takes its partitions back without a group rebalance. Unique per "
+        "running worker; `civicloop up` sets one. Empty: dynamic membership.",
+    ),
     "CIVICLOOP_KEYSTORE": (
         "var/keys.sqlite",
         "Per-reporter contact keys (crypto-shredding); relative paths are under CIVICLOOP_HOME. "
@@ -110,6 +116,7 @@ class Config:
         return f"{self.namespace}.signals"
 
     clickhouse_cluster: str = ""
+    worker_id: str = ""
 
     @property
     def events_topic(self) -> str:
@@ -137,6 +144,12 @@ class Config:
         """Where the local broker (``civicloop kafka up``) records its bootstrap address while
         it runs: written by ``tools/local``, read by ``streams`` (so neither imports the other)."""
         return self.var / "kafka" / "bootstrap"
+
+    @property
+    def local_broker_address_file(self) -> Path:
+        """Where the local broker listens whenever it runs: its ports are chosen once and kept,
+        so this file stays while the broker is down and a worker knows where to wait for it."""
+        return self.var / "kafka" / "address"
 
 
 def load() -> Config:
@@ -172,6 +185,7 @@ def load() -> Config:
         ),
         recurring_days=_positive_int("CIVICLOOP_RECURRING_DAYS"),
         clickhouse_cluster=_checked_cluster(_env("CIVICLOOP_CLICKHOUSE_CLUSTER").strip()),
+        worker_id=_checked_worker_id(_env("CIVICLOOP_WORKER_ID").strip()),
     )
 
 
@@ -202,6 +216,15 @@ def _checked_cluster(value: str) -> str:
         raise ValueError(
             f"CIVICLOOP_CLICKHOUSE_CLUSTER={value!r} needs a server: set CIVICLOOP_CLICKHOUSE_URL "
             "to clickhouse://host:port/ of one of the cluster's nodes (chDB is a single node)."
+        )
+    return value
+
+
+def _checked_worker_id(value: str) -> str:
+    if value and not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", value):
+        raise ValueError(
+            f"CIVICLOOP_WORKER_ID={value!r} is not usable: letters, digits, '_', '.' or '-' "
+            "(at most 64 characters), or empty for dynamic membership."
         )
     return value
 
@@ -248,4 +271,5 @@ def to_env(config: Config) -> dict[str, str]:
         "CIVICLOOP_SURGE_WEEKS": str(config.surge_weeks),
         "CIVICLOOP_RECURRING_CASES": str(config.recurring_cases),
         "CIVICLOOP_RECURRING_DAYS": str(config.recurring_days),
+        "CIVICLOOP_WORKER_ID": config.worker_id,
     }

@@ -13,9 +13,11 @@ import asyncio
 from concurrent.futures import ThreadPoolExecutor
 
 import faust
+from faust.types import TP
 
 from civicloop.config import Config
 from civicloop.projections.projector import RawMessage
+from civicloop.streams import settings
 from civicloop.streams.web import register_views
 from civicloop.streams.worker_state import WorkerState
 
@@ -44,12 +46,17 @@ def create_app(config: Config, state: WorkerState) -> faust.App:
         topic_disable_leader=True,
         topic_allow_declare=False,
         producer_acks=-1,
+        consumer_group_instance_id=settings.group_instance_id(config.consumer_group, config.worker_id),
+        **settings.WORKER_CONSUMER,
     )
     topic = app.topic(
         config.events_topic, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
     )
-    # One thread: store writes are blocking and must not run inside the event loop.
+    # One thread each for the projector and the SLA watchdog: store calls block and must not
+    # run inside the event loop, and on a ClickHouse server each thread has its own connection
+    # (projections/store/server.py), so a sweep never interleaves with a batch's inserts.
     executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="projector")
+    sweeper = ThreadPoolExecutor(max_workers=1, thread_name_prefix="watchdog")
 
     @app.agent(topic, name="project")
     async def project(stream: faust.StreamT) -> None:
@@ -91,12 +98,18 @@ def create_app(config: Config, state: WorkerState) -> faust.App:
         @app.timer(interval=config.watchdog_interval)
         async def sla_watchdog() -> None:
             loop = asyncio.get_running_loop()
-            await loop.run_in_executor(executor, state.sweep)
+            await loop.run_in_executor(sweeper, state.sweep)
 
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]
-    async def _revoked(app: faust.App, revoked: set[object], **_: object) -> None:
+    async def _revoked(app: faust.App, revoked: set[TP], **_: object) -> None:
         # Another worker may advance these cases now: cached states would be stale.
         state.projector.states.forget()
+        state.assigned -= {tp.partition for tp in revoked if tp.topic == config.events_topic}
+
+    @app.on_partitions_assigned.connect  # type: ignore[arg-type]
+    async def _assigned(app: faust.App, assigned: set[TP], **_: object) -> None:
+        # Faust's assignment is the whole new set: the health report's "assigned here".
+        state.assigned = {tp.partition for tp in assigned if tp.topic == config.events_topic}
 
     register_views(app, state)
     return app

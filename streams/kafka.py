@@ -1,8 +1,11 @@
-"""Where Kafka is, and the topics civicloop owns."""
+"""Where Kafka is, whether it answers, and the topics civicloop owns."""
 
 from __future__ import annotations
 
-from confluent_kafka import TopicPartition
+import socket
+import time
+
+from confluent_kafka import KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic, OffsetSpec
 
 from civicloop import log
@@ -29,6 +32,60 @@ def bootstrap(config: Config) -> str:
             "whole stack with `civicloop up`), or set CIVICLOOP_KAFKA_BOOTSTRAP=host:port."
         )
     return address
+
+
+def known_address(config: Config) -> str | None:
+    """Where Kafka is or will be: the configured bootstrap, else the local broker's address
+    (kept while it is down: its ports never change), else None (no local broker yet)."""
+    if config.kafka_bootstrap:
+        return config.kafka_bootstrap
+    for path in (config.local_broker_file, config.local_broker_address_file):
+        try:
+            address = path.read_text().strip()
+        except FileNotFoundError:
+            continue
+        if address:
+            return address
+    return None
+
+
+def reachable(address: str, timeout: float = 3.0) -> bool:
+    """A broker of ``address`` accepts a connection and answers a metadata request."""
+    for server in address.split(","):
+        host, _, port = server.strip().rpartition(":")
+        try:
+            # A plain connect first keeps librdkafka from logging refusals while nobody listens.
+            socket.create_connection((host or "localhost", int(port)), timeout=timeout).close()
+        except (OSError, ValueError):
+            continue
+        try:
+            AdminClient({"bootstrap.servers": address, "log_level": 0}).list_topics(timeout=timeout)
+        except KafkaException:
+            return False
+        return True
+    return False
+
+
+def wait_for_broker(config: Config, first_delay: float = 1.0, max_delay: float = 30.0) -> str:
+    """The bootstrap address once a broker there answers and civicloop's topics exist. A
+    worker started while Kafka is away (a broker restart, a cluster still coming up) waits
+    here, retrying with a logged, doubling delay, instead of exiting."""
+    delay = first_delay
+    while True:
+        address = known_address(config)
+        try:
+            if address and reachable(address):
+                ensure_topics(config, address)
+                return address
+        except KafkaException as exc:  # the broker went away again between the two calls
+            _log.warning("kafka_topics_failed", bootstrap=address, error=str(exc))
+        _log.warning(
+            "kafka_unreachable",
+            bootstrap=address or "(no local broker yet: `civicloop kafka up`)",
+            retry_in_s=delay,
+        )
+        time.sleep(delay)
+        delay = min(delay * 2, max_delay)
 
 
 def ensure_topics(config: Config, address: str | None = None) -> None:

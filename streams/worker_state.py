@@ -18,6 +18,7 @@ from civicloop.projections.store.base import Store, open_store
 from civicloop.projections.tables import schema
 from civicloop.streams import watchdog
 from civicloop.streams.dead_letter import DeadLetterPublisher
+from civicloop.streams.health import BrokerProbe, judge
 from civicloop.streams.producer import EventProducer
 from civicloop.streams.replayer import Replayer, ReplayStatus
 from civicloop.streams.signals import SignalAgent
@@ -59,10 +60,19 @@ class WorkerState:
         self._lock = threading.Lock()
         self.stopping = False
         self.replay: Replayer | None = None
+        # Health (streams/health.py): the partitions this worker holds, kept by the app's
+        # rebalance callbacks, and a broker probe of its own.
+        self.assigned: set[int] = set()
+        self.writing_since: float | None = None
+        self.probe = BrokerProbe(bootstrap, config.events_topic, config.consumer_group).start()
 
     def project(self, batch: Sequence[RawMessage]) -> None:
         started = time.perf_counter()
-        result = self.projector.project_until_written(batch, lambda: self.stopping)
+        self.writing_since = time.time()  # health: a batch stuck on the store shows
+        try:
+            result = self.projector.project_until_written(batch, lambda: self.stopping)
+        finally:
+            self.writing_since = None
         with self._lock:
             counters = self.counters
             counters.batches += 1
@@ -143,8 +153,11 @@ class WorkerState:
     def health(self) -> dict[str, Any]:
         with self._lock:
             c = self.counters
+            judged = judge(
+                self.probe.view(), set(self.assigned), c.last_batch_at, time.time(), self.writing_since
+            )
             return {
-                "status": "ok",
+                **judged,
                 "namespace": self.config.namespace,
                 "store": self.store.url,
                 "home": str(self.config.home),

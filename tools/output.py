@@ -53,6 +53,7 @@ TABLE_COLUMNS = {
         ("on_time_rate_open_aware", "on time*"),
         ("open_overdue", "overdue"),
         ("response_rate", "response"),
+        ("assist_sign_for_rate", "assist sign-for"),
         ("resolution_rate", "resolved"),
         ("satisfaction_rate", "satisfied"),
         ("rework_rate", "rework"),

@@ -42,7 +42,8 @@ def main() -> None:
         message = _for_the_user(exc)
         if message is None:
             raise
-        err.print(f"[red]error:[/] {message}", highlight=False)
+        # soft_wrap: one line however long, so scripts and people see the whole message
+        err.print(f"[red]error:[/] {message}", highlight=False, soft_wrap=True)
         sys.exit(2)
 
 

@@ -49,6 +49,7 @@ def register(app: typer.Typer) -> None:
     bench.command("queries")(queries_command)
     bench.command("signals")(signals_command)
     bench.command("dashboard")(dashboard_command)
+    bench.command("chaos")(chaos_command)
     app.add_typer(bench, name="bench")
 
 
@@ -131,6 +132,36 @@ def queries_command(
 
     log.configure()
     show(run(cases, store, rounds), as_json)
+
+
+def chaos_command(
+    workers: Annotated[int, typer.Option(min=1, help="Supervised workers in one consumer group.")] = 3,
+    partitions: Annotated[int, typer.Option(min=1, help="Partitions of the case-events topic.")] = 6,
+    events: Annotated[int, typer.Option("--events", "-n", min=1, help="Events produced at least.")] = 60_000,
+    rate: Annotated[int, typer.Option(min=1, help="Events/s produced while the chaos goes on.")] = 600,
+    kills: Annotated[int, typer.Option(min=0, help="kill -9 of a random worker.")] = 6,
+    broker_restarts: Annotated[
+        int, typer.Option(min=0, help="Broker restarts, alternately graceful and kill -9.")
+    ] = 2,
+    seed: Annotated[int, typer.Option(help="Seeds the city and the order and targets of the chaos.")] = 7,
+    static: Annotated[
+        bool, typer.Option(help="Static group membership (each worker keeps a name) or dynamic.")
+    ] = False,
+    as_json: AsJson = False,
+) -> None:
+    """Kill workers and restart the broker while a city drains; compare every table and metric
+    with a clean single-worker run; print recovery time per kill and every difference."""
+    from civicloop import config as config_module
+    from civicloop import log
+    from civicloop.tools.bench.chaos import run
+    from civicloop.tools.bench.chaos_report import Plan, show
+
+    log.configure()
+    plan = Plan(workers, partitions, events, rate, kills, broker_restarts, seed, static)
+    report = run(config_module.load(), plan)
+    show(report, as_json)
+    if report.differences:
+        raise typer.Exit(1)
 
 
 def _on_kafka(bench: Callable[[Config], Result], as_json: bool) -> None:

@@ -3,6 +3,7 @@ config."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -16,6 +17,11 @@ def register(app: typer.Typer) -> None:
     for command in (up, down, status, worker, demo):
         app.command()(command)
     app.command("config")(show_config)
+    app.command(
+        "supervise",
+        hidden=True,
+        context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    )(supervise)
     kafka_app = typer.Typer(
         help="The local Apache Kafka broker (KRaft, official jars).", no_args_is_help=True
     )
@@ -68,10 +74,25 @@ def _print_status(cfg: config_module.Config) -> None:
     for column in ("part", "state", "detail"):
         table.add_column(column)
     for part in stack.status(cfg):
-        table.add_row(part.name, "[green]running[/]" if part.running else "[red]stopped[/]", part.detail)
+        table.add_row(part.name, _coloured(part.state), part.detail)
     cluster = f" cluster={cfg.clickhouse_cluster}" if cfg.clickhouse_cluster else ""
     table.add_row("clickhouse", "", cfg.clickhouse_url + cluster)
     console.print(table)
+
+
+STATE_COLOURS = {
+    "running": "green",
+    "ok": "green",
+    "configured": "green",
+    "degraded": "red",
+    "stopped": "red",
+    "waiting": "yellow",
+}
+
+
+def _coloured(state: str) -> str:
+    colour = STATE_COLOURS.get(state)
+    return f"[{colour}]{state}[/]" if colour else state
 
 
 def worker(
@@ -81,6 +102,17 @@ def worker(
     from civicloop.streams.worker import run
 
     run(configured(), loglevel=loglevel)
+
+
+def supervise(
+    ctx: typer.Context,
+    status_file: Annotated[Path, typer.Option(help="Where to keep the child's pid, restarts, exit code.")],
+) -> None:
+    """Run the command after `--` and restart it with backoff whenever it dies (used by `up`)."""
+    from civicloop.tools.local.supervisor import Supervisor
+
+    configured()
+    raise typer.Exit(Supervisor(ctx.args, status_file).run())
 
 
 def demo(reports: int = typer.Option(300, help="How many simulated reports to produce.")) -> None:

@@ -118,21 +118,25 @@ GROUP BY grp"""
 def task_metrics_sql(
     db: str, dim: str, t_from: datetime | None, t_to: datetime | None, scope: Scope = WHOLE
 ) -> str:
-    """Task-level counts per group: the cohort is tasks dispatched in the period. A task with a
-    NULL ``accept_by`` (no deadline set) is dispatched but neither responded nor in the
-    response rate's denominator (``dispatched_with_accept_by``)."""
+    """Task-level counts per group: the cohort is tasks dispatched in the period.
+
+    The response rate counts **lead** tasks only (contacting the reporter is the lead's duty,
+    docs/DESIGN.md §5); the assist sign-for rate counts assist tasks accepted by their
+    accept-by (吹哨报到: did the called department report in time?). A task with a NULL
+    ``accept_by`` (no deadline set) is dispatched but in neither rate."""
     t_from, t_to, _ = scope.bounds(t_from, t_to)
     disp = within("dispatched_at", t_from, t_to)
-    with_deadline = f"{disp} AND accept_by IS NOT NULL"
-    responded = (
-        f"{with_deadline} AND accepted_at IS NOT NULL AND contacted_at IS NOT NULL"
-        " AND accepted_at <= accept_by AND contacted_at <= accept_by"
-    )
+    lead = f"{disp} AND role = 'lead' AND accept_by IS NOT NULL"
+    assist = f"{disp} AND role = 'assist' AND accept_by IS NOT NULL"
+    accepted = "accepted_at IS NOT NULL AND accepted_at <= accept_by"
+    contacted = "contacted_at IS NOT NULL AND contacted_at <= accept_by"
     return f"""
 SELECT {scope.group(group_expr(dim, 1))} AS grp,
     countIf({cond(disp)}) AS dispatched,
-    countIf({cond(with_deadline)}) AS dispatched_with_accept_by,
-    countIf({cond(responded)}) AS responded,
+    countIf({cond(lead)}) AS lead_with_accept_by,
+    countIf({cond(f"{lead} AND {accepted} AND {contacted}")}) AS responded,
+    countIf({cond(assist)}) AS assist_with_accept_by,
+    countIf({cond(f"{assist} AND {accepted}")}) AS assist_signed_for,
     countIf({cond(disp + " AND returned_at IS NOT NULL")}) AS returned
 FROM {source(scope, db, 1, TASK_PERIOD_COLUMNS)}
 GROUP BY grp"""

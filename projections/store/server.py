@@ -1,7 +1,16 @@
-"""The server backend: a ClickHouse server over the native protocol (clickhouse-driver)."""
+"""The server backend: a ClickHouse server over the native protocol (clickhouse-driver).
+
+A clickhouse-driver ``Client`` is one connection and must never be used by two threads at
+once: a query from one thread in the middle of another's INSERT breaks both (BrokenPipe,
+PartiallyConsumedQueryError) and can leave the connection hanging. So each thread that uses
+a ``ServerStore`` gets a connection of its own, opened on first use: in a worker the
+projector, the SLA watchdog and every reader of the SQL view (each on its own thread) never
+share one. ``close`` closes them all.
+"""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -10,10 +19,15 @@ from clickhouse_driver import Client
 
 from civicloop.projections.store.base import Params, Row, bind
 
+#: seconds to connect, and for any one send or receive: a server that stops answering makes
+#: a call fail (and the batch retry) instead of hanging its thread for good
+CONNECT_TIMEOUT_S = 10
+SEND_RECEIVE_TIMEOUT_S = 300
+
 
 class ServerStore:
-    """A connection to one ClickHouse server; safe for one thread at a time. ``settings`` are
-    ClickHouse settings sent with every query."""
+    """A ClickHouse server; safe to share between threads (one connection per thread).
+    ``settings`` are ClickHouse settings sent with every query."""
 
     def __init__(
         self,
@@ -24,20 +38,32 @@ class ServerStore:
         settings: Mapping[str, Any] | None = None,
     ) -> None:
         self.url = f"clickhouse://{host}:{port}/"
-        self._client = Client(
-            host=host,
-            port=port,
-            user=user,
-            password=password,
-            settings={"strings_as_bytes": False, **(settings or {})},
-        )
+        self._connect = dict(host=host, port=port, user=user, password=password)
+        self._settings = dict(settings or {})
+        self._local = threading.local()
+        self._clients: list[Client] = []
+        self._lock = threading.Lock()
         self._columns: dict[str, list[str]] = {}
 
+    def _client(self) -> Client:
+        client: Client | None = getattr(self._local, "client", None)
+        if client is None:
+            client = Client(
+                **self._connect,
+                connect_timeout=CONNECT_TIMEOUT_S,
+                send_receive_timeout=SEND_RECEIVE_TIMEOUT_S,
+                settings={"strings_as_bytes": False, **self._settings},
+            )
+            self._local.client = client
+            with self._lock:
+                self._clients.append(client)
+        return client
+
     def command(self, sql: str, params: Params | None = None) -> None:
-        self._client.execute(bind(sql, params))
+        self._client().execute(bind(sql, params))
 
     def query(self, sql: str, params: Params | None = None) -> list[Row]:
-        rows = self._client.execute(bind(sql, params))
+        rows = self._client().execute(bind(sql, params))
         return [tuple(_utc(v) for v in row) for row in rows]
 
     def insert(self, table: str, rows: Sequence[Mapping[str, Any]]) -> int:
@@ -46,14 +72,24 @@ class ServerStore:
         names = [name for name in self._table_columns(table) if name in rows[0]]
         data = [tuple(_encode(row.get(name)) for name in names) for row in rows]
         quoted = ", ".join(f"`{name}`" for name in names)
-        self._client.execute(f"INSERT INTO {table} ({quoted}) VALUES", data)
+        self._client().execute(f"INSERT INTO {table} ({quoted}) VALUES", data)
         return len(rows)
 
     def server_version(self) -> str:
         return str(self.query("SELECT version()")[0][0])
 
+    @property
+    def connections(self) -> int:
+        """Connections opened so far (one per thread that used this store)."""
+        with self._lock:
+            return len(self._clients)
+
     def close(self) -> None:
-        self._client.disconnect()
+        with self._lock:
+            clients, self._clients = self._clients, []
+        for client in clients:
+            client.disconnect()
+        self._local = threading.local()
 
     def _table_columns(self, table: str) -> list[str]:
         if table not in self._columns:

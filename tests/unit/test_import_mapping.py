@@ -68,7 +68,7 @@ timezone = "America/Chicago"
 date_formats = ["%Y-%m-%d %H:%M"]
 placeholder_coordinates = [[0.0, 0.0]]
 null_values = ["", "N/A"]
-resolution_rules = [["merged into", "duplicate"], ["no action", "no_further_action"]]
+resolution_rules = [["no action", "no_further_action"]]
 
 [columns]
 case_id = "SR_NUMBER"
@@ -105,6 +105,8 @@ SPRINGFIELD_CSV = "\n".join(
         "SR-4,2021-07-01 11:00,Completed,Graffiti,2021-07-01 12:00,2021-07-08 11:00,Streets,"
         "Phone Call,41.88,-87.63,42,merged into SR-1",
         "SR-5,07/01/2021 11:00,Open,Graffiti,,,Streets,Phone Call,41.88,-87.63,42,",
+        "SR-6,2021-07-01 12:00,Canceled,Graffiti,2021-07-01 12:30,2021-07-08 12:00,Streets,"
+        "Phone Call,41.88,-87.63,42,",
         "",
     ]
 )
@@ -143,8 +145,14 @@ def test_another_city_with_its_own_columns_formats_and_zone(tmp_path: Path) -> N
     assert (due["department"], due["accept_by"]) == ("Streets", None)
     assert due["dispose_by"] == datetime(2021, 7, 8, 13, 0, tzinfo=UTC)
     assert by_type["spr-SR-3", "CaseReported"]["channel"] == "other"  # unmapped channel
-    assert by_type["spr-SR-4", "CaseVoided"]["reason"] == "invalid"
-    assert ("spr-SR-4", "TaskDispatched") not in by_type
+    # "merged into SR-1" is free text: it decides nothing, the row closes like any other
+    assert by_type["spr-SR-4", "CaseClosed"]["reason"] == "resolved"
+    assert ("spr-SR-4", "CaseVoided") not in by_type
+    # the status says duplicate: voided at the close time, before dispatch, naming its agency
+    voided = by_type["spr-SR-6", "CaseVoided"]
+    assert (voided["reason"], voided["department"]) == ("invalid", "Streets")
+    assert voided.occurred_at == datetime(2021, 7, 1, 17, 30, tzinfo=UTC)
+    assert ("spr-SR-6", "TaskDispatched") not in by_type and ("spr-SR-6", "CaseClosed") not in by_type
     assert result.report.unmapped == {
         "missing_due_date": 1,
         "placeholder_coordinates": 1,
@@ -169,6 +177,7 @@ def test_the_timezone_argument_overrides_the_mapping(tmp_path: Path) -> None:
         (('"no action", "no_further_action"', '"no action", "fixed"'), "resolution_rules"),
         (('case_id = "SR_NUMBER"\n', ""), "case_id"),
         (('city = "spr"\n', ""), "city"),
+        (('["no action", "no_further_action"]', '["merged into", "duplicate"]'), "never makes a duplicate"),
     ],
 )
 def test_a_bad_mapping_says_what_is_wrong(tmp_path: Path, change: tuple[str, str], message: str) -> None:

@@ -67,26 +67,22 @@ def test_iso_timestamps_with_resolution_descriptions() -> None:
         # 01:30 on 4 November 2018 happens twice: the first (EDT), 05:30Z
         *opened("nyc-43000003", "2018-11-04T05:30:00Z", "web", ("DOT", "2018-11-14T06:30:00Z")),
         ("CaseClosed", "nyc-43000003", "2018-11-05T14:00:00Z", {"reason": "resolved"}),
-        # a duplicate by its resolution text: voided, not dispatched, not closed
-        *opened("nyc-43000004", "2019-06-03T02:00:00Z", "hotline"),
-        (
-            "CaseVoided",
-            "nyc-43000004",
-            "2019-06-03T03:30:00Z",
-            {
-                "reason": "invalid",
-                "duplicate_of": None,
-                "note": "source status 'Closed': duplicate of a case the export does not name",
-            },
-        ),
+        # its resolution text mentions a duplicate, its status does not: free text decides
+        # nothing (docs/DESIGN.md §6), so it is dispatched and closed like any other
+        *opened("nyc-43000004", "2019-06-03T02:00:00Z", "hotline", ("NYPD", "2019-06-03T10:00:00Z")),
+        ("CaseClosed", "nyc-43000004", "2019-06-03T03:30:00Z", {"reason": "resolved"}),
         # open, no due date: still dispatched to its agency, without a deadline
         *opened("nyc-43000005", "2019-06-03T12:00:00Z", "app", ("HPD", None)),
         # closed "1900-01-01", before it was created: not a closure
         *opened("nyc-43000006", "2019-06-04T14:00:00Z", "other", ("DSNY", "2019-06-11T14:00:00Z")),
+        # status "Open" with a close time: the time decides, it closes (reason: other)
+        *opened("nyc-43000007", "2019-06-05T13:00:00Z", "hotline", ("DSNY", "2019-06-12T13:00:00Z")),
+        ("CaseClosed", "nyc-43000007", "2019-06-05T19:00:00Z", {"reason": "other"}),
     ]
     report = result.report
-    assert report.rows_read == report.cases_imported == 6
-    assert report.unmapped == {"close_before_create": 1, "duplicate_status": 1, "missing_due_date": 1}
+    assert report.rows_read == report.cases_imported == 7
+    assert report.unmapped == {"missing_due_date": 1}
+    assert report.disagreements == {"close_before_create": 1, "close_date_on_open_status": 1}
     assert report.adjusted == {
         "nonexistent_local_time:Created Date": 1,
         "ambiguous_local_time:Created Date": 1,
@@ -123,10 +119,8 @@ def test_twelve_hour_times_with_bom_and_crlf() -> None:
         *opened("nyc-27000002", "2013-12-31T17:05:00Z", "web", ("HPD", "2014-01-10T17:05:00Z")),
     ]
     assert result.report.rows_read == 3 and result.report.cases_imported == 2
-    assert result.report.unmapped == {
-        "missing_close_date_on_closed_status": 1,
-        "unparseable_date:Created Date": 1,
-    }
+    assert result.report.unmapped == {"unparseable_date:Created Date": 1}
+    assert result.report.disagreements == {"missing_close_date_on_closed_status": 1}
 
 
 def test_old_export_two_digit_years_and_24_hour_times() -> None:

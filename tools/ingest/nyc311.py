@@ -1,7 +1,9 @@
 """NYC "311 Service Requests from 2010 to Present" export, old and new column sets.
 
-Older exports lack `Resolution Description`; then duplicates cannot be told from closures
-and every closed request closes as `resolved`.
+Its status field never says "duplicate", so no NYC row is voided: a resolution text that
+mentions a duplicate decides nothing (docs/DESIGN.md §6). Resolution texts only refine the
+closure reason of a closed row; older exports lack `Resolution Description`, and every closed
+request then closes as `resolved`.
 """
 
 from __future__ import annotations
@@ -55,7 +57,6 @@ MAPPING = CityMapping(
     null_values=frozenset({"", "n/a", "na"}),
     null_pattern=r"(?i)^(0 )?unspecified\b",
     resolution_rules=(
-        (r"duplicate of a previous", "duplicate"),
         (r"no evidence of|did not observe|could not find|no violation", "no_further_action"),
         (r"not within (its|the agency's) jurisdiction|referred to|forwarded to", "referred"),
     ),

@@ -24,6 +24,18 @@ def free_port() -> int:
         return port
 
 
+def port_free(port: int) -> bool:
+    """Nobody listens on loopback ``port`` (a port in TIME_WAIT counts as free: servers such as
+    the Kafka broker bind with SO_REUSEADDR, so they can take it again at once)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
 def wait_until(check: Callable[[], bool], timeout: float, what: str, interval: float = 0.2) -> None:
     """Poll ``check`` until it returns True; raise TimeoutError naming ``what`` at the deadline."""
     deadline = time.monotonic() + timeout

@@ -104,6 +104,7 @@ class Storyteller:
                 reason=reason,
                 duplicate_of=None,
                 note=None,
+                department=None,  # voided at intake, before any routing
             )
             return False
         t = case.add(
@@ -123,6 +124,7 @@ class Storyteller:
                 reason="duplicate",
                 duplicate_of=rng.choice(originals),
                 note=None,
+                department=None,
             )
             return False
         run_to_close(self.cfg, case, self.rng, t)
