@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-CODE   := civicloop schemas streams projections tools
+CODE   := civicloop schemas streams projections api tools
 
 .PHONY: help venv system-deps clickhouse-server kafka-jars demo test test-unit lint bench clean
 
@@ -56,7 +56,7 @@ lint: venv
 	@# mypy reads the installed package layout (civicloop.schemas = schemas/, …) from a link tree.
 	@rm -rf build/typecheck && mkdir -p build/typecheck/civicloop
 	@for f in civicloop/*; do ln -s "$(CURDIR)/$$f" build/typecheck/civicloop/; done
-	@for d in schemas streams projections tools; do ln -s "$(CURDIR)/$$d" build/typecheck/civicloop/$$d; done
+	@for d in schemas streams projections api tools; do ln -s "$(CURDIR)/$$d" build/typecheck/civicloop/$$d; done
 	cd build/typecheck && $(CURDIR)/$(BIN)/mypy --config-file $(CURDIR)/pyproject.toml -p civicloop
 
 bench: venv system-deps

@@ -31,6 +31,10 @@ def _example(schema: Any, name: str) -> Any:
         return SAMPLE_TIME
     if kind == "record":
         return {f["name"]: _example(f["type"], f["name"]) for f in schema["fields"]}
+    if kind == "array":
+        return [_example(schema["items"], name)]
+    if kind == "map":
+        return {f"{name}-key": _example(schema["values"], name)}
     if kind == "enum":
         return schema["symbols"][-1]  # not the default, so a lost symbol would show
     if name in _OVERRIDES:

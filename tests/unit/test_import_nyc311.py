@@ -18,7 +18,8 @@ from civicloop.tools.ingest.csvfile import MissingColumns
 DATA = Path(__file__).parents[1] / "data" / "nyc"
 ENVELOPE = ("event_id", "case_id", "occurred_at", "recorded_at", "actor", "source")
 QUIET = ("reporter_ref", "contact_ciphertext", "contact_key_id", "priority", "deadline_policy",
-         "location", "description", "category", "role", "task_id")  # fmt: skip
+         "location", "description", "category", "role", "task_id",
+         "media_url", "address_id", "attributes")  # fmt: skip
 
 
 def summary(events: list[Event]) -> list[tuple[str, str, str, dict[str, Any]]]:
