@@ -45,6 +45,25 @@ VARIABLES: dict[str, tuple[str, str]] = {
         "Per-reporter contact keys (crypto-shredding); relative paths are under CIVICLOOP_HOME. "
         "Keep it out of Kafka and ClickHouse, and back it up separately.",
     ),
+    "CIVICLOOP_API_HOST": (
+        "127.0.0.1",
+        "Address `civicloop api` listens on (loopback by default; 0.0.0.0 only behind a proxy "
+        "or in a container).",
+    ),
+    "CIVICLOOP_API_PORT": (
+        "8080",
+        "Port of `civicloop api` (Open311 GeoReport v2, handling API, OpenAPI docs).",
+    ),
+    "CIVICLOOP_API_KEYS": (
+        "var/api/keys.sqlite",
+        "API keys with their roles, stored hashed (`civicloop apikey`); relative paths are under "
+        "CIVICLOOP_HOME.",
+    ),
+    "CIVICLOOP_SERVICES": (
+        "",
+        "Open311 service catalogue (TOML: service_code -> category, department, attributes). "
+        "Empty: the packaged example catalogue.",
+    ),
     "CIVICLOOP_LOG_LEVEL": ("info", "debug, info, warning or error."),
     "CIVICLOOP_LOG_FORMAT": ("console", "console (human) or json (one JSON object a line)."),
 }
@@ -67,6 +86,10 @@ class Config:
     worker_web_port: int
     watchdog_interval: float = 60.0
     keystore: Path = Path("var/keys.sqlite")
+    api_host: str = "127.0.0.1"
+    api_port: int = 8080
+    api_keys_file: Path | None = None  # None: var/api/keys.sqlite under home
+    services: Path | None = None  # None: the packaged example catalogue
 
     @property
     def events_topic(self) -> str:
@@ -90,6 +113,11 @@ class Config:
         return self.home / "var"
 
     @property
+    def api_keys(self) -> Path:
+        """The API key store (hashed keys and their roles)."""
+        return self.api_keys_file or self.var / "api" / "keys.sqlite"
+
+    @property
     def local_broker_file(self) -> Path:
         """Where the local broker (``civicloop kafka up``) records its bootstrap address while
         it runs: written by ``tools/local``, read by ``streams`` (so neither imports the other)."""
@@ -109,6 +137,10 @@ def load() -> Config:
         worker_web_port=_positive_int("CIVICLOOP_WORKER_WEB_PORT"),
         watchdog_interval=_non_negative_float("CIVICLOOP_WATCHDOG_INTERVAL"),
         keystore=home / _env("CIVICLOOP_KEYSTORE"),
+        api_host=_env("CIVICLOOP_API_HOST").strip() or "127.0.0.1",
+        api_port=_port("CIVICLOOP_API_PORT"),
+        api_keys_file=home / _env("CIVICLOOP_API_KEYS"),
+        services=home / services if (services := _env("CIVICLOOP_SERVICES").strip()) else None,
     )
 
 
@@ -127,6 +159,10 @@ def _non_negative_float(name: str) -> float:
 
 def _positive_int(name: str) -> int:
     return _number(name, int, "an integer", lambda v: v > 0, "a positive integer")
+
+
+def _port(name: str) -> int:
+    return _number(name, int, "an integer", lambda v: 0 < v < 65536, "a TCP port (1-65535)")
 
 
 def _number(name: str, parse: Callable[[str], N], kind: str, ok: Callable[[N], bool], requirement: str) -> N:
@@ -153,4 +189,8 @@ def to_env(config: Config) -> dict[str, str]:
         "CIVICLOOP_WORKER_WEB_PORT": str(config.worker_web_port),
         "CIVICLOOP_WATCHDOG_INTERVAL": str(config.watchdog_interval),
         "CIVICLOOP_KEYSTORE": str(config.keystore),
+        "CIVICLOOP_API_HOST": config.api_host,
+        "CIVICLOOP_API_PORT": str(config.api_port),
+        "CIVICLOOP_API_KEYS": str(config.api_keys),
+        "CIVICLOOP_SERVICES": str(config.services or ""),
     }

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from civicloop.projections.fold.casestate import CaseState
-from civicloop.projections.store.base import Store
+from civicloop.projections.store.base import Query, Store
 from civicloop.projections.tables.schema import CASE_STATE
 
 
@@ -74,12 +74,19 @@ class StateStore:
         self._cache.clear()
 
     def _query(self, case_ids: set[str]) -> dict[str, Known]:
-        rows = self.store.query(
-            f"SELECT case_id, argMax(state, offset), argMax(partition, offset), max(offset) "
-            f"FROM {self.table} WHERE case_id IN %(ids)s GROUP BY case_id",
-            {"ids": sorted(case_ids)},
-        )
-        return {str(cid): Known(_state(raw), int(part), int(off)) for cid, raw, part, off in rows}
+        return read_known(self.store.query, self.table, case_ids)
+
+
+def read_known(query: Query, table: str, case_ids: Iterable[str]) -> dict[str, Known]:
+    """The stored state of each case in ``case_ids`` that has one (``table``: db.case_state).
+
+    Read-only: what the API checks a handling call against before producing it."""
+    rows = query(
+        f"SELECT case_id, argMax(state, offset), argMax(partition, offset), max(offset) "
+        f"FROM {table} WHERE case_id IN %(ids)s GROUP BY case_id",
+        {"ids": sorted(set(case_ids))},
+    )
+    return {str(cid): Known(_state(raw), int(part), int(off)) for cid, raw, part, off in rows}
 
 
 def _state(raw: Any) -> CaseState | None:

@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from civicloop.cli import analytics, bench, ingest, privacy, produce, replay, schemas, simulate, stack
+from civicloop.cli import analytics, api, bench, ingest, privacy, produce, replay, schemas, simulate, stack
 from civicloop.cli.common import err
 
 app = typer.Typer(
@@ -18,7 +18,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-for module in (stack, analytics, ingest, simulate, produce, replay, privacy, schemas, bench):
+for module in (stack, api, analytics, ingest, simulate, produce, replay, privacy, schemas, bench):
     module.register(app)
 
 
