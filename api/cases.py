@@ -37,8 +37,9 @@ LIFECYCLE = (
     "case_id", "state", "category", "priority", "channel", "district", "grid_id", "lat", "lon",
     "lead_department", "lead_task_id", "reported_at", "registered_at", "first_dispatched_at",
     "first_accepted_at", "first_contacted_at", "disposed_at", "checked_at", "closed_at", "voided_at",
-    "feedback_at", "closure_reason", "void_reason", "duplicate_of", "due_at", "accept_by", "returns", "extensions", "escalations", "escalation_level", "disposals", "rework", "reopens",
-    "resolved", "satisfaction", "version", "updated_at",
+    "feedback_at", "closure_reason", "void_reason", "duplicate_of", "due_at", "accept_by", "returns",
+    "extensions", "escalations", "escalation_level", "disposals", "rework", "reopens", "resolved",
+    "satisfaction", "version", "updated_at",
 )  # fmt: skip
 TASKS = (
     "task_id", "department", "role", "status", "dispatched_at", "accept_by", "dispose_by",
