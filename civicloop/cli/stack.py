@@ -30,7 +30,7 @@ def register(app: typer.Typer) -> None:
 
 
 def up() -> None:
-    """Start the local stack in the background: the broker (unless configured) and a worker."""
+    """Start the local stack in the background: the broker (unless configured), a worker, the API."""
     from civicloop.tools.local import stack
 
     cfg = configured()

@@ -1,4 +1,4 @@
-"""The local stack in the background: the broker (unless one is configured) and a worker."""
+"""The local stack in the background: the broker (unless one is configured), a worker, the API."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from civicloop import log
 from civicloop.config import Config, to_env
 from civicloop.projections.store.worker import deployment_health
 from civicloop.streams import kafka
+from civicloop.tools.local import api_server
 from civicloop.tools.local.kafka_broker import LocalKafka
 from civicloop.tools.local.process import Managed, wait_until
 
@@ -54,11 +55,14 @@ def up(config: Config) -> None:
         LocalKafka(config).up()
     kafka.ensure_topics(config)
     start_worker(config)
+    api_server.start_api(config)
 
 
 def down(config: Config) -> list[str]:
     """Stop what ``up`` started; return the names of what was running."""
     stopped = []
+    if api_server.api_process(config).stop(timeout=30):
+        stopped.append("api")
     if worker_process(config).stop(timeout=60):
         stopped.append("worker")
     if not config.kafka_bootstrap and LocalKafka(config).down():
@@ -95,4 +99,6 @@ def status(config: Config) -> list[Part]:
         )
     else:
         detail = "not running" if pid is None else f"pid {pid}, not answering on :{config.worker_web_port}"
-    return [broker, Part("worker", health is not None, detail)]
+    api = api_server.api_health(config)
+    api_detail = f"{api_server.api_url(config)}/docs" if api else "not running"
+    return [broker, Part("worker", health is not None, detail), Part("api", api, api_detail)]
