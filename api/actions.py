@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, StrictStr
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictStr
 
 from civicloop.api.errors import bad_request
 from civicloop.projections.fold.casestate import CaseState
@@ -23,11 +23,24 @@ Text = StrictStr
 Note = StrictStr | None
 
 
+def _iso(value: Any) -> datetime:
+    # pydantic alone would also take 1 or "1" as seconds since 1970: a time here is ISO 8601 text.
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            pass
+    raise ValueError("expected an ISO 8601 date-time with an offset, e.g. 2026-05-01T09:30:00+08:00")
+
+
+Moment = Annotated[AwareDatetime, BeforeValidator(_iso)]
+
+
 class Body(BaseModel):
     """Every action: optionally when it happened (default now; a field app syncing later)."""
 
     model_config = ConfigDict(extra="forbid")
-    occurred_at: AwareDatetime | None = Field(None, description="When it happened (default: now).")
+    occurred_at: Moment | None = Field(None, description="When it happened (default: now).")
 
 
 class RegisterBody(Body):
@@ -46,8 +59,8 @@ class DispatchBody(Body):
     department: Text | None = Field(None, description="Default: the department the case's service routes to.")
     role: Text = Field("lead", description="lead or assist.")
     task_id: Text | None = Field(None, max_length=100, description="Default: a new id.")
-    accept_by: AwareDatetime | None = Field(None, description="Default: from the deadline policy.")
-    dispose_by: AwareDatetime | None = Field(None, description="Default: from the deadline policy.")
+    accept_by: Moment | None = Field(None, description="Default: from the deadline policy.")
+    dispose_by: Moment | None = Field(None, description="Default: from the deadline policy.")
 
 
 class TaskBody(Body):
@@ -55,7 +68,7 @@ class TaskBody(Body):
 
 
 class ExtendBody(TaskBody):
-    new_dispose_by: AwareDatetime
+    new_dispose_by: Moment
     approver: Text | None = Field(None, description="Default: the API key's id.")
 
 

@@ -34,6 +34,7 @@ from civicloop.api.backend import Backend, backend, derived_id
 from civicloop.api.errors import ApiError, Problem, bad_request, not_found
 from civicloop.api.requests_common import idempotency_key
 from civicloop.projections.fold.casestate import CaseState
+from civicloop.projections.fold.clock import seconds
 from civicloop.projections.fold.lifecycle import IllegalTransition, fold
 from civicloop.projections.state_store import read_known
 from civicloop.projections.tables.schema import CASE_STATE
@@ -63,6 +64,10 @@ async def take(action: Action, case_id: str, body: Body, request: Request) -> JS
     new_task = "t-" + derived_id(key, retry, case_id, "task").replace("-", "")[:16]
     context = Context(state, now, key.key_id, new_task, lambda category: _route(api, category))
     event = _event(action, case_id, body, context, key, derived_id(key, retry, case_id, action.name), api)
+    if seconds(event.occurred_at) < state.reported_at:
+        raise bad_request(
+            f"occurred_at {event.occurred_at.isoformat()} is before the case was reported", "occurred_at"
+        )
     if api.sender.already_sent(event.event_id) is not None:
         return _accepted(event, duplicate=True)
     try:
