@@ -51,8 +51,8 @@ def broken_form(draw: st.DrawFn, key: str) -> tuple[str, str, Any, dict[str, str
     how = draw(st.sampled_from([
         "drop_code", "unknown_code", "bad_lat", "big_lat", "lat_alone", "no_location", "long_description",
         "bad_email", "bad_phone", "bad_media", "unknown_field", "control", "bad_attribute",
-        "unknown_attribute", "missing_attribute", "list_on_single", "two_values", "no_key", "wrong_key", "json_body", "junk_body",
-        "bad_format", "jurisdiction", "huge_body", "line_break",
+        "unknown_attribute", "missing_attribute", "list_on_single", "two_values", "no_key", "wrong_key",
+        "json_body", "junk_body", "bad_format", "jurisdiction", "huge_body", "line_break",
     ]))  # fmt: skip
     headers = {"content-type": "application/x-www-form-urlencoded"}
     fmt = draw(st.sampled_from(["xml", "json"]))
