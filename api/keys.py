@@ -3,7 +3,9 @@
 A key is a high-entropy random token shown once, when it is created; the store keeps only its
 SHA-256, so a copy of the file gives nobody a usable key (a slow password hash buys nothing
 for 256 random bits). The file is created 0600 in a 0700 directory. Revoking is immediate:
-every request looks its key up, so several API processes sharing the file agree at once.
+a process remembers the keys it has seen only while the file is unchanged — SQLite counts
+every commit in the file's header (offset 24, "file change counter", rollback-journal mode) —
+so several API processes sharing the file agree at once without a query per request.
 """
 
 from __future__ import annotations
@@ -70,7 +72,10 @@ class ApiKeyStore:
         os.chmod(path.parent, 0o700)
         path.touch(mode=0o600, exist_ok=True)
         os.chmod(path, 0o600)  # also when it existed with looser rights
+        self._path = path
         self._lock = threading.Lock()
+        self._seen: dict[str, ApiKey] = {}  # token digest → live key, valid for _seen_version
+        self._seen_version: tuple[int, bytes] | None = None
         self._db = sqlite3.connect(path, check_same_thread=False)
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS api_keys (key_id TEXT PRIMARY KEY, token_sha256 TEXT UNIQUE "
@@ -102,13 +107,28 @@ class ApiKeyStore:
         """The live key whose token this is, or None (unknown or revoked)."""
         if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
             return None
+        hashed = digest(token)
         with self._lock:
+            version = self._version()
+            if version != self._seen_version:
+                self._seen, self._seen_version = {}, version
+            if hashed in self._seen:
+                return self._seen[hashed]
             row = self._db.execute(
                 "SELECT key_id, role, department, label, created_at, revoked_at FROM api_keys "
                 "WHERE token_sha256 = ? AND revoked_at IS NULL",
-                (digest(token),),
+                (hashed,),
             ).fetchone()
-        return ApiKey(*row) if row else None
+            if row is None:
+                return None  # unknown tokens are not remembered: nothing to fill memory with
+            key = self._seen[hashed] = ApiKey(*row)
+            return key
+
+    def _version(self) -> tuple[int, bytes]:
+        """Changes whenever any process commits to the file (create, revoke) or replaces it."""
+        with open(self._path, "rb") as header:
+            header.seek(24)
+            return os.fstat(header.fileno()).st_ino, header.read(4)
 
     def list(self) -> list[ApiKey]:
         with self._lock:

@@ -23,6 +23,7 @@ from civicloop import log
 from civicloop.api.errors import unavailable
 from civicloop.schemas.codec import encode
 from civicloop.schemas.event import Event
+from civicloop.streams import settings
 from civicloop.streams.producer import Delivered, EventProducer
 
 _log = log.get(__name__)
@@ -35,7 +36,7 @@ class Sender:
 
     def __init__(self, bootstrap: str, topic: str, timeout: float = 30.0) -> None:
         self.timeout = timeout
-        self._producer = EventProducer(bootstrap, topic)
+        self._producer = EventProducer(bootstrap, topic, **settings.API_PRODUCER)
         self._sent: OrderedDict[str, Delivered] = OrderedDict()
         self._stop = threading.Event()
         self._poller = threading.Thread(target=self._serve_reports, name="kafka-delivery", daemon=True)

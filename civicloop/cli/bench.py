@@ -34,7 +34,7 @@ StoreKind = Annotated[
 
 def register(app: typer.Typer) -> None:
     """Add the ``civicloop bench`` sub-app (``codec``, ``produce``, ``replay``, ``live``,
-    ``queries``) to ``app``."""
+    ``queries``, ``api``) to ``app``."""
     bench = typer.Typer(
         help="Throughput against a raw ceiling measured in the same run.", no_args_is_help=True
     )
@@ -43,6 +43,7 @@ def register(app: typer.Typer) -> None:
     bench.command("replay")(replay_command)
     bench.command("live")(live_command)
     bench.command("queries")(queries_command)
+    bench.command("api")(api_command)
     app.add_typer(bench, name="bench")
 
 
@@ -110,6 +111,21 @@ def queries_command(
 
     log.configure()
     show(run(cases, store, rounds), as_json)
+
+
+def api_command(
+    seconds: Annotated[int, typer.Option(min=1, help="How long wrk holds the load.")] = 15,
+    concurrency: Annotated[int, typer.Option(min=1, help="Open connections (requests in flight).")] = 32,
+    threads: Annotated[int, typer.Option(min=1, help="wrk threads.")] = 2,
+    events: Annotated[
+        int, typer.Option("--events", "-n", min=1, help="Events for the SDK ceiling.")
+    ] = 20_000,
+    as_json: AsJson = False,
+) -> None:
+    """Open311 POSTs over HTTP (a real API process, loaded by wrk) vs the SDK producer."""
+    from civicloop.tools.bench.api import run
+
+    _on_kafka(lambda config: run(config, seconds, concurrency, threads, events), as_json)
 
 
 def _on_kafka(bench: Callable[[Config], Result], as_json: bool) -> None:

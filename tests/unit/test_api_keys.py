@@ -73,3 +73,15 @@ def test_apikey_create_prints_the_key_alone_on_the_last_line(tmp_path: Path) -> 
     assert key is not None and key.department == "parks"
     assert runner.invoke(app, ["apikey", "revoke", key.key_id], env=env).exit_code == 0
     assert runner.invoke(app, ["apikey", "revoke", "k-none"], env=env).exit_code != 0
+
+
+def test_a_revocation_by_another_process_counts_at_once(tmp_path: Path) -> None:
+    # given an API process that has already seen (and remembers) a key
+    api, operator = ApiKeyStore(tmp_path / "keys.sqlite"), ApiKeyStore(tmp_path / "keys.sqlite")
+    key, token = operator.create("supervisor")
+    assert api.authenticate(token) == key
+    assert api.authenticate(token) == key  # answered from memory this time
+    # when the operator revokes it through another connection (`civicloop apikey revoke`)
+    operator.revoke(key.key_id)
+    # then the very next request with it is refused
+    assert api.authenticate(token) is None
