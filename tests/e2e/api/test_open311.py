@@ -92,7 +92,10 @@ def test_a_request_from_post_to_closed(site: Site, fmt: str) -> None:
 @pytest.mark.parametrize("fmt", ["xml", "json"])
 def test_list_filters_and_paging(site: Site, fmt: str) -> None:
     intake, supervisor = site.key("intake"), site.key("supervisor")
-    since = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=1)
+    # a period of this test's own: from the next whole second (times are whole seconds), so no
+    # earlier test's request falls in it
+    since = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=1)
+    poll(lambda: datetime.now(UTC), lambda now: now >= since, "the next second")
     with site.client() as http:
         # given two requests of different services, the older one closed
         first = _post(http, intake, fmt, service_code="NOISE", address_string="3 Mill Road")
