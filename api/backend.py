@@ -20,6 +20,7 @@ from civicloop.config import Config
 from civicloop.privacy import KeyStore
 
 T = TypeVar("T")
+VERSION = version("civicloop")
 #: namespace of the event ids derived from an Idempotency-Key (uuid5)
 IDEMPOTENCY_NAMESPACE = uuid.UUID("7b1f0c7e-55a4-4c55-9a38-0b1d7c3b9a11")
 
@@ -36,7 +37,7 @@ class Backend:
 
     def source(self, key: ApiKey) -> str:
         """The ``source`` of events this API produces: the app and the key that asked."""
-        return f"civicloop-api/{version('civicloop')} key {key.key_id}"
+        return f"civicloop-api/{VERSION} key {key.key_id}"
 
     def with_contacts(self, work: Callable[[KeyStore], T]) -> T:
         """Run ``work`` on the contact key store alone (one SQLite connection, many threads)."""

@@ -240,22 +240,39 @@ def _datatype_problem(attribute: Attribute, value: str) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class Reporter:
+    """Who reported, pseudonymously, and their contact as the event's sealed fields."""
+
+    ref: str | None
+    sealed: dict[str, Any]
+
+
+ANONYMOUS = Reporter(None, {})
+
+
+def reporter(submission: Submission, keys: KeyStore) -> Reporter:
+    """The reporter's pseudonym and sealed contact: the only step that uses the key store
+    (SQLite, and a commit for a new reporter), so the only one to run under its lock."""
+    contact = submission.contact
+    if not contact:
+        return ANONYMOUS
+    identity = next((f"{name}:{contact[name]}" for name in IDENTITY if name in contact), None)
+    # Names alone identify nobody reliably: such a report gets a ref (and key) of its own.
+    ref = pseudonym(keys, identity) if identity else "rp-" + uuid.uuid4().hex
+    ciphertext, key_id = seal(keys, ref, json.dumps(contact, ensure_ascii=False, sort_keys=True))
+    return Reporter(ref, {"contact_ciphertext": ciphertext, "contact_key_id": key_id})
+
+
 def reported(
-    submission: Submission,
-    *,
-    case_id: str,
-    event_id: str,
-    source: str,
-    now: datetime,
-    keys: KeyStore,
+    submission: Submission, who: Reporter, *, case_id: str, event_id: str, source: str, now: datetime
 ) -> Event:
-    """The CaseReported for ``submission``; call with the key store's lock held (SQLite)."""
-    ref, sealed = _reporter(submission, keys)
+    """The CaseReported for ``submission`` by ``who``, validated by the SDK."""
     return new_event(
         "CaseReported",
         case_id=case_id,
         event_id=event_id,
-        actor={"type": "citizen", "id": ref or "anonymous"},
+        actor={"type": "citizen", "id": who.ref or "anonymous"},
         source=source,
         occurred_at=now,
         channel=submission.channel,
@@ -263,21 +280,9 @@ def reported(
         description=submission.description,
         location={"lat": submission.lat, "lon": submission.lon, "address": submission.address},
         priority=submission.service.priority,
-        reporter_ref=ref,
+        reporter_ref=who.ref,
         media_url=submission.media_url,
         address_id=submission.address_id,
         attributes=submission.attributes or None,
-        **sealed,
+        **who.sealed,
     )
-
-
-def _reporter(submission: Submission, keys: KeyStore) -> tuple[str | None, dict[str, Any]]:
-    """(reporter_ref, the sealed contact fields); (None, {}) for an anonymous report."""
-    contact = submission.contact
-    if not contact:
-        return None, {}
-    identity = next((f"{name}:{contact[name]}" for name in IDENTITY if name in contact), None)
-    # Names alone identify nobody reliably: such a report gets a ref (and key) of its own.
-    ref = pseudonym(keys, identity) if identity else "rp-" + uuid.uuid4().hex
-    ciphertext, key_id = seal(keys, ref, json.dumps(contact, ensure_ascii=False, sort_keys=True))
-    return ref, {"contact_ciphertext": ciphertext, "contact_key_id": key_id}

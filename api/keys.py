@@ -76,6 +76,8 @@ class ApiKeyStore:
         self._lock = threading.Lock()
         self._seen: dict[str, ApiKey] = {}  # token digest → live key, valid for _seen_version
         self._seen_version: tuple[int, bytes] | None = None
+        self._header: int | None = None  # a descriptor for reading the file's change counter
+        self._header_inode = -1
         self._db = sqlite3.connect(path, check_same_thread=False)
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS api_keys (key_id TEXT PRIMARY KEY, token_sha256 TEXT UNIQUE "
@@ -126,9 +128,12 @@ class ApiKeyStore:
 
     def _version(self) -> tuple[int, bytes]:
         """Changes whenever any process commits to the file (create, revoke) or replaces it."""
-        with open(self._path, "rb") as header:
-            header.seek(24)
-            return os.fstat(header.fileno()).st_ino, header.read(4)
+        inode = os.stat(self._path).st_ino
+        if self._header is None or inode != self._header_inode:  # first call, or a new file
+            if self._header is not None:
+                os.close(self._header)
+            self._header, self._header_inode = os.open(self._path, os.O_RDONLY), inode
+        return inode, os.pread(self._header, 4, 24)
 
     def list(self) -> list[ApiKey]:
         with self._lock:
@@ -149,4 +154,6 @@ class ApiKeyStore:
         return changed > 0
 
     def close(self) -> None:
+        if self._header is not None:
+            os.close(self._header)
         self._db.close()

@@ -23,8 +23,6 @@ from civicloop.api.catalogue import Service
 from civicloop.api.errors import ApiError, Problem, not_found, shorten
 from civicloop.api.open311_format import FORMATS, Format, render, w3c
 from civicloop.api.requests_common import form, idempotency_key
-from civicloop.privacy import KeyStore
-from civicloop.schemas.event import Event
 
 SPEC = "http://wiki.open311.org/GeoReport_v2"
 PREFIX = "/open311/v2"
@@ -107,14 +105,11 @@ async def post_request(fmt: str, request: Request) -> Response:
     case_id = "sr-" + derived_id(key, retry, "open311").replace("-", "")[:24]
     event_id = derived_id(key, retry, "open311", case_id, "CaseReported")
     if api.sender.already_sent(event_id) is None:
-        now = datetime.now(UTC)
-
-        def report(contacts: KeyStore) -> Event:
-            return intake.reported(
-                submission, case_id=case_id, event_id=event_id, source=api.source(key), now=now, keys=contacts
-            )
-
-        event = await run_in_threadpool(api.with_contacts, report)
+        # the key store is SQLite (a commit for a new reporter): off the event loop
+        who = await run_in_threadpool(api.with_contacts, lambda keys: intake.reporter(submission, keys))
+        event = intake.reported(
+            submission, who, case_id=case_id, event_id=event_id, source=api.source(key), now=datetime.now(UTC)
+        )
         await api.sender.send(event)
     answer = {
         "service_request_id": case_id,

@@ -39,6 +39,7 @@ class KeyStore:
         self._db.execute("CREATE INDEX IF NOT EXISTS by_reporter ON reporter_keys (reporter_ref)")
         self._db.execute("CREATE TABLE IF NOT EXISTS secrets (name TEXT PRIMARY KEY, value BLOB NOT NULL)")
         self._db.commit()
+        self._secrets: dict[str, bytes] = {}  # a secret never changes once made: read it once
 
     def key_for(self, reporter_ref: str) -> tuple[str, bytes]:
         row = self._db.execute(
@@ -66,12 +67,15 @@ class KeyStore:
 
     def secret(self, name: str) -> bytes:
         """A deployment-wide random secret, made on first use and kept with the keys."""
+        if name in self._secrets:
+            return self._secrets[name]
         self._db.execute(
             "INSERT OR IGNORE INTO secrets VALUES (?, ?)", (name, secrets.token_bytes(32))
         )  # OR IGNORE: another process may have made it first; then both use that one
         self._db.commit()
         row = self._db.execute("SELECT value FROM secrets WHERE name = ?", (name,)).fetchone()
-        return bytes(row[0])
+        self._secrets[name] = bytes(row[0])
+        return self._secrets[name]
 
     def close(self) -> None:
         self._db.close()

@@ -90,8 +90,9 @@ def test_the_contact_is_sealed_and_the_reporter_pseudonymous(tmp_path: Path) -> 
     contact = {"email": "jane@example.org", "phone": "+1 410 555 0101", "first_name": "Jane"}
     submission = parse(**contact, description="hole by the school")
 
-    event = intake.reported(submission, case_id="sr-1", event_id="00000000-0000-4000-8000-000000000001",
-                            source="test", now=datetime.now(UTC), keys=keys)  # fmt: skip
+    event = intake.reported(submission, intake.reporter(submission, keys), case_id="sr-1",
+                            event_id="00000000-0000-4000-8000-000000000001", source="test",
+                            now=datetime.now(UTC))  # fmt: skip
     wire = encode(event)
 
     for value in (*contact.values(), "jane"):
@@ -104,8 +105,9 @@ def test_the_contact_is_sealed_and_the_reporter_pseudonymous(tmp_path: Path) -> 
 
     def report(n: int, **fields: str) -> Any:
         event_id = f"00000000-0000-4000-8000-00000000000{n}"
-        return intake.reported(parse(**fields), case_id=f"sr-{n}", event_id=event_id, source="t",
-                               now=datetime.now(UTC), keys=keys)  # fmt: skip
+        submission = parse(**fields)
+        return intake.reported(submission, intake.reporter(submission, keys), case_id=f"sr-{n}",
+                               event_id=event_id, source="t", now=datetime.now(UTC))  # fmt: skip
 
     assert (
         report(2, email="JANE@example.org")["reporter_ref"]

@@ -176,13 +176,14 @@ def _sdk(cfg: Config, count: int, home: Path) -> float:
 
 def _sdk_send(producer: EventProducer, submission: intake.Submission, keys: KeyStore, count: int) -> None:
     for _ in range(count):
+        who = intake.reporter(submission, keys)
         event = intake.reported(
             submission,
+            who,
             case_id=f"sr-{uuid.uuid4().hex[:24]}",
             event_id=str(uuid.uuid4()),
             source="civicloop-bench",
             now=datetime.now(UTC),
-            keys=keys,
         )
         producer.send(event)
     producer.flush(120)
