@@ -6,7 +6,7 @@ every request is a form-encoded Open311 POST with a contact, so each one is chec
 validated, produced and acknowledged by Kafka before it is answered. wrk reports requests/s
 and latency percentiles. The ceiling is the SDK doing the same work in-process with no HTTP:
 the same CaseReported built by ``new_event`` with its contact sealed, sent by EventProducer,
-flushed. Afterwards the topic must hold exactly one event per successful POST.
+flushed (fastest of three rounds). Afterwards the topic must hold one event per successful POST.
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ FORM = {
     "email": "bench.reporter@example.org", "phone": "+1 410 555 0100",
 }  # fmt: skip
 WARM_UP_S = 3
+SDK_ROUNDS = 3
 _LATENCY = re.compile(r"^\s*(50|75|90|99)%\s+([\d.]+)(us|ms|s)\s*$", re.MULTILINE)
 _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
@@ -96,6 +97,8 @@ def run(
         "events_in_topic_vs_2xx_posts": f"{posted} vs {ok_total} (warm-up included; cut-off in-flight "
         "requests may add up to one per connection per run)",
         "partitions": cfg.partitions,
+        "sdk_rounds": SDK_ROUNDS,
+        "reporters": "one (the same e-mail each time): a new reporter adds one SQLite commit (key store)",
     }
     # wrk stops with requests in flight: the server may still produce those (at most one per
     # connection per run) after wrk stopped counting. Anything else means a lost or extra event.
@@ -158,8 +161,9 @@ def _events_in(cfg: Config) -> int:
         consumer.close()
 
 
-def _sdk(cfg: Config, count: int, home: Path) -> float:
-    """Seconds for the SDK to do what each POST does, ``count`` times, without HTTP."""
+def _sdk(cfg: Config, count: int, home: Path, rounds: int = SDK_ROUNDS) -> float:
+    """Seconds for the SDK to do what each POST does, ``count`` times, without HTTP: the
+    fastest of ``rounds`` (a few seconds each, so one busy moment would skew one round)."""
     services = catalogue.load()
     submission = intake.parse(FORM.items(), services)
     keys = KeyStore(home / "var" / "sdk-keys.sqlite")
@@ -167,9 +171,12 @@ def _sdk(cfg: Config, count: int, home: Path) -> float:
     try:
         with EventProducer(cfg.kafka_bootstrap, topic) as producer:
             _sdk_send(producer, submission, keys, 500)  # warm-up: connection, idempotence handshake
-            started = time.perf_counter()
-            _sdk_send(producer, submission, keys, count)
-            return time.perf_counter() - started
+            best = float("inf")
+            for _ in range(rounds):
+                started = time.perf_counter()
+                _sdk_send(producer, submission, keys, count)
+                best = min(best, time.perf_counter() - started)
+            return best
     finally:
         keys.close()
 
