@@ -212,3 +212,21 @@ def _handle(
         lambda s: s == state,
         f"case {case_id} {state}",
     )
+
+
+def test_openapi_is_served_with_every_route(site: Site) -> None:
+    with site.client() as http:
+        spec = http.get("/openapi.json").json()
+        docs = http.get("/docs")
+    paths = set(spec["paths"])
+    assert {
+        f"{V2}/requests.{{fmt}}",
+        f"{V2}/services/{{service_code}}.{{fmt}}",
+        "/api/v1/cases/{case_id}",
+    } <= paths
+    handling = {p.rsplit("/", 1)[-1] for p in paths if p.startswith("/api/v1/cases/{case_id}/")}
+    assert handling == {"register", "void", "dispatch", "accept", "contact", "extend", "return", "dispose",
+                        "check", "close", "feedback", "reopen"}  # fmt: skip
+    dispose = spec["paths"]["/api/v1/cases/{case_id}/dispose"]["post"]
+    assert "202" in dispose["responses"] and "409" in dispose["responses"]
+    assert docs.status_code == 200 and "swagger" in docs.text.lower()
