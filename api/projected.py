@@ -43,12 +43,20 @@ class Projections:
             text = str(exc)
             if any(marker in text for marker in _NOT_YET):
                 raise NothingProjected(text.splitlines()[0]) from None
-            self._local.reader = None  # reconnect on the next query
+            self._drop_reader()  # reconnect on the next query
             _log.warning("projections_unreachable", error=text.splitlines()[0] if text else repr(exc))
             raise unavailable(
                 "the projections cannot be read right now (is the worker running?); try again shortly"
             ) from None
         return [tuple(_utc(v) for v in row) for row in rows]
+
+    def _drop_reader(self) -> None:
+        reader, self._local.reader = getattr(self._local, "reader", None), None
+        if reader is not None:
+            try:
+                reader.close()
+            except Exception:  # noqa: BLE001 - a broken connection may fail to close; it is dropped anyway
+                pass
 
     def table(self, name: str) -> str:
         return f"{self.database}.{name}"

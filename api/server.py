@@ -7,6 +7,7 @@ uvicorn's own access log is off (it would log query strings, which may carry an 
 from __future__ import annotations
 
 import uvicorn
+from confluent_kafka import KafkaException
 
 from civicloop import log
 from civicloop.api.app import create_app, open_backend
@@ -18,7 +19,13 @@ _log = log.get(__name__)
 def check(config: Config) -> None:
     """Open and close everything the app needs, so a bad catalogue, key store or Kafka
     address is one clear error before the server starts, not a failed start-up."""
-    open_backend(config).close()
+    try:
+        open_backend(config).close()
+    except KafkaException as exc:
+        raise RuntimeError(
+            f"Kafka at {config.kafka_bootstrap or 'the local broker'} cannot be reached ({exc}): "
+            "start it (`civicloop kafka up`) or set CIVICLOOP_KAFKA_BOOTSTRAP"
+        ) from None
 
 
 def run(config: Config) -> None:
