@@ -35,6 +35,11 @@ def start_api(config: Config, timeout: float = 60.0) -> int:
     pid = process.pid()
     if pid is not None:
         return pid
+    if api_health(config):  # not ours: our readiness check could not tell them apart
+        raise RuntimeError(
+            f"an API already answers at {api_url(config)} (another deployment?): "
+            "set CIVICLOOP_API_PORT to a free port"
+        )
     env = {**os.environ, **to_env(config), "PYTHONUNBUFFERED": "1"}
     pid = process.start([sys.executable, "-m", "civicloop.cli", "api"], env=env)
     try:
