@@ -21,6 +21,7 @@ from starlette.responses import Response
 from civicloop.api import auth
 from civicloop.api.backend import Backend, backend
 from civicloop.api.errors import bad_request, not_found
+from civicloop.api.keys import ApiKey
 from civicloop.api.projected import NothingProjected
 from civicloop.privacy import unseal
 from civicloop.projections.metrics import closed_loop, reports
@@ -102,7 +103,7 @@ async def get_backlog(request: Request, as_of: Moment = None, by: By = "departme
     return _json(_grouped(rows, by))
 
 
-def _reader(request: Request) -> tuple[Backend, Any]:
+def _reader(request: Request) -> tuple[Backend, ApiKey]:
     api = backend(request)
     key = auth.authenticate(api.keys, auth.presented_token(request))
     request.state.key_id = key.key_id

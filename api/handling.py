@@ -32,6 +32,7 @@ from civicloop.api import auth
 from civicloop.api.actions import ACTIONS, Action, Body, Context
 from civicloop.api.backend import Backend, backend, derived_id
 from civicloop.api.errors import ApiError, Problem, bad_request, not_found
+from civicloop.api.keys import ApiKey
 from civicloop.api.requests_common import idempotency_key
 from civicloop.projections.fold.casestate import CaseState
 from civicloop.projections.fold.clock import seconds
@@ -91,7 +92,7 @@ def _route(api: Backend, category: str) -> str | None:
 
 
 def _event(
-    action: Action, case_id: str, body: Body, ctx: Context, key: Any, event_id: str, api: Backend
+    action: Action, case_id: str, body: Body, ctx: Context, key: ApiKey, event_id: str, api: Backend
 ) -> Event:
     actor_type = ACTOR_TYPES.get(key.role, "system")
     actor_id = key.department if key.role == "department" else key.label or key.key_id

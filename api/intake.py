@@ -19,7 +19,8 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlparse
 
-from civicloop.api.catalogue import LISTS, Attribute, Catalogue, Service
+from civicloop.api import attributes
+from civicloop.api.catalogue import Catalogue, Service
 from civicloop.api.errors import ApiError, Problem, not_found, shorten
 from civicloop.privacy import KeyStore, pseudonym, seal
 from civicloop.schemas.event import Event
@@ -42,7 +43,6 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 #: longest accepted value per field (characters); description follows Open311 (4,000)
 LIMITS = {"description": MAX_DESCRIPTION, "media_url": 2048, "address_string": 500, "email": 254}
 DEFAULT_LIMIT = 200
-ATTRIBUTE_LIMIT = 1000
 
 
 @dataclass
@@ -91,7 +91,9 @@ def parse(pairs: Iterable[tuple[str, Any]], catalogue: Catalogue) -> Submission:
     submission = Submission(service=service, description=single.get("description", "").strip())
     problems += _location(single, submission)
     problems += _contact(single, submission)
-    problems += _attributes(service, answers, multi, submission)
+    answered, wrong = attributes.checked(service, answers, multi)
+    submission.attributes = answered
+    problems += wrong
     if problems:
         raise ApiError(400, problems)
     return submission
@@ -169,75 +171,6 @@ def _contact(single: dict[str, str], out: Submission) -> list[Problem]:
             problems.append(Problem(f"media_url {shorten(media)} is not an http(s) URL", "media_url"))
         out.media_url = media
     return problems
-
-
-def _attributes(
-    service: Service, answers: dict[str, list[str]], multi: set[str], out: Submission
-) -> list[Problem]:
-    problems = []
-    for code, values in answers.items():
-        attribute = service.attribute(code)
-        name = f"attribute[{code}]"
-        if attribute is None:
-            known = ", ".join(a.code for a in service.attributes if a.variable) or "none"
-            text = f"{name}: service {service.code} has no attribute {code!r} (known: {known})"
-            problems.append(Problem(text, name))
-            continue
-        checked = _answer(attribute, [v.strip() for v in values if v.strip()], code in multi)
-        if isinstance(checked, Problem):
-            problems.append(checked)
-        elif checked:
-            out.attributes[code] = checked
-    for attribute in service.attributes:
-        answered = attribute.code in out.attributes or any(
-            p.field == f"attribute[{attribute.code}]" for p in problems
-        )
-        if attribute.variable and attribute.required and not answered:
-            problems.append(Problem(f"attribute[{attribute.code}] is required for service {service.code}: "
-                                    f"{attribute.description}", f"attribute[{attribute.code}]"))  # fmt: skip
-    return problems
-
-
-def _answer(attribute: Attribute, values: list[str], as_list: bool) -> list[str] | Problem:
-    """The answer's values as text, or the problem with them (naming datatype and value)."""
-    name = f"attribute[{attribute.code}]"
-    if not attribute.variable:
-        return Problem(f"{name} is information only and takes no answer", name)
-    if any(len(v) > ATTRIBUTE_LIMIT for v in values):
-        return Problem(f"{name}: a value is longer than {ATTRIBUTE_LIMIT} characters", name)
-    if len(values) > 1 and attribute.datatype != "multivaluelist":
-        return Problem(f"{name} is a {attribute.datatype} and takes one value, got {len(values)}", name)
-    if as_list and attribute.datatype != "multivaluelist":
-        text = f"{name}[] is for multivaluelist attributes; {attribute.code} is a {attribute.datatype}"
-        return Problem(text, name)
-    for value in values:
-        wrong = _datatype_problem(attribute, value)
-        if wrong:
-            return Problem(f"{name} = {shorten(value)}: {wrong}", name)
-    return values
-
-
-def _datatype_problem(attribute: Attribute, value: str) -> str | None:
-    kind = attribute.datatype
-    if kind in LISTS:
-        keys = [v.key for v in attribute.values]
-        return None if value in keys else f"not one of the keys {', '.join(keys)}"
-    if kind == "number":
-        try:
-            return None if math.isfinite(float(value)) else "not a finite number"
-        except ValueError:
-            return "not a number"
-    if kind == "datetime":
-        try:
-            datetime.fromisoformat(value)
-        except ValueError:
-            return "not an ISO 8601 date or date-time"
-        return None
-    if kind == "string" and ("\n" in value or "\r" in value):
-        return "a string has no line breaks (use a text attribute)"
-    if _CONTROL.search(value):
-        return "contains control characters"
-    return None
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ reported, and civicloop authenticates whatever reveals data (docs/API.md). POST 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter
@@ -17,21 +17,15 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from civicloop.api import auth, intake, service_requests
+from civicloop.api import auth, intake, open311_query, service_requests
 from civicloop.api.backend import Backend, backend, derived_id
 from civicloop.api.catalogue import Service
-from civicloop.api.errors import ApiError, Problem, not_found, shorten
+from civicloop.api.errors import not_found, shorten
 from civicloop.api.open311_format import FORMATS, Format, render, w3c
 from civicloop.api.requests_common import form, idempotency_key
 
 SPEC = "http://wiki.open311.org/GeoReport_v2"
 PREFIX = "/open311/v2"
-MAX_SPAN = timedelta(days=90)
-MAX_PAGE = 1000
-SEARCH_PARAMS = frozenset({
-    "service_request_id", "service_code", "start_date", "end_date", "status", "page", "page_size",
-    "jurisdiction_id", "api_key",
-})  # fmt: skip
 
 router = APIRouter(prefix=PREFIX, tags=["Open311 GeoReport v2"])
 
@@ -123,7 +117,7 @@ async def post_request(fmt: str, request: Request) -> Response:
 async def get_requests(fmt: str, request: Request) -> Response:
     out = checked_format(fmt)
     api = _reader(request)
-    query = _search(request, api)
+    query = open311_query.parse(request.query_params, api.catalogue)
     found = await run_in_threadpool(service_requests.search, api.projections, query, api.catalogue)
     return render("service_requests", [_dated(r) for r in found], out)
 
@@ -178,92 +172,3 @@ def _service(service: Service) -> dict[str, Any]:
 
 def _dated(found: dict[str, Any]) -> dict[str, Any]:
     return {k: w3c(v) if isinstance(v, datetime) else v for k, v in found.items()}
-
-
-def _search(request: Request, api: Backend) -> service_requests.Query:
-    """The GET requests filters, each checked; every problem is named at once."""
-    params = request.query_params
-    known = ", ".join(sorted(SEARCH_PARAMS))
-    problems = [
-        Problem(f"unknown parameter {shorten(name)} (known: {known})", name)
-        for name in params
-        if name not in SEARCH_PARAMS
-    ]
-    values = {name: ",".join(params.getlist(name)) for name in SEARCH_PARAMS if name in params}
-    _check_jurisdiction(api, values.get("jurisdiction_id"))
-    ids = _listed(values.get("service_request_id"))
-    page = _number(values, "page", 1, 10**6, problems)
-    size = _number(values, "page_size", MAX_PAGE, MAX_PAGE, problems)
-    start, end = _period(values, problems)
-    codes = _listed(values.get("service_code"))
-    categories = None
-    if codes is not None:
-        unknown = [c for c in codes if api.catalogue.service(c) is None]
-        if unknown:
-            problems.append(
-                Problem(f"service_code {', '.join(map(shorten, unknown))} not found", "service_code")
-            )
-        categories = tuple(s.category for c in codes if (s := api.catalogue.service(c)))
-    statuses = _listed(values.get("status")) or ("open", "closed")
-    if not set(statuses) <= {"open", "closed"}:
-        problems.append(Problem(f"status {shorten(values['status'])}: use open, closed or both", "status"))
-    if ids is not None and len(ids) > MAX_PAGE:
-        problems.append(Problem(f"at most {MAX_PAGE} service_request_id at once", "service_request_id"))
-    if problems:
-        raise ApiError(400, problems)
-    return service_requests.Query(start, end, categories, tuple(statuses), page, size, ids)
-
-
-def _check_jurisdiction(api: Backend, given: str | None) -> None:
-    wanted = api.catalogue.jurisdiction_id
-    if given and wanted and given != wanted:
-        raise not_found(f"jurisdiction_id {shorten(given)} not found: this endpoint serves {wanted!r}",
-                        "jurisdiction_id")  # fmt: skip
-
-
-def _listed(value: str | None) -> tuple[str, ...] | None:
-    if value is None:
-        return None
-    items = tuple(v.strip() for v in value.split(",") if v.strip())
-    return items or None
-
-
-def _number(values: dict[str, str], name: str, default: int, most: int, problems: list[Problem]) -> int:
-    text = values.get(name, "").strip()
-    if not text:
-        return default
-    if not text.isdigit() or not 1 <= int(text) <= most:
-        problems.append(Problem(f"{name} {shorten(text)} must be a whole number from 1 to {most}", name))
-        return default
-    return int(text)
-
-
-def _period(values: dict[str, str], problems: list[Problem]) -> tuple[datetime, datetime]:
-    """[start, end] of requested_datetime: default the last 90 days, never more than 90."""
-    given_start = _moment(values, "start_date", problems)
-    given_end = _moment(values, "end_date", problems)
-    if given_start is None:
-        end = given_end or datetime.now(UTC)
-        start = end - MAX_SPAN
-    else:
-        start, end = given_start, given_end or given_start + MAX_SPAN
-    if end < start:
-        problems.append(Problem("end_date is before start_date", "end_date"))
-    elif end - start > MAX_SPAN:
-        problems.append(Problem("start_date to end_date may not span more than 90 days", "end_date"))
-    return start, end
-
-
-def _moment(values: dict[str, str], name: str, problems: list[Problem]) -> datetime | None:
-    text = values.get(name, "").strip()
-    if not text:
-        return None
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        moment = None
-    if moment is None or moment.tzinfo is None:
-        problems.append(Problem(f"{name} {shorten(text)} is not a W3C date-time with a time zone, "
-                                "e.g. 2010-01-01T00:00:00Z", name))  # fmt: skip
-        return None
-    return moment.astimezone(UTC)
