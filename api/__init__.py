@@ -1,5 +1,7 @@
-"""The HTTP side of civicloop (``civicloop.api``): read-only views for people and apps.
+"""The HTTP front door (``civicloop api``): Open311 GeoReport v2 for citizen apps, a handling
+API for department and supervisor apps, API keys with roles, and the dashboard
+(``api/dashboard/``) for analysts and managers.
 
-Issue 9 brings the server itself (``civicloop api``, keys with roles); the dashboard
-(``api/dashboard/``) is a router that mounts on it.
+It writes only by producing validated events through the SDK and reads only the projections
+(docs/API.md); it never writes to ClickHouse, so several API processes may run side by side.
 """

@@ -79,6 +79,25 @@ VARIABLES: dict[str, tuple[str, str]] = {
         "Recurring problem: at least this many cases of one category in one grid cell…",
     ),
     "CIVICLOOP_RECURRING_DAYS": ("30", "…within this many days."),
+    "CIVICLOOP_API_HOST": (
+        "127.0.0.1",
+        "Address `civicloop api` listens on (loopback by default; 0.0.0.0 only behind a proxy "
+        "or in a container).",
+    ),
+    "CIVICLOOP_API_PORT": (
+        "8080",
+        "Port of `civicloop api` (Open311 GeoReport v2, handling API, OpenAPI docs).",
+    ),
+    "CIVICLOOP_API_KEYS": (
+        "var/api/keys.sqlite",
+        "API keys with their roles, stored hashed (`civicloop apikey`); relative paths are under "
+        "CIVICLOOP_HOME.",
+    ),
+    "CIVICLOOP_SERVICES": (
+        "",
+        "Open311 service catalogue (TOML: service_code -> category, department, attributes). "
+        "Empty: the packaged example catalogue.",
+    ),
     "CIVICLOOP_LOG_LEVEL": ("info", "debug, info, warning or error."),
     "CIVICLOOP_LOG_FORMAT": ("console", "console (human) or json (one JSON object a line)."),
 }
@@ -117,6 +136,10 @@ class Config:
 
     clickhouse_cluster: str = ""
     worker_id: str = ""
+    api_host: str = "127.0.0.1"
+    api_port: int = 8080
+    api_keys_file: Path | None = None  # None: var/api/keys.sqlite under home
+    services: Path | None = None  # None: the packaged example catalogue
 
     @property
     def events_topic(self) -> str:
@@ -138,6 +161,11 @@ class Config:
     @property
     def var(self) -> Path:
         return self.home / "var"
+
+    @property
+    def api_keys(self) -> Path:
+        """The API key store (hashed keys and their roles)."""
+        return self.api_keys_file or self.var / "api" / "keys.sqlite"
 
     @property
     def local_broker_file(self) -> Path:
@@ -186,6 +214,10 @@ def load() -> Config:
         recurring_days=_positive_int("CIVICLOOP_RECURRING_DAYS"),
         clickhouse_cluster=_checked_cluster(_env("CIVICLOOP_CLICKHOUSE_CLUSTER").strip()),
         worker_id=_checked_worker_id(_env("CIVICLOOP_WORKER_ID").strip()),
+        api_host=_env("CIVICLOOP_API_HOST").strip() or "127.0.0.1",
+        api_port=_port("CIVICLOOP_API_PORT"),
+        api_keys_file=home / _env("CIVICLOOP_API_KEYS"),
+        services=home / services if (services := _env("CIVICLOOP_SERVICES").strip()) else None,
     )
 
 
@@ -237,6 +269,10 @@ def _positive_int(name: str) -> int:
     return _number(name, int, "an integer", lambda v: v > 0, "a positive integer")
 
 
+def _port(name: str) -> int:
+    return _number(name, int, "an integer", lambda v: 0 < v < 65536, "a TCP port (1-65535)")
+
+
 def _number(name: str, parse: Callable[[str], N], kind: str, ok: Callable[[N], bool], requirement: str) -> N:
     """``name``'s value parsed, or a ValueError naming the variable, the value and the rule."""
     raw = _env(name)
@@ -272,4 +308,8 @@ def to_env(config: Config) -> dict[str, str]:
         "CIVICLOOP_RECURRING_CASES": str(config.recurring_cases),
         "CIVICLOOP_RECURRING_DAYS": str(config.recurring_days),
         "CIVICLOOP_WORKER_ID": config.worker_id,
+        "CIVICLOOP_API_HOST": config.api_host,
+        "CIVICLOOP_API_PORT": str(config.api_port),
+        "CIVICLOOP_API_KEYS": str(config.api_keys),
+        "CIVICLOOP_SERVICES": str(config.services or ""),
     }

@@ -12,7 +12,10 @@ vault implements the same three methods. Backups of the key store must follow er
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
+import secrets
 import sqlite3
 import uuid
 from pathlib import Path
@@ -34,7 +37,9 @@ class KeyStore:
             "reporter_ref TEXT NOT NULL, key BLOB NOT NULL)"
         )
         self._db.execute("CREATE INDEX IF NOT EXISTS by_reporter ON reporter_keys (reporter_ref)")
+        self._db.execute("CREATE TABLE IF NOT EXISTS secrets (name TEXT PRIMARY KEY, value BLOB NOT NULL)")
         self._db.commit()
+        self._secrets: dict[str, bytes] = {}  # a secret never changes once made: read it once
 
     def key_for(self, reporter_ref: str) -> tuple[str, bytes]:
         row = self._db.execute(
@@ -60,8 +65,32 @@ class KeyStore:
         self._db.execute("VACUUM")
         return deleted
 
+    def secret(self, name: str) -> bytes:
+        """A deployment-wide random secret, made on first use and kept with the keys."""
+        if name in self._secrets:
+            return self._secrets[name]
+        self._db.execute(
+            "INSERT OR IGNORE INTO secrets VALUES (?, ?)", (name, secrets.token_bytes(32))
+        )  # OR IGNORE: another process may have made it first; then both use that one
+        self._db.commit()
+        row = self._db.execute("SELECT value FROM secrets WHERE name = ?", (name,)).fetchone()
+        self._secrets[name] = bytes(row[0])
+        return self._secrets[name]
+
     def close(self) -> None:
         self._db.close()
+
+
+def pseudonym(store: KeyStore, identity: str) -> str:
+    """A stable pseudonymous ``reporter_ref`` for an identity (account id, e-mail, phone).
+
+    An HMAC under a secret of the key store, not a bare hash: an e-mail address has little
+    entropy, so a plain digest could be reversed by hashing guesses; without the key store
+    the ref says nothing about the person. The same person gets the same ref, so erasing
+    that ref erases every report of theirs."""
+    secret = store.secret("reporter-pseudonyms")
+    mac = hmac.new(secret, identity.strip().lower().encode(), hashlib.sha256).hexdigest()
+    return "rp-" + mac[:32]
 
 
 def seal(store: KeyStore, reporter_ref: str, contact: str) -> tuple[bytes, str]:

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from civicloop.projections.fold.casestate import CaseState
-from civicloop.projections.store.base import Row, Store
+from civicloop.projections.store.base import Query, Row, Store
 from civicloop.projections.store.cluster import ClusterStore
 from civicloop.projections.tables.schema import CASE_STATE
 
@@ -78,17 +78,28 @@ class StateStore:
         self._cache.clear()
 
     def _query(self, case_ids: set[str]) -> dict[str, Known]:
-        select = (
-            "SELECT case_id, argMax(state, offset), argMax(partition, offset), max(offset) "
-            "FROM {table} WHERE case_id IN %(ids)s GROUP BY case_id"
-        )
         params = {"ids": sorted(case_ids)}
-        rows: list[Row]
         if isinstance(self.store, ClusterStore):
-            rows = self.store.query_caught_up(self.database, CASE_STATE, select, params)
-        else:
-            rows = self.store.query(select.replace("{table}", self.table), params)
-        return {str(cid): Known(_state(raw), int(part), int(off)) for cid, raw, part, off in rows}
+            # on a cluster, read only from replicas that have every write (docs/CLUSTER.md)
+            return _known(self.store.query_caught_up(self.database, CASE_STATE, _SELECT, params))
+        return read_known(self.store.query, self.table, case_ids)
+
+
+_SELECT = (
+    "SELECT case_id, argMax(state, offset), argMax(partition, offset), max(offset) "
+    "FROM {table} WHERE case_id IN %(ids)s GROUP BY case_id"
+)
+
+
+def read_known(query: Query, table: str, case_ids: Iterable[str]) -> dict[str, Known]:
+    """The stored state of each case in ``case_ids`` that has one (``table``: db.case_state).
+
+    Read-only: what the API checks a handling call against before producing it."""
+    return _known(query(_SELECT.replace("{table}", table), {"ids": sorted(set(case_ids))}))
+
+
+def _known(rows: list[Row]) -> dict[str, Known]:
+    return {str(cid): Known(_state(raw), int(part), int(off)) for cid, raw, part, off in rows}
 
 
 def _state(raw: Any) -> CaseState | None:

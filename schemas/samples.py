@@ -33,6 +33,8 @@ def _example(schema: Any, name: str) -> Any:
         return {f["name"]: _example(f["type"], f["name"]) for f in schema["fields"]}
     if kind == "array":  # two items, so order and length are both exercised
         return [_example(schema["items"], f"{name}-{n}") for n in (1, 2)]
+    if kind == "map":
+        return {f"{name}-key": _example(schema["values"], name)}
     if kind == "enum":
         return schema["symbols"][-1]  # not the default, so a lost symbol would show
     if name in _OVERRIDES:

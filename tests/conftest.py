@@ -36,6 +36,7 @@ def make_config(home: Path, **overrides: object) -> Config:
         "cache": Path(os.environ.get("CIVICLOOP_CACHE", "~/.cache/civicloop")).expanduser(),
         "partitions": 3,
         "worker_web_port": free_port(),
+        "api_port": free_port(),
         "keystore": home / "var" / "keys.sqlite",
     }
     values.update(overrides)

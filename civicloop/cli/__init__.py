@@ -12,6 +12,7 @@ import typer
 
 from civicloop.cli import (
     analytics,
+    api,
     bench,
     ingest,
     privacy,
@@ -30,7 +31,20 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-for module in (stack, analytics, signals, report, ingest, simulate, produce, replay, privacy, schemas, bench):
+for module in (
+    stack,
+    api,
+    analytics,
+    signals,
+    report,
+    ingest,
+    simulate,
+    produce,
+    replay,
+    privacy,
+    schemas,
+    bench,
+):
     module.register(app)
 
 

@@ -38,7 +38,7 @@ StoreKind = Annotated[
 
 def register(app: typer.Typer) -> None:
     """Add the ``civicloop bench`` sub-app (``codec``, ``produce``, ``replay``, ``live``,
-    ``queries``, ``signals``, ``dashboard``) to ``app``."""
+    ``queries``, ``signals``, ``dashboard``, ``chaos``, ``api``) to ``app``."""
     bench = typer.Typer(
         help="Throughput against a raw ceiling measured in the same run.", no_args_is_help=True
     )
@@ -50,6 +50,7 @@ def register(app: typer.Typer) -> None:
     bench.command("signals")(signals_command)
     bench.command("dashboard")(dashboard_command)
     bench.command("chaos")(chaos_command)
+    bench.command("api")(api_command)
     app.add_typer(bench, name="bench")
 
 
@@ -162,6 +163,21 @@ def chaos_command(
     show(report, as_json)
     if report.differences:
         raise typer.Exit(1)
+
+
+def api_command(
+    seconds: Annotated[int, typer.Option(min=1, help="How long wrk holds the load.")] = 15,
+    concurrency: Annotated[int, typer.Option(min=1, help="Open connections (requests in flight).")] = 32,
+    threads: Annotated[int, typer.Option(min=1, help="wrk threads.")] = 2,
+    events: Annotated[
+        int, typer.Option("--events", "-n", min=1, help="Events for the SDK ceiling.")
+    ] = 20_000,
+    as_json: AsJson = False,
+) -> None:
+    """Open311 POSTs over HTTP (a real API process, loaded by wrk) vs the SDK producer."""
+    from civicloop.tools.bench.api import run
+
+    _on_kafka(lambda config: run(config, seconds, concurrency, threads, events), as_json)
 
 
 def _on_kafka(bench: Callable[[Config], Result], as_json: bool) -> None:

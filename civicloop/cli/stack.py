@@ -42,7 +42,7 @@ def up(
         int, typer.Option(min=1, help="Workers in the consumer group (more than one needs a server).")
     ] = 1,
 ) -> None:
-    """Start the local stack in the background: the broker (unless configured) and the worker(s)."""
+    """Start the local stack in the background: the broker (unless configured) the worker(s), the API."""
     from civicloop.tools.local import stack
 
     cfg = configured()

@@ -56,6 +56,10 @@ def values(schema: Any, name: str = "") -> st.SearchStrategy[Any]:
         return st.fixed_dictionaries({f["name"]: values(f["type"], f["name"]) for f in schema["fields"]})
     if kind == "enum":
         return st.sampled_from(schema["symbols"])
+    if kind == "array":
+        return st.lists(values(schema["items"], name), max_size=3)
+    if kind == "map":
+        return st.dictionaries(st.text(max_size=10), values(schema["values"], name), max_size=3)
     return _BY_TYPE[kind]
 
 

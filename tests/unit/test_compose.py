@@ -1,4 +1,5 @@
-"""docker-compose.yml: Kafka 4.x in KRaft, a ClickHouse server, the worker — same variables."""
+"""docker-compose.yml: Kafka 4.x in KRaft, a ClickHouse server, the worker and the API — same
+variables."""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ def _default_services() -> dict:
 def test_compose_runs_kafka_4_in_kraft_clickhouse_and_the_worker() -> None:
     services = _default_services()
 
-    assert set(services) == {"kafka", "clickhouse", "worker"}
+    assert set(services) == {"kafka", "clickhouse", "worker", "api"}
     image, tag = services["kafka"]["image"].split(":")
     assert image == "apache/kafka" and int(tag.split(".")[0]) >= 4
     assert services["kafka"]["environment"]["KAFKA_PROCESS_ROLES"] == "broker,controller"
@@ -43,6 +44,15 @@ def test_worker_is_configured_through_the_documented_variables_only() -> None:
     assert set(env) <= set(VARIABLES)
     assert env["CIVICLOOP_KAFKA_BOOTSTRAP"] == "kafka:9092"
     assert env["CIVICLOOP_CLICKHOUSE_URL"].startswith("clickhouse://clickhouse:9000")
+
+
+def test_the_api_is_published_on_loopback_only_and_keeps_its_keys() -> None:
+    api = _compose()["services"]["api"]
+
+    assert api["command"] == ["api"] and api["image"] == _compose()["services"]["worker"]["image"]
+    assert set(api["environment"]) <= set(VARIABLES)
+    assert api["ports"] == [f"127.0.0.1:{api['environment']['CIVICLOOP_API_PORT']}:8080"]
+    assert any(volume.endswith(":/var/lib/civicloop") for volume in api["volumes"])
 
 
 def test_docker_compose_config_parses_the_file_where_compose_exists() -> None:

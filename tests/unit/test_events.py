@@ -84,6 +84,9 @@ def test_datetimes_are_normalised_to_utc_milliseconds() -> None:
         ({"event_id": "not-a-uuid"}, "event_id", "not-a-uuid", "bad_uuid"),
         ({"case_id": "  "}, "case_id", "  ", "blank"),
         ({"contact_ciphertext": b"x"}, "contact_key_id", None, "required"),
+        ({"attributes": ["size", "large"]}, "attributes", ["size", "large"], "bad_type"),
+        ({"attributes": {"size": "large"}}, "attributes.size", "large", "bad_type"),
+        ({"attributes": {"size": ["large", 3]}}, "attributes.size[1]", 3, "bad_type"),
     ],
 )
 def test_validation_errors_name_the_field_and_the_value(
@@ -95,6 +98,15 @@ def test_validation_errors_name_the_field_and_the_value(
     assert (err.field, err.value, err.reason) == (field, value, reason)
     assert str(err).startswith(f"CaseReported.{field} = ")
     assert repr(value)[:20] in str(err)
+
+
+def test_open311_details_keep_their_values() -> None:
+    # given a report with the Open311 details of CaseReported v2
+    event = _report(media_url="https://img.example/1.jpg", attributes={"size": ["large"], "kind": []})
+    # then a map of lists of text is kept as given, and what was not given is null
+    assert event["attributes"] == {"size": ["large"], "kind": []}
+    assert (event["media_url"], event["address_id"]) == ("https://img.example/1.jpg", None)
+    assert _report()["attributes"] is None
 
 
 def test_missing_required_field_is_named() -> None:

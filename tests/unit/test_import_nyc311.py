@@ -28,6 +28,9 @@ QUIET = (
     "category",
     "role",
     "task_id",
+    "media_url",
+    "address_id",
+    "attributes",
 )
 
 

@@ -1,4 +1,5 @@
-"""The local stack in the background: the broker (unless one is configured) and its workers.
+"""The local stack in the background: the broker (unless one is configured), its workers and
+the HTTP API (``civicloop api``).
 
 Each worker runs under a supervisor (``tools/local/supervisor.py``) that restarts it with
 backoff when it dies; ``down`` stops both. A worker that finds Kafka away waits for it
@@ -20,6 +21,7 @@ from civicloop import log
 from civicloop.config import Config, to_env
 from civicloop.projections.store.worker import deployment_health
 from civicloop.streams import kafka
+from civicloop.tools.local import api_server
 from civicloop.tools.local.kafka_broker import LocalKafka
 from civicloop.tools.local.process import Managed, wait_until
 from civicloop.tools.local.supervisor import Status, read_status
@@ -105,6 +107,7 @@ def up(config: Config, workers: int = 1, settle_s: float = 30.0) -> None:
     kafka.ensure_topics(config)
     for index in range(workers):
         start_worker(config, index=index)
+    api_server.start_api(config)
 
     def all_ok() -> bool:
         return all(
@@ -125,7 +128,8 @@ def workers(config: Config) -> list[Managed]:
 
 def down(config: Config) -> list[str]:
     """Stop what ``up`` started; return the names of what was running."""
-    stopped = [process.name for process in workers(config) if process.stop(timeout=60)]
+    stopped = ["api"] if api_server.api_process(config).stop(timeout=30) else []
+    stopped += [process.name for process in workers(config) if process.stop(timeout=60)]
     if not config.kafka_bootstrap and LocalKafka(config).down():
         stopped.append("kafka")
     return stopped
@@ -144,6 +148,14 @@ def status(config: Config) -> list[Part]:
     for process in workers(config):
         index = 0 if process.name == "worker" else int(process.name.split("-")[1]) - 1
         parts += _worker_parts(config, index)
+    api = api_server.api_health(config)
+    parts.append(
+        Part(
+            "api",
+            "running" if api else "stopped",
+            f"{api_server.api_url(config)}/docs" if api else "not running",
+        )
+    )
     return parts
 
 

@@ -75,6 +75,9 @@ class Storyteller:
             reporter_ref=ref,
             contact_ciphertext=None,
             contact_key_id=None,
+            media_url=None,
+            address_id=None,
+            attributes=None,
         )
         if not self._register_or_void(case, t):
             return case.steps
