@@ -201,3 +201,22 @@ def _produce(events: list[Event], site: Site) -> None:
     with EventProducer(site.config.kafka_bootstrap, site.config.events_topic) as producer:
         for event in events:
             producer.send(event)
+
+
+# The dashboard (issue 11): analysts and above, not intake or field apps; written out here.
+SEES_DASHBOARD = {
+    "intake": False,
+    "department:roads": False,
+    "dispatcher": True,
+    "supervisor": True,
+    "analyst": True,
+}
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_the_dashboard_serves_its_figures_to_analysts_and_above(site: Site, role: str) -> None:
+    # given a key of the role, when it asks the API for a dashboard figure
+    with site.client() as client:
+        answer = client.get("/dashboard/api/choices", headers={"X-API-Key": site.key(role)})
+    # then analysts, dispatchers and supervisors get it, the others 403
+    assert answer.status_code == (200 if SEES_DASHBOARD[role] else 403), answer.text
