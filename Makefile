@@ -6,9 +6,9 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-CODE   := civicloop schemas streams projections tools
+CODE   := civicloop schemas streams projections api tools
 
-.PHONY: help venv system-deps clickhouse-server kafka-jars demo test test-unit lint bench clean
+.PHONY: help venv system-deps clickhouse-server chromium wrk kafka-jars zookeeper-jars demo test test-unit lint bench clean
 
 help:
 	@echo "make demo   - reports through a real Kafka broker and Faust worker into ClickHouse (chDB)"
@@ -38,13 +38,40 @@ clickhouse-server:
 		echo "clickhouse-server is missing: run 'sudo apt-get install clickhouse-server' (Debian), then make test again"; exit 1; \
 	fi
 
+# The dashboard's browser test drives Debian's Chromium through its ChromeDriver (selenium);
+# no test tool downloads a browser of its own.
+chromium:
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ]; then \
+		echo "installing Debian's chromium and chromium-driver packages"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null) \
+		|| { echo "apt-get could not install chromium chromium-driver"; exit 1; }; \
+	else \
+		echo "chromium is missing: run 'sudo apt-get install chromium chromium-driver' (Debian), then make test again"; exit 1; \
+	fi
+
+# Debian's wrk: the HTTP load generator of `civicloop bench api` (and its test).
+wrk:
+	@if command -v wrk >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ]; then \
+		echo "installing Debian's wrk package"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null) \
+		|| { echo "apt-get could not install wrk"; exit 1; }; \
+	else \
+		echo "wrk is missing: run 'sudo apt-get install wrk' (Debian), then make again"; exit 1; \
+	fi
+
 kafka-jars: venv system-deps
 	$(BIN)/python -c "from civicloop import config, log; from civicloop.tools.local.kafka_broker import jars; log.configure(); print('kafka jars:', jars(config.load()))"
+
+# ZooKeeper for the local ClickHouse cluster (`civicloop clickhouse up --shards N --replicas M`).
+zookeeper-jars: venv system-deps
+	$(BIN)/python -c "from civicloop import config, log; from civicloop.tools.local.zookeeper import jars; log.configure(); print('zookeeper jars:', jars(config.load().cache))"
 
 demo: venv system-deps
 	$(BIN)/civicloop demo
 
-test: venv system-deps clickhouse-server kafka-jars lint
+test: venv system-deps clickhouse-server chromium wrk kafka-jars zookeeper-jars lint
 	$(BIN)/python -m pytest
 
 test-unit: venv
@@ -56,15 +83,17 @@ lint: venv
 	@# mypy reads the installed package layout (civicloop.schemas = schemas/, …) from a link tree.
 	@rm -rf build/typecheck && mkdir -p build/typecheck/civicloop
 	@for f in civicloop/*; do ln -s "$(CURDIR)/$$f" build/typecheck/civicloop/; done
-	@for d in schemas streams projections tools; do ln -s "$(CURDIR)/$$d" build/typecheck/civicloop/$$d; done
+	@for d in schemas streams projections api tools; do ln -s "$(CURDIR)/$$d" build/typecheck/civicloop/$$d; done
 	cd build/typecheck && $(CURDIR)/$(BIN)/mypy --config-file $(CURDIR)/pyproject.toml -p civicloop
 
-bench: venv system-deps
+bench: venv system-deps wrk
 	$(BIN)/civicloop bench codec
 	$(BIN)/civicloop kafka up
 	$(BIN)/civicloop bench produce; $(BIN)/civicloop bench replay; $(BIN)/civicloop bench live; \
+		$(BIN)/civicloop bench api; \
 		status=$$?; $(BIN)/civicloop kafka down; exit $$status
 	$(BIN)/civicloop bench queries
+	$(BIN)/civicloop bench chaos
 
 clean:
 	rm -rf var .pytest_cache .hypothesis

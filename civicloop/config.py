@@ -26,6 +26,12 @@ VARIABLES: dict[str, tuple[str, str]] = {
         "ClickHouse: chdb://PATH (embedded chDB on a directory; relative paths are under "
         "CIVICLOOP_HOME) or clickhouse://[user[:password]@]host:port/ (server, native protocol).",
     ),
+    "CIVICLOOP_CLICKHOUSE_CLUSTER": (
+        "",
+        "Name of a ClickHouse cluster (remote_servers) to shard and replicate the projections "
+        "over, through the server CIVICLOOP_CLICKHOUSE_URL names (docs/CLUSTER.md). Empty: one "
+        "server or chDB.",
+    ),
     "CIVICLOOP_NAMESPACE": (
         "civicloop",
         "Prefix of topic names and name of the ClickHouse database; lets several "
@@ -40,10 +46,57 @@ VARIABLES: dict[str, tuple[str, str]] = {
         "Seconds between SLA watchdog sweeps in the worker (automatic escalation of missed "
         "accept-by / dispose-by deadlines); 0 turns the watchdog off.",
     ),
+    "CIVICLOOP_WORKER_ID": (
+        "",
+        "This worker's stable name in its consumer group (Kafka static membership): restarted "
+        "under the same name it takes its partitions back without a group rebalance. Unique per "
+        "running worker; `civicloop up` sets one. Empty: dynamic membership.",
+    ),
     "CIVICLOOP_KEYSTORE": (
         "var/keys.sqlite",
         "Per-reporter contact keys (crypto-shredding); relative paths are under CIVICLOOP_HOME. "
         "Keep it out of Kafka and ClickHouse, and back it up separately.",
+    ),
+    "CIVICLOOP_SIGNALS_INTERVAL": (
+        "60",
+        "Seconds between signal sweeps in the worker (surges, recurring problems; "
+        "docs/SIGNALS.md); 0 turns signal detection off.",
+    ),
+    "CIVICLOOP_SIGNALS_WINDOWS": ("hour,day", "Surge counting windows: hour, day or both (comma-separated)."),
+    "CIVICLOOP_SIGNALS_UTC_OFFSET": (
+        "0",
+        "The city's UTC offset in hours (e.g. 8 or -5): day windows are its local days.",
+    ),
+    "CIVICLOOP_SIGNALS_LATENESS": (
+        "600",
+        "Seconds a window stays open for late reports after it ends, before it is evaluated.",
+    ),
+    "CIVICLOOP_SURGE_ALPHA": ("0.001", "Surge alarm when the count's upper-tail probability is below this."),
+    "CIVICLOOP_SURGE_MIN_COUNT": ("5", "A surge needs at least this many reports in the window."),
+    "CIVICLOOP_SURGE_WEEKS": ("4", "Weeks of same hour-of-week / day-of-week history in a surge baseline."),
+    "CIVICLOOP_RECURRING_CASES": (
+        "5",
+        "Recurring problem: at least this many cases of one category in one grid cell…",
+    ),
+    "CIVICLOOP_RECURRING_DAYS": ("30", "…within this many days."),
+    "CIVICLOOP_API_HOST": (
+        "127.0.0.1",
+        "Address `civicloop api` listens on (loopback by default; 0.0.0.0 only behind a proxy "
+        "or in a container).",
+    ),
+    "CIVICLOOP_API_PORT": (
+        "8080",
+        "Port of `civicloop api` (Open311 GeoReport v2, handling API, OpenAPI docs).",
+    ),
+    "CIVICLOOP_API_KEYS": (
+        "var/api/keys.sqlite",
+        "API keys with their roles, stored hashed (`civicloop apikey`); relative paths are under "
+        "CIVICLOOP_HOME.",
+    ),
+    "CIVICLOOP_SERVICES": (
+        "",
+        "Open311 service catalogue (TOML: service_code -> category, department, attributes). "
+        "Empty: the packaged example catalogue.",
     ),
     "CIVICLOOP_LOG_LEVEL": ("info", "debug, info, warning or error."),
     "CIVICLOOP_LOG_FORMAT": ("console", "console (human) or json (one JSON object a line)."),
@@ -67,6 +120,26 @@ class Config:
     worker_web_port: int
     watchdog_interval: float = 60.0
     keystore: Path = Path("var/keys.sqlite")
+    signals_interval: float = 60.0
+    signal_windows: tuple[str, ...] = ("hour", "day")
+    signal_utc_offset_h: float = 0.0
+    signal_lateness_s: float = 600.0
+    surge_alpha: float = 0.001
+    surge_min_count: int = 5
+    surge_weeks: int = 4
+    recurring_cases: int = 5
+    recurring_days: int = 30
+
+    @property
+    def signals_topic(self) -> str:
+        return f"{self.namespace}.signals"
+
+    clickhouse_cluster: str = ""
+    worker_id: str = ""
+    api_host: str = "127.0.0.1"
+    api_port: int = 8080
+    api_keys_file: Path | None = None  # None: var/api/keys.sqlite under home
+    services: Path | None = None  # None: the packaged example catalogue
 
     @property
     def events_topic(self) -> str:
@@ -90,10 +163,21 @@ class Config:
         return self.home / "var"
 
     @property
+    def api_keys(self) -> Path:
+        """The API key store (hashed keys and their roles)."""
+        return self.api_keys_file or self.var / "api" / "keys.sqlite"
+
+    @property
     def local_broker_file(self) -> Path:
         """Where the local broker (``civicloop kafka up``) records its bootstrap address while
         it runs: written by ``tools/local``, read by ``streams`` (so neither imports the other)."""
         return self.var / "kafka" / "bootstrap"
+
+    @property
+    def local_broker_address_file(self) -> Path:
+        """Where the local broker listens whenever it runs: its ports are chosen once and kept,
+        so this file stays while the broker is down and a worker knows where to wait for it."""
+        return self.var / "kafka" / "address"
 
 
 def load() -> Config:
@@ -109,7 +193,40 @@ def load() -> Config:
         worker_web_port=_positive_int("CIVICLOOP_WORKER_WEB_PORT"),
         watchdog_interval=_non_negative_float("CIVICLOOP_WATCHDOG_INTERVAL"),
         keystore=home / _env("CIVICLOOP_KEYSTORE"),
+        signals_interval=_non_negative_float("CIVICLOOP_SIGNALS_INTERVAL"),
+        signal_windows=_windows("CIVICLOOP_SIGNALS_WINDOWS"),
+        signal_utc_offset_h=_number(
+            "CIVICLOOP_SIGNALS_UTC_OFFSET",
+            float,
+            "a number",
+            lambda v: -12 <= v <= 14,
+            "hours from -12 to 14",
+        ),
+        signal_lateness_s=_non_negative_float("CIVICLOOP_SIGNALS_LATENESS"),
+        surge_alpha=_number(
+            "CIVICLOOP_SURGE_ALPHA", float, "a number", lambda v: 0 < v < 1, "between 0 and 1"
+        ),
+        surge_min_count=_positive_int("CIVICLOOP_SURGE_MIN_COUNT"),
+        surge_weeks=_positive_int("CIVICLOOP_SURGE_WEEKS"),
+        recurring_cases=_number(
+            "CIVICLOOP_RECURRING_CASES", int, "an integer", lambda v: v >= 2, "an integer of at least 2"
+        ),
+        recurring_days=_positive_int("CIVICLOOP_RECURRING_DAYS"),
+        clickhouse_cluster=_checked_cluster(_env("CIVICLOOP_CLICKHOUSE_CLUSTER").strip()),
+        worker_id=_checked_worker_id(_env("CIVICLOOP_WORKER_ID").strip()),
+        api_host=_env("CIVICLOOP_API_HOST").strip() or "127.0.0.1",
+        api_port=_port("CIVICLOOP_API_PORT"),
+        api_keys_file=home / _env("CIVICLOOP_API_KEYS"),
+        services=home / services if (services := _env("CIVICLOOP_SERVICES").strip()) else None,
     )
+
+
+def _windows(name: str) -> tuple[str, ...]:
+    raw = _env(name)
+    names = tuple(dict.fromkeys(part.strip() for part in raw.split(",") if part.strip()))
+    if not names or any(n not in ("hour", "day") for n in names):
+        raise ValueError(f"{name}={raw!r} must be hour, day or hour,day")
+    return names
 
 
 def _checked_namespace(value: str) -> str:
@@ -121,12 +238,39 @@ def _checked_namespace(value: str) -> str:
     return value
 
 
+def _checked_cluster(value: str) -> str:
+    if value and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,62}", value):
+        raise ValueError(
+            f"CIVICLOOP_CLICKHOUSE_CLUSTER={value!r} is not a cluster name ClickHouse accepts: "
+            "letters, digits and '_', not starting with a digit."
+        )
+    if value and not _env("CIVICLOOP_CLICKHOUSE_URL").strip().startswith("clickhouse://"):
+        raise ValueError(
+            f"CIVICLOOP_CLICKHOUSE_CLUSTER={value!r} needs a server: set CIVICLOOP_CLICKHOUSE_URL "
+            "to clickhouse://host:port/ of one of the cluster's nodes (chDB is a single node)."
+        )
+    return value
+
+
+def _checked_worker_id(value: str) -> str:
+    if value and not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", value):
+        raise ValueError(
+            f"CIVICLOOP_WORKER_ID={value!r} is not usable: letters, digits, '_', '.' or '-' "
+            "(at most 64 characters), or empty for dynamic membership."
+        )
+    return value
+
+
 def _non_negative_float(name: str) -> float:
     return _number(name, float, "a number", lambda v: v >= 0, "0 (off) or a positive number of seconds")
 
 
 def _positive_int(name: str) -> int:
     return _number(name, int, "an integer", lambda v: v > 0, "a positive integer")
+
+
+def _port(name: str) -> int:
+    return _number(name, int, "an integer", lambda v: 0 < v < 65536, "a TCP port (1-65535)")
 
 
 def _number(name: str, parse: Callable[[str], N], kind: str, ok: Callable[[N], bool], requirement: str) -> N:
@@ -146,6 +290,7 @@ def to_env(config: Config) -> dict[str, str]:
     return {
         "CIVICLOOP_KAFKA_BOOTSTRAP": config.kafka_bootstrap,
         "CIVICLOOP_CLICKHOUSE_URL": config.clickhouse_url,
+        "CIVICLOOP_CLICKHOUSE_CLUSTER": config.clickhouse_cluster,
         "CIVICLOOP_NAMESPACE": config.namespace,
         "CIVICLOOP_HOME": str(config.home),
         "CIVICLOOP_CACHE": str(config.cache),
@@ -153,4 +298,18 @@ def to_env(config: Config) -> dict[str, str]:
         "CIVICLOOP_WORKER_WEB_PORT": str(config.worker_web_port),
         "CIVICLOOP_WATCHDOG_INTERVAL": str(config.watchdog_interval),
         "CIVICLOOP_KEYSTORE": str(config.keystore),
+        "CIVICLOOP_SIGNALS_INTERVAL": str(config.signals_interval),
+        "CIVICLOOP_SIGNALS_WINDOWS": ",".join(config.signal_windows),
+        "CIVICLOOP_SIGNALS_UTC_OFFSET": str(config.signal_utc_offset_h),
+        "CIVICLOOP_SIGNALS_LATENESS": str(config.signal_lateness_s),
+        "CIVICLOOP_SURGE_ALPHA": str(config.surge_alpha),
+        "CIVICLOOP_SURGE_MIN_COUNT": str(config.surge_min_count),
+        "CIVICLOOP_SURGE_WEEKS": str(config.surge_weeks),
+        "CIVICLOOP_RECURRING_CASES": str(config.recurring_cases),
+        "CIVICLOOP_RECURRING_DAYS": str(config.recurring_days),
+        "CIVICLOOP_WORKER_ID": config.worker_id,
+        "CIVICLOOP_API_HOST": config.api_host,
+        "CIVICLOOP_API_PORT": str(config.api_port),
+        "CIVICLOOP_API_KEYS": str(config.api_keys),
+        "CIVICLOOP_SERVICES": str(config.services or ""),
     }

@@ -1,4 +1,4 @@
-"""Reporter contact details under crypto-shredding (DESIGN §3, non-negotiable 6).
+"""Reporter contact details under crypto-shredding (docs/DESIGN.md §9).
 
 Events never carry personal data in plaintext: a reporter's contact (phone, e-mail) is sealed
 with AES-256-GCM under a key of that reporter's own, and only the ciphertext and the key's id
@@ -17,7 +17,10 @@ judge, not civicloop. No SQL entry point reaches it: they refuse file() and sqli
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
+import secrets
 import sqlite3
 import stat
 import uuid
@@ -47,7 +50,9 @@ class KeyStore:
             "reporter_ref TEXT NOT NULL, key BLOB NOT NULL)"
         )
         self._db.execute("CREATE INDEX IF NOT EXISTS by_reporter ON reporter_keys (reporter_ref)")
+        self._db.execute("CREATE TABLE IF NOT EXISTS secrets (name TEXT PRIMARY KEY, value BLOB NOT NULL)")
         self._db.commit()
+        self._secrets: dict[str, bytes] = {}  # a secret never changes once made: read it once
 
     def key_for(self, reporter_ref: str) -> tuple[str, bytes]:
         row = self._db.execute(
@@ -72,6 +77,18 @@ class KeyStore:
         self._db.commit()
         self._db.execute("VACUUM")
         return deleted
+
+    def secret(self, name: str) -> bytes:
+        """A deployment-wide random secret, made on first use and kept with the keys."""
+        if name in self._secrets:
+            return self._secrets[name]
+        self._db.execute(
+            "INSERT OR IGNORE INTO secrets VALUES (?, ?)", (name, secrets.token_bytes(32))
+        )  # OR IGNORE: another process may have made it first; then both use that one
+        self._db.commit()
+        row = self._db.execute("SELECT value FROM secrets WHERE name = ?", (name,)).fetchone()
+        self._secrets[name] = bytes(row[0])
+        return self._secrets[name]
 
     def close(self) -> None:
         self._db.close()
@@ -103,6 +120,18 @@ def _private(path: Path) -> None:
                 "may have been copied. If you are sure they were not, restrict it with "
                 f"`chmod 600 {path}`; otherwise treat every sealed contact as exposed."
             ) from None
+
+
+def pseudonym(store: KeyStore, identity: str) -> str:
+    """A stable pseudonymous ``reporter_ref`` for an identity (account id, e-mail, phone).
+
+    An HMAC under a secret of the key store, not a bare hash: an e-mail address has little
+    entropy, so a plain digest could be reversed by hashing guesses; without the key store
+    the ref says nothing about the person. The same person gets the same ref, so erasing
+    that ref erases every report of theirs."""
+    secret = store.secret("reporter-pseudonyms")
+    mac = hmac.new(secret, identity.strip().lower().encode(), hashlib.sha256).hexdigest()
+    return "rp-" + mac[:32]
 
 
 def seal(store: KeyStore, reporter_ref: str, contact: str) -> tuple[bytes, str]:

@@ -2,7 +2,7 @@
 
 The fold needs a case's state to validate its next event, but a worker must not hold every
 case ever seen in memory (docs/DESIGN.md §8), and Faust's table changelogs are a known recovery hazard
-(docs/DESIGN.md §2). So the state lives in ``case_state`` (one row per case, latest by offset) and a
+(docs/DESIGN.md §6). So the state lives in ``case_state`` (one row per case, latest by offset) and a
 bounded LRU keeps the hot cases. ``offset`` is the watermark: the last message of the case's
 partition that was fully projected. The row is written after every other table of its batch,
 so a message at or below the watermark has all its effects stored and is skipped on replay.
@@ -15,6 +15,9 @@ offset" is well defined (offsets of different partitions are not comparable).
 Look-ups are chunked so that no SQL text grows with the batch: at most ``LOOKUP_TEXT``
 characters of case ids per query, whatever the number or length of the ids (ClickHouse refuses
 a query text over 256 KiB; docs/TRUST.md §3).
+
+On a cluster the states are read from a replica per shard that holds every acknowledged write
+(``ClusterStore.query_caught_up``): a lagging replica would hand back an older state.
 """
 
 from __future__ import annotations
@@ -26,7 +29,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from civicloop.projections.fold.casestate import CaseState
-from civicloop.projections.store.base import Store, literal
+from civicloop.projections.store.base import Query, Row, Store, literal
+from civicloop.projections.store.cluster import ClusterStore
 from civicloop.projections.tables.schema import CASE_STATE
 
 #: characters of case-id literals in one look-up query (ClickHouse's max_query_size: 256 KiB)
@@ -47,6 +51,7 @@ class StateStore:
 
     def __init__(self, store: Store, database: str, capacity: int = 100_000) -> None:
         self.store = store
+        self.database = database
         self.table = f"{database}.{CASE_STATE}"
         self.capacity = capacity
         self._cache: OrderedDict[str, Known] = OrderedDict()
@@ -91,12 +96,31 @@ class StateStore:
         self._cache.clear()
 
     def _query(self, case_ids: list[str]) -> dict[str, Known]:
-        rows = self.store.query(
-            f"SELECT case_id, argMax(state, offset), argMax(partition, offset), max(offset) "
-            f"FROM {self.table} WHERE case_id IN %(ids)s AND state != '' GROUP BY case_id",
-            {"ids": case_ids},
-        )
-        return {str(cid): Known(_state(raw), int(part), int(off)) for cid, raw, part, off in rows}
+        params = {"ids": case_ids}
+        if isinstance(self.store, ClusterStore):
+            # on a cluster, read only from replicas that have every write (docs/CLUSTER.md)
+            return _known(self.store.query_caught_up(self.database, CASE_STATE, _SELECT, params))
+        return _known(self.store.query(_SELECT.replace("{table}", self.table), params))
+
+
+_SELECT = (
+    "SELECT case_id, argMax(state, offset), argMax(partition, offset), max(offset) "
+    "FROM {table} WHERE case_id IN %(ids)s AND state != '' GROUP BY case_id"
+)
+
+
+def read_known(query: Query, table: str, case_ids: Iterable[str]) -> dict[str, Known]:
+    """The stored state of each case in ``case_ids`` that has one (``table``: db.case_state).
+
+    Read-only: what the API checks a handling call against before producing it."""
+    found: dict[str, Known] = {}
+    for chunk in chunks(sorted(set(case_ids))):
+        found.update(_known(query(_SELECT.replace("{table}", table), {"ids": chunk})))
+    return found
+
+
+def _known(rows: list[Row]) -> dict[str, Known]:
+    return {str(cid): Known(_state(raw), int(part), int(off)) for cid, raw, part, off in rows}
 
 
 def chunks(case_ids: list[str], budget: int = LOOKUP_TEXT) -> Iterator[list[str]]:

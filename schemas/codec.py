@@ -1,5 +1,10 @@
 """Avro single-object encoding of events: ``C3 01`` + 8-byte CRC-64-AVRO fingerprint + body.
 
+One fingerprint table covers both contracts of the tree (case events, namespace
+``civicloop.events``, and signals, ``civicloop.signals``); each topic's reader accepts only its
+own: ``decode`` case events, ``decode_signal`` signals. A record of the other contract is a
+``wrong_contract`` DecodeError (dead-lettered like any unreadable message), never a crash.
+
 The fingerprint names the writer schema, so a consumer can read every version ever released:
 the body is read with the writer schema it was written with and resolved to the latest
 (reader) version of its type. Both parsed schemas are looked up per fingerprint in a table
@@ -21,6 +26,7 @@ from fastavro import schemaless_reader, schemaless_writer
 from fastavro.schema import parse_schema
 
 from .event import Event
+from .loader import NAMESPACE, SIGNALS_NAMESPACE
 from .registry import SchemaVersion, registry
 
 MARKER = b"\xc3\x01"
@@ -40,6 +46,7 @@ class DecodeError(ValueError):
 class _Reader(NamedTuple):
     event_type: str
     version: int
+    namespace: str
     writer: Any
     reader: Any  # None when the writer is the latest version: no resolution needed
     timestamps: tuple[str, ...]  # top-level fields read as longs, converted after the read
@@ -70,7 +77,7 @@ def _readers() -> dict[bytes, _Reader]:
         writer, _ = _longs_for_timestamps(kept.schema)
         reader, timestamps = _longs_for_timestamps(latest.schema)
         resolve = None if latest is kept else reader
-        table[fp] = _Reader(kept.event_type, kept.version, writer, resolve, timestamps)
+        table[fp] = _Reader(kept.event_type, kept.version, kept.namespace, writer, resolve, timestamps)
     return table
 
 
@@ -95,7 +102,14 @@ def encode(event: Event) -> bytes:
 
 
 def decode(data: bytes) -> Event:
-    """Decode one single-object-encoded event; anything unreadable raises ``DecodeError``."""
+    """Decode one single-object-encoded case event; anything unreadable raises ``DecodeError``
+    (a signal, too: ``wrong_contract``)."""
+    event_type, fields, version = decode_record(data, NAMESPACE)
+    return Event(event_type, fields, version)
+
+
+def decode_record(data: bytes, namespace: str) -> tuple[str, dict[str, Any], int]:
+    """(type, fields, writer version) of one record of the ``namespace`` contract."""
     if len(data) < HEADER_SIZE:
         raise DecodeError("too_short", f"{len(data)} bytes, a header alone is {HEADER_SIZE}")
     if data[:2] != MARKER:
@@ -104,6 +118,12 @@ def decode(data: bytes) -> Event:
     found = _readers().get(fp)
     if found is None:
         raise DecodeError("unknown_fingerprint", f"no kept schema has fingerprint {fp.hex()}")
+    if found.namespace != namespace:
+        raise DecodeError(
+            "wrong_contract",
+            f"{found.event_type} is a {found.namespace} record where {namespace} records are read: "
+            f"it belongs on the {'signals' if found.namespace == SIGNALS_NAMESPACE else 'case-events'} topic",
+        )
     buf = BytesIO(data)
     buf.seek(HEADER_SIZE)
     try:
@@ -117,4 +137,4 @@ def decode(data: bytes) -> Event:
     if buf.tell() != len(data):
         extra = len(data) - buf.tell()
         raise DecodeError("trailing_bytes", f"{extra} bytes after the {found.event_type} body")
-    return Event(found.event_type, fields, found.version)
+    return found.event_type, fields, found.version

@@ -58,6 +58,10 @@ def from_json_value(schema: Any, value: Any, at: str) -> Any:
     if isinstance(schema, dict) and schema.get("type") == "record" and isinstance(value, dict):
         fields = {f["name"]: f["type"] for f in schema["fields"]}
         return {k: from_json_value(fields[k], v, f"{at}.{k}") if k in fields else v for k, v in value.items()}
+    if isinstance(schema, dict) and schema.get("type") == "array" and isinstance(value, list):
+        return [from_json_value(schema["items"], v, f"{at}[{i}]") for i, v in enumerate(value)]
+    if isinstance(schema, dict) and schema.get("type") == "map" and isinstance(value, dict):
+        return {k: from_json_value(schema["values"], v, f"{at}.{k}") for k, v in value.items()}
     return value
 
 
@@ -79,4 +83,8 @@ def to_json_value(schema: Any, value: Any) -> Any:
     if isinstance(schema, dict) and schema.get("type") == "record":
         fields = {f["name"]: f["type"] for f in schema["fields"]}
         return {k: to_json_value(fields[k], v) for k, v in value.items()}
+    if isinstance(schema, dict) and schema.get("type") == "array":
+        return [to_json_value(schema["items"], v) for v in value]
+    if isinstance(schema, dict) and schema.get("type") == "map":
+        return {k: to_json_value(schema["values"], v) for k, v in value.items()}
     return value

@@ -26,7 +26,7 @@ TIME_MAX = datetime(2105, 12, 31, 23, 59, 59, 999000, tzinfo=UTC)
 #: characters of ids and codes (case, task, department, category, actor, grid, …)
 MAX_ID = 128
 #: characters of free text, per field path
-MAX_TEXT = {"description": 4000, "note": 4000, "location.address": 1000}
+MAX_TEXT = {"description": 4000, "note": 4000, "location.address": 1000, "media_url": 2048}
 #: bytes of a sealed contact (a phone number or e-mail address sealed with AES-GCM)
 MAX_BYTES = 4096
 

@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 AVRO_DIR = Path(__file__).parent / "avro"
-NAMESPACE = "civicloop.events"
+NAMESPACE = "civicloop.events"  # case events: the case topic's contract
+SIGNALS_NAMESPACE = "civicloop.signals"  # signals: the signals topic's contract (docs/SIGNALS.md)
 TYPES_DIR = "_types"
 _VERSION_FILE = re.compile(r"v([1-9][0-9]*)\.avsc")
 _NAMED = ("record", "enum", "fixed")

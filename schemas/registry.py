@@ -13,7 +13,7 @@ from typing import Any
 
 from fastavro.schema import fingerprint, parse_schema, to_parsing_canonical_form
 
-from .loader import AVRO_DIR, load_tree
+from .loader import AVRO_DIR, NAMESPACE, load_tree
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +25,12 @@ class SchemaVersion:
     schema: dict[str, Any]
     parsed: Any
     fingerprint: bytes  # 8 bytes, little-endian: exactly as they follow C3 01 on the wire
+
+    @property
+    def namespace(self) -> str:
+        """The contract the record belongs to: ``civicloop.events`` (case events, the case
+        topic) or ``civicloop.signals`` (signals, the signals topic)."""
+        return str(self.schema.get("namespace", NAMESPACE))
 
     @property
     def fields(self) -> list[dict[str, Any]]:
@@ -68,6 +74,10 @@ class Registry:
     @property
     def event_types(self) -> tuple[str, ...]:
         return tuple(self._versions)
+
+    def types_in(self, namespace: str) -> tuple[str, ...]:
+        """The record types of one contract (``civicloop.events`` or ``civicloop.signals``)."""
+        return tuple(t for t in self._versions if self.latest(t).namespace == namespace)
 
     def versions(self, event_type: str) -> dict[int, SchemaVersion]:
         try:

@@ -31,12 +31,23 @@ def _example(schema: Any, name: str) -> Any:
         return SAMPLE_TIME
     if kind == "record":
         return {f["name"]: _example(f["type"], f["name"]) for f in schema["fields"]}
+    if kind == "array":  # two items, so order and length are both exercised
+        return [_example(schema["items"], f"{name}-{n}") for n in (1, 2)]
+    if kind == "map":
+        return {f"{name}-key": _example(schema["values"], name)}
     if kind == "enum":
         return schema["symbols"][-1]  # not the default, so a lost symbol would show
     if name in _OVERRIDES:
         return _OVERRIDES[name]
-    examples = {"string": f"{name}-sample", "bytes": name.encode(), "boolean": True,
-                "int": 1, "long": 1, "float": 0.5, "double": 0.5}  # fmt: skip
+    examples = {
+        "string": f"{name}-sample",
+        "bytes": name.encode(),
+        "boolean": True,
+        "int": 1,
+        "long": 1,
+        "float": 0.5,
+        "double": 0.5,
+    }
     return examples[kind]
 
 

@@ -91,9 +91,15 @@ def _null(value: Any, at: str) -> None:
 
 
 _PRIMITIVES: dict[str, Callable[[Any, str], Any]] = {
-    "null": _null, "boolean": _boolean, "int": _integer("int"), "long": _integer("long"),
-    "float": _number, "double": _number, "string": _string, "bytes": _bytes,
-}  # fmt: skip
+    "null": _null,
+    "boolean": _boolean,
+    "int": _integer("int"),
+    "long": _integer("long"),
+    "float": _number,
+    "double": _number,
+    "string": _string,
+    "bytes": _bytes,
+}
 
 
 def check_record(schema: dict[str, Any], value: Any, at: str = "") -> dict[str, Any]:
@@ -143,6 +149,18 @@ def check_value(schema: Any, value: Any, at: str) -> Any:
         if value not in schema["symbols"]:
             raise _fail(at, value, "bad_enum", f"must be one of {', '.join(schema['symbols'])}")
         return value
+    if kind == "array":
+        if not isinstance(value, list | tuple):
+            raise _fail(at, value, "bad_type", "expected a list")
+        return [check_value(schema["items"], item, f"{at}[{i}]") for i, item in enumerate(value)]
+    if kind == "map":
+        if not isinstance(value, dict) or not all(isinstance(key, str) for key in value):
+            raise _fail(at, value, "bad_type", "expected a mapping with text keys")
+        return {key: check_value(schema["values"], item, f"{at}.{key}") for key, item in value.items()}
     if kind in _PRIMITIVES:
         return _PRIMITIVES[kind](value, at)
+    if kind == "array":
+        if not isinstance(value, list | tuple):
+            raise _fail(at, value, "bad_type", "expected a list")
+        return [check_value(schema["items"], item, f"{at}[{n}]") for n, item in enumerate(value)]
     raise TypeError(f"{at}: schema type {kind!r} is not supported by the validator")

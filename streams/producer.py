@@ -78,6 +78,14 @@ class EventProducer:
         msg = result[0]
         return Delivered(msg.topic() or self.topic, msg.partition() or 0, msg.offset() or 0)
 
+    def poll(self, timeout: float = 0.0) -> int:
+        """Serve delivery reports for up to ``timeout`` seconds; return how many were served.
+
+        For long-lived producers that confirm each send through its own ``on_delivery``
+        callback instead of flushing everything (the HTTP API answers each request when the
+        broker has acknowledged that request's event)."""
+        return int(self._producer.poll(timeout))
+
     def flush(self, timeout: float = 60.0) -> None:
         """Wait for every queued send; raise DeliveryError for any the broker refused."""
         remaining = self._producer.flush(timeout)

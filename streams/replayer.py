@@ -6,7 +6,9 @@ seeing the complete old tables; when it has caught up it swaps every table in on
 statement (``projections/rebuild.py``), and a last catch-up pass covers what arrived during the
 swap (idempotent rows make the overlap with the live worker harmless). Progress is committed to
 a consumer group of its own after each written batch, so an interrupted replay resumes where it
-stopped.
+stopped. The signals topic is replayed the same way into the signals table (its own projector,
+docs/SIGNALS.md); the signal detectors' markers start empty in the rebuilt database, so the
+worker's next sweeps evaluate the rebuilt history again and raise the same signals (same ids).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from civicloop import log
 from civicloop.config import Config
 from civicloop.projections import rebuild
 from civicloop.projections.projector import Projector, RawMessage
+from civicloop.projections.signals.projector import SignalProjector
 from civicloop.projections.store.base import Store
 from civicloop.streams import settings
 
@@ -64,20 +67,27 @@ class Replayer:
         self.config, self.store, self.bootstrap = config, store, bootstrap
         self.since, self.keep_old, self.on_progress = since, keep_old, on_progress
         self.status = ReplayStatus(target)
+        self._positions: dict[int, dict[int, int]] = {}
 
     def run(self) -> ReplayStatus:
         try:
             rebuild.prepare(self.store, self.status.target)
-            consumer = self._consumer()
+            consumer = self._consumer(self.config.events_topic)
+            signals = self._consumer(self.config.signals_topic, whole=True)
             try:
                 self._phase("rebuilding")
-                self._drain(consumer, self._projector(self.status.target))
+                # Content the store refuses is split out and dead-lettered as in the live worker; a failure
+                # of the store itself fails the replay, which resumes from its last commit.
+                self._drain(consumer, self._projector(self.status.target).project_or_split)
+                self._drain(signals, self._signals(self.status.target).project, counted=False)
                 self._phase("switching")
                 rebuild.switch(self.store, self.config.database, self.status.target, self.keep_old)
                 self._phase("catching-up")
-                self._drain(consumer, self._projector(self.config.database))
+                self._drain(consumer, self._projector(self.config.database).project_or_split)
+                self._drain(signals, self._signals(self.config.database).project, counted=False)
             finally:
                 consumer.close()
+                signals.close()
             self._forget_progress()
             self._phase("done")
         except Exception as exc:
@@ -101,30 +111,36 @@ class Replayer:
         ignore = frozenset({"case_not_reported"}) if self.since is not None else frozenset()
         return Projector(self.store, database, _no_publish, ignore_illegal=ignore)
 
+    def _signals(self, database: str) -> SignalProjector:
+        return SignalProjector(self.store, database, _no_publish)
+
     def _phase(self, phase: str) -> None:
         self.status.phase = phase
         _log.info("replay_phase", phase=phase, target=self.status.target, done=self.status.done)
         self.on_progress(self.status)
 
-    def _consumer(self) -> Consumer:
+    def _consumer(self, topic: str, whole: bool = False) -> Consumer:
+        """A consumer of ``topic`` assigned where this rebuild starts (``whole``: the whole
+        topic even for a ``--from`` replay: signals are few and all of them are rebuilt)."""
         consumer = Consumer(
             {"bootstrap.servers": self.bootstrap, "group.id": self.group, **settings.REPLAY_CONSUMER}
         )
-        topic = self.config.events_topic
         metadata = consumer.list_topics(topic, timeout=30).topics[topic]
         partitions = [TopicPartition(topic, p) for p in sorted(metadata.partitions)]
-        starts = self._starting_offsets(consumer, partitions)
+        starts = self._starting_offsets(consumer, partitions, whole)
         consumer.assign(starts)
         # Where each partition's reading begins, as an offset (the consumer's own position
         # stays unknown for a partition it has nothing to fetch from).
-        self._position = {tp.partition: tp.offset for tp in starts}
+        self._positions[id(consumer)] = {tp.partition: tp.offset for tp in starts}
         return consumer
 
-    def _starting_offsets(self, consumer: Consumer, partitions: list[TopicPartition]) -> list[TopicPartition]:
+    def _starting_offsets(
+        self, consumer: Consumer, partitions: list[TopicPartition], whole: bool = False
+    ) -> list[TopicPartition]:
         committed = consumer.committed(partitions, timeout=30)
         if any(tp.offset >= 0 for tp in committed):
             return [TopicPartition(tp.topic, tp.partition, max(tp.offset, 0)) for tp in committed]
-        if self.since is None:
+        if self.since is None or whole:
             return [TopicPartition(tp.topic, tp.partition, OFFSET_BEGINNING) for tp in partitions]
         stamp = int(self.since.timestamp() * 1000)
         wanted = [TopicPartition(tp.topic, tp.partition, stamp) for tp in partitions]
@@ -133,14 +149,18 @@ class Replayer:
             for tp in consumer.offsets_for_times(wanted, timeout=30)
         ]
 
-    def _drain(self, consumer: Consumer, projector: Projector) -> None:
-        """Consume up to the end offsets as of now, writing and committing batch by batch."""
+    def _drain(
+        self, consumer: Consumer, project: Callable[[list[RawMessage]], object], counted: bool = True
+    ) -> None:
+        """Consume up to the end offsets as of now, writing and committing batch by batch
+        (``counted``: case events, what the status reports; signals are not counted)."""
         lows, ends = self._watermarks(consumer)
-        position = self._position
+        position = self._positions[id(consumer)]
         for p, offset in position.items():
             if offset < 0:  # OFFSET_BEGINNING
                 position[p] = lows[p]
-        self.status.total = self.status.done + sum(max(0, end - position[p]) for p, end in ends.items())
+        if counted:
+            self.status.total = self.status.done + sum(max(0, end - position[p]) for p, end in ends.items())
         while any(position[p] < end for p, end in ends.items()):
             # Never ask for more than is left: the last partial batch would wait out the timeout.
             left = sum(max(0, end - position[p]) for p, end in ends.items())
@@ -154,26 +174,13 @@ class Replayer:
                 for tp in consumer.position(consumer.assignment()):
                     position[tp.partition] = max(position[tp.partition], tp.offset)
                 continue
-            self._project(projector, batch)
+            project(_raw(batch))
             consumer.commit(asynchronous=False)  # only after the batch is written
             for msg in batch:
                 partition, offset = msg.partition() or 0, msg.offset() or 0
                 position[partition] = max(position[partition], offset + 1)
-            self.status.done += len(batch)
+            self.status.done += len(batch) if counted else 0
             self.on_progress(self.status)
-
-    @staticmethod
-    def _project(projector: Projector, batch: list[Message]) -> None:
-        # Content the store refuses is split out and dead-lettered like in the live worker; a
-        # failure of the store itself fails the replay, which resumes from its last commit.
-        projector.project_or_split(
-            [
-                RawMessage(
-                    m.topic() or "", m.partition() or 0, m.offset() or 0, m.key(), m.value(), m.timestamp()[1]
-                )
-                for m in batch
-            ]
-        )
 
     def _watermarks(self, consumer: Consumer) -> tuple[dict[int, int], dict[int, int]]:
         """Low and high offsets of every partition, in two requests (not two per partition)."""
@@ -185,3 +192,10 @@ class Replayer:
             return {tp.partition: future.result().offset for tp, future in futures.items()}
 
         return offsets(OffsetSpec.earliest()), offsets(OffsetSpec.latest())
+
+
+def _raw(batch: list[Message]) -> list[RawMessage]:
+    return [
+        RawMessage(m.topic() or "", m.partition() or 0, m.offset() or 0, m.key(), m.value(), m.timestamp()[1])
+        for m in batch
+    ]

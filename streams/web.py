@@ -69,7 +69,7 @@ def register_views(app: faust.App, state: WorkerState) -> None:
             except QueryFailed as exc:
                 _log.info("sql_failed", error=str(exc)[:300])
                 return self.json({"error": str(exc), "kind": "failed"}, status=400)
-            except Exception as exc:  # noqa: BLE001 - the store itself failed; the worker goes on
+            except Exception as exc:  # the store itself failed; the worker goes on
                 _log.error("sql_store_failed", error=repr(exc)[:300])
                 return self.json(
                     {"error": f"the store could not answer: {exc!r}", "kind": "failed"}, status=503

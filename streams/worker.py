@@ -1,6 +1,20 @@
-"""Running one worker process in the foreground (``civicloop worker``)."""
+"""Running one worker process in the foreground (``civicloop worker``).
+
+Operations (docs/OPERATIONS.md): a worker started while Kafka is away waits for it with a
+logged backoff (``kafka.wait_for_broker``) instead of exiting, and once running it rides out
+broker restarts (the Kafka clients reconnect to the same address). SIGTERM or SIGINT end it
+within ``SHUTDOWN_BOUND_S`` whatever it is doing: the signal sets ``state.stopping`` at once
+(a batch retrying against a failing store gives up), Faust stops gracefully, and if that has
+not finished by the bound — a store call hanging on a dead connection, a commit to a broker
+that is gone — the process exits hard. That is safe: offsets are committed only after the
+batch they cover is written, so whatever was in flight is redelivered, never lost.
+"""
 
 from __future__ import annotations
+
+import os
+import threading
+import time
 
 import faust
 
@@ -13,30 +27,69 @@ from civicloop.streams.worker_state import WorkerState
 
 _log = log.get(__name__)
 
+SHUTDOWN_BOUND_S = 8.0  # graceful stop gets this long; the process is gone within ~10 s
+FORCED_EXIT_CODE = 70  # EX_SOFTWARE: the graceful stop did not finish in time
+
+
+class BoundedWorker(faust.Worker):
+    """A Faust worker whose SIGTERM/SIGINT stop is bounded in time."""
+
+    def __init__(self, app: faust.App, state: WorkerState, **kwargs: object) -> None:
+        super().__init__(app, **kwargs)  # type: ignore[arg-type]
+        self.civicloop_state = state
+        self._armed = threading.Event()
+
+    def _on_sigterm(self) -> None:
+        self._arm("SIGTERM")
+        super()._on_sigterm()
+
+    def _on_sigint(self) -> None:
+        self._arm("SIGINT")
+        super()._on_sigint()
+
+    def _arm(self, signal_name: str) -> None:
+        # Before Faust starts stopping: its consumer stop may itself wait on the running batch.
+        self.civicloop_state.stopping = True
+        if self._armed.is_set():
+            return
+        self._armed.set()
+        _log.info("worker_stopping", signal=signal_name, bound_s=SHUTDOWN_BOUND_S)
+        threading.Thread(target=_exit_after, args=(SHUTDOWN_BOUND_S,), name="stop-bound", daemon=True).start()
+
+
+def _exit_after(seconds: float) -> None:
+    time.sleep(seconds)
+    _log.warning(
+        "worker_forced_exit",
+        after_s=seconds,
+        why="graceful stop did not finish; in-flight work is redelivered",
+    )
+    os._exit(FORCED_EXIT_CODE)
+
 
 def run(config: Config, loglevel: str = "warn") -> None:
     """Project the case-events topic until SIGTERM/SIGINT; never returns early on bad input."""
     tune_gc()
-    address = kafka.bootstrap(config)
-    kafka.ensure_topics(config, address)
+    address = kafka.wait_for_broker(config)
     state = WorkerState(config, address)
     app = create_app(config, state)
 
     @app.on_before_shutdown.connect  # type: ignore[arg-type]  # faust's stub wants `signal`
     def _stopping(app: faust.App, **_: object) -> None:
-        # A batch retrying against a dead store gives up on shutdown rather than hang it;
-        # its offsets were never acknowledged, so the next worker replays it.
+        # Also when Faust stops for a reason of its own: a retrying batch must give up.
         state.stopping = True
 
     _log.info(
         "worker_starting",
         topic=config.events_topic,
+        bootstrap=address,
         store=state.store.url,
         group=config.consumer_group,
         web_port=config.worker_web_port,
     )
-    worker = faust.Worker(app, loglevel=loglevel, quiet=True, redirect_stdouts=False)
+    worker = BoundedWorker(app, state, loglevel=loglevel, quiet=True, redirect_stdouts=False)
     try:
         worker.execute_from_commandline()
     finally:
+        state.probe.stop()
         state.store.close()

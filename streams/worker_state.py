@@ -13,12 +13,15 @@ from civicloop import log
 from civicloop.config import Config
 from civicloop.projections.projector import Projector, RawMessage
 from civicloop.projections.rebuild import rebuild_database
+from civicloop.projections.signals.projector import SignalProjector
 from civicloop.projections.store.base import Store, open_store
 from civicloop.projections.tables import schema
 from civicloop.streams import watchdog
 from civicloop.streams.dead_letter import DeadLetterPublisher
+from civicloop.streams.health import BrokerProbe, judge
 from civicloop.streams.producer import EventProducer
 from civicloop.streams.replayer import Replayer, ReplayStatus
+from civicloop.streams.signals import SignalAgent
 
 _log = log.get(__name__)
 
@@ -32,6 +35,9 @@ class Counters:
     escalated: int = 0
     sweeps: int = 0
     sweeps_failed: int = 0
+    signals_projected: int = 0
+    signals_raised: int = 0
+    signal_sweeps: int = 0
     last_batch_at: float | None = None
     started_at: float = field(default_factory=time.time)
 
@@ -42,20 +48,32 @@ class WorkerState:
     def __init__(self, config: Config, bootstrap: str) -> None:
         self.config = config
         self.bootstrap = bootstrap
-        self.store: Store = open_store(config.clickhouse_url, config.home)
+        self.store: Store = open_store(config.clickhouse_url, config.home, config.clickhouse_cluster)
         schema.ensure(self.store, config.database)
         self.projector = Projector(
             self.store, config.database, DeadLetterPublisher(bootstrap, config.dead_letter_topic)
         )
         self.escalations = EventProducer(bootstrap, config.events_topic)
+        dead = DeadLetterPublisher(bootstrap, config.dead_letter_topic)
+        self.signal_projector = SignalProjector(self.store, config.database, dead)
+        self.signals = SignalAgent(config, self.store, bootstrap)
         self.counters = Counters()
         self._lock = threading.Lock()
         self.stopping = False
         self.replay: Replayer | None = None
+        # Health (streams/health.py): the partitions this worker holds, kept by the app's
+        # rebalance callbacks, and a broker probe of its own.
+        self.assigned: set[int] = set()
+        self.writing_since: float | None = None
+        self.probe = BrokerProbe(bootstrap, config.events_topic, config.consumer_group).start()
 
     def project(self, batch: Sequence[RawMessage]) -> None:
         started = time.perf_counter()
-        result = self.projector.project_until_written(batch, lambda: self.stopping)
+        self.writing_since = time.time()  # health: a batch stuck on the store shows
+        try:
+            result = self.projector.project_until_written(batch, lambda: self.stopping)
+        finally:
+            self.writing_since = None
         with self._lock:
             counters = self.counters
             counters.batches += 1
@@ -83,7 +101,7 @@ class WorkerState:
             if sent:
                 self.escalations.flush()
                 _log.info("watchdog_escalated", events=sent)
-        except Exception as exc:  # noqa: BLE001 - retried at the next interval
+        except Exception as exc:
             _log.error("watchdog_sweep_failed", error=repr(exc))
             with self._lock:
                 self.counters.sweeps_failed += 1
@@ -91,6 +109,29 @@ class WorkerState:
         with self._lock:
             self.counters.escalated += sent
             self.counters.sweeps += 1
+        return sent
+
+    def project_signals(self, batch: Sequence[RawMessage]) -> None:
+        """Project a batch of the signals topic into the signals table."""
+        result = self.signal_projector.project_until_written(batch, lambda: self.stopping)
+        with self._lock:
+            self.counters.signals_projected += result.projected
+            self.counters.dead += len(result.dead)
+            for letter in result.dead:
+                counters = self.counters.dead_by_reason
+                counters[letter.reason] = counters.get(letter.reason, 0) + 1
+
+    def sweep_signals(self) -> int:
+        """One signals pass (surges, recurring problems); a failure is logged and retried at
+        the next tick: its marker did not move, so nothing is skipped."""
+        try:
+            sent = self.signals.sweep()
+        except Exception as exc:
+            _log.error("signal_sweep_failed", error=repr(exc))
+            return 0
+        with self._lock:
+            self.counters.signals_raised += sent
+            self.counters.signal_sweeps += 1
         return sent
 
     def start_replay(self, since: datetime | None, keep_old: bool) -> ReplayStatus:
@@ -114,7 +155,7 @@ class WorkerState:
         assert self.replay is not None
         try:
             self.replay.run()
-        except Exception as exc:  # noqa: BLE001 - reported through the status, logged here
+        except Exception as exc:
             _log.error("replay_failed", error=repr(exc))
         finally:
             # Readers may now see other tables: cached states must come from the store again.
@@ -123,8 +164,11 @@ class WorkerState:
     def health(self) -> dict[str, Any]:
         with self._lock:
             c = self.counters
+            judged = judge(
+                self.probe.view(), set(self.assigned), c.last_batch_at, time.time(), self.writing_since
+            )
             return {
-                "status": "ok",
+                **judged,
                 "namespace": self.config.namespace,
                 "store": self.store.url,
                 "home": str(self.config.home),
@@ -136,5 +180,8 @@ class WorkerState:
                 "escalated": c.escalated,
                 "watchdog_sweeps": c.sweeps,
                 "watchdog_sweeps_failed": c.sweeps_failed,
+                "signals_projected": c.signals_projected,
+                "signals_raised": c.signals_raised,
+                "signal_sweeps": c.signal_sweeps,
                 "uptime_s": round(time.time() - c.started_at, 1),
             }

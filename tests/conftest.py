@@ -17,6 +17,7 @@ import pytest
 from civicloop import log
 from civicloop.config import Config
 from civicloop.projections.store.base import Store, open_store
+from civicloop.tools.local.clickhouse_cluster import LocalCluster
 from civicloop.tools.local.clickhouse_server import LocalClickHouse
 from civicloop.tools.local.kafka_broker import LocalKafka
 from civicloop.tools.local.process import free_port
@@ -35,6 +36,7 @@ def make_config(home: Path, **overrides: object) -> Config:
         "cache": Path(os.environ.get("CIVICLOOP_CACHE", "~/.cache/civicloop")).expanduser(),
         "partitions": 3,
         "worker_web_port": free_port(),
+        "api_port": free_port(),
         "keystore": home / "var" / "keys.sqlite",
     }
     values.update(overrides)
@@ -61,6 +63,17 @@ def clickhouse_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     url = server.up()
     yield url
     server.down()
+
+
+@pytest.fixture(scope="session")
+def clickhouse_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+    """A real local cluster for the whole run: 2 shards × 2 replicas of Debian's ClickHouse
+    server and a ZooKeeper, started by ``civicloop clickhouse up``'s own code."""
+    cache = Path(os.environ.get("CIVICLOOP_CACHE", "~/.cache/civicloop")).expanduser()
+    cluster = LocalCluster(tmp_path_factory.mktemp("clickhouse-cluster"), cache)
+    cluster.up(shards=2, replicas=2, name="civicloop_test")
+    yield cluster
+    cluster.down()
 
 
 @pytest.fixture(params=BACKENDS)

@@ -1,8 +1,9 @@
 """``make demo``: citizen reports through the real broker and worker into ClickHouse.
 
-Starts what is missing (the local broker when none is configured, a worker), produces a few
-hundred citizen reports (contacts sealed under per-reporter keys), waits with a deadline until
-every one is in ClickHouse and prints them by category and channel; then runs two weeks of a
+Starts what is missing (the local broker when none is configured, a worker, the API),
+produces a few hundred citizen reports (contacts sealed under per-reporter keys), waits with a
+deadline until every one is in ClickHouse and prints them by category and channel; posts a few
+reports over HTTP with Open311 GeoReport v2 and reads them back; then runs two weeks of a
 simulated city through the whole loop and prints the closed-loop metrics by department. Stops
 exactly what it started.
 """
@@ -26,8 +27,8 @@ from civicloop.projections.metrics.closed_loop import metrics
 from civicloop.projections.store.reader import open_reader
 from civicloop.schemas.event import Event
 from civicloop.schemas.events import new_event
-from civicloop.tools import feed
-from civicloop.tools.local import stack
+from civicloop.tools import demo_open311, feed
+from civicloop.tools.local import api_server, stack
 from civicloop.tools.local.kafka_broker import LocalKafka
 from civicloop.tools.local.process import wait_until
 from civicloop.tools.output import print_table
@@ -86,6 +87,7 @@ def run(config: Config, count: int = 300, days: int = 14, timeout: float = 180.0
     console = Console()
     started_kafka = not config.kafka_bootstrap and LocalKafka(config).bootstrap() is None
     started_worker = stack.worker_process(config).pid() is None
+    started_api = api_server.api_process(config).pid() is None
     try:
         console.print("[bold]civicloop demo[/]: starting the local stack …")
         stack.up(config)
@@ -96,6 +98,7 @@ def run(config: Config, count: int = 300, days: int = 14, timeout: float = 180.0
         finally:
             keys.close()
         console.print(_reports_table(config, run_id, count, timeout))
+        console.print(demo_open311.run(config, timeout))
         city = simulate(
             days,
             300,
@@ -114,6 +117,8 @@ def run(config: Config, count: int = 300, days: int = 14, timeout: float = 180.0
         print_table(console, rows, f"metrics by department, last {days} days ({config.database})")
         return 0
     finally:
+        if started_api:
+            api_server.api_process(config).stop(timeout=30)
         if started_worker:
             stack.worker_process(config).stop(timeout=60)
         if started_kafka:

@@ -13,7 +13,7 @@ from civicloop.projections.store.reader import open_reader
 from civicloop.projections.tables.progress import projected_offsets, remaining
 from civicloop.schemas.event import Event
 from civicloop.streams import kafka
-from civicloop.streams.producer import EventProducer
+from civicloop.streams.producer import DeliveryError, EventProducer
 
 
 @dataclass
@@ -38,19 +38,39 @@ def progress(transient: bool = False) -> Progress:
     )
 
 
+class SendStopped(RuntimeError):
+    """Producing stopped part-way (Kafka refused or lost sends, or the user interrupted):
+    ``confirmed`` events were acknowledged by Kafka before that."""
+
+    def __init__(self, confirmed: int, cause: BaseException) -> None:
+        reason = "interrupted" if isinstance(cause, KeyboardInterrupt) else str(cause) or repr(cause)
+        super().__init__(f"{confirmed} event(s) confirmed by Kafka before it stopped ({reason})")
+        self.confirmed = confirmed
+
+
 def send(config: Config, events: Iterable[Event], what: str, total: int | None = None) -> Sent:
-    """Produce ``events`` (idempotent, keyed by case) with a progress bar; confirm delivery."""
+    """Produce ``events`` (idempotent, keyed by case) with a progress bar; confirm delivery.
+    Raises SendStopped saying how many were confirmed when producing stops part-way."""
     address = kafka.bootstrap(config)
     kafka.ensure_topics(config, address)
     started = time.perf_counter()
-    with progress() as bar, EventProducer(address, config.events_topic) as producer:
-        task = bar.add_task(what, total=total, rate="")
-        for n, event in enumerate(events, 1):
-            producer.send(event)
-            if n % 2000 == 0:
-                bar.update(task, completed=n, rate=f"{n / (time.perf_counter() - started):,.0f} ev/s")
-        producer.flush()
-        bar.update(task, completed=producer.delivered, total=producer.delivered)
+    producer = EventProducer(address, config.events_topic)
+    try:
+        with progress() as bar:
+            task = bar.add_task(what, total=total, rate="")
+            for n, event in enumerate(events, 1):
+                producer.send(event)
+                if n % 2000 == 0:
+                    bar.update(task, completed=n, rate=f"{n / (time.perf_counter() - started):,.0f} ev/s")
+            producer.flush()
+            bar.update(task, completed=producer.delivered, total=producer.delivered)
+    except (Exception, KeyboardInterrupt) as exc:
+        # Count what Kafka did confirm, so the caller can say exactly what was produced.
+        try:
+            producer.flush(10)
+        except DeliveryError:
+            pass
+        raise SendStopped(producer.delivered, exc) from None
     return Sent(producer.delivered, time.perf_counter() - started, dict(producer.high_offsets))
 
 

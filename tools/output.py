@@ -53,6 +53,7 @@ TABLE_COLUMNS = {
         ("on_time_rate_open_aware", "on time*"),
         ("open_overdue", "overdue"),
         ("response_rate", "response"),
+        ("assist_sign_for_rate", "assist sign-for"),
         ("resolution_rate", "resolved"),
         ("satisfaction_rate", "satisfied"),
         ("rework_rate", "rework"),
@@ -78,28 +79,32 @@ def to_tables(rows: Sequence[dict[str, Any]], title: str, console: Console) -> l
         table.add_column("no rows: nothing projected in this period")
         return [table]
     kind = title.split()[0]
-    columns = TABLE_COLUMNS.get(kind) or tuple((k, k.replace("_", " ")) for k in rows[0] if k != "group")
+    # Rows without a "group" (signals, hotspots, nearby) are labelled by their first key.
+    label = "group" if "group" in rows[0] else next(iter(rows[0]))
+    columns = TABLE_COLUMNS.get(kind) or tuple((k, k.replace("_", " ")) for k in rows[0] if k != label)
     tables: list[Table] = []
     chunk: list[tuple[str, str]] = []
     for column in columns:
-        if chunk and _width(console, _table(rows, title, [*chunk, column])) > console.width:
-            tables.append(_table(rows, title, chunk))
+        if chunk and _width(console, _table(rows, title, [*chunk, column], label)) > console.width:
+            tables.append(_table(rows, title, chunk, label))
             chunk = []
         chunk.append(column)
-    tables.append(_table(rows, title, chunk))
+    tables.append(_table(rows, title, chunk, label))
     if len(tables) > 1:
         for n, table in enumerate(tables, 1):
             table.title = f"{title} ({n}/{len(tables)})"
     return tables
 
 
-def _table(rows: Sequence[dict[str, Any]], title: str, columns: Sequence[tuple[str, str]]) -> Table:
+def _table(
+    rows: Sequence[dict[str, Any]], title: str, columns: Sequence[tuple[str, str]], label: str = "group"
+) -> Table:
     table = Table(title=title)
-    table.add_column("group", no_wrap=True)
+    table.add_column(label.replace("_", " "), no_wrap=True)
     for _, header in columns:
         table.add_column(header, justify="right", no_wrap=True)
     for row in rows:
-        table.add_row(str(row["group"]) or "(none)", *(_cell(key, row.get(key)) for key, _ in columns))
+        table.add_row(str(row[label]) or "(none)", *(_cell(key, row.get(key)) for key, _ in columns))
     return table
 
 

@@ -10,7 +10,20 @@ import sys
 
 import typer
 
-from civicloop.cli import analytics, bench, ingest, privacy, produce, replay, schemas, simulate, stack
+from civicloop.cli import (
+    analytics,
+    api,
+    bench,
+    ingest,
+    privacy,
+    produce,
+    replay,
+    report,
+    schemas,
+    signals,
+    simulate,
+    stack,
+)
 from civicloop.cli.common import err
 
 app = typer.Typer(
@@ -18,7 +31,20 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-for module in (stack, analytics, ingest, simulate, produce, replay, privacy, schemas, bench):
+for module in (
+    stack,
+    api,
+    analytics,
+    signals,
+    report,
+    ingest,
+    simulate,
+    produce,
+    replay,
+    privacy,
+    schemas,
+    bench,
+):
     module.register(app)
 
 
@@ -30,7 +56,8 @@ def main() -> None:
         message = _for_the_user(exc)
         if message is None:
             raise
-        err.print(f"[red]error:[/] {message}", highlight=False)
+        # soft_wrap: one line however long, so scripts and people see the whole message
+        err.print(f"[red]error:[/] {message}", highlight=False, soft_wrap=True)
         sys.exit(2)
 
 

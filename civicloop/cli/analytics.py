@@ -13,6 +13,7 @@ import typer
 
 from civicloop.cli.common import Dimension, configured, console, parse_time
 from civicloop.projections.metrics import closed_loop, reports
+from civicloop.projections.metrics.scope import Scope
 from civicloop.projections.store.reader import open_reader
 from civicloop.tools.output import Format, emit
 
@@ -20,6 +21,13 @@ From = Annotated[str | None, typer.Option("--from", help="Period start, inclusiv
 To = Annotated[str | None, typer.Option("--to", help="Period end, exclusive (ISO; UTC if no offset).")]
 By = Annotated[Dimension, typer.Option("--by", help="Group by this dimension.")]
 Fmt = Annotated[Format, typer.Option("--format", help="table, json (an array) or csv.")]
+Department = Annotated[
+    str | None,
+    typer.Option(help="Only this department's cases (as lead) and tasks (as their department)."),
+]
+Category = Annotated[str | None, typer.Option(help="Only cases and tasks of this category.")]
+District = Annotated[str | None, typer.Option(help="Only cases and tasks in this district.")]
+Channel = Annotated[str | None, typer.Option(help="Only cases and tasks reported through this channel.")]
 
 
 def register(app: typer.Typer) -> None:
@@ -30,22 +38,36 @@ def register(app: typer.Typer) -> None:
 
 
 def metrics(
-    t_from: From = None, t_to: To = None, by: By = Dimension.department, fmt: Fmt = Format.table
+    t_from: From = None,
+    t_to: To = None,
+    by: By = Dimension.department,
+    fmt: Fmt = Format.table,
+    department: Department = None,
+    category: Category = None,
+    district: District = None,
+    channel: Channel = None,
 ) -> None:
     """Closed-loop metrics per group: closure, on-time, response, resolution, satisfaction, …"""
-    rows = _run(
-        lambda run, db: closed_loop.metrics(run, db, by.value, parse_time(t_from), parse_time(t_to)), by
-    )
+    scope = _scope(department, category, district, channel)
+    start, end = parse_time(t_from), parse_time(t_to)
+    rows = _run(lambda run, db: closed_loop.metrics(run, db, by.value, start, end, scope=scope), by)
     emit(rows, fmt, f"metrics by {by.value}")
 
 
 def durations(
-    t_from: From = None, t_to: To = None, by: By = Dimension.department, fmt: Fmt = Format.table
+    t_from: From = None,
+    t_to: To = None,
+    by: By = Dimension.department,
+    fmt: Fmt = Format.table,
+    department: Department = None,
+    category: Category = None,
+    district: District = None,
+    channel: Channel = None,
 ) -> None:
     """p50/p90/p99 of report→register→dispatch→accept→dispose→close, wall-clock and working."""
-    rows = _run(
-        lambda run, db: reports.durations(run, db, by.value, parse_time(t_from), parse_time(t_to)), by
-    )
+    scope = _scope(department, category, district, channel)
+    start, end = parse_time(t_from), parse_time(t_to)
+    rows = _run(lambda run, db: reports.durations(run, db, by.value, start, end, scope), by)
     emit(rows, fmt, f"durations by {by.value} (seconds)")
 
 
@@ -53,10 +75,21 @@ def backlog(
     as_of: Annotated[str | None, typer.Option("--as-of", help="Moment (default now).")] = None,
     by: By = Dimension.department,
     fmt: Fmt = Format.table,
+    department: Department = None,
+    category: Category = None,
+    district: District = None,
+    channel: Channel = None,
 ) -> None:
     """Open cases by age bucket and overdue state."""
-    rows = _run(lambda run, db: reports.backlog(run, db, by.value, parse_time(as_of)), by)
+    scope = _scope(department, category, district, channel)
+    rows = _run(lambda run, db: reports.backlog(run, db, by.value, parse_time(as_of), scope), by)
     emit(rows, fmt, f"backlog by {by.value}")
+
+
+def _scope(department: str | None, category: str | None, district: str | None, channel: str | None) -> Scope:
+    """The filters given on the command line (``--department roads`` …), as the queries take them."""
+    given = {"department": department, "category": category, "district": district, "channel": channel}
+    return Scope({dim: value for dim, value in given.items() if value is not None})
 
 
 def sql(query: str) -> None:

@@ -7,6 +7,7 @@ figures depend on the machine (which they print) more than on the code.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -27,14 +28,17 @@ StoreKind = Annotated[
         help="chdb: a fresh chDB directory in a temp "
         "dir; server: CIVICLOOP_CLICKHOUSE_URL when it is a "
         "clickhouse:// URL, else a clickhouse-server started "
-        "for the run.",
+        "for the run; cluster: CIVICLOOP_CLICKHOUSE_CLUSTER "
+        "when set, else a local 2-shard × 2-replica cluster "
+        "started for the run (on the same machine: the "
+        "figures are its overhead).",
     ),
 ]
 
 
 def register(app: typer.Typer) -> None:
     """Add the ``civicloop bench`` sub-app (``codec``, ``produce``, ``replay``, ``live``,
-    ``queries``) to ``app``."""
+    ``queries``, ``signals``, ``dashboard``, ``chaos``, ``api``) to ``app``."""
     bench = typer.Typer(
         help="Throughput against a raw ceiling measured in the same run.", no_args_is_help=True
     )
@@ -43,6 +47,10 @@ def register(app: typer.Typer) -> None:
     bench.command("replay")(replay_command)
     bench.command("live")(live_command)
     bench.command("queries")(queries_command)
+    bench.command("signals")(signals_command)
+    bench.command("dashboard")(dashboard_command)
+    bench.command("chaos")(chaos_command)
+    bench.command("api")(api_command)
     app.add_typer(bench, name="bench")
 
 
@@ -97,6 +105,21 @@ def live_command(
     _on_kafka(lambda config: run(config, events, rate, seconds), as_json)
 
 
+def dashboard_command(
+    cases: Annotated[int, typer.Option(min=1, help="Cases in the synthetic projections.")] = 1_000_000,
+    store: StoreKind = Backend.chdb,
+    rounds: Rounds = 3,
+    as_json: AsJson = False,
+) -> None:
+    """The dashboard's page and JSON figures over HTTP vs the store answering the metrics."""
+    from civicloop import log
+    from civicloop.tools.bench.dashboard import run
+    from civicloop.tools.bench.report import show
+
+    log.configure()
+    show(run(cases, store, rounds), as_json)
+
+
 def queries_command(
     cases: Annotated[int, typer.Option(min=1, help="Cases in the synthetic projections.")] = 1_000_000,
     store: StoreKind = Backend.chdb,
@@ -110,6 +133,51 @@ def queries_command(
 
     log.configure()
     show(run(cases, store, rounds), as_json)
+
+
+def chaos_command(
+    workers: Annotated[int, typer.Option(min=1, help="Supervised workers in one consumer group.")] = 3,
+    partitions: Annotated[int, typer.Option(min=1, help="Partitions of the case-events topic.")] = 6,
+    events: Annotated[int, typer.Option("--events", "-n", min=1, help="Events produced at least.")] = 60_000,
+    rate: Annotated[int, typer.Option(min=1, help="Events/s produced while the chaos goes on.")] = 600,
+    kills: Annotated[int, typer.Option(min=0, help="kill -9 of a random worker.")] = 6,
+    broker_restarts: Annotated[
+        int, typer.Option(min=0, help="Broker restarts, alternately graceful and kill -9.")
+    ] = 2,
+    seed: Annotated[int, typer.Option(help="Seeds the city and the order and targets of the chaos.")] = 7,
+    static: Annotated[
+        bool, typer.Option(help="Static group membership (each worker keeps a name) or dynamic.")
+    ] = False,
+    as_json: AsJson = False,
+) -> None:
+    """Kill workers and restart the broker while a city drains; compare every table and metric
+    with a clean single-worker run; print recovery time per kill and every difference."""
+    from civicloop import config as config_module
+    from civicloop import log
+    from civicloop.tools.bench.chaos import run
+    from civicloop.tools.bench.chaos_report import Plan, show
+
+    log.configure()
+    plan = Plan(workers, partitions, events, rate, kills, broker_restarts, seed, static)
+    report = run(config_module.load(), plan)
+    show(report, as_json)
+    if report.differences:
+        raise typer.Exit(1)
+
+
+def api_command(
+    seconds: Annotated[int, typer.Option(min=1, help="How long wrk holds the load.")] = 15,
+    concurrency: Annotated[int, typer.Option(min=1, help="Open connections (requests in flight).")] = 32,
+    threads: Annotated[int, typer.Option(min=1, help="wrk threads.")] = 2,
+    events: Annotated[
+        int, typer.Option("--events", "-n", min=1, help="Events for the SDK ceiling.")
+    ] = 20_000,
+    as_json: AsJson = False,
+) -> None:
+    """Open311 POSTs over HTTP (a real API process, loaded by wrk) vs the SDK producer."""
+    from civicloop.tools.bench.api import run
+
+    _on_kafka(lambda config: run(config, seconds, concurrency, threads, events), as_json)
 
 
 def _on_kafka(bench: Callable[[Config], Result], as_json: bool) -> None:
@@ -128,3 +196,43 @@ def _on_kafka(bench: Callable[[Config], Result], as_json: bool) -> None:
         Console(stderr=True).print(f"[red]error:[/] {exc}", highlight=False)
         raise typer.Exit(2) from None
     show(result, as_json)
+
+
+def signals_command(
+    days: Annotated[int, typer.Option(min=42, help="Length of the simulated year.")] = 365,
+    cases_per_day: Annotated[float, typer.Option(help="Mean reports per day in the simulated city.")] = 400.0,
+    per_size: Annotated[
+        int, typer.Option(min=1, help="Injected one-day surges per multiplier (2x, 3x, 5x).")
+    ] = 20,
+    seed: Annotated[int, typer.Option(help="Same seed, same city and surges.")] = 1,
+    as_json: AsJson = False,
+) -> None:
+    """Surge detection (sensitivity, false alarms per cell-year, time to detection) on a
+    simulated year with injected surges; duplicate-suggestion recall on the Baltimore sample."""
+    import json
+
+    from rich.console import Console
+
+    from civicloop import log
+    from civicloop.tools.bench import signals
+    from civicloop.tools.output import print_table
+
+    log.configure(level="warning")
+    result = {"surges": signals.surges(days, cases_per_day, per_size, seed, ("hour", "day"))}
+    sample = Path(__file__).resolve().parents[2] / "tests" / "data" / "baltimore" / "baltimore_311_sample.csv"
+    if sample.exists():
+        result["duplicates"] = signals.duplicates(sample)
+    if as_json:
+        print(json.dumps(result, indent=1, default=str))
+        return
+    console = Console()
+    surge = result["surges"]
+    for window, figures in surge["by_window"].items():
+        print_table(console, figures["by_multiplier"], f"surges, {window} windows")
+        console.print(
+            f"{window} windows: {figures['false_alarms']} false alarms = "
+            f"{figures['false_alarms_per_cell_year']} per cell-year (district cells)"
+        )
+    console.print({k: v for k, v in surge.items() if k != "by_window"})
+    if "duplicates" in result:
+        console.print("duplicate suggestions (Baltimore sample):", result["duplicates"])

@@ -15,7 +15,9 @@ from civicloop import config as config_module
 from civicloop import log
 from civicloop.tools import feed
 from civicloop.tools.ingest import baltimore311, mapping, nyc311
-from civicloop.tools.ingest.report import ImportResult, Report
+from civicloop.tools.ingest.csvfile import check_file, read_csv
+from civicloop.tools.ingest.report import Report
+from civicloop.tools.ingest.spec import CityMapping
 from civicloop.tools.simulate.jsonl import write_jsonl
 
 
@@ -25,15 +27,12 @@ class Format(StrEnum):
     mapping = "mapping"
 
 
-def read(fmt: Format, path: Path, tz: str | None, spec: Path | None) -> ImportResult:
-    if not path.exists():
-        raise typer.BadParameter(f"{path} does not exist", param_hint="FILE")
+def city_mapping(fmt: Format, spec: Path | None) -> CityMapping:
     if fmt is Format.mapping:
         if spec is None:
             raise typer.BadParameter("format 'mapping' needs --mapping city.toml")
-        return mapping.read(path, spec, tz)
-    module = baltimore311 if fmt is Format.baltimore311 else nyc311
-    return module.read(path, tz) if tz else module.read(path)
+        return mapping.load_mapping(spec)
+    return baltimore311.MAPPING if fmt is Format.baltimore311 else nyc311.MAPPING
 
 
 def import_command(
@@ -51,21 +50,32 @@ def import_command(
     wait: Annotated[bool, typer.Option(help="Return only when the projections include every event.")] = False,
     timeout: Annotated[float, typer.Option(help="Seconds --wait may take.")] = 600.0,
 ) -> None:
-    """Import a city 311 export as lifecycle events.
+    """Import a city 311 export as lifecycle events (docs/DESIGN.md §6).
 
-    CaseReported at creation, TaskDispatched to the agency with the due date as deadline (none
-    when the export has no due date; never an accept-by), CaseClosed at the close time,
-    CaseVoided for duplicates. Never invents a timestamp; prints what was imported and, by
-    reason, what could not be mapped.
+    Every row is a case under its agency (duplicates included); CaseReported at creation,
+    TaskDispatched to the agency with the due date as deadline (none when the export has no
+    due date; never an accept-by), CaseClosed at the close time whatever the status text says,
+    CaseVoided for rows whose status says duplicate. Never invents a timestamp; prints what was
+    imported and, by reason, what could not be mapped and where status and times disagree.
+    The whole file is checked before anything is produced; a malformed one is refused with its
+    line. Re-running an import is harmless: event ids derive from the rows.
     """
     log.configure()
     cfg = config_module.load()
-    result = read(fmt, path, tz, spec)
+    city = city_mapping(fmt, spec)
+    check_file(path, city)  # a malformed file is refused here, before anything is produced
+    result = read_csv(path, city, tz)
     if out is not None:
         written = write_jsonl(result, out)
         show(result.report, f"{written} events written to {out}")
         return
-    sent = feed.send(cfg, result, f"importing {path.name}")
+    try:
+        sent = feed.send(cfg, result, f"importing {path.name}")
+    except feed.SendStopped as exc:
+        raise RuntimeError(
+            f"{path}: import stopped after row {result.report.rows_read}: {exc}. Run the same "
+            "import again to complete it: event ids derive from the rows, so nothing is counted twice"
+        ) from None
     show(result.report, f"{sent.events} events produced to {cfg.events_topic} ({sent.rate:,.0f} ev/s)")
     if wait:
         feed.wait_projected(cfg, sent, timeout)
@@ -82,6 +92,7 @@ def show(report: Report, headline: str) -> None:
     for section, title in (
         ("events_by_type", "events by type"),
         ("unmapped", "could not be mapped (rows, by reason)"),
+        ("disagreements", "status text disagrees with the times (rows, by reason; the times decide)"),
         ("adjusted", "mapped by a documented rule"),
     ):
         table = Table(title=title, title_justify="left")

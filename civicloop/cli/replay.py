@@ -72,7 +72,7 @@ def _here(
     cfg: Config, since: str | None, keep_old: bool, show: Callable[[ReplayStatus], None]
 ) -> ReplayStatus:
     tune_gc()
-    store = open_store(cfg.clickhouse_url, cfg.home)
+    store = open_store(cfg.clickhouse_url, cfg.home, cfg.clickhouse_cluster)
     try:
         replayer = Replayer(
             cfg,

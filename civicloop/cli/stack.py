@@ -3,17 +3,25 @@ config."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
 from rich.table import Table
 
 from civicloop import config as config_module
-from civicloop.cli.common import configured, console
+from civicloop.cli.common import configured, console, err
 
 
 def register(app: typer.Typer) -> None:
     for command in (up, down, status, worker, demo):
         app.command()(command)
     app.command("config")(show_config)
+    app.command(
+        "supervise",
+        hidden=True,
+        context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    )(supervise)
     kafka_app = typer.Typer(
         help="The local Apache Kafka broker (KRaft, official jars).", no_args_is_help=True
     )
@@ -22,19 +30,27 @@ def register(app: typer.Typer) -> None:
     kafka_app.command("status")(kafka_status)
     app.add_typer(kafka_app, name="kafka")
     clickhouse_app = typer.Typer(
-        help="A throwaway ClickHouse server (Debian's package).", no_args_is_help=True
+        help="A throwaway ClickHouse server or cluster (Debian's package).", no_args_is_help=True
     )
     clickhouse_app.command("up")(clickhouse_up)
     clickhouse_app.command("down")(clickhouse_down)
     app.add_typer(clickhouse_app, name="clickhouse")
 
 
-def up() -> None:
-    """Start the local stack in the background: the broker (unless configured) and a worker."""
+def up(
+    workers: Annotated[
+        int, typer.Option(min=1, help="Workers in the consumer group (more than one needs a server).")
+    ] = 1,
+) -> None:
+    """Start the local stack in the background: the broker (unless configured) the worker(s), the API."""
     from civicloop.tools.local import stack
 
     cfg = configured()
-    stack.up(cfg)
+    try:
+        stack.up(cfg, workers)
+    except ValueError as exc:
+        err.print(f"[red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(2) from None
     _print_status(cfg)
 
 
@@ -58,9 +74,25 @@ def _print_status(cfg: config_module.Config) -> None:
     for column in ("part", "state", "detail"):
         table.add_column(column)
     for part in stack.status(cfg):
-        table.add_row(part.name, "[green]running[/]" if part.running else "[red]stopped[/]", part.detail)
-    table.add_row("clickhouse", "", cfg.clickhouse_url)
+        table.add_row(part.name, _coloured(part.state), part.detail)
+    cluster = f" cluster={cfg.clickhouse_cluster}" if cfg.clickhouse_cluster else ""
+    table.add_row("clickhouse", "", cfg.clickhouse_url + cluster)
     console.print(table)
+
+
+STATE_COLOURS = {
+    "running": "green",
+    "ok": "green",
+    "configured": "green",
+    "degraded": "red",
+    "stopped": "red",
+    "waiting": "yellow",
+}
+
+
+def _coloured(state: str) -> str:
+    colour = STATE_COLOURS.get(state)
+    return f"[{colour}]{state}[/]" if colour else state
 
 
 def worker(
@@ -70,6 +102,17 @@ def worker(
     from civicloop.streams.worker import run
 
     run(configured(), loglevel=loglevel)
+
+
+def supervise(
+    ctx: typer.Context,
+    status_file: Annotated[Path, typer.Option(help="Where to keep the child's pid, restarts, exit code.")],
+) -> None:
+    """Run the command after `--` and restart it with backoff whenever it dies (used by `up`)."""
+    from civicloop.tools.local.supervisor import Supervisor
+
+    configured()
+    raise typer.Exit(Supervisor(ctx.args, status_file).run())
 
 
 def demo(reports: int = typer.Option(300, help="How many simulated reports to produce.")) -> None:
@@ -114,16 +157,44 @@ def kafka_status() -> None:
     raise typer.Exit(0 if address else 1)
 
 
-def clickhouse_up() -> None:
-    """Start a ClickHouse server on free ports under var/clickhouse; print its URL."""
+def clickhouse_up(
+    shards: Annotated[
+        int | None, typer.Option(min=1, help="Start a cluster of this many shards (with ZooKeeper).")
+    ] = None,
+    replicas: Annotated[
+        int | None, typer.Option(min=1, help="Replicas of each shard in the cluster.")
+    ] = None,
+    name: Annotated[str, typer.Option(help="The cluster's name (its remote_servers entry).")] = "civicloop",
+) -> None:
+    """Start a ClickHouse server on free ports under var/clickhouse and print its URL; with
+    --shards/--replicas, a cluster of N×M servers plus ZooKeeper under var/clickhouse-cluster,
+    and print its entry node's URL and `cluster=<name>`."""
+    from civicloop.tools.local.clickhouse_cluster import LocalCluster
     from civicloop.tools.local.clickhouse_server import LocalClickHouse
 
-    console.print(LocalClickHouse(configured().var / "clickhouse").up())
+    cfg = configured()
+    if shards is None and replicas is None:
+        console.print(LocalClickHouse(cfg.var / "clickhouse").up())
+        return
+    try:
+        layout = LocalCluster(cfg.var / "clickhouse-cluster", cfg.cache).up(shards or 1, replicas or 1, name)
+    except ValueError as exc:
+        console.print(f"[red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(2) from None
+    console.print(f"{layout.entry.url} cluster={layout.name}", highlight=False, soft_wrap=True)
+    console.print(
+        f"[dim]CIVICLOOP_CLICKHOUSE_URL={layout.entry.url} CIVICLOOP_CLICKHOUSE_CLUSTER={layout.name}[/]",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 def clickhouse_down() -> None:
-    """Stop the server started by `civicloop clickhouse up`."""
+    """Stop the server or cluster started by `civicloop clickhouse up`."""
+    from civicloop.tools.local.clickhouse_cluster import LocalCluster
     from civicloop.tools.local.clickhouse_server import LocalClickHouse
 
-    stopped = LocalClickHouse(configured().var / "clickhouse").down()
+    cfg = configured()
+    stopped = LocalClickHouse(cfg.var / "clickhouse").down()
+    stopped = LocalCluster(cfg.var / "clickhouse-cluster", cfg.cache).down() or stopped
     console.print("stopped" if stopped else "was not running")

@@ -72,6 +72,9 @@ class CaseState:
     voided_at: int | None = None
     void_reason: str = ""
     duplicate_of: str = ""
+    # The department a case voided before dispatch had been routed to (CaseVoided v2), so it
+    # still counts under that department (docs/DESIGN.md §6: imported duplicates).
+    routed_to: str = ""
     lead_task: str | None = None
     tasks: dict[str, TaskState] = field(default_factory=dict)
     returns: int = 0

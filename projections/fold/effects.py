@@ -24,6 +24,7 @@ def _registered(case: CaseState, ev: Event, t: int) -> None:
 def _voided(case: CaseState, ev: Event, t: int) -> None:
     case.voided_at, case.void_reason = t, ev["reason"]
     case.duplicate_of = ev.get("duplicate_of") or ""
+    case.routed_to = ev.get("department") or ""
 
 
 def _dispatched(case: CaseState, ev: Event, t: int) -> None:

@@ -11,14 +11,16 @@ from datetime import UTC, datetime, timedelta
 from civicloop.projections.fold.casestate import CaseState
 from civicloop.projections.fold.states import TRANSITIONS, State
 from civicloop.schemas.event import Event
-from civicloop.schemas.registry import registry, required_fields, time_fields
+from civicloop.schemas.events import EVENT_TYPES
+from civicloop.schemas.registry import required_fields, time_fields
 
 #: per event type: the fields that may never be null and the timestamp fields, both derived
 #: from the latest ``.avsc`` (the codec guarantees them for decoded events; hand-built events
 #: are checked so a bad one is rejected, never a crash). A ``TaskDispatched``'s ``accept_by`` /
 #: ``dispose_by`` may be null since v2 (no deadline set); when present they are UTC times.
-_CHECKED = {t: required_fields(t) for t in registry().event_types}
-_TIMES = {t: time_fields(t) for t in registry().event_types}
+#: Signals are another contract (docs/SIGNALS.md): the fold knows case events only.
+_CHECKED = {t: required_fields(t) for t in EVENT_TYPES}
+_TIMES = {t: time_fields(t) for t in EVENT_TYPES}
 
 
 class IllegalTransition(ValueError):

@@ -1,6 +1,6 @@
 """The case lifecycle as a pure fold: ``fold(state, event) -> state`` or ``IllegalTransition``.
 
-The live Faust path and the bulk replay share this function (DESIGN §1). The transition table
+The live Faust path and the bulk replay share this function (docs/DESIGN.md §6). The transition table
 is data in ``states.TRANSITIONS``; the rules below are what the table and the guards encode.
 
 * **At-least-once delivery**: an event whose ``event_id`` the case has already folded returns

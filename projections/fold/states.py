@@ -1,4 +1,4 @@
-"""Case states and the transition table — the lifecycle of DESIGN §3 as data.
+"""Case states and the transition table — the lifecycle of docs/DESIGN.md §3 as data.
 
 ``TRANSITIONS[key][from_state] -> to_state``. The key is the event type, refined where the
 payload or the task's role decides the target (see ``transition_key``):

@@ -11,9 +11,11 @@ bound is missing) and ``as_of`` = min(to, now):
 * on-time rate, open-aware = closed_on_time / (due_closed + open_overdue), where open_overdue
   = due in P, not closed, not voided, ``due_at < as_of``. Restricted to the due-in-P cohort so
   it is a fraction of one set of cases; the unrestricted count is the backlog's overdue state.
-* response rate = tasks dispatched in P accepted and reporter contacted, both at or before
-  accept-by / tasks dispatched in P with an accept-by (``dispatched_with_accept_by``).
-  return rate = those returned / tasks dispatched in P (all of them).
+* response rate = **lead** tasks dispatched in P accepted and reporter contacted, both at or
+  before accept-by / lead tasks dispatched in P with an accept-by (``lead_with_accept_by``):
+  contacting the reporter is the lead's duty. assist sign-for rate = assist tasks dispatched
+  in P accepted at or before accept-by / assist tasks dispatched in P with an accept-by
+  (``assist_with_accept_by``). return rate = tasks returned / tasks dispatched in P (all).
 * resolution / satisfaction: over cases whose latest feedback is in P.
 * rework (failed checks / disposals) and extension (extensions / registered cases) rates
   count the events of the cases registered in P: rows keep counts, not their times, so the
@@ -29,18 +31,19 @@ numerator and denominator — and counted everywhere else:
   on-time closure and the open-aware on-time rate; never ``open_overdue``; never overdue in
   the backlog. Still reported / closed / registered in P, with feedback, durations and
   counts as usual. An extension on such a task sets its first deadline (it is due from then).
-* NULL ``accept_by``: the task counts in ``dispatched`` (and in the return rate) but neither in
-  ``responded`` nor in ``dispatched_with_accept_by``, the response rate's denominator; it is
+* NULL ``accept_by``: the task counts in ``dispatched`` (and in the return rate) but in
+  neither the response rate nor the assist sign-for rate (numerator and denominator); it is
   never accept-overdue.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from civicloop.projections.metrics import sql as q
+from civicloop.projections.metrics.scope import WHOLE, Scope
 from civicloop.projections.store.base import Query
 
 CASE_COLUMNS = (
@@ -58,12 +61,20 @@ CASE_COLUMNS = (
     "resolved",
     "satisfied",
 )
-TASK_COLUMNS = ("dispatched", "dispatched_with_accept_by", "responded", "returned")
+TASK_COLUMNS = (
+    "dispatched",
+    "lead_with_accept_by",
+    "responded",
+    "assist_with_accept_by",
+    "assist_signed_for",
+    "returned",
+)
 RATES = {  # name → (numerator, denominator terms)
     "closure_rate": ("due_closed", ("due",)),
     "on_time_closure_rate": ("closed_on_time", ("due",)),
     "on_time_rate_open_aware": ("closed_on_time", ("due_closed", "open_overdue")),
-    "response_rate": ("responded", ("dispatched_with_accept_by",)),
+    "response_rate": ("responded", ("lead_with_accept_by",)),
+    "assist_sign_for_rate": ("assist_signed_for", ("assist_with_accept_by",)),
     "resolution_rate": ("resolved", ("feedback",)),
     "satisfaction_rate": ("satisfied", ("feedback",)),
     "rework_rate": ("rework", ("disposals",)),
@@ -78,11 +89,13 @@ def metric_queries(
     t_from: datetime | None = None,
     t_to: datetime | None = None,
     now: datetime | None = None,
+    scope: Scope = WHOLE,
 ) -> list[str]:
-    """[case query, task query]; pass their results, in this order, to ``combine``."""
+    """[case query, task query]; run each with ``scope.params()`` and pass their results, in
+    this order, to ``combine``."""
     return [
-        q.case_metrics_sql(db, dim, t_from, t_to, as_of(t_to, now)),
-        q.task_metrics_sql(db, dim, t_from, t_to),
+        q.case_metrics_sql(db, dim, t_from, t_to, as_of(t_to, now), scope),
+        q.task_metrics_sql(db, dim, t_from, t_to, scope),
     ]
 
 
@@ -112,8 +125,29 @@ def metrics(
     t_from: datetime | None = None,
     t_to: datetime | None = None,
     now: datetime | None = None,
+    scope: Scope = WHOLE,
 ) -> list[dict[str, Any]]:
-    return combine([run(sql) for sql in metric_queries(db, dim, t_from, t_to, now)])
+    """One dict per group; ``scope`` filters the rows (e.g. one department's) or, as a series
+    of periods, makes the groups the periods (see ``series``)."""
+    queries = metric_queries(db, dim, t_from, t_to, now, scope)
+    return combine([run(sql, scope.params()) for sql in queries])
+
+
+def series(
+    run: Query,
+    db: str,
+    periods: Sequence[tuple[datetime, datetime]],
+    filters: Mapping[str, str] | None = None,
+    now: datetime | None = None,
+) -> list[dict[str, Any]]:
+    """``metrics(run, db, "all", start, end, now)`` for each period, in one scan per table:
+    one dict per period, in the order given, with ``group`` = the period's start (a period
+    without a single row gets zero counts and None rates)."""
+    if not periods:
+        return []
+    scope = Scope(dict(filters or {}), tuple(periods))
+    found = {row["group"]: row for row in metrics(run, db, "all", None, None, now, scope)}
+    return [found.get(start) or _with_rates(_group({}, start)) for start, _ in periods]
 
 
 def _group(groups: dict[str, dict[str, Any]], key: Any) -> dict[str, Any]:

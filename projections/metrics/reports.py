@@ -6,11 +6,17 @@ from datetime import UTC, datetime
 from typing import Any
 
 from civicloop.projections.metrics import sql as q
+from civicloop.projections.metrics.scope import WHOLE, Scope
 from civicloop.projections.store.base import Query
 
 
 def durations(
-    run: Query, db: str, dim: str, t_from: datetime | None = None, t_to: datetime | None = None
+    run: Query,
+    db: str,
+    dim: str,
+    t_from: datetime | None = None,
+    t_to: datetime | None = None,
+    scope: Scope = WHOLE,
 ) -> list[dict[str, Any]]:
     """Per group and duration: n and p50/p90/p99 in wall-clock and in working seconds.
 
@@ -19,7 +25,7 @@ def durations(
     """
     out = []
     for name in q.DURATIONS:
-        for grp, n, wall, working in run(q.durations_sql(db, dim, name, t_from, t_to)):
+        for grp, n, wall, working in run(q.durations_sql(db, dim, name, t_from, t_to, scope), scope.params()):
             if int(n):
                 out.append(
                     {
@@ -33,12 +39,14 @@ def durations(
     return sorted(out, key=lambda r: (r["group"], r["duration"]))
 
 
-def backlog(run: Query, db: str, dim: str, as_of: datetime | None = None) -> list[dict[str, Any]]:
+def backlog(
+    run: Query, db: str, dim: str, as_of: datetime | None = None, scope: Scope = WHOLE
+) -> list[dict[str, Any]]:
     """Open cases as of a moment (default now) by group, age bucket and overdue state."""
     moment = as_of or datetime.now(UTC)
     return [
         {"group": grp, "age_bucket": bucket, "overdue": bool(int(overdue)), "cases": int(cases)}
-        for grp, bucket, overdue, cases in run(q.backlog_sql(db, dim, moment))
+        for grp, bucket, overdue, cases in run(q.backlog_sql(db, dim, moment, scope), scope.params())
     ]
 
 

@@ -5,12 +5,16 @@ Only what 18.16 has: ``FINAL``, ``countIf``/``sumIf``, ``quantilesExactIf``, ``m
 ``min(floor(level * n), n - 1)`` of the sorted values (the upper median for even n); the
 Python reference uses the same rule. Period bounds are half-open ``[from, to)``; a missing
 bound is open (all time). Every ratio's parts are counted here and divided in Python.
+A :class:`~civicloop.projections.metrics.scope.Scope` filters the rows or makes a series of
+periods (the dashboard's trends) out of the same queries.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
+from civicloop.projections.metrics.scope import WHOLE, Scope
 from civicloop.projections.store.base import literal
 
 #: dimension → (expression on case_lifecycle, expression on case_tasks). Case metrics group
@@ -27,12 +31,16 @@ DIMENSIONS: dict[str, tuple[str, str]] = {
 LEVELS = (0.5, 0.9, 0.99)
 
 
-def at(moment: datetime) -> str:
-    """A ``DateTime('UTC')`` literal (whole seconds)."""
-    return literal(moment)
+#: a period bound: a moment, or SQL naming one (a series' bound column, ``scope.PERIOD_FROM``)
+Bound = datetime | str | None
 
 
-def within(col: str, t_from: datetime | None, t_to: datetime | None) -> str:
+def at(moment: datetime | str) -> str:
+    """A ``DateTime('UTC')`` literal (whole seconds); text is SQL already (a series' bound)."""
+    return moment if isinstance(moment, str) else literal(moment)
+
+
+def within(col: str, t_from: Bound, t_to: Bound) -> str:
     """``col`` is set and falls in ``[t_from, t_to)``."""
     parts = [f"{col} IS NOT NULL"]
     if t_from is not None:
@@ -59,17 +67,34 @@ def group_expr(dim: str, table: int) -> str:
     return DIMENSIONS[dim][table]
 
 
+def source(scope: Scope, db: str, table: int, period_columns: Sequence[str]) -> str:
+    """The FROM clause of a metric query on ``TABLES[table]`` under ``scope``."""
+    columns = {dim: group_expr(dim, table) for dim in scope.filters}
+    return scope.source(f"{db}.{TABLES[table]}", columns, period_columns)
+
+
+#: the columns whose times put a case or a task into a period of the metric queries
+CASE_PERIOD_COLUMNS = ("reported_at", "closed_at", "due_at", "registered_at", "feedback_at")
+TASK_PERIOD_COLUMNS = ("dispatched_at",)
+
+
 def case_metrics_sql(
-    db: str, dim: str, t_from: datetime | None, t_to: datetime | None, as_of: datetime
+    db: str,
+    dim: str,
+    t_from: datetime | None,
+    t_to: datetime | None,
+    as_of: datetime,
+    scope: Scope = WHOLE,
 ) -> str:
     """Case-level counts per group. ``as_of`` = min(to, now) decides "open and overdue"."""
+    t_from, t_to, as_of = scope.bounds(t_from, t_to, as_of)
     due = within("due_at", t_from, t_to)
     reg, fb = within("registered_at", t_from, t_to), within("feedback_at", t_from, t_to)
     closed = within("closed_at", t_from, t_to)
     done = f"{due} AND closed_at IS NOT NULL"
     overdue = f"{due} AND closed_at IS NULL AND voided_at IS NULL AND due_at < {at(as_of)}"
     return f"""
-SELECT {group_expr(dim, 0)} AS grp,
+SELECT {scope.group(group_expr(dim, 0))} AS grp,
     countIf({cond(within("reported_at", t_from, t_to))}) AS reported,
     countIf({cond(closed)}) AS closed,
     countIf({cond(due)}) AS due,
@@ -86,27 +111,34 @@ SELECT {group_expr(dim, 0)} AS grp,
         AS satisfied,
     quantilesExactIf(0.5, 0.9)({elapsed("reported_at", "closed_at")}, {cond(closed)})
         AS report_to_close
-FROM {db}.case_lifecycle FINAL
+FROM {source(scope, db, 0, CASE_PERIOD_COLUMNS)}
 GROUP BY grp"""
 
 
-def task_metrics_sql(db: str, dim: str, t_from: datetime | None, t_to: datetime | None) -> str:
-    """Task-level counts per group: the cohort is tasks dispatched in the period. A task with a
-    NULL ``accept_by`` (no deadline set) is dispatched but neither responded nor in the
-    response rate's denominator (``dispatched_with_accept_by``)."""
+def task_metrics_sql(
+    db: str, dim: str, t_from: datetime | None, t_to: datetime | None, scope: Scope = WHOLE
+) -> str:
+    """Task-level counts per group: the cohort is tasks dispatched in the period.
+
+    The response rate counts **lead** tasks only (contacting the reporter is the lead's duty,
+    docs/DESIGN.md §5); the assist sign-for rate counts assist tasks accepted by their
+    accept-by (吹哨报到: did the called department report in time?). A task with a NULL
+    ``accept_by`` (no deadline set) is dispatched but in neither rate."""
+    t_from, t_to, _ = scope.bounds(t_from, t_to)
     disp = within("dispatched_at", t_from, t_to)
-    with_deadline = f"{disp} AND accept_by IS NOT NULL"
-    responded = (
-        f"{with_deadline} AND accepted_at IS NOT NULL AND contacted_at IS NOT NULL"
-        " AND accepted_at <= accept_by AND contacted_at <= accept_by"
-    )
+    lead = f"{disp} AND role = 'lead' AND accept_by IS NOT NULL"
+    assist = f"{disp} AND role = 'assist' AND accept_by IS NOT NULL"
+    accepted = "accepted_at IS NOT NULL AND accepted_at <= accept_by"
+    contacted = "contacted_at IS NOT NULL AND contacted_at <= accept_by"
     return f"""
-SELECT {group_expr(dim, 1)} AS grp,
+SELECT {scope.group(group_expr(dim, 1))} AS grp,
     countIf({cond(disp)}) AS dispatched,
-    countIf({cond(with_deadline)}) AS dispatched_with_accept_by,
-    countIf({cond(responded)}) AS responded,
+    countIf({cond(lead)}) AS lead_with_accept_by,
+    countIf({cond(f"{lead} AND {accepted} AND {contacted}")}) AS responded,
+    countIf({cond(assist)}) AS assist_with_accept_by,
+    countIf({cond(f"{assist} AND {accepted}")}) AS assist_signed_for,
     countIf({cond(disp + " AND returned_at IS NOT NULL")}) AS returned
-FROM {db}.case_tasks FINAL
+FROM {source(scope, db, 1, TASK_PERIOD_COLUMNS)}
 GROUP BY grp"""
 
 
@@ -122,18 +154,21 @@ DURATIONS: dict[str, tuple[int, str, str, str]] = {
 TABLES = ("case_lifecycle", "case_tasks")
 
 
-def durations_sql(db: str, dim: str, name: str, t_from: datetime | None, t_to: datetime | None) -> str:
+def durations_sql(
+    db: str, dim: str, name: str, t_from: datetime | None, t_to: datetime | None, scope: Scope = WHOLE
+) -> str:
     """n and p50/p90/p99 of one duration, wall-clock and working seconds, per group."""
     table, start, end, working = DURATIONS[name]
+    t_from, t_to, _ = scope.bounds(t_from, t_to)
     done = f"{within(end, t_from, t_to)} AND {start} IS NOT NULL"
     levels = ", ".join(str(level) for level in LEVELS)
     return f"""
-SELECT {group_expr(dim, table)} AS grp,
+SELECT {scope.group(group_expr(dim, table))} AS grp,
     countIf({cond(done)}) AS n,
     quantilesExactIf({levels})({elapsed(start, end)}, {cond(done)}) AS wall,
     quantilesExactIf({levels})({working}, {cond(done + f" AND {working} IS NOT NULL")})
         AS working
-FROM {db}.{TABLES[table]} FINAL
+FROM {source(scope, db, table, (end,))}
 GROUP BY grp"""
 
 
@@ -146,12 +181,14 @@ AGE_BUCKETS = (
 )
 
 
-def backlog_sql(db: str, dim: str, as_of: datetime) -> str:
-    """Open cases as of ``as_of`` by age bucket and overdue state.
+def backlog_sql(db: str, dim: str, as_of: datetime, scope: Scope = WHOLE) -> str:
+    """Open cases as of ``as_of`` by age bucket and overdue state (``scope``: filters only).
 
     Exact for ``as_of`` = now. For a past moment it is rebuilt from the current rows (reported
     by then, not voided or closed by then), so a case closed then and reopened later is missed.
     """
+    if scope.series:
+        raise ValueError("the backlog is as of one moment: a series of periods does not apply")
     t = at(as_of)
     age = elapsed("reported_at", t)
     buckets = ", ".join(f"{age} < {limit}, '{label}'" for limit, label in AGE_BUCKETS)
@@ -160,7 +197,7 @@ SELECT {group_expr(dim, 0)} AS grp,
     multiIf({buckets}, '>=30d') AS age_bucket,
     toUInt8({cond(f"due_at IS NOT NULL AND due_at < {t}")}) AS overdue,
     count() AS cases
-FROM {db}.case_lifecycle FINAL
+FROM {source(scope, db, 0, ())}
 WHERE reported_at <= {t} AND {cond(f"voided_at IS NULL OR voided_at > {t}")}
     AND {cond(f"closed_at IS NULL OR closed_at > {t}")}
 GROUP BY grp, age_bucket, overdue

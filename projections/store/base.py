@@ -3,6 +3,8 @@
 - ``chdb://PATH`` — the ClickHouse engine in-process (chDB) on a local directory: the default,
   no server to run. chDB allows one process per directory, so the worker owns it while it runs.
 - ``clickhouse://[user[:password]@]host:port/`` — a ClickHouse server over the native protocol.
+- the same URL with a cluster name — a sharded, replicated cluster entered through that server
+  (``cluster.py``; docs/CLUSTER.md).
 
 Both speak the SQL civicloop ships, which stays within what ClickHouse 18.16 (Debian's package)
 understands (docs/DESIGN.md §7). Results come back as tuples with timezone-aware UTC datetimes.
@@ -111,9 +113,15 @@ class StoreURLError(ValueError):
     """A CIVICLOOP_CLICKHOUSE_URL that names no backend civicloop knows."""
 
 
-def open_store(url: str, home: Path | None = None) -> Store:
-    """Open the backend that ``url`` names; relative chDB paths are resolved under ``home``."""
+def open_store(url: str, home: Path | None = None, cluster: str = "") -> Store:
+    """Open the backend that ``url`` names; relative chDB paths are resolved under ``home``.
+    With ``cluster`` (a server URL only), the cluster of that name, entered through that server."""
     parsed = urlparse(url)
+    if cluster and parsed.scheme != "clickhouse":
+        raise StoreURLError(
+            f"the ClickHouse cluster {cluster!r} needs a server URL (clickhouse://host:port/ of one "
+            f"of its nodes), not {url!r}"
+        )
     if parsed.scheme == "chdb":
         from civicloop.projections.store.chdb import ChdbStore
 
@@ -122,6 +130,16 @@ def open_store(url: str, home: Path | None = None) -> Store:
         if not path.is_absolute():
             path = (home or Path.cwd()) / path
         return ChdbStore(path)
+    if parsed.scheme == "clickhouse" and cluster:
+        from civicloop.projections.store.cluster import ClusterStore
+
+        return ClusterStore(
+            host=parsed.hostname or "localhost",
+            port=parsed.port or 9000,
+            cluster=cluster,
+            user=unquote(parsed.username or "default"),
+            password=unquote(parsed.password or ""),
+        )
     if parsed.scheme == "clickhouse":
         from civicloop.projections.store.server import ServerStore
 

@@ -22,10 +22,14 @@ from civicloop.projections.store.base import StoreRejected
 DATETIME_MIN = datetime(1970, 1, 1, tzinfo=UTC)
 DATETIME_MAX = datetime(2106, 2, 7, 6, 28, 15, tzinfo=UTC)
 _NARROW: dict[str, tuple[Any, Any]] = {
-    "UInt8": (0, 2**8 - 1), "UInt16": (0, 2**16 - 1), "UInt32": (0, 2**32 - 1),
-    "Int8": (-(2**7), 2**7 - 1), "Int16": (-(2**15), 2**15 - 1), "Int32": (-(2**31), 2**31 - 1),
+    "UInt8": (0, 2**8 - 1),
+    "UInt16": (0, 2**16 - 1),
+    "UInt32": (0, 2**32 - 1),
+    "Int8": (-(2**7), 2**7 - 1),
+    "Int16": (-(2**15), 2**15 - 1),
+    "Int32": (-(2**31), 2**31 - 1),
     "DateTime": (DATETIME_MIN, DATETIME_MAX),
-}  # fmt: skip
+}
 
 Bounds = list[tuple[str, str, Any, Any]]  # (column, type, lowest, highest)
 

@@ -11,4 +11,4 @@ def open_reader(config: Config) -> Reader:
     """The store itself, or — for chDB while a worker holds the directory — the worker."""
     if config.clickhouse_url.startswith("chdb:") and deployment_health(config):
         return WorkerReader(f"http://127.0.0.1:{config.worker_web_port}")
-    return open_store(config.clickhouse_url, config.home)
+    return open_store(config.clickhouse_url, config.home, config.clickhouse_cluster)

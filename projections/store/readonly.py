@@ -34,9 +34,20 @@ READONLY = 164
 SYNTAX_ERROR = 62
 #: table functions that only generate or reshape values given in the query
 SAFE_TABLE_FUNCTIONS = frozenset(
-    {"numbers", "numbers_mt", "zeros", "zeros_mt", "generate_series", "generateseries", "values",
-     "view", "format", "null", "generaterandom"}
-)  # fmt: skip
+    {
+        "numbers",
+        "numbers_mt",
+        "zeros",
+        "zeros_mt",
+        "generate_series",
+        "generateseries",
+        "values",
+        "view",
+        "format",
+        "null",
+        "generaterandom",
+    }
+)
 #: the statements a reader may run, as the root node of ClickHouse's AST names them (readonly = 1
 #: would still let USE change the shared session's database, or KILL QUERY stop a write)
 READ_STATEMENTS = (

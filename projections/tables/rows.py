@@ -37,7 +37,8 @@ def case_row(case: CaseState, calendar: Calendar | None = None) -> dict[str, Any
         "grid_id": case.grid_id,
         "lat": case.lat,
         "lon": case.lon,
-        "lead_department": lead.department if lead else "",
+        # No lead: a case voided before dispatch counts under the department it was routed to.
+        "lead_department": lead.department if lead else case.routed_to,
         "lead_task_id": case.lead_task or "",
         **_times(
             case,

@@ -6,6 +6,8 @@ database and every table, and brings the column types of tables created by an ol
 to date: ``CREATE TABLE IF NOT EXISTS`` leaves an existing table as it is, so a column whose
 type was widened later is listed in ``NULLABLE_SINCE`` and converted where it is still the old
 type (``ALTER … MODIFY COLUMN``, which ClickHouse 18.16 runs by rewriting the column).
+On a cluster (a :class:`ClusterStore`) ``ensure`` makes the cluster layout instead, derived
+from the same files (``cluster.py``).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 from importlib import resources
 
 from civicloop.projections.store.base import Store
+from civicloop.projections.store.cluster import ClusterStore
 
 EVENT_LOG = "event_log"
 DEAD_LETTERS = "dead_letters"
@@ -20,9 +23,20 @@ CASE_LIFECYCLE = "case_lifecycle"
 CASE_TASKS = "case_tasks"
 CASE_STATE = "case_state"
 PROGRESS = "projection_progress"
+SIGNALS = "signals"
+SIGNAL_PROGRESS = "signal_progress"
 
 #: every table, in creation order; a rebuild creates, fills and swaps all of them
-NAMES: tuple[str, ...] = (EVENT_LOG, DEAD_LETTERS, CASE_LIFECYCLE, CASE_TASKS, CASE_STATE, PROGRESS)
+NAMES: tuple[str, ...] = (
+    EVENT_LOG,
+    DEAD_LETTERS,
+    CASE_LIFECYCLE,
+    CASE_TASKS,
+    CASE_STATE,
+    PROGRESS,
+    SIGNALS,
+    SIGNAL_PROGRESS,
+)
 
 #: (table, column) → its type now, for columns made Nullable after the table was first
 #: released: task deadlines may be NULL since TaskDispatched v2 (no deadline set).
@@ -45,7 +59,13 @@ def statements(db: str) -> list[str]:
 
 def ensure(store: Store, database: str) -> None:
     """Create the database and every table when missing, and upgrade old column types (safe to
-    run at every start)."""
+    run at every start). On a cluster: replicated tables and Distributed tables on every node
+    (cluster tables are new, so no old column types to upgrade)."""
+    if isinstance(store, ClusterStore):
+        from civicloop.projections.tables import cluster  # it builds on this module's DDL
+
+        cluster.ensure(store, database)
+        return
     store.command(f"CREATE DATABASE IF NOT EXISTS {database}")
     for statement in statements(database):
         store.command(statement)

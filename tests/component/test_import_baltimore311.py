@@ -36,20 +36,20 @@ def is_duplicate(row: dict[str, str]) -> bool:
 
 
 def closes(row: dict[str, str]) -> bool:
-    return row["SRStatus"] in ("Closed", "Closed (Transferred)") and bool(row["CloseDate"])
+    """docs/DESIGN.md §6: a close time (at or after creation) closes a row whatever its status
+    says; a duplicate is voided instead. (The sample has no close time before creation.)"""
+    return bool(row["CloseDate"]) and not is_duplicate(row)
 
 
 def expected_by_agency(rows: list[dict[str, str]]) -> dict[str, Counter[str]]:
-    """Per agency, straight from the file: every row except a duplicate is reported under its
-    agency (duplicates are voided before any dispatch); a closure needs a closed status and a
-    close time; due / on time (close <= due) only for rows with a due date."""
+    """Per agency, straight from the file: every row is reported under its agency, duplicates
+    included; due only for a non-duplicate with a due date (a duplicate is never dispatched);
+    on time (close <= due) only for closed rows with a due date."""
     expected: dict[str, Counter[str]] = defaultdict(Counter)
     for r in rows:
-        if is_duplicate(r):
-            continue
         counts = expected[r["Agency"]]
         counts["reported"] += 1
-        counts["due"] += bool(r["DueDate"])
+        counts["due"] += bool(r["DueDate"]) and not is_duplicate(r)
         if closes(r):
             counts["closed"] += 1
             if r["DueDate"]:
@@ -93,10 +93,10 @@ def test_report_counts_the_known_quirks(rows: list[dict[str, str]], imported: tu
     placeholders = sum(r["Latitude"] == "39" and r["Longitude"] == "-77" for r in rows)
     assert report.unmapped["placeholder_coordinates"] == placeholders == 885
     assert report.unmapped["duplicate_status"] == sum(map(is_duplicate, rows))
-    assert report.unmapped["missing_close_date_on_closed_status"] == sum(
+    assert report.disagreements["missing_close_date_on_closed_status"] == sum(
         r["SRStatus"].startswith("Closed") and not r["CloseDate"] for r in rows
     )
-    assert report.unmapped["close_before_create"] == 0  # README: none closes before creation
+    assert report.disagreements["close_before_create"] == 0  # README: none closes before creation
     assert report.statuses == Counter(r["SRStatus"] for r in rows)
 
 
@@ -143,21 +143,22 @@ def test_per_agency_counts_match_an_independent_computation(
 def test_per_agency_reported_counts_are_the_files_rows_per_agency(
     rows: list[dict[str, str]], imported: tuple
 ) -> None:
-    # the only rows not counted under their agency are the duplicates (voided, never dispatched)
+    # every row counts under its agency, duplicates included (docs/DESIGN.md §6)
     reported = Counter({a: c["reported"] for a, c in _agency_counts(imported[0]).items()})
-    in_file = Counter(r["Agency"] for r in rows)
-
-    assert in_file - reported == Counter(r["Agency"] for r in rows if is_duplicate(r))
-    assert sum(reported.values()) == len(rows) - 217
+    assert reported == Counter(r["Agency"] for r in rows)
 
 
 def _agency_counts(events: list[Event]) -> dict[str, Counter[str]]:
-    """From the events alone: per lead department, reported / due / closed / on time."""
+    """From the events alone: per lead department (a voided duplicate: the department its
+    void names), reported / due / closed / on time."""
     tasks = {e.case_id: e for e in events if e.type == "TaskDispatched"}
+    voids = {e.case_id: e["department"] for e in events if e.type == "CaseVoided"}
     counts: dict[str, Counter[str]] = defaultdict(Counter)
     for task in tasks.values():
         counts[task["department"]]["reported"] += 1
         counts[task["department"]]["due"] += task["dispose_by"] is not None
+    for department in voids.values():
+        counts[department]["reported"] += 1
     for closed in (e for e in events if e.type == "CaseClosed" and e.case_id in tasks):
         task = tasks[closed.case_id]
         counts[task["department"]]["closed"] += 1
@@ -176,6 +177,8 @@ def test_open_and_voided_cases_match_the_file(rows: list[dict[str, str]], import
     voided = [e for e in events if e.type == "CaseVoided"]
     assert len(voided) == sum(map(is_duplicate, rows))
     assert all(e["reason"] == "invalid" and "Duplicate" in e["note"] for e in voided)
+    by_case = {f"bal-{r['ServiceRequestNum']}": r["Agency"] for r in rows}
+    assert all(e["department"] == by_case[e.case_id] for e in voided)
 
 
 def test_one_row_maps_field_by_field(imported: tuple) -> None:
@@ -183,15 +186,17 @@ def test_one_row_maps_field_by_field(imported: tuple) -> None:
     # Transportation, Dorchester, council district 6, placeholder coordinates.
     case = [e for e in imported[0] if e.case_id == "bal-18-00269879"]
 
-    assert [e.type for e in case] == [
-        "CaseReported", "CaseRegistered", "TaskDispatched", "CaseClosed"
-    ]  # fmt: skip
+    assert [e.type for e in case] == ["CaseReported", "CaseRegistered", "TaskDispatched", "CaseClosed"]
     reported, _, task, closed = case
     assert reported.occurred_at == datetime(2018, 4, 12, 15, 11, 26, tzinfo=UTC)
     assert reported["channel"] == "hotline" and reported["category"] == "TRT-Traffic Signal Repairs"
-    assert reported["location"] == {"lat": None, "lon": None, "grid_id": "Dorchester",
-                                    "district": "6",
-                                    "address": "3400 GARRISON BLVD, BALTIMORE, MD, 21215"}  # fmt: skip
+    assert reported["location"] == {
+        "lat": None,
+        "lon": None,
+        "grid_id": "Dorchester",
+        "district": "6",
+        "address": "3400 GARRISON BLVD, BALTIMORE, MD, 21215",
+    }
     assert reported["actor"] == {"type": "importer", "id": "baltimore311"}
     assert task["department"] == "Transportation"
     assert task["dispose_by"] == datetime(2018, 4, 13, 15, 11, 26, tzinfo=UTC)
@@ -202,8 +207,7 @@ def test_one_row_maps_field_by_field(imported: tuple) -> None:
 
 def test_transferred_requests_close_as_referred(rows: list[dict[str, str]], imported: tuple) -> None:
     transferred = {f"bal-{r['ServiceRequestNum']}" for r in rows if r["SRStatus"] == "Closed (Transferred)"}
-    reasons = Counter(e["reason"] for e in imported[0]
-                      if e.type == "CaseClosed" and e.case_id in transferred)  # fmt: skip
+    reasons = Counter(e["reason"] for e in imported[0] if e.type == "CaseClosed" and e.case_id in transferred)
     assert reasons == {"referred": len(transferred)}
 
 
@@ -247,8 +251,9 @@ def test_metrics_by_department_match_the_file(
     assert {a: {k: got[a][k] for k in keys} for a in expected} == {
         a: {k: c[k] for k in keys} for a, c in expected.items()
     }
-    assert got[""]["reported"] == sum(map(is_duplicate, rows))  # voided: no department
+    assert "" not in got  # every row has its agency, voided duplicates included
+    duplicates = Counter(r["Agency"] for r in rows if is_duplicate(r))
     for agency in expected:  # imports carry no accept-by: no response rate, every task counted
-        assert got[agency]["dispatched"] == expected[agency]["reported"]
-        assert got[agency]["dispatched_with_accept_by"] == 0
+        assert got[agency]["dispatched"] == expected[agency]["reported"] - duplicates[agency]
+        assert got[agency]["lead_with_accept_by"] == 0
         assert got[agency]["response_rate"] is None

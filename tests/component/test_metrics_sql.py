@@ -139,6 +139,70 @@ def test_hand_computed_metrics_by_department(chdb):
     assert (none["reported"], none["closure_rate"], none["extension_rate"]) == (1, None, None)
 
 
+def joint_cases() -> list[list[Event]]:
+    """吹哨报到: roads leads with parks / water assists, accept-by one hour after dispatch."""
+
+    def task(task_id: str, dept: str, role: str = "assist", accept_h: float | None = 1) -> Event:
+        return ev.dispatched(at(1), task_id, dept, role=role, accept_h=accept_h)
+
+    return [
+        # the lead accepts and contacts in time; parks signs for in time, water too late
+        case(
+            "J1",
+            "roads",
+            task("T1", "roads", "lead"),
+            task("T2", "parks"),
+            task("T3", "water"),
+            ev.accepted(at(1.5)),
+            ev.contacted(at(1.5)),
+            ev.accepted(at(1.5), "T2"),
+            ev.accepted(at(3), "T3"),
+        ),
+        # the lead accepts in time but never contacts; parks accepts and even contacts in time
+        case(
+            "J2",
+            "roads",
+            task("T1", "roads", "lead"),
+            task("T2", "parks"),
+            ev.accepted(at(1.2)),
+            ev.accepted(at(1.2), "T2"),
+            ev.contacted(at(1.2), "T2"),
+        ),
+        # an assist without an accept-by is in neither rate
+        case(
+            "J3",
+            "roads",
+            task("T1", "roads", "lead"),
+            task("T2", "parks", accept_h=None),
+            ev.accepted(at(1.2), "T2"),
+        ),
+    ]
+
+
+def test_response_rate_counts_lead_tasks_and_assists_have_a_sign_for_rate(chdb):
+    # given joint actions where assists sign for (and one even contacts the reporter)
+    db = project(chdb, joint_cases())
+    # when computed by department (task metrics by the task's own department)
+    got = by_group(metrics(chdb.query, db, "department", P_FROM, P_TO, NOW))
+    keys = ("dispatched", "lead_with_accept_by", "responded", "assist_with_accept_by", "assist_signed_for")
+    # then only the lead that accepted and contacted in time responded, out of 3 leads;
+    # parks signed for 2 of its 2 assist tasks with an accept-by; water 0 of 1
+    assert {d: {k: got[d][k] for k in keys} for d in got} == {
+        "roads": dict(zip(keys, (3, 3, 1, 0, 0), strict=True)),
+        "parks": dict(zip(keys, (3, 0, 0, 2, 2), strict=True)),
+        "water": dict(zip(keys, (1, 0, 0, 1, 0), strict=True)),
+    }
+    assert (got["roads"]["response_rate"], got["roads"]["assist_sign_for_rate"]) == (1 / 3, None)
+    assert (got["parks"]["response_rate"], got["parks"]["assist_sign_for_rate"]) == (None, 1.0)
+    assert got["water"]["assist_sign_for_rate"] == 0.0
+    # and the oracle, written from docs/DESIGN.md §5, agrees for every dimension
+    flat = [e for events in joint_cases() for e in events]
+    for dim in ("department", "category", "all"):
+        assert metrics(chdb.query, db, dim, P_FROM, P_TO, NOW) == reference_metrics(
+            flat, dim, P_FROM, P_TO, NOW
+        )
+
+
 def test_hand_built_set_agrees_with_the_reference(chdb):
     cases = hand_built()
     db = project(chdb, cases, flush_every=2)
@@ -245,18 +309,37 @@ def test_a_missing_deadline_is_never_due_overdue_or_responded(chdb):
     got = by_group(metrics(chdb.query, db, "department", P_FROM, P_TO, NOW))["imports"]
     # then N1/N2 are reported and counted, but neither due nor overdue; no task is in the
     # response rate (no accept-by), while all of them count as dispatched (return rate)
-    assert {k: got[k] for k in ("reported", "closed", "due", "due_closed", "closed_on_time",
-                                "open_overdue", "dispatched", "dispatched_with_accept_by",
-                                "responded", "returned")} == {  # fmt: skip
-        "reported": 4, "closed": 1, "due": 2, "due_closed": 0, "closed_on_time": 0,
-        "open_overdue": 2, "dispatched": 4, "dispatched_with_accept_by": 0, "responded": 0,
+    assert {
+        k: got[k]
+        for k in (
+            "reported",
+            "closed",
+            "due",
+            "due_closed",
+            "closed_on_time",
+            "open_overdue",
+            "dispatched",
+            "lead_with_accept_by",
+            "responded",
+            "returned",
+        )
+    } == {
+        "reported": 4,
+        "closed": 1,
+        "due": 2,
+        "due_closed": 0,
+        "closed_on_time": 0,
+        "open_overdue": 2,
+        "dispatched": 4,
+        "lead_with_accept_by": 0,
+        "responded": 0,
         "returned": 0,
-    }  # fmt: skip
+    }
     assert (got["response_rate"], got["return_rate"]) == (None, 0.0)
     assert (got["closure_rate"], got["on_time_rate_open_aware"]) == (0.0, 0.0)
     # and the cases with a deadline keep their figures
     roads = by_group(metrics(chdb.query, db, "department", P_FROM, P_TO, NOW))["roads"]
-    assert (roads["dispatched_with_accept_by"], roads["response_rate"]) == (5, 1 / 5)
+    assert (roads["lead_with_accept_by"], roads["response_rate"]) == (5, 1 / 5)
 
 
 def test_a_missing_deadline_agrees_with_the_reference(chdb):
@@ -303,5 +386,6 @@ def test_sql_matches_the_reference_when_deadlines_are_missing(chdb, dim):
         got = metrics(chdb.query, db, dim, t_from, t_to, now)
         assert got == reference_metrics(flat, dim, t_from, t_to, now)
     totals = metrics(chdb.query, db, "all", now=now)[0]
-    assert 0 < totals["dispatched_with_accept_by"] < totals["dispatched"] / 2
+    with_accept_by = totals["lead_with_accept_by"] + totals["assist_with_accept_by"]
+    assert 0 < with_accept_by < totals["dispatched"] / 2
     assert 0 < totals["due"] < totals["reported"]

@@ -48,9 +48,13 @@ def test_a_table_of_an_older_release_is_upgraded_and_keeps_its_rows(chdb):
     schema.ensure(chdb, name)
     # then the deadlines are Nullable, the old row is intact and a deadline-less row fits
     assert set(_types(chdb, name).values()) == {"Nullable(DateTime('UTC'))"}
-    without = fold_all([ev.reported(at(0), "C-2"),
-                        ev.registered(at(1), "C-2"),
-                        ev.dispatched(at(2), case_id="C-2", accept_h=None, dispose_h=None)])  # fmt: skip
+    without = fold_all(
+        [
+            ev.reported(at(0), "C-2"),
+            ev.registered(at(1), "C-2"),
+            ev.dispatched(at(2), case_id="C-2", accept_h=None, dispose_h=None),
+        ]
+    )
     chdb.insert(f"{name}.case_tasks", task_rows(without))
     rows = chdb.query(f"SELECT case_id, accept_by, dispose_by FROM {name}.case_tasks ORDER BY case_id")
     assert rows == [("C-1", at(3), at(50)), ("C-2", None, None)]
@@ -60,9 +64,13 @@ def test_a_table_of_an_older_release_is_upgraded_and_keeps_its_rows(chdb):
 def test_the_watchdog_skips_deadlines_that_were_never_set(chdb, db):
     # given live tasks: no deadlines, only a dispose-by, and both deadlines, all long past
     def dispatched(case_id: str, accept_h: float | None, dispose_h: float | None) -> list:
-        case = fold_all([ev.reported(at(0), case_id), ev.registered(at(1), case_id),
-                         ev.dispatched(at(2), case_id=case_id, accept_h=accept_h,
-                                       dispose_h=dispose_h)])  # fmt: skip
+        case = fold_all(
+            [
+                ev.reported(at(0), case_id),
+                ev.registered(at(1), case_id),
+                ev.dispatched(at(2), case_id=case_id, accept_h=accept_h, dispose_h=dispose_h),
+            ]
+        )
         return task_rows(case)
 
     rows = dispatched("none", None, None) + dispatched("dispose", None, 24) + dispatched("both", 1, 24)

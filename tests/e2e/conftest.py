@@ -14,13 +14,15 @@ from tests.support.workers import Worker, deployment
 @pytest.fixture
 def config(tmp_path: Path, kafka_bootstrap: str, backend_url: str, monkeypatch: pytest.MonkeyPatch) -> Config:
     """One deployment per test and backend. The SLA watchdog is off: it stamps escalations
-    with today's clock, which would make exact comparisons depend on when the test runs."""
+    with today's clock, which would make exact comparisons depend on when the test runs. So is
+    the signals sweep (its tests turn it on): it would add signal rows mid-comparison."""
     return deployment(
         tmp_path,
         monkeypatch,
         kafka_bootstrap=kafka_bootstrap,
         clickhouse_url=backend_url,
         watchdog_interval=0,
+        signals_interval=0,
     )
 
 

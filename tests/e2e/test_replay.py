@@ -14,34 +14,17 @@ from typer.testing import CliRunner
 from civicloop.cli import app
 from civicloop.config import Config
 from civicloop.projections.rebuild import rebuild_database
-from civicloop.projections.store.base import Store, open_store
-from civicloop.projections.tables import schema
+from civicloop.projections.store.base import open_store
 from civicloop.streams import kafka
 from civicloop.streams.replayer import Replayer, ReplayStatus
 from civicloop.tools import feed
 from civicloop.tools.simulate import simulate
+from tests.support.checksums import checksum_sql, checksums
 from tests.support.workers import Worker
 
 pytestmark = pytest.mark.integration
 # The acceptance size on the default backend; a smaller city on the server keeps CI short.
 EVENTS = {"chdb": 1_000_000, "server": 100_000}
-NOT_DERIVED = {"projected_at", "seen_at"}  # wall-clock stamps of when a row was written
-
-
-def checksum_sql(store: Store, database: str, table: str) -> str:
-    columns = [
-        name
-        for (name,) in store.query(
-            f"SELECT name FROM system.columns WHERE database = '{database}' AND table = '{table}'"
-        )
-        if name not in NOT_DERIVED and not (table == "case_state" and name == "updated_at")
-    ]
-    row = ", '|', ".join(f"ifNull(toString({name}), 'NULL')" for name in sorted(columns))
-    return f"SELECT count(), sum(cityHash64(concat({row}))) FROM {database}.{table} FINAL"
-
-
-def checksums(store: Store, database: str) -> dict[str, tuple]:
-    return {table: store.query(checksum_sql(store, database, table))[0] for table in schema.NAMES}
 
 
 def _city(size: int) -> Iterator:
@@ -69,7 +52,7 @@ def test_rebuild_equals_the_live_projections_and_readers_never_see_half(
         while not done.is_set():
             try:
                 seen.append(reader.query(query)[0])
-            except Exception as exc:  # noqa: BLE001 - a reader must never fail mid-switch
+            except Exception as exc:
                 failed.append(exc)
 
     watcher = threading.Thread(target=read_while_replaying)

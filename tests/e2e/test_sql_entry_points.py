@@ -24,8 +24,18 @@ from tests.support import case_events as ev
 from tests.support.workers import Worker, produce, wait_projected
 
 pytestmark = pytest.mark.integration
-KINDS = ("file", "file()", "url", "sqlite", "into outfile", "insert", "with insert", "drop", "create",
-         "multi-statement")  # fmt: skip
+KINDS = (
+    "file",
+    "file()",
+    "url",
+    "sqlite",
+    "into outfile",
+    "insert",
+    "with insert",
+    "drop",
+    "create",
+    "multi-statement",
+)
 
 
 def hostile(config: Config, out: Path) -> dict[str, str]:
@@ -115,8 +125,18 @@ def _post(port: int, body: bytes, method: str = "POST") -> tuple[int, dict[str, 
             return exc.code, {"raw": raw.decode(errors="replace")}
 
 
-MALFORMED = [b"", b"not json", b"\xff\xfe", b"[1, 2]", b'"SELECT 1"', b"{}", b'{"sql": 5}', b'{"sql": ""}',
-             b'{"sql": null}', json.dumps({"sql": "SELECT 1 -- " + "x" * 300_000}).encode()]  # fmt: skip
+MALFORMED = [
+    b"",
+    b"not json",
+    b"\xff\xfe",
+    b"[1, 2]",
+    b'"SELECT 1"',
+    b"{}",
+    b'{"sql": 5}',
+    b'{"sql": ""}',
+    b'{"sql": null}',
+    json.dumps({"sql": "SELECT 1 -- " + "x" * 300_000}).encode(),
+]
 
 
 def test_the_worker_sql_view_answers_malformed_bodies_with_400_and_hostile_sql_with_4xx(

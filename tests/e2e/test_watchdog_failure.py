@@ -24,9 +24,12 @@ def config(
     tmp_path: Path, kafka_bootstrap: str, clickhouse_server_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> Config:
     return deployment(
-        tmp_path, monkeypatch, kafka_bootstrap=kafka_bootstrap, clickhouse_url=clickhouse_server_url,
+        tmp_path,
+        monkeypatch,
+        kafka_bootstrap=kafka_bootstrap,
+        clickhouse_url=clickhouse_server_url,
         watchdog_interval=0.5,
-    )  # fmt: skip
+    )
 
 
 @pytest.fixture

@@ -40,8 +40,14 @@ def _event(type_: str, case_id: str, t: datetime, **fields: object) -> Event:
 
 def _report(case_id: str, t: datetime, **changes: object) -> Event:
     place = {"lat": 39.3, "lon": -76.6, "address": None, "grid_id": "G1", "district": "D1"}
-    fields: dict[str, object] = dict(channel="hotline", category="roads", description="pothole",
-                                     location=place, priority="normal", reporter_ref="r-1")  # fmt: skip
+    fields: dict[str, object] = dict(
+        channel="hotline",
+        category="roads",
+        description="pothole",
+        location=place,
+        priority="normal",
+        reporter_ref="r-1",
+    )
     fields.update(changes)
     event_id = str(fields.pop("event_id", uuid.uuid4()))
     return ev.event("CaseReported", t, case_id, event_id, **fields)
@@ -94,9 +100,12 @@ class Hostile:
     def unknown_case(self) -> Message:
         case = self._id("ghost")
         event = self.rng.choice(
-            [ev.closed(self.t, case_id=case), ev.accepted(self.t, "T1", case_id=case),
-             ev.registered(self.t, case)]
-        )  # fmt: skip
+            [
+                ev.closed(self.t, case_id=case),
+                ev.accepted(self.t, "T1", case_id=case),
+                ev.registered(self.t, case),
+            ]
+        )
         return Message(case.encode(), encode(event), "illegal:case_not_reported", self._headers())
 
     def task_never_dispatched(self, case_id: str) -> Message:
@@ -131,12 +140,33 @@ class Hostile:
                 (_report(case, self.t, description="d" * 10_000), "invalid:description"),
                 (_report(case, self.t, category="k" * 1000), "invalid:category"),
                 (_report(case, self.t, event_id="not-a-uuid"), "invalid:event_id"),
-                (_event("TaskDispatched", case, self.t, task_id="T1", department="roads", role="lead",
-                        accept_by=self.t, dispose_by=year_2999), "invalid:dispose_by"),
-                (_event("CaseEscalated", case, self.t, level=self.rng.choice([-5, 0, 300]),
-                        reason="supervisor", task_id=None, deadline=None), "invalid:level"),
+                (
+                    _event(
+                        "TaskDispatched",
+                        case,
+                        self.t,
+                        task_id="T1",
+                        department="roads",
+                        role="lead",
+                        accept_by=self.t,
+                        dispose_by=year_2999,
+                    ),
+                    "invalid:dispose_by",
+                ),
+                (
+                    _event(
+                        "CaseEscalated",
+                        case,
+                        self.t,
+                        level=self.rng.choice([-5, 0, 300]),
+                        reason="supervisor",
+                        task_id=None,
+                        deadline=None,
+                    ),
+                    "invalid:level",
+                ),
             ]
-        )  # fmt: skip
+        )
         event, reason = made
         return Message(case.encode(), encode(event), reason, self._headers())
 

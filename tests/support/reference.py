@@ -41,6 +41,7 @@ class RefCase:
     first_dispatched_at: datetime | None = None
     closed_at: datetime | None = None
     voided_at: datetime | None = None
+    routed_to: str = ""
     lead: str | None = None
     tasks: dict[str, RefTask] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=lambda: defaultdict(int))
@@ -51,8 +52,8 @@ class RefCase:
         return self.tasks[self.lead].dispose_by if self.lead else None
 
     def dim(self, name: str) -> str:
-        if name == "department":
-            return self.tasks[self.lead].department if self.lead else ""
+        if name == "department":  # a case voided before dispatch: where it had been routed
+            return self.tasks[self.lead].department if self.lead else self.routed_to
         return self.dims.get(name, "")
 
 
@@ -89,6 +90,7 @@ def _apply(cases: dict[str, RefCase], e: Event, t: datetime) -> None:
         case.dims.update(category=e["category"], priority=e["priority"])
     elif e.type == "CaseVoided":
         case.voided_at = t
+        case.routed_to = e.get("department") or ""
     elif e.type == "TaskDispatched":
         case.tasks[e["task_id"]] = RefTask(
             e["department"], e["role"], t, _s(e.get("accept_by")), _s(e.get("dispose_by"))

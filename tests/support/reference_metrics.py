@@ -33,7 +33,14 @@ CASE_COUNTS = (
     "resolved",
     "satisfied",
 )
-TASK_COUNTS = ("dispatched", "dispatched_with_accept_by", "responded", "returned")
+TASK_COUNTS = (
+    "dispatched",
+    "lead_with_accept_by",
+    "responded",
+    "assist_with_accept_by",
+    "assist_signed_for",
+    "returned",
+)
 
 
 def _ratio(num: int, den: int) -> float | None:
@@ -49,8 +56,10 @@ def _rates(c: dict[str, Any]) -> dict[str, float | None]:
         "on_time_closure_rate": _ratio(c["closed_on_time"], c["due"]),
         # closed on time / (closed + open and overdue), over the due-in-P cohort
         "on_time_rate_open_aware": _ratio(c["closed_on_time"], c["due_closed"] + c["open_overdue"]),
-        # tasks accepted and contacted by accept-by / tasks with an accept-by
-        "response_rate": _ratio(c["responded"], c["dispatched_with_accept_by"]),
+        # lead tasks accepted and contacted by accept-by / lead tasks with an accept-by
+        "response_rate": _ratio(c["responded"], c["lead_with_accept_by"]),
+        # assist tasks accepted by accept-by / assist tasks with an accept-by
+        "assist_sign_for_rate": _ratio(c["assist_signed_for"], c["assist_with_accept_by"]),
         # feedback saying resolved / feedback
         "resolution_rate": _ratio(c["resolved"], c["feedback"]),
         # feedback satisfied or basically satisfied / feedback
@@ -86,10 +95,16 @@ def reference_metrics(
             out = groups[task.department if dim == "department" else _dim(case, dim)]
             if inp(task.dispatched_at):
                 out["dispatched"] += 1
-                # no accept-by: outside the response rate, numerator and denominator
-                out["dispatched_with_accept_by"] += task.accept_by is not None
-                out["responded"] += _responded(task)
                 out["returned"] += task.returned
+                # no accept-by: outside both rates, numerator and denominator
+                if task.accept_by is None:
+                    continue
+                if task.role == "lead":  # contacting the reporter is the lead's duty
+                    out["lead_with_accept_by"] += 1
+                    out["responded"] += _responded(task)
+                else:  # an assist only has to sign for its task in time
+                    out["assist_with_accept_by"] += 1
+                    out["assist_signed_for"] += _on_time(task.accepted_at, task.accept_by)
     return [_finish(name, out) for name, out in sorted(groups.items())]
 
 
@@ -118,13 +133,11 @@ def _case_counts(out: dict[str, Any], c: RefCase, inp: Callable[[Any], bool], as
 
 
 def _responded(task: Any) -> bool:
-    return (
-        task.accept_by is not None
-        and task.accepted_at is not None
-        and task.contacted_at is not None
-        and task.accepted_at <= task.accept_by
-        and task.contacted_at <= task.accept_by
-    )
+    return _on_time(task.accepted_at, task.accept_by) and _on_time(task.contacted_at, task.accept_by)
+
+
+def _on_time(done: datetime | None, by: datetime) -> bool:
+    return done is not None and done <= by
 
 
 def _finish(name: str, out: dict[str, Any]) -> dict[str, Any]:

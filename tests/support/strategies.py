@@ -28,14 +28,17 @@ _BY_NAME: dict[str, st.SearchStrategy[Any]] = {
     "lon": st.floats(-180, 180),
     "level": st.integers(1, 3),
     "description": st.text(max_size=200),
-    **{name: ids for name in ("case_id", "source", "task_id", "department", "approver",
-                               "category", "id")},
-}  # fmt: skip
+    **{name: ids for name in ("case_id", "source", "task_id", "department", "approver", "category", "id")},
+}
 _BY_TYPE: dict[str, st.SearchStrategy[Any]] = {
-    "string": st.text(max_size=40), "bytes": st.binary(max_size=64), "boolean": st.booleans(),
-    "int": st.integers(-(2**31), 2**31 - 1), "long": st.integers(-(2**63), 2**63 - 1),
-    "float": st.floats(width=32, allow_nan=False), "double": st.floats(allow_nan=False),
-}  # fmt: skip
+    "string": st.text(max_size=40),
+    "bytes": st.binary(max_size=64),
+    "boolean": st.booleans(),
+    "int": st.integers(-(2**31), 2**31 - 1),
+    "long": st.integers(-(2**63), 2**63 - 1),
+    "float": st.floats(width=32, allow_nan=False),
+    "double": st.floats(allow_nan=False),
+}
 
 
 def values(schema: Any, name: str = "") -> st.SearchStrategy[Any]:
@@ -53,6 +56,10 @@ def values(schema: Any, name: str = "") -> st.SearchStrategy[Any]:
         return st.fixed_dictionaries({f["name"]: values(f["type"], f["name"]) for f in schema["fields"]})
     if kind == "enum":
         return st.sampled_from(schema["symbols"])
+    if kind == "array":
+        return st.lists(values(schema["items"], name), max_size=3)
+    if kind == "map":
+        return st.dictionaries(st.text(max_size=10), values(schema["values"], name), max_size=3)
     return _BY_TYPE[kind]
 
 

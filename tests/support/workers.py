@@ -23,27 +23,29 @@ from tests.conftest import make_config
 
 @dataclass
 class Worker:
-    """``civicloop worker`` in the background for one test's namespace."""
+    """``civicloop worker`` in the background for one test's namespace; ``index`` tells
+    several workers of one deployment (one consumer group) apart."""
 
     config: Config
+    index: int = 0
 
     def start(self) -> Worker:
         kafka.ensure_topics(self.config)
-        stack.start_worker(self.config)
+        stack.start_worker(self.config, index=self.index)
         return self
 
     def stop(self) -> None:
-        stack.worker_process(self.config).stop(timeout=60)
+        stack.worker_process(self.config, self.index).stop(timeout=60)
 
     def kill(self) -> None:
         """SIGKILL: no shutdown hooks, no final commit."""
-        stack.worker_process(self.config).kill()
+        stack.worker_process(self.config, self.index).kill()
 
     def reader(self) -> Store:
         return open_reader(self.config)
 
     def log_tail(self) -> str:
-        return stack.worker_process(self.config).log_tail(60)
+        return stack.worker_process(self.config, self.index).log_tail(60)
 
 
 def produce(config: Config, events: Iterable[Event]) -> dict[int, int]:

@@ -54,10 +54,13 @@ def test_fingerprint_matches_the_avro_reference_values() -> None:
     [
         (b"\xc3\x01\x00", "too_short", "3 bytes"),
         (b"\x00\x01" + bytes(8) + b"\x00", "bad_marker", "0001"),
-        (b"\xc3\x01" + bytes.fromhex("deadbeefdeadbeef") + b"\x00", "unknown_fingerprint",
-         "deadbeefdeadbeef"),
+        (
+            b"\xc3\x01" + bytes.fromhex("deadbeefdeadbeef") + b"\x00",
+            "unknown_fingerprint",
+            "deadbeefdeadbeef",
+        ),
     ],
-)  # fmt: skip
+)
 def test_bad_headers_name_the_reason_and_the_offending_value(data: bytes, reason: str, shown: str) -> None:
     # given a malformed header, when decoded, then DecodeError says why and shows the value
     with pytest.raises(DecodeError) as caught:
@@ -108,7 +111,14 @@ def _decode_or_decode_error(data: bytes) -> None:
         assert decoded.type in EVENT_TYPES
 
 
-codec_reasons = {"too_short", "bad_marker", "unknown_fingerprint", "corrupt_body", "trailing_bytes"}
+codec_reasons = {
+    "too_short",
+    "bad_marker",
+    "unknown_fingerprint",
+    "wrong_contract",
+    "corrupt_body",
+    "trailing_bytes",
+}
 
 
 def _one_of_each() -> list[Event]:

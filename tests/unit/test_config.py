@@ -20,6 +20,9 @@ def test_defaults_work_on_a_fresh_machine(monkeypatch: pytest.MonkeyPatch) -> No
     assert loaded.dead_letter_topic == "civicloop.dead-letter"
     assert loaded.database == "civicloop"
     assert loaded.watchdog_interval == 60.0
+    assert (loaded.api_host, loaded.api_port) == ("127.0.0.1", 8080)  # loopback unless told
+    assert loaded.api_keys == loaded.home / "var" / "api" / "keys.sqlite"
+    assert loaded.services is None  # the packaged catalogue
 
 
 @pytest.mark.parametrize(
@@ -29,6 +32,8 @@ def test_defaults_work_on_a_fresh_machine(monkeypatch: pytest.MonkeyPatch) -> No
         ("CIVICLOOP_PARTITIONS", "six", "not an integer"),
         ("CIVICLOOP_PARTITIONS", "0", "positive"),
         ("CIVICLOOP_WATCHDOG_INTERVAL", "-1", r"0 \(off\)"),
+        ("CIVICLOOP_API_PORT", "70000", "TCP port"),
+        ("CIVICLOOP_API_PORT", "http", "not an integer"),
     ],
 )
 def test_unusable_values_are_named_in_the_error(
@@ -51,7 +56,10 @@ def test_namespace_becomes_a_safe_database_name(monkeypatch: pytest.MonkeyPatch)
 def test_to_env_round_trips(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
     monkeypatch.setenv("CIVICLOOP_HOME", str(tmp_path))
     monkeypatch.setenv("CIVICLOOP_KAFKA_BOOTSTRAP", "k1:9092,k2:9092")
+    monkeypatch.setenv("CIVICLOOP_SERVICES", "city/services.toml")
+    monkeypatch.setenv("CIVICLOOP_API_PORT", "9311")
     first = config.load()
+    assert first.services == tmp_path / "city" / "services.toml"
     for name, value in config.to_env(first).items():
         monkeypatch.setenv(name, value)
 
@@ -70,3 +78,29 @@ def test_no_kafka_says_what_to_do(monkeypatch: pytest.MonkeyPatch, tmp_path) -> 
 
     with pytest.raises(kafka.NoKafka, match="civicloop kafka up"):
         kafka.bootstrap(config.load())
+
+
+def test_a_cluster_needs_a_server_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CIVICLOOP_CLICKHOUSE_CLUSTER", "city")
+    monkeypatch.setenv("CIVICLOOP_CLICKHOUSE_URL", "chdb://var/chdb")
+
+    with pytest.raises(ValueError, match="CIVICLOOP_CLICKHOUSE_CLUSTER='city' needs a server"):
+        config.load()
+
+    monkeypatch.setenv("CIVICLOOP_CLICKHOUSE_URL", "clickhouse://ch1:9000/")
+    assert config.load().clickhouse_cluster == "city"
+
+
+def test_a_cluster_name_clickhouse_cannot_take_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CIVICLOOP_CLICKHOUSE_URL", "clickhouse://ch1:9000/")
+    monkeypatch.setenv("CIVICLOOP_CLICKHOUSE_CLUSTER", "city; DROP")
+
+    with pytest.raises(ValueError, match="not a cluster name"):
+        config.load()
+
+
+def test_the_cluster_round_trips_to_children(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CIVICLOOP_CLICKHOUSE_URL", "clickhouse://ch1:9000/")
+    monkeypatch.setenv("CIVICLOOP_CLICKHOUSE_CLUSTER", "city")
+
+    assert config.to_env(config.load())["CIVICLOOP_CLICKHOUSE_CLUSTER"] == "city"

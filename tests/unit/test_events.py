@@ -18,23 +18,39 @@ from civicloop.schemas.events import (
     new_event,
 )
 from civicloop.schemas.loader import AVRO_DIR
+from civicloop.schemas.registry import registry
+from civicloop.schemas.signals import SIGNAL_TYPES
 from tests.support.strategies import events
 
 T0 = datetime(2024, 5, 1, 9, 30, tzinfo=UTC)
-ENVELOPE: dict[str, Any] = dict(case_id="C-1", actor=("citizen", "p-1"), source="app/1",
-                                occurred_at=T0)  # fmt: skip
-REPORT: dict[str, Any] = dict(channel="app", category="road.pothole", description="hole",
-                              location={"lat": 39.9, "lon": 116.4}, priority="normal",
-                              reporter_ref=None)  # fmt: skip
+ENVELOPE: dict[str, Any] = dict(case_id="C-1", actor=("citizen", "p-1"), source="app/1", occurred_at=T0)
+REPORT: dict[str, Any] = dict(
+    channel="app",
+    category="road.pothole",
+    description="hole",
+    location={"lat": 39.9, "lon": 116.4},
+    priority="normal",
+    reporter_ref=None,
+)
 
 
 def _report(**changes: Any) -> Event:
     return new_event("CaseReported", **{**ENVELOPE, **REPORT, **changes})
 
 
-def test_event_types_name_exactly_the_schema_folders() -> None:
+def test_event_and_signal_types_name_exactly_the_schema_folders() -> None:
     folders = {p.name for p in AVRO_DIR.iterdir() if p.is_dir() and not p.name.startswith("_")}
-    assert len(EVENT_TYPES) == 14 and set(EVENT_TYPES) == folders
+    assert len(EVENT_TYPES) == 14 and len(SIGNAL_TYPES) == 3
+    assert set(EVENT_TYPES) | set(SIGNAL_TYPES) == folders and not set(EVENT_TYPES) & set(SIGNAL_TYPES)
+    # and each list is exactly its contract's namespace
+    assert set(registry().types_in("civicloop.events")) == set(EVENT_TYPES)
+    assert set(registry().types_in("civicloop.signals")) == set(SIGNAL_TYPES)
+
+
+def test_a_signal_type_is_not_a_case_event() -> None:
+    with pytest.raises(EventValidationError) as caught:
+        new_event("SurgeDetected", **ENVELOPE)
+    assert caught.value.reason == "unknown_type"
 
 
 def test_envelope_and_schema_defaults_are_filled_in() -> None:
@@ -64,13 +80,15 @@ def test_datetimes_are_normalised_to_utc_milliseconds() -> None:
         ({"description": "x" * 4001}, "description", "x" * 4001, "too_long"),
         ({"colour": "red"}, "colour", "red", "unknown_field"),
         ({"category": 7}, "category", 7, "bad_type"),
-        ({"occurred_at": datetime(2024, 5, 1)}, "occurred_at", datetime(2024, 5, 1),
-         "naive_datetime"),
+        ({"occurred_at": datetime(2024, 5, 1)}, "occurred_at", datetime(2024, 5, 1), "naive_datetime"),
         ({"event_id": "not-a-uuid"}, "event_id", "not-a-uuid", "bad_uuid"),
         ({"case_id": "  "}, "case_id", "  ", "blank"),
         ({"contact_ciphertext": b"x"}, "contact_key_id", None, "required"),
+        ({"attributes": ["size", "large"]}, "attributes", ["size", "large"], "bad_type"),
+        ({"attributes": {"size": "large"}}, "attributes.size", "large", "bad_type"),
+        ({"attributes": {"size": ["large", 3]}}, "attributes.size[1]", 3, "bad_type"),
     ],
-)  # fmt: skip
+)
 def test_validation_errors_name_the_field_and_the_value(
     changes: dict[str, Any], field: str, value: Any, reason: str
 ) -> None:
@@ -80,6 +98,15 @@ def test_validation_errors_name_the_field_and_the_value(
     assert (err.field, err.value, err.reason) == (field, value, reason)
     assert str(err).startswith(f"CaseReported.{field} = ")
     assert repr(value)[:20] in str(err)
+
+
+def test_open311_details_keep_their_values() -> None:
+    # given a report with the Open311 details of CaseReported v2
+    event = _report(media_url="https://img.example/1.jpg", attributes={"size": ["large"], "kind": []})
+    # then a map of lists of text is kept as given, and what was not given is null
+    assert event["attributes"] == {"size": ["large"], "kind": []}
+    assert (event["media_url"], event["address_id"]) == ("https://img.example/1.jpg", None)
+    assert _report()["attributes"] is None
 
 
 def test_missing_required_field_is_named() -> None:
@@ -121,10 +148,15 @@ def test_unknown_type_lists_the_known_ones() -> None:
 
 
 def test_json_lines_form_parses_iso_timestamps_and_base64() -> None:
-    obj = {"type": "CaseReported", **{k: v for k, v in ENVELOPE.items() if k != "occurred_at"},
-           **REPORT, "actor": {"type": "citizen", "id": "p-1"},
-           "occurred_at": "2024-05-01T17:30:00+08:00", "contact_ciphertext": "AAE=",
-           "contact_key_id": "k-1"}  # fmt: skip
+    obj = {
+        "type": "CaseReported",
+        **{k: v for k, v in ENVELOPE.items() if k != "occurred_at"},
+        **REPORT,
+        "actor": {"type": "citizen", "id": "p-1"},
+        "occurred_at": "2024-05-01T17:30:00+08:00",
+        "contact_ciphertext": "AAE=",
+        "contact_key_id": "k-1",
+    }
     event = event_from_json(obj)
     assert event.occurred_at == T0 and event["contact_ciphertext"] == b"\x00\x01"
     assert event_to_json(event)["occurred_at"] == "2024-05-01T09:30:00.000Z"
@@ -132,14 +164,22 @@ def test_json_lines_form_parses_iso_timestamps_and_base64() -> None:
 
 @pytest.mark.parametrize(
     ("key", "value", "reason"),
-    [("occurred_at", "2024-05-01T09:30:00", "naive_datetime"),
-     ("occurred_at", 1714555800000, "bad_type"),
-     ("occurred_at", "yesterday", "bad_timestamp"),
-     ("contact_ciphertext", "not base64!", "bad_base64")],
-)  # fmt: skip
+    [
+        ("occurred_at", "2024-05-01T09:30:00", "naive_datetime"),
+        ("occurred_at", 1714555800000, "bad_type"),
+        ("occurred_at", "yesterday", "bad_timestamp"),
+        ("contact_ciphertext", "not base64!", "bad_base64"),
+    ],
+)
 def test_json_lines_errors_name_the_field(key: str, value: Any, reason: str) -> None:
-    obj = {"type": "CaseReported", **ENVELOPE, **REPORT, "occurred_at": "2024-05-01T09:30:00Z",
-           "actor": {"type": "citizen", "id": "p-1"}, key: value}  # fmt: skip
+    obj = {
+        "type": "CaseReported",
+        **ENVELOPE,
+        **REPORT,
+        "occurred_at": "2024-05-01T09:30:00Z",
+        "actor": {"type": "citizen", "id": "p-1"},
+        key: value,
+    }
     with pytest.raises(EventValidationError) as caught:
         event_from_json(obj)
     assert (caught.value.field, caught.value.value, caught.value.reason) == (key, value, reason)

@@ -20,8 +20,15 @@ TYPES = {
     "closed_at": "Nullable(DateTime('UTC'))",
     "lat": "Nullable(Float64)",
 }
-OK_ROW = {"case_id": "C-1", "escalation_level": 3, "tasks": 2, "partition": 1, "offset": 2**63,
-          "closed_at": datetime(2024, 1, 1, tzinfo=UTC), "lat": 1e300}  # fmt: skip
+OK_ROW = {
+    "case_id": "C-1",
+    "escalation_level": 3,
+    "tasks": 2,
+    "partition": 1,
+    "offset": 2**63,
+    "closed_at": datetime(2024, 1, 1, tzinfo=UTC),
+    "lat": 1e300,
+}
 
 
 def test_only_the_narrow_columns_are_checked() -> None:

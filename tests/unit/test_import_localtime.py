@@ -30,8 +30,9 @@ def test_spellings_of_a_local_time(text: str, expected: datetime) -> None:
     assert parse_naive(text) == expected
 
 
-@pytest.mark.parametrize("text", ["", "04/12/2018", "2018-04-12", "13:00", "13/45/2018 10:00",
-                                  "04/12/2018 13:00 PM", "soon"])  # fmt: skip
+@pytest.mark.parametrize(
+    "text", ["", "04/12/2018", "2018-04-12", "13:00", "13/45/2018 10:00", "04/12/2018 13:00 PM", "soon"]
+)
 def test_what_is_not_a_timestamp_is_refused(text: str) -> None:
     with pytest.raises(BadTimestamp):
         parse_naive(text)
@@ -49,13 +50,14 @@ def test_ordinary_times_need_no_rule() -> None:
 
 
 def test_the_repeated_hour_reads_as_its_first_occurrence() -> None:
-    assert to_utc(datetime(2018, 11, 4, 1, 30), NY) == (
-        datetime(2018, 11, 4, 5, 30, tzinfo=UTC), "ambiguous")  # fmt: skip
+    assert to_utc(datetime(2018, 11, 4, 1, 30), NY) == (datetime(2018, 11, 4, 5, 30, tzinfo=UTC), "ambiguous")
 
 
 def test_the_skipped_hour_moves_forward_by_the_gap() -> None:
     assert to_utc(datetime(2018, 3, 11, 2, 43, 56), NY) == (
-        datetime(2018, 3, 11, 7, 43, 56, tzinfo=UTC), "nonexistent")  # fmt: skip
+        datetime(2018, 3, 11, 7, 43, 56, tzinfo=UTC),
+        "nonexistent",
+    )
 
 
 def test_times_with_an_offset_are_taken_as_they_are() -> None:

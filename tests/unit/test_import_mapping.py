@@ -68,7 +68,7 @@ timezone = "America/Chicago"
 date_formats = ["%Y-%m-%d %H:%M"]
 placeholder_coordinates = [[0.0, 0.0]]
 null_values = ["", "N/A"]
-resolution_rules = [["merged into", "duplicate"], ["no action", "no_further_action"]]
+resolution_rules = [["no action", "no_further_action"]]
 
 [columns]
 case_id = "SR_NUMBER"
@@ -94,18 +94,22 @@ Open = "open"
 "Mobile App" = "app"
 """
 
-SPRINGFIELD_CSV = "\n".join([
-    "SR_NUMBER,OPENED,STATE,TYPE,CLOSED,SLA_DUE,OWNER,ORIGIN,Y,X,WARD,NOTES",
-    "SR-1,2021-07-01 08:00,Completed,Graffiti,2021-07-02 09:30,2021-07-08 08:00,Streets,"
-    "Phone Call,41.88,-87.63,42,painted over",
-    "SR-2,2021-07-01 09:00,Completed,Pothole,2021-07-01 10:00,N/A,Transportation,"
-    "Mobile App,0,0,N/A,no action needed",
-    "SR-3,2021-07-01 10:00,Open,Rodents,,2021-07-15 10:00,Sanitation,Fax,41.9,-87.7,1,",
-    "SR-4,2021-07-01 11:00,Completed,Graffiti,2021-07-01 12:00,2021-07-08 11:00,Streets,"
-    "Phone Call,41.88,-87.63,42,merged into SR-1",
-    "SR-5,07/01/2021 11:00,Open,Graffiti,,,Streets,Phone Call,41.88,-87.63,42,",
-    "",
-])  # fmt: skip
+SPRINGFIELD_CSV = "\n".join(
+    [
+        "SR_NUMBER,OPENED,STATE,TYPE,CLOSED,SLA_DUE,OWNER,ORIGIN,Y,X,WARD,NOTES",
+        "SR-1,2021-07-01 08:00,Completed,Graffiti,2021-07-02 09:30,2021-07-08 08:00,Streets,"
+        "Phone Call,41.88,-87.63,42,painted over",
+        "SR-2,2021-07-01 09:00,Completed,Pothole,2021-07-01 10:00,N/A,Transportation,"
+        "Mobile App,0,0,N/A,no action needed",
+        "SR-3,2021-07-01 10:00,Open,Rodents,,2021-07-15 10:00,Sanitation,Fax,41.9,-87.7,1,",
+        "SR-4,2021-07-01 11:00,Completed,Graffiti,2021-07-01 12:00,2021-07-08 11:00,Streets,"
+        "Phone Call,41.88,-87.63,42,merged into SR-1",
+        "SR-5,07/01/2021 11:00,Open,Graffiti,,,Streets,Phone Call,41.88,-87.63,42,",
+        "SR-6,2021-07-01 12:00,Canceled,Graffiti,2021-07-01 12:30,2021-07-08 12:00,Streets,"
+        "Phone Call,41.88,-87.63,42,",
+        "",
+    ]
+)
 
 
 def test_a_toml_mapping_reproduces_the_builtin_baltimore_importer(tmp_path: Path) -> None:
@@ -141,12 +145,20 @@ def test_another_city_with_its_own_columns_formats_and_zone(tmp_path: Path) -> N
     assert (due["department"], due["accept_by"]) == ("Streets", None)
     assert due["dispose_by"] == datetime(2021, 7, 8, 13, 0, tzinfo=UTC)
     assert by_type["spr-SR-3", "CaseReported"]["channel"] == "other"  # unmapped channel
-    assert by_type["spr-SR-4", "CaseVoided"]["reason"] == "invalid"
-    assert ("spr-SR-4", "TaskDispatched") not in by_type
+    # "merged into SR-1" is free text: it decides nothing, the row closes like any other
+    assert by_type["spr-SR-4", "CaseClosed"]["reason"] == "resolved"
+    assert ("spr-SR-4", "CaseVoided") not in by_type
+    # the status says duplicate: voided at the close time, before dispatch, naming its agency
+    voided = by_type["spr-SR-6", "CaseVoided"]
+    assert (voided["reason"], voided["department"]) == ("invalid", "Streets")
+    assert voided.occurred_at == datetime(2021, 7, 1, 17, 30, tzinfo=UTC)
+    assert ("spr-SR-6", "TaskDispatched") not in by_type and ("spr-SR-6", "CaseClosed") not in by_type
     assert result.report.unmapped == {
-        "missing_due_date": 1, "placeholder_coordinates": 1, "duplicate_status": 1,
+        "missing_due_date": 1,
+        "placeholder_coordinates": 1,
+        "duplicate_status": 1,
         "unparseable_date:OPENED": 1,
-    }  # fmt: skip
+    }
 
 
 def test_the_timezone_argument_overrides_the_mapping(tmp_path: Path) -> None:
@@ -165,6 +177,7 @@ def test_the_timezone_argument_overrides_the_mapping(tmp_path: Path) -> None:
         (('"no action", "no_further_action"', '"no action", "fixed"'), "resolution_rules"),
         (('case_id = "SR_NUMBER"\n', ""), "case_id"),
         (('city = "spr"\n', ""), "city"),
+        (('["no action", "no_further_action"]', '["merged into", "duplicate"]'), "never makes a duplicate"),
     ],
 )
 def test_a_bad_mapping_says_what_is_wrong(tmp_path: Path, change: tuple[str, str], message: str) -> None:
@@ -183,14 +196,19 @@ def test_the_builtin_mappings_name_only_known_symbols() -> None:
 def test_a_task_is_dispatched_whenever_the_agency_is_known(tmp_path: Path) -> None:
     # given rows with a due date, without one, with one before creation, and without an agency
     (tmp_path / "spr.toml").write_text(SPRINGFIELD_TOML, encoding="utf-8")
-    (tmp_path / "spr.csv").write_text("\n".join([
-        "SR_NUMBER,OPENED,STATE,TYPE,CLOSED,SLA_DUE,OWNER,ORIGIN,Y,X,WARD,NOTES",
-        "D-1,2021-07-01 08:00,Completed,Graffiti,2021-07-02 09:30,2021-07-08 08:00,Streets,,,,,",
-        "D-2,2021-07-01 08:00,Completed,Graffiti,2021-07-02 09:30,,Streets,,,,,",
-        "D-3,2021-07-01 08:00,Completed,Graffiti,2021-07-02 09:30,2021-06-30 08:00,Streets,,,,,",
-        "D-4,2021-07-01 08:00,Completed,Graffiti,2021-07-02 09:30,2021-07-08 08:00,,,,,,",
-        "",
-    ]), encoding="utf-8")  # fmt: skip
+    (tmp_path / "spr.csv").write_text(
+        "\n".join(
+            [
+                "SR_NUMBER,OPENED,STATE,TYPE,CLOSED,SLA_DUE,OWNER,ORIGIN,Y,X,WARD,NOTES",
+                "D-1,2021-07-01 08:00,Completed,Graffiti,2021-07-02 09:30,2021-07-08 08:00,Streets,,,,,",
+                "D-2,2021-07-01 08:00,Completed,Graffiti,2021-07-02 09:30,,Streets,,,,,",
+                "D-3,2021-07-01 08:00,Completed,Graffiti,2021-07-02 09:30,2021-06-30 08:00,Streets,,,,,",
+                "D-4,2021-07-01 08:00,Completed,Graffiti,2021-07-02 09:30,2021-07-08 08:00,,,,,,",
+                "",
+            ]
+        ),
+        encoding="utf-8",
+    )
     # when imported
     result = mapping.read(tmp_path / "spr.csv", tmp_path / "spr.toml")
     events = list(result)
@@ -201,14 +219,20 @@ def test_a_task_is_dispatched_whenever_the_agency_is_known(tmp_path: Path) -> No
         "spr-D-1": ("Streets", None, datetime(2021, 7, 8, 13, 0, tzinfo=UTC)),
         "spr-D-2": ("Streets", None, None),
         "spr-D-3": ("Streets", None, None),
-    }  # fmt: skip
-    assert result.report.unmapped == {"missing_due_date": 1, "due_before_create": 1,
-                                      "missing_agency": 1, "missing_coordinates": 4}  # fmt: skip
+    }
+    assert result.report.unmapped == {
+        "missing_due_date": 1,
+        "due_before_create": 1,
+        "missing_agency": 1,
+        "missing_coordinates": 4,
+    }
     assert sum(e.type == "CaseClosed" for e in events) == 4
     cases: dict[str, CaseState | None] = {}
     for event in events:
         cases[event.case_id] = fold(cases.get(event.case_id), event)
     assert {c: case_row(s)["due_at"] for c, s in cases.items() if s} == {
-        "spr-D-1": datetime(2021, 7, 8, 13, 0, tzinfo=UTC), "spr-D-2": None, "spr-D-3": None,
+        "spr-D-1": datetime(2021, 7, 8, 13, 0, tzinfo=UTC),
+        "spr-D-2": None,
+        "spr-D-3": None,
         "spr-D-4": None,
-    }  # fmt: skip
+    }

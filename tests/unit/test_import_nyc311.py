@@ -17,8 +17,21 @@ from civicloop.tools.ingest.csvfile import MissingColumns
 
 DATA = Path(__file__).parents[1] / "data" / "nyc"
 ENVELOPE = ("event_id", "case_id", "occurred_at", "recorded_at", "actor", "source")
-QUIET = ("reporter_ref", "contact_ciphertext", "contact_key_id", "priority", "deadline_policy",
-         "location", "description", "category", "role", "task_id")  # fmt: skip
+QUIET = (
+    "reporter_ref",
+    "contact_ciphertext",
+    "contact_key_id",
+    "priority",
+    "deadline_policy",
+    "location",
+    "description",
+    "category",
+    "role",
+    "task_id",
+    "media_url",
+    "address_id",
+    "attributes",
+)
 
 
 def summary(events: list[Event]) -> list[tuple[str, str, str, dict[str, Any]]]:
@@ -26,8 +39,9 @@ def summary(events: list[Event]) -> list[tuple[str, str, str, dict[str, Any]]]:
     out = []
     for e in events:
         rest = {k: v for k, v in e.fields.items() if k not in ENVELOPE + QUIET}
-        rest = {k: v.strftime("%Y-%m-%dT%H:%M:%SZ") if isinstance(v, datetime) else v
-                for k, v in rest.items()}  # fmt: skip
+        rest = {
+            k: v.strftime("%Y-%m-%dT%H:%M:%SZ") if isinstance(v, datetime) else v for k, v in rest.items()
+        }
         out.append((e.type, e.case_id, e.occurred_at.strftime("%Y-%m-%dT%H:%M:%SZ"), rest))
     return out
 
@@ -56,29 +70,39 @@ def test_iso_timestamps_with_resolution_descriptions() -> None:
         # 01:30 on 4 November 2018 happens twice: the first (EDT), 05:30Z
         *opened("nyc-43000003", "2018-11-04T05:30:00Z", "web", ("DOT", "2018-11-14T06:30:00Z")),
         ("CaseClosed", "nyc-43000003", "2018-11-05T14:00:00Z", {"reason": "resolved"}),
-        # a duplicate by its resolution text: voided, not dispatched, not closed
-        *opened("nyc-43000004", "2019-06-03T02:00:00Z", "hotline"),
-        ("CaseVoided", "nyc-43000004", "2019-06-03T03:30:00Z", {
-            "reason": "invalid", "duplicate_of": None,
-            "note": "source status 'Closed': duplicate of a case the export does not name"}),
+        # its resolution text mentions a duplicate, its status does not: free text decides
+        # nothing (docs/DESIGN.md §6), so it is dispatched and closed like any other
+        *opened("nyc-43000004", "2019-06-03T02:00:00Z", "hotline", ("NYPD", "2019-06-03T10:00:00Z")),
+        ("CaseClosed", "nyc-43000004", "2019-06-03T03:30:00Z", {"reason": "resolved"}),
         # open, no due date: still dispatched to its agency, without a deadline
         *opened("nyc-43000005", "2019-06-03T12:00:00Z", "app", ("HPD", None)),
         # closed "1900-01-01", before it was created: not a closure
         *opened("nyc-43000006", "2019-06-04T14:00:00Z", "other", ("DSNY", "2019-06-11T14:00:00Z")),
-    ]  # fmt: skip
+        # status "Open" with a close time: the time decides, it closes (reason: other)
+        *opened("nyc-43000007", "2019-06-05T13:00:00Z", "hotline", ("DSNY", "2019-06-12T13:00:00Z")),
+        ("CaseClosed", "nyc-43000007", "2019-06-05T19:00:00Z", {"reason": "other"}),
+    ]
     report = result.report
-    assert report.rows_read == report.cases_imported == 6
-    assert report.unmapped == {"close_before_create": 1, "duplicate_status": 1, "missing_due_date": 1}
-    assert report.adjusted == {"nonexistent_local_time:Created Date": 1,
-                               "ambiguous_local_time:Created Date": 1}  # fmt: skip
+    assert report.rows_read == report.cases_imported == 7
+    assert report.unmapped == {"missing_due_date": 1}
+    assert report.disagreements == {"close_before_create": 1, "close_date_on_open_status": 1}
+    assert report.adjusted == {
+        "nonexistent_local_time:Created Date": 1,
+        "ambiguous_local_time:Created Date": 1,
+    }
 
 
 def test_unspecified_borough_and_board_are_missing_not_places() -> None:
     events = {e.case_id: e for e in nyc311.read(DATA / "iso_2019.csv") if e.type == "CaseReported"}
 
     unspecified = events["nyc-43000005"]["location"]
-    assert unspecified == {"lat": 40.65, "lon": -73.95, "address": "55 ERASMUS STREET",
-                           "grid_id": None, "district": None}  # fmt: skip
+    assert unspecified == {
+        "lat": 40.65,
+        "lon": -73.95,
+        "address": "55 ERASMUS STREET",
+        "grid_id": None,
+        "district": None,
+    }
     assert events["nyc-43000006"]["location"]["grid_id"] is None  # "Unspecified STATEN ISLAND"
     assert events["nyc-43000001"]["location"]["grid_id"] == "01 BROOKLYN"
     assert events["nyc-43000001"]["description"] == "Loud Music/Party"
@@ -96,10 +120,10 @@ def test_twelve_hour_times_with_bom_and_crlf() -> None:
         ("CaseClosed", "nyc-27000001", "2013-12-26T05:15:00Z", {"reason": "resolved"}),
         # 12:05:00 PM is noon; "Closed" without a Closed Date stays open
         *opened("nyc-27000002", "2013-12-31T17:05:00Z", "web", ("HPD", "2014-01-10T17:05:00Z")),
-    ]  # fmt: skip
+    ]
     assert result.report.rows_read == 3 and result.report.cases_imported == 2
-    assert result.report.unmapped == {"missing_close_date_on_closed_status": 1,
-                                      "unparseable_date:Created Date": 1}  # fmt: skip
+    assert result.report.unmapped == {"unparseable_date:Created Date": 1}
+    assert result.report.disagreements == {"missing_close_date_on_closed_status": 1}
 
 
 def test_old_export_two_digit_years_and_24_hour_times() -> None:
@@ -113,12 +137,11 @@ def test_old_export_two_digit_years_and_24_hour_times() -> None:
         # ambiguous 1:30 and 1:45 read as EDT; "9:30" is after the change, EST
         *opened("nyc-40000003", "2018-11-04T05:30:00Z", "app", ("NYPD", "2018-11-04T14:30:00Z")),
         ("CaseClosed", "nyc-40000003", "2018-11-04T05:45:00Z", {"reason": "resolved"}),
-    ]  # fmt: skip
+    ]
     report = result.report
     assert report.missing_columns == ["Resolution Description"]
     assert report.unmapped == {"missing_coordinates": 1, "missing_due_date": 1}
-    assert report.adjusted == {"ambiguous_local_time:Created Date": 1,
-                               "ambiguous_local_time:Closed Date": 1}  # fmt: skip
+    assert report.adjusted == {"ambiguous_local_time:Created Date": 1, "ambiguous_local_time:Closed Date": 1}
 
 
 def test_event_ids_are_stable_across_imports_and_distinct_within_one() -> None:
@@ -150,8 +173,12 @@ def test_imported_cases_fold() -> None:
             cases[event.case_id] = fold(cases.get(event.case_id), event)
         rows.update({c: case_row(s) for c, s in cases.items() if s})
     # then a request without a due date is its agency's, with no deadline (never overdue)
-    assert {c: (r["lead_department"], r["due_at"], r["accept_by"]) for c, r in rows.items()
-            if c in ("nyc-43000005", "nyc-40000002", "nyc-43000001")} == {  # fmt: skip
-        "nyc-43000005": ("HPD", None, None), "nyc-40000002": ("DOT", None, None),
+    assert {
+        c: (r["lead_department"], r["due_at"], r["accept_by"])
+        for c, r in rows.items()
+        if c in ("nyc-43000005", "nyc-40000002", "nyc-43000001")
+    } == {
+        "nyc-43000005": ("HPD", None, None),
+        "nyc-40000002": ("DOT", None, None),
         "nyc-43000001": ("NYPD", datetime(2019, 6, 1, 21, 15, tzinfo=UTC), None),
-    }  # fmt: skip
+    }

@@ -119,3 +119,12 @@ def test_dependencies_point_one_way(folder: str) -> None:
         for v in violations(name, path.read_text())
     ]
     assert wrong == []
+
+
+def test_the_metric_oracle_imports_nothing_it_checks() -> None:
+    # given the oracles in tests/support, when their imports are listed, then none is from the
+    # projections (fold, rows, SQL or metrics): a wrong definition there cannot pass through them
+    for name in ("reference", "reference_metrics"):
+        path = REPO / "tests" / "support" / f"{name}.py"
+        found = imported(path.read_text(), f"tests.support.{name}")
+        assert [n for n in found if n.startswith("civicloop.projections")] == []

@@ -18,15 +18,20 @@ T0 = datetime(2024, 5, 1, 9, 30, tzinfo=UTC)
 ACTOR = {"type": "hotline_agent", "id": "s-1"}
 BASE: dict[str, dict[str, Any]] = {
     "CaseReported": dict(
-        channel="app", category="roads", description="hole", priority="normal", reporter_ref=None,
+        channel="app",
+        category="roads",
+        description="hole",
+        priority="normal",
+        reporter_ref=None,
         location={"lat": 39.3, "lon": -76.6, "address": None, "grid_id": None, "district": None},
-        contact_ciphertext=None, contact_key_id=None,
+        contact_ciphertext=None,
+        contact_key_id=None,
     ),
     "TaskDispatched": dict(task_id="T-1", department="roads", role="lead", accept_by=T0, dispose_by=T0),
     "DeadlineExtended": dict(task_id="T-1", new_dispose_by=T0, approver="boss"),
     "CaseEscalated": dict(level=1, reason="supervisor", task_id=None, deadline=None),
     "TaskDisposed": dict(task_id="T-1", outcome="fixed", note=None),
-}  # fmt: skip
+}
 HUGE_ID = "c" * 300_000
 
 
@@ -48,14 +53,26 @@ def _bypassing_the_sdk(type_: str, **changes: Any) -> Event:
 ABSURD = [
     ("CaseReported", {"occurred_at": datetime(1, 1, 1, tzinfo=UTC)}, "occurred_at", "out_of_range"),
     ("CaseReported", {"occurred_at": datetime(1900, 1, 1, tzinfo=UTC)}, "occurred_at", "out_of_range"),
-    ("CaseReported", {"occurred_at": datetime(1969, 12, 31, 23, 59, 59, tzinfo=UTC)}, "occurred_at",
-     "out_of_range"),
+    (
+        "CaseReported",
+        {"occurred_at": datetime(1969, 12, 31, 23, 59, 59, tzinfo=UTC)},
+        "occurred_at",
+        "out_of_range",
+    ),
     ("CaseReported", {"recorded_at": datetime(2999, 1, 1, tzinfo=UTC)}, "recorded_at", "out_of_range"),
     ("TaskDispatched", {"dispose_by": datetime(2999, 1, 1, tzinfo=UTC)}, "dispose_by", "out_of_range"),
-    ("TaskDispatched", {"accept_by": datetime(1900, 1, 1, tzinfo=UTC), "dispose_by": T0}, "accept_by",
-     "out_of_range"),
-    ("DeadlineExtended", {"new_dispose_by": datetime(2106, 1, 1, tzinfo=UTC)}, "new_dispose_by",
-     "out_of_range"),
+    (
+        "TaskDispatched",
+        {"accept_by": datetime(1900, 1, 1, tzinfo=UTC), "dispose_by": T0},
+        "accept_by",
+        "out_of_range",
+    ),
+    (
+        "DeadlineExtended",
+        {"new_dispose_by": datetime(2106, 1, 1, tzinfo=UTC)},
+        "new_dispose_by",
+        "out_of_range",
+    ),
     ("CaseEscalated", {"level": -5}, "level", "out_of_range"),
     ("CaseEscalated", {"level": 300}, "level", "out_of_range"),
     ("CaseEscalated", {"deadline": datetime(2999, 1, 1, tzinfo=UTC)}, "deadline", "out_of_range"),
@@ -65,15 +82,27 @@ ABSURD = [
     ("CaseReported", {"description": "d" * 4001}, "description", "too_long"),
     ("CaseReported", {"source": "s" * 129}, "source", "too_long"),
     ("CaseReported", {"actor": {"type": "hotline_agent", "id": "a" * 129}}, "actor.id", "too_long"),
-    ("CaseReported", {"location": {"lat": None, "lon": None, "address": "a" * 1001, "grid_id": None,
-                                   "district": None}}, "location.address", "too_long"),
-    ("CaseReported", {"location": {"lat": None, "lon": None, "address": None, "grid_id": "g" * 129,
-                                   "district": None}}, "location.grid_id", "too_long"),
-    ("CaseReported", {"contact_ciphertext": b"x" * 4097, "contact_key_id": "k"}, "contact_ciphertext",
-     "too_long"),
+    (
+        "CaseReported",
+        {"location": {"lat": None, "lon": None, "address": "a" * 1001, "grid_id": None, "district": None}},
+        "location.address",
+        "too_long",
+    ),
+    (
+        "CaseReported",
+        {"location": {"lat": None, "lon": None, "address": None, "grid_id": "g" * 129, "district": None}},
+        "location.grid_id",
+        "too_long",
+    ),
+    (
+        "CaseReported",
+        {"contact_ciphertext": b"x" * 4097, "contact_key_id": "k"},
+        "contact_ciphertext",
+        "too_long",
+    ),
     ("TaskDisposed", {"note": "n" * 4001}, "note", "too_long"),
     ("TaskDispatched", {"task_id": "t" * 129}, "task_id", "too_long"),
-]  # fmt: skip
+]
 NOT_FINITE = [
     ({"lat": math.nan, "lon": 0.0}, "location.lat"),
     ({"lat": 0.0, "lon": math.inf}, "location.lon"),
@@ -138,8 +167,15 @@ def test_the_worker_check_does_not_judge_the_future_the_fold_does_against_the_re
 
 
 def test_json_lines_with_absurd_values_are_refused_with_the_field() -> None:
-    obj = {"type": "CaseEscalated", "case_id": "C-1", "occurred_at": "1900-01-01T00:00:00Z",
-           "actor": ACTOR, "source": "app/1", "level": 1, "reason": "supervisor"}  # fmt: skip
+    obj = {
+        "type": "CaseEscalated",
+        "case_id": "C-1",
+        "occurred_at": "1900-01-01T00:00:00Z",
+        "actor": ACTOR,
+        "source": "app/1",
+        "level": 1,
+        "reason": "supervisor",
+    }
     with pytest.raises(EventValidationError) as caught:
         event_from_json(obj)
     assert caught.value.field == "occurred_at"

@@ -26,8 +26,15 @@ from tests.support.case_events import at
 from tests.support.strategies import events
 
 T0 = datetime(2024, 5, 1, 9, 30, tzinfo=UTC)
-TASK: dict[str, Any] = dict(case_id="C-1", actor=("system", "dispatcher"), source="app/1",
-                            occurred_at=T0, task_id="T-1", department="roads", role="lead")  # fmt: skip
+TASK: dict[str, Any] = dict(
+    case_id="C-1",
+    actor=("system", "dispatcher"),
+    source="app/1",
+    occurred_at=T0,
+    task_id="T-1",
+    department="roads",
+    role="lead",
+)
 NO_DEADLINE = [ev.reported(at(0)), ev.registered(at(1)), ev.dispatched(at(2), accept_h=None, dispose_h=None)]
 
 
@@ -62,9 +69,16 @@ class TestContract:
         assert (line["accept_by"], line["dispose_by"]) == (None, None)
         assert event_from_json({**line, "event_id": event.event_id}) == event
 
-    @pytest.mark.parametrize(("accept_by", "dispose_by"), [
-        (None, T0), (T0, None), (None, None), (T0, T0), (T0, T0 + timedelta(1)),
-    ])  # fmt: skip
+    @pytest.mark.parametrize(
+        ("accept_by", "dispose_by"),
+        [
+            (None, T0),
+            (T0, None),
+            (None, None),
+            (T0, T0),
+            (T0, T0 + timedelta(1)),
+        ],
+    )
     def test_the_deadline_order_binds_only_when_both_are_set(self, accept_by, dispose_by) -> None:
         event = new_event("TaskDispatched", **TASK, accept_by=accept_by, dispose_by=dispose_by)
         assert (event["accept_by"], event["dispose_by"]) == (accept_by, dispose_by)
@@ -77,8 +91,7 @@ class TestContract:
     def test_the_strategies_draw_every_mix_of_null_and_set_deadlines(self) -> None:
         seen: set[tuple[bool, bool]] = set()
 
-        @settings(max_examples=100, derandomize=True, database=None,
-                  suppress_health_check=list(HealthCheck))  # fmt: skip
+        @settings(max_examples=100, derandomize=True, database=None, suppress_health_check=list(HealthCheck))
         @given(events(("TaskDispatched",)))
         def draw(event: Event) -> None:
             seen.add((event["accept_by"] is None, event["dispose_by"] is None))
@@ -94,16 +107,28 @@ class TestFold:
         # then the case is DISPATCHED to that department, and no deadline is set anywhere
         assert case.state == State.DISPATCHED and case.lead is not None
         assert (case.lead.accept_by, case.lead.dispose_by, case.lead.original_dispose_by) == (
-            None, None, None)  # fmt: skip
+            None,
+            None,
+            None,
+        )
         row = case_row(case)
         assert (row["lead_department"], row["due_at"], row["accept_by"]) == ("roads", None, None)
         (task,) = task_rows(case)
         assert {k: task[k] for k in ("accept_by", "dispose_by", "original_dispose_by")} == dict.fromkeys(
-            ("accept_by", "dispose_by", "original_dispose_by"))  # fmt: skip
+            ("accept_by", "dispose_by", "original_dispose_by")
+        )
 
     def test_the_rest_of_the_lifecycle_is_unchanged(self) -> None:
-        case = fold_all([*NO_DEADLINE, ev.accepted(at(3)), ev.contacted(at(3)), ev.disposed(at(10)),
-                         ev.checked(at(11)), ev.closed(at(12))])  # fmt: skip
+        case = fold_all(
+            [
+                *NO_DEADLINE,
+                ev.accepted(at(3)),
+                ev.contacted(at(3)),
+                ev.disposed(at(10)),
+                ev.checked(at(11)),
+                ev.closed(at(12)),
+            ]
+        )
         row = case_row(case)
         assert (case.state, row["closed_at"], row["due_at"]) == (State.CLOSED, at(12), None)
 
@@ -124,8 +149,15 @@ class TestFold:
             fold_all([ev.extended(at(6), at(90))], case)
 
     def test_a_present_deadline_must_still_be_a_utc_time(self) -> None:
-        bad = ev.event("TaskDispatched", at(2), task_id="T1", department="roads", role="lead",
-                       accept_by=None, dispose_by=datetime(2024, 3, 6))  # naive  # fmt: skip
+        bad = ev.event(
+            "TaskDispatched",
+            at(2),
+            task_id="T1",
+            department="roads",
+            role="lead",
+            accept_by=None,
+            dispose_by=datetime(2024, 3, 6),
+        )  # naive
         with pytest.raises(IllegalTransition, match=r"malformed_event.*bad times \['dispose_by'\]"):
             fold_all([*NO_DEADLINE[:2], bad])
 
@@ -145,11 +177,16 @@ class TestFold:
 def test_decoded_events_fold_whatever_their_version() -> None:
     # given the same dispatch as v1 data (deadlines set) and as v2 data without deadlines
     v1 = registry().versions("TaskDispatched")[1]
-    with_deadlines = new_event("TaskDispatched", **{**TASK, "case_id": ev.CASE, "occurred_at": at(2)},
-                               accept_by=at(3), dispose_by=at(50))  # fmt: skip
+    with_deadlines = new_event(
+        "TaskDispatched",
+        **{**TASK, "case_id": ev.CASE, "occurred_at": at(2)},
+        accept_by=at(3),
+        dispose_by=at(50),
+    )
     old = decode(encode_version(v1, with_deadlines.fields))
-    new = decode(encode(Event("TaskDispatched", {**with_deadlines.fields, "accept_by": None,
-                                                  "dispose_by": None}, 2)))  # fmt: skip
+    new = decode(
+        encode(Event("TaskDispatched", {**with_deadlines.fields, "accept_by": None, "dispose_by": None}, 2))
+    )
     # when each is folded after the same report; then only the deadlines differ
     head = NO_DEADLINE[:2]
     assert case_row(fold_all([*head, old]))["due_at"] == at(50)

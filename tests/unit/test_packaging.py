@@ -11,6 +11,7 @@ TOP = {
     "schemas": "civicloop.schemas",
     "streams": "civicloop.streams",
     "projections": "civicloop.projections",
+    "api": "civicloop.api",
     "tools": "civicloop.tools",
 }
 

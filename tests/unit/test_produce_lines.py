@@ -76,12 +76,15 @@ def test_reasons_quote_the_offending_value() -> None:
     assert "95.5" in summary.bad[1].reason and "between -90 and 90" in summary.bad[1].reason
 
 
-@pytest.mark.parametrize(("raw", "expected"), [
-    (b"[1, 2]\n", "expected a JSON object"),
-    (b"\xff\xfe{}\n", "not UTF-8 text: byte 1"),
-    (b'{"type": "CaseReported"\n', "invalid JSON"),
-    (b'"just a string"\n', "expected a JSON object"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (b"[1, 2]\n", "expected a JSON object"),
+        (b"\xff\xfe{}\n", "not UTF-8 text: byte 1"),
+        (b'{"type": "CaseReported"\n', "invalid JSON"),
+        (b'"just a string"\n', "expected a JSON object"),
+    ],
+)
 def test_lines_that_are_not_json_objects_are_bad(raw: bytes, expected: str) -> None:
     summary = read_events([raw], ListSink())
     assert expected in summary.bad[0].reason

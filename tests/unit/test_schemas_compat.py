@@ -39,8 +39,13 @@ def test_the_real_tree_passes() -> None:
 
 def test_compatible_v2_passes(tree: Path) -> None:
     # given a v2 that adds an optional field with a default
-    _add_v2(tree, "CaseClosed", lambda s: s["fields"].append(
-        {"name": "note", "type": ["null", "string"], "default": None, "doc": "d"}))  # fmt: skip
+    _add_v2(
+        tree,
+        "CaseClosed",
+        lambda s: s["fields"].append(
+            {"name": "note", "type": ["null", "string"], "default": None, "doc": "d"}
+        ),
+    )
     # then the guard finds nothing
     assert check_tree(tree) == []
 
@@ -83,14 +88,18 @@ def test_enum_symbol_removed_is_tolerated_when_the_reader_has_a_default(tree: Pa
 def test_field_removed_without_default_is_reported(tree: Path) -> None:
     _add_v2(tree, "TaskReturned", lambda s: s["fields"].remove(_field(s, "task_id")))
     problems = check_tree(tree)
-    assert problems == ["TaskReturned: v2 cannot read v1: TaskReturned.task_id: field removed, "
-                        "and it had no default"]  # fmt: skip
+    assert problems == [
+        "TaskReturned: v2 cannot read v1: TaskReturned.task_id: field removed, and it had no default"
+    ]
 
 
 def test_problems_are_checked_transitively_against_every_older_version(tree: Path) -> None:
     # given v2 adds a defaulted field and v3 drops the default: v3 cannot read v1
-    _add_v2(tree, "CaseClosed", lambda s: s["fields"].append(
-        {"name": "n", "type": "int", "default": 0, "doc": "d"}))  # fmt: skip
+    _add_v2(
+        tree,
+        "CaseClosed",
+        lambda s: s["fields"].append({"name": "n", "type": "int", "default": 0, "doc": "d"}),
+    )
     v3 = json.loads((tree / "CaseClosed" / "v2.avsc").read_text())
     del _field(v3, "n")["default"]
     (tree / "CaseClosed" / "v3.avsc").write_text(json.dumps(v3))
@@ -99,8 +108,11 @@ def test_problems_are_checked_transitively_against_every_older_version(tree: Pat
 
 
 def test_undocumented_fields_are_reported(tree: Path) -> None:
-    _add_v2(tree, "CaseClosed", lambda s: s["fields"].append(
-        {"name": "note", "type": ["null", "string"], "default": None}))  # fmt: skip
+    _add_v2(
+        tree,
+        "CaseClosed",
+        lambda s: s["fields"].append({"name": "note", "type": ["null", "string"], "default": None}),
+    )
     assert check_tree(tree) == ["CaseClosed: v2: note: field has no doc"]
 
 
@@ -113,13 +125,21 @@ def test_a_broken_tree_is_reported_not_raised(tree: Path) -> None:
 @pytest.mark.parametrize(
     ("writer", "reader", "ok"),
     [
-        ("int", "long", True), ("int", "double", True), ("long", "float", True),
-        ("float", "double", True), ("string", "bytes", True), ("bytes", "string", True),
-        ("long", "int", False), ("double", "float", False), ("string", "int", False),
-        ("string", ["null", "string"], True), (["null", "string"], "string", False),
-        (["null", "int"], ["null", "long"], True), (["null", "int", "string"], ["null", "int"], False),
+        ("int", "long", True),
+        ("int", "double", True),
+        ("long", "float", True),
+        ("float", "double", True),
+        ("string", "bytes", True),
+        ("bytes", "string", True),
+        ("long", "int", False),
+        ("double", "float", False),
+        ("string", "int", False),
+        ("string", ["null", "string"], True),
+        (["null", "string"], "string", False),
+        (["null", "int"], ["null", "long"], True),
+        (["null", "int", "string"], ["null", "int"], False),
     ],
-)  # fmt: skip
+)
 def test_primitive_promotions_and_unions_follow_avro(writer: Any, reader: Any, ok: bool) -> None:
     assert (check_read(reader, writer) == []) is ok
 
@@ -129,7 +149,8 @@ def test_record_renamed_needs_an_alias() -> None:
     renamed = {"type": "record", "name": "B", "fields": []}
     aliased = {"type": "record", "name": "B", "aliases": ["A"], "fields": []}
     assert check_backward_transitive([old, renamed]) == [
-        "v2 cannot read v1: B: record A renamed to B without an alias"]  # fmt: skip
+        "v2 cannot read v1: B: record A renamed to B without an alias"
+    ]
     assert check_backward_transitive([old, aliased]) == []
 
 

@@ -34,7 +34,7 @@ def by_case(events: list[Event]) -> dict[str, list[Event]]:
     return cases
 
 
-# --- an independent checker of the lifecycle (DESIGN §3), stricter than the fold ------------
+# --- an independent checker of the lifecycle (docs/DESIGN.md §3), stricter than the fold ------------
 
 # (event key, state before) -> state after; "=" keeps the state
 TRANSITIONS = {
@@ -61,11 +61,13 @@ TRANSITIONS = {
     ("FeedbackReceived", "CLOSED"): "=",
     ("CaseReopened", "CLOSED"): "REOPENED",
 }
-NEXT_TASK_STATUS = {"TaskAccepted": ("dispatched", "accepted"),
-                    "TaskReturned": ("dispatched", "returned"),
-                    "TaskDisposed": ("accepted", "disposed"),
-                    "CitizenContacted": ("accepted", "accepted"),
-                    "DeadlineExtended": ("accepted", "accepted")}  # fmt: skip
+NEXT_TASK_STATUS = {
+    "TaskAccepted": ("dispatched", "accepted"),
+    "TaskReturned": ("dispatched", "returned"),
+    "TaskDisposed": ("accepted", "disposed"),
+    "CitizenContacted": ("accepted", "accepted"),
+    "DeadlineExtended": ("accepted", "accepted"),
+}
 
 
 class CaseCheck:
@@ -109,15 +111,21 @@ class CaseCheck:
     def _TaskDispatched(self, ev: Event) -> None:
         assert ev["task_id"] not in self.tasks
         assert ev["accept_by"] <= ev["dispose_by"]
-        self.tasks[ev["task_id"]] = {"status": "dispatched", "dispose_by": ev["dispose_by"],
-                                     "accept_by": ev["accept_by"]}  # fmt: skip
+        self.tasks[ev["task_id"]] = {
+            "status": "dispatched",
+            "dispose_by": ev["dispose_by"],
+            "accept_by": ev["accept_by"],
+        }
         if ev["role"] == "lead":
             self.lead = ev["task_id"]
 
     def _TaskDisposed(self, ev: Event) -> None:
         if ev["task_id"] == self.lead:  # assists finish before the lead answers for the case
-            assert all(t["status"] == "disposed" for k, t in self.tasks.items()
-                       if k != self.lead and t["status"] != "returned"), ev.case_id  # fmt: skip
+            assert all(
+                t["status"] == "disposed"
+                for k, t in self.tasks.items()
+                if k != self.lead and t["status"] != "returned"
+            ), ev.case_id
 
     def _CaseChecked(self, ev: Event) -> None:
         if not ev["passed"]:
@@ -299,11 +307,30 @@ def test_naive_start_is_rejected_with_a_clear_message() -> None:
 
 
 def test_the_checker_itself_rejects_an_illegal_sequence(by_case: dict[str, list[Event]]) -> None:
-    closed = next(evs for evs in by_case.values() if check_case(evs).state == "CLOSED"
-                  and any(e.type == "TaskAccepted" for e in evs))  # fmt: skip
+    closed = next(
+        evs
+        for evs in by_case.values()
+        if check_case(evs).state == "CLOSED" and any(e.type == "TaskAccepted" for e in evs)
+    )
     without_accept = [e for e in closed if e.type != "TaskAccepted"]
 
     with pytest.raises(AssertionError):
         check_case(without_accept)
     with pytest.raises(AssertionError):
         check_case([*closed, closed[0]])  # reported twice
+
+
+def test_an_injected_surge_multiplies_its_cell_only_during_its_span() -> None:
+    from collections import Counter
+
+    from civicloop.tools.simulate.config import SimConfig, Surge
+
+    start = datetime(2026, 3, 2, tzinfo=UTC)
+    surge = Surge("water.leak", "D01", int((start + timedelta(days=7)).timestamp()), 24, 6.0)
+    events = simulate(14, 400, 5, start, SimConfig(surges=(surge,)))
+    per_day: Counter[int] = Counter()
+    for e in events:
+        if e.type == "CaseReported" and e["category"] == "water.leak" and e["location"]["district"] == "D01":
+            per_day[(e.occurred_at - start).days] += 1
+    others = [per_day[d] for d in range(14) if d != 7]
+    assert per_day[7] > 2 * max(others)  # six times the rate: far above any ordinary day

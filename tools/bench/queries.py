@@ -19,7 +19,8 @@ from pathlib import Path
 
 from civicloop.projections.metrics import reports
 from civicloop.projections.metrics.closed_loop import metrics
-from civicloop.projections.store.base import Query, Row, Store, open_store
+from civicloop.projections.store.base import Params, Query, Row, Store, open_store
+from civicloop.projections.store.cluster import ClusterStore
 from civicloop.projections.tables import schema
 from civicloop.tools.bench import synthetic
 from civicloop.tools.bench.report import Figure, Ratio, Result, progress, timed
@@ -28,7 +29,7 @@ from civicloop.tools.bench.stores import Backend, target
 DIMENSIONS = ("department", "category", "district", "grid", "channel")
 NOW = datetime(2026, 1, 1, tzinfo=UTC)  # the end of the synthetic year: results stay fixed
 MONTH = (datetime(2025, 6, 1, tzinfo=UTC), datetime(2025, 7, 1, tzinfo=UTC))
-TARGET_MS = 1000  # DESIGN §7: all closed-loop metrics over 1 M cases in ≤ 1 s on chDB
+TARGET_MS = 1000  # docs/DESIGN.md §8: all closed-loop metrics over 1 M cases in ≤ 1 s on chDB
 ONE_DIMENSION = ("metrics_department_all", "durations_department", "backlog_department")
 CEILING = "plain_group_by"
 
@@ -41,9 +42,9 @@ class _Tables:
         self.store, self.db = store, db
         self.read: list[str] = []
 
-    def __call__(self, sql: str) -> list[Row]:
+    def __call__(self, sql: str, params: Params | None = None) -> list[Row]:
         self.read.extend(re.findall(rf"\bFROM {self.db}\.(\w+)", sql))
-        return self.store.query(sql)
+        return self.store.query(sql, params)
 
 
 #: one timed query: given a Reader's query function, run the metric and return its result
@@ -90,14 +91,15 @@ def run(cases: int = 1_000_000, backend: Backend = Backend.chdb, rounds: int = 3
     db = f"bench{uuid.uuid4().hex[:8]}"
     with (
         tempfile.TemporaryDirectory(prefix="civicloop-bench-queries-") as tmp,
-        target(backend, Path(tmp), [db]) as url,
+        target(backend, Path(tmp), [db]) as where,
     ):
-        store = open_store(url)
+        store = open_store(where.url, cluster=where.cluster)
         try:
             build(store, db, cases)
             rows = table_rows(store, db)
             figures = _timed(store, db, rounds, rows)
             version = store.server_version()
+            layout = _layout(store)
         finally:
             store.close()
     total = sum(figures[key].seconds for key in ONE_DIMENSION) * 1000
@@ -107,7 +109,7 @@ def run(cases: int = 1_000_000, backend: Backend = Backend.chdb, rounds: int = 3
         if key != CEILING
     ]
     notes = {
-        "store": f"{backend} (ClickHouse {version})",
+        "store": f"{backend} (ClickHouse {version}{layout})",
         "cases": cases,
         "rounds": rounds,
         "table_rows": rows,
@@ -117,6 +119,15 @@ def run(cases: int = 1_000_000, backend: Backend = Backend.chdb, rounds: int = 3
         "one_dimension_total_vs_target": round(total / TARGET_MS, 2),
     }
     return Result("civicloop bench queries", figures, ratios, notes, unit="rows", in_ms=True)
+
+
+def _layout(store: Store) -> str:
+    """``, 2 shards × 2 replicas`` on a cluster, else nothing."""
+    if not isinstance(store, ClusterStore):
+        return ""
+    nodes = store.nodes()
+    shards = len({n.shard for n in nodes})
+    return f", {shards} shards × {len(nodes) // shards} replicas"
 
 
 def build(store: Store, db: str, cases: int) -> None:
@@ -148,11 +159,12 @@ def _check_columns(store: Store, db: str) -> None:
 
 
 def table_rows(store: Store, db: str) -> dict[str, int]:
-    """Rows in the active parts of each table (duplicates that FINAL collapses included)."""
-    found = store.query(
-        f"SELECT table, sum(rows) FROM system.parts WHERE database = '{db}' AND active GROUP BY table"
-    )
-    return {str(table): int(rows) for table, rows in found}
+    """Rows in each table (duplicates that FINAL collapses included; on a cluster, one
+    replica of each shard: the rows a query reads)."""
+    return {
+        table: int(store.query(f"SELECT count() FROM {db}.{table}")[0][0])
+        for table in (schema.CASE_LIFECYCLE, schema.CASE_TASKS)
+    }
 
 
 def _timed(store: Store, db: str, rounds: int, rows: dict[str, int]) -> dict[str, Figure]:

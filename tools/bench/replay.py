@@ -2,7 +2,8 @@
 
 N simulated events go, pre-encoded, to a throwaway namespace's case-events topic. Then, on
 the same messages: (1) the ceiling, a bare consumer with the Replayer's settings decoding each
-message; (2) ``Replayer.run()`` into a fresh database (chDB in a temp dir, or a server). The
+message; (2) ``Replayer.run()`` into a fresh database (chDB in a temp dir, a server, or a
+cluster). The
 replay runs in a child process of its own, so its peak RSS is the replay's alone and not the
 benchmark's N encoded messages. The ceiling is measured before and after it (the faster
 counts), so a busy moment on a shared machine does not flatter the ratio.
@@ -36,8 +37,8 @@ def run(config: Config, count: int = 1_000_000, backend: Backend = Backend.chdb,
         cfg = broker.throwaway(config, Path(tmp))
         live = cfg.database
         databases = [live, rebuild_database(cfg.database), f"{rebuild_database(cfg.database)}_old"]
-        with broker.topics(cfg), target(backend, Path(tmp), databases) as url:
-            cfg = replace(cfg, clickhouse_url=url)
+        with broker.topics(cfg), target(backend, Path(tmp), databases) as where:
+            cfg = replace(cfg, clickhouse_url=where.url, clickhouse_cluster=where.cluster)
             cases, produced = _feed(cfg, count, seed)
             raw = _ceiling(cfg, count)
             replayed = _replay_in_child(cfg)
@@ -87,7 +88,7 @@ def _replay_in_child(cfg: Config) -> dict[str, Any]:
 def replay_once(cfg: Config) -> dict[str, Any]:
     """One timed ``Replayer.run()`` (in the child process), with the cases it projected."""
     log.configure(level="warning")
-    store = open_store(cfg.clickhouse_url, cfg.home)
+    store = open_store(cfg.clickhouse_url, cfg.home, cfg.clickhouse_cluster)
     try:
         with progress() as bar:
             task = bar.add_task("replay", total=None)

@@ -105,12 +105,15 @@ class Result:
 
 def machine() -> dict[str, Any]:
     return {
-        "cpu": _cpu_model(), "cores": os.cpu_count(), "usable_cores": len(os.sched_getaffinity(0)),
+        "cpu": _cpu_model(),
+        "cores": os.cpu_count(),
+        "usable_cores": len(os.sched_getaffinity(0)),
         "os": platform.platform(),
         "python": f"{platform.python_implementation()} {platform.python_version()}",
         "fastavro": version("fastavro") + (" (compiled)" if _fastavro_compiled() else " (pure Python)"),
-        "confluent-kafka": version("confluent-kafka"), "librdkafka": confluent_kafka.libversion()[0],
-    }  # fmt: skip
+        "confluent-kafka": version("confluent-kafka"),
+        "librdkafka": confluent_kafka.libversion()[0],
+    }
 
 
 def _cpu_model() -> str:

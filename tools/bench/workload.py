@@ -21,11 +21,21 @@ from civicloop.schemas.samples import SAMPLE_TIME, sample_fields
 # Events per 100 reported cases in a month of a city hotline: most cases run the whole loop,
 # a few are voided, returned, escalated or reopened.
 MIX: dict[str, int] = {
-    "CaseReported": 100, "CaseRegistered": 92, "CaseVoided": 8, "TaskDispatched": 104,
-    "TaskAccepted": 100, "TaskReturned": 4, "CitizenContacted": 60, "DeadlineExtended": 10,
-    "CaseEscalated": 6, "TaskDisposed": 96, "CaseChecked": 92, "CaseClosed": 92,
-    "FeedbackReceived": 45, "CaseReopened": 3,
-}  # fmt: skip
+    "CaseReported": 100,
+    "CaseRegistered": 92,
+    "CaseVoided": 8,
+    "TaskDispatched": 104,
+    "TaskAccepted": 100,
+    "TaskReturned": 4,
+    "CitizenContacted": 60,
+    "DeadlineExtended": 10,
+    "CaseEscalated": 6,
+    "TaskDisposed": 96,
+    "CaseChecked": 92,
+    "CaseClosed": 92,
+    "FeedbackReceived": 45,
+    "CaseReopened": 3,
+}
 _WORDS = (
     "pothole",
     "streetlight",

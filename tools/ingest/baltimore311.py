@@ -26,7 +26,7 @@ MAPPING = CityMapping(
         lon="Longitude",
         district="CouncilDistrict",
         grid="Neighborhood",
-    ),  # fmt: skip
+    ),
     statuses={
         "closed": "closed",
         "closed (transferred)": "transferred",
@@ -37,7 +37,7 @@ MAPPING = CityMapping(
         "new": "open",
         "pending": "open",
         "in progress": "open",
-    },  # fmt: skip
+    },
     # "API" is the city's Open311 API, used by its app and partner apps; "Internal" and
     # "System" are raised by city staff or systems themselves (proactive work).
     channels={
@@ -49,7 +49,7 @@ MAPPING = CityMapping(
         "internal": "internal",
         "system": "internal",
         "other": "other",
-    },  # fmt: skip
+    },
     # The geocoder's fallback when an address did not resolve: not a place in the city.
     placeholder_coordinates=((39.0, -77.0),),
 )

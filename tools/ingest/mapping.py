@@ -6,7 +6,7 @@ timezone = "America/Chicago"     # naive times are local here (read() can overri
 date_formats = ["%m/%d/%Y %I:%M:%S %p"]   # optional; default reads US and ISO forms
 placeholder_coordinates = [[0.0, 0.0]]    # optional
 null_values = ["", "N/A"]        # optional; null_pattern = "regex" too
-resolution_rules = [["duplicate", "duplicate"]]   # optional: [regex, meaning]
+resolution_rules = [["referred to", "referred"]]   # optional: [regex, closure reason]
 
 [columns]                        # case_id, created, status, category are required
 case_id = "SR_NUMBER"
@@ -36,8 +36,13 @@ class MappingError(ValueError):
 
 
 def load_mapping(path: str | Path) -> CityMapping:
-    with open(path, "rb") as handle:
-        raw: dict[str, Any] = tomllib.load(handle)
+    try:
+        with open(path, "rb") as handle:
+            raw: dict[str, Any] = tomllib.load(handle)
+    except OSError as exc:
+        raise MappingError(f"{path}: cannot read the mapping file ({exc.strerror})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise MappingError(f"{path}: not valid TOML ({exc})") from None
     try:
         columns = Columns(**raw.pop("columns"))
         mapping = CityMapping(
@@ -62,13 +67,18 @@ def check_mapping(mapping: CityMapping, where: str = "mapping") -> None:
     problems = {
         "statuses": {s: k for s, k in mapping.statuses.items() if k not in STATUS_KINDS},
         "channels": {c: v for c, v in mapping.channels.items() if v not in channels},
-        "resolution_rules": [r for r in mapping.resolution_rules
-                             if r[1] != "duplicate" and r[1] not in closures],
-    }  # fmt: skip
+        "resolution_rules": [r for r in mapping.resolution_rules if r[1] not in closures],
+    }
     for name, bad in problems.items():
         if bad:
             allowed = {"statuses": STATUS_KINDS, "channels": channels}.get(name, closures)
-            raise MappingError(f"{where}: {name} {bad}: must map to one of {allowed}")
+            hint = (
+                "; a resolution text never makes a duplicate (docs/DESIGN.md §6): map the "
+                'status that says so in [statuses] to "duplicate"'
+                if name == "resolution_rules" and any(r[1] == "duplicate" for r in bad)
+                else ""
+            )
+            raise MappingError(f"{where}: {name} {bad}: must map to one of {allowed}{hint}")
 
 
 def _symbols(event_type: str, field: str) -> tuple[str, ...]:

@@ -1,7 +1,9 @@
 """NYC "311 Service Requests from 2010 to Present" export, old and new column sets.
 
-Older exports lack `Resolution Description`; then duplicates cannot be told from closures
-and every closed request closes as `resolved`.
+Its status field never says "duplicate", so no NYC row is voided: a resolution text that
+mentions a duplicate decides nothing (docs/DESIGN.md §6). Resolution texts only refine the
+closure reason of a closed row; older exports lack `Resolution Description`, and every closed
+request then closes as `resolved`.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ MAPPING = CityMapping(
         district="Borough",
         grid="Community Board",
         resolution="Resolution Description",
-    ),  # fmt: skip
+    ),
     statuses={
         "closed": "closed",
         "open": "open",
@@ -43,19 +45,18 @@ MAPPING = CityMapping(
         "email sent": "open",
         "draft": "open",
         "unspecified": "open",
-    },  # fmt: skip
+    },
     channels={
         "phone": "hotline",
         "online": "web",
         "mobile": "app",
         "other": "other",
         "unknown": "other",
-    },  # fmt: skip
+    },
     # "Unspecified", "0 Unspecified", "Unspecified QUEENS": the export's own "no value".
     null_values=frozenset({"", "n/a", "na"}),
     null_pattern=r"(?i)^(0 )?unspecified\b",
     resolution_rules=(
-        (r"duplicate of a previous", "duplicate"),
         (r"no evidence of|did not observe|could not find|no violation", "no_further_action"),
         (r"not within (its|the agency's) jurisdiction|referred to|forwarded to", "referred"),
     ),

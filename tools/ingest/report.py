@@ -15,8 +15,10 @@ class Report:
     """Filled in while the events are consumed; complete once the stream is exhausted.
 
     `unmapped`: rows or fields that could not be mapped, by reason (a row counts once per
-    reason). `adjusted`: values mapped by a documented rule (DST) that an analyst may want to
-    know about. `statuses`: the raw status values, for reconciling with the source.
+    reason). `disagreements`: rows whose status text disagrees with their times, by reason
+    (the times decide, docs/DESIGN.md §6). `adjusted`: values mapped by a documented rule
+    (DST) that an analyst may want to know about. `statuses`: the raw status values, for
+    reconciling with the source.
     """
 
     source: str
@@ -24,6 +26,7 @@ class Report:
     cases_imported: int = 0
     events_by_type: Counter[str] = field(default_factory=Counter)
     unmapped: Counter[str] = field(default_factory=Counter)
+    disagreements: Counter[str] = field(default_factory=Counter)
     adjusted: Counter[str] = field(default_factory=Counter)
     statuses: Counter[str] = field(default_factory=Counter)
     missing_columns: list[str] = field(default_factory=list)
@@ -35,6 +38,7 @@ class Report:
             "cases_imported": self.cases_imported,
             "events_by_type": dict(self.events_by_type),
             "unmapped": dict(sorted(self.unmapped.items())),
+            "disagreements": dict(sorted(self.disagreements.items())),
             "adjusted": dict(sorted(self.adjusted.items())),
             "statuses": dict(self.statuses),
             "missing_columns": self.missing_columns,

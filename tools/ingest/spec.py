@@ -52,6 +52,7 @@ class CityMapping:
     placeholder_coordinates: tuple[tuple[float, float], ...] = ()
     null_values: frozenset[str] = frozenset({""})  # compared lower-cased, after strip()
     null_pattern: str | None = None  # regex: matching values are missing too
-    # regex → what a matching Resolution text means: a STATUS_KIND ("duplicate") or a
-    # ClosureReason for a closed case ("no_further_action", "referred", ...); first match wins
+    # regex → the ClosureReason a matching Resolution text gives a closed row
+    # ("no_further_action", "referred", ...); first match wins. Free text never decides
+    # whether a row is closed or a duplicate (docs/DESIGN.md §6): the times and the status do.
     resolution_rules: tuple[tuple[str, str], ...] = field(default=())

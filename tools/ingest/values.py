@@ -66,8 +66,7 @@ class Values:
         except ValueError:
             count["unparseable_coordinates"] += 1
             return None, None
-        if any(abs(lat - a) < 1e-9 and abs(lon - b) < 1e-9
-               for a, b in self.mapping.placeholder_coordinates):  # fmt: skip
+        if any(abs(lat - a) < 1e-9 and abs(lon - b) < 1e-9 for a, b in self.mapping.placeholder_coordinates):
             count["placeholder_coordinates"] += 1
             return None, None
         if not (-90 <= lat <= 90 and -180 <= lon <= 180):

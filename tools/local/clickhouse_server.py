@@ -1,13 +1,16 @@
 """A throwaway ClickHouse server from Debian's ``clickhouse-server`` package.
 
 Started on free loopback ports with its own config, data and log directories, so that tests
-and operators can exercise the server backend without touching a system installation.
+and operators can exercise the server backend without touching a system installation. A node
+of a local cluster (``clickhouse_cluster.py``) is the same server on ports fixed in advance,
+with the cluster's settings in ``config.d/`` (ClickHouse merges that folder into its config).
 """
 
 from __future__ import annotations
 
 import shutil
 import socket
+from dataclasses import dataclass
 from pathlib import Path
 
 from civicloop import log
@@ -59,11 +62,20 @@ def server_binary() -> str:
     )
 
 
-class LocalClickHouse:
-    """A ClickHouse server owned by civicloop under ``directory``."""
+@dataclass(frozen=True)
+class Ports:
+    tcp: int
+    http: int
 
-    def __init__(self, directory: Path) -> None:
+
+class LocalClickHouse:
+    """A ClickHouse server owned by civicloop under ``directory``: on free ports chosen at each
+    start, or on ``ports``; ``extra_config`` (XML) goes to ``config.d/`` when given."""
+
+    def __init__(self, directory: Path, ports: Ports | None = None, extra_config: str = "") -> None:
         self.dir = directory
+        self.ports = ports
+        self.extra_config = extra_config
         self.process = Managed("clickhouse", directory)
 
     @property
@@ -77,24 +89,31 @@ class LocalClickHouse:
 
     def up(self, timeout: float = 60.0) -> str:
         """Start the server unless it runs already; return its clickhouse:// URL."""
-        running = self.url()
-        if running:
-            return running
+        return self.url() or self.wait(self.start(), timeout)
+
+    def start(self) -> Ports:
+        """Start the server process without waiting for it (see ``wait``)."""
         binary = server_binary()
-        tcp_port, http_port = free_port(), free_port()
-        for sub in ("data", "tmp", "log"):
+        ports = self.ports or Ports(free_port(), free_port())
+        for sub in ("data", "tmp", "log", "config.d"):
             (self.dir / sub).mkdir(parents=True, exist_ok=True)
         config = self.dir / "config.xml"
-        config.write_text(CONFIG.format(dir=self.dir, tcp_port=tcp_port, http_port=http_port))
+        config.write_text(CONFIG.format(dir=self.dir, tcp_port=ports.tcp, http_port=ports.http))
         (self.dir / "users.xml").write_text(USERS)
+        if self.extra_config:
+            (self.dir / "config.d" / "civicloop.xml").write_text(self.extra_config)
         self.process.start([binary, f"--config-file={config}"], cwd=self.dir)
+        return ports
+
+    def wait(self, ports: Ports, timeout: float = 60.0) -> str:
+        """Wait until the server started on ``ports`` answers; return its URL."""
         try:
-            wait_until(lambda: _accepts(tcp_port), timeout, "ClickHouse server start")
+            wait_until(lambda: _accepts(ports.tcp), timeout, "ClickHouse server start")
         except TimeoutError:
             tail = self.process.log_tail() + _read(self.dir / "log" / "error.log")
             self.process.stop()
             raise RuntimeError(f"ClickHouse server did not start; log:\n{tail}") from None
-        url = f"clickhouse://127.0.0.1:{tcp_port}/"
+        url = f"clickhouse://127.0.0.1:{ports.tcp}/"
         self.url_file.write_text(url)
         _log.info("clickhouse_server_up", url=url)
         return url
@@ -102,6 +121,11 @@ class LocalClickHouse:
     def down(self) -> bool:
         self.url_file.unlink(missing_ok=True)
         return self.process.stop()
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash would (tests of a replica's loss); ``up`` restarts it."""
+        self.url_file.unlink(missing_ok=True)
+        self.process.kill()
 
 
 def _accepts(port: int) -> bool:
@@ -113,7 +137,7 @@ def _accepts(port: int) -> bool:
         client = Client("127.0.0.1", port=port, connect_timeout=2, send_receive_timeout=5)
         client.execute("SELECT 1")
         client.disconnect()
-    except Exception:  # noqa: BLE001 - not ready yet is any failure
+    except Exception:
         return False
     return True
 

@@ -3,10 +3,17 @@
 Maven resolves ``org.apache.kafka:kafka_2.13`` and its run-time class path from Maven Central
 into the cache once (``tools/local/kafka/pom.xml``); every later start reuses those jars. The broker
 runs as combined broker+controller with its data and logs under ``var/kafka``.
+
+Its ports are chosen once, on the first start, and kept in ``var/kafka/ports.json``: a
+``kafka down`` / ``kafka up`` (or a crash and a restart) brings the broker back on the same
+address, so running workers and producers reconnect to it by themselves. The address is also
+kept in ``var/kafka/address`` while the broker is down, so a worker started then knows where
+to wait for it (``streams/kafka.py``).
 """
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import socket
@@ -16,7 +23,7 @@ from pathlib import Path
 
 from civicloop import log
 from civicloop.config import Config
-from civicloop.tools.local.process import Managed, free_port, wait_until
+from civicloop.tools.local.process import Managed, free_port, port_free, wait_until
 
 _log = log.get(__name__)
 POM = Path(__file__).parent / "kafka" / "pom.xml"
@@ -77,6 +84,10 @@ class LocalKafka:
     def bootstrap_file(self) -> Path:
         return self.config.local_broker_file
 
+    @property
+    def ports_file(self) -> Path:
+        return self.dir / "ports.json"
+
     def bootstrap(self) -> str | None:
         """host:port of the running local broker, or None."""
         if self.process.pid() is None or not self.bootstrap_file.exists():
@@ -89,7 +100,7 @@ class LocalKafka:
         if running:
             return running
         classpath = f"{jars(self.config)}/*"
-        port, controller_port = free_port(), free_port()
+        port, controller_port = self._ports()
         props = self._write_properties(port, controller_port)
         if not (self.dir / "data" / "meta.properties").exists():
             self._format(classpath, props)
@@ -119,12 +130,38 @@ class LocalKafka:
         return address
 
     def down(self) -> bool:
+        """Stop the broker; its data, ports and address stay for the next ``up``."""
         self.bootstrap_file.unlink(missing_ok=True)
         return self.process.stop(timeout=60)
 
+    def kill(self) -> None:
+        """SIGKILL the broker (a crash), leaving its files as a crash would."""
+        self.process.kill()
+
+    def _ports(self) -> tuple[int, int]:
+        """The (client, controller) ports of this broker: chosen on its first start, then the
+        same on every start, so clients find it again where they left it."""
+        try:
+            kept = json.loads(self.ports_file.read_text())
+            ports = (int(kept["port"]), int(kept["controller_port"]))
+        except (FileNotFoundError, ValueError, KeyError, TypeError):
+            ports = (free_port(), free_port())
+            self.dir.mkdir(parents=True, exist_ok=True)
+            self.ports_file.write_text(json.dumps({"port": ports[0], "controller_port": ports[1]}))
+            self.config.local_broker_address_file.write_text(f"127.0.0.1:{ports[0]}")
+            return ports
+        taken = [p for p in ports if not port_free(p)]
+        if taken:
+            raise RuntimeError(
+                f"the local broker's port(s) {taken}, kept in {self.ports_file}, are in use by another "
+                "process: stop that process, or delete the file to choose new ports (workers and "
+                "producers connected to the old address must then be restarted)"
+            )
+        self.config.local_broker_address_file.write_text(f"127.0.0.1:{ports[0]}")
+        return ports
+
     def _write_properties(self, port: int, controller_port: int) -> Path:
-        # Ports are chosen anew on every start; the KRaft quorum is this one node, so the
-        # controller address may change between runs without harm.
+        # The ports are this broker's for good (see _ports): clients reconnect to the same address.
         data = self.dir / "data"
         props = self.dir / "server.properties"
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -149,7 +186,7 @@ class LocalKafka:
                     "share.coordinator.state.topic.min.isr=1",
                     "group.initial.rebalance.delay.ms=0",
                     "auto.create.topics.enable=true",
-                    # Case events are kept forever (DESIGN §1); locally the disk is the limit.
+                    # Case events are kept forever (docs/DESIGN.md §6); locally the disk is the limit.
                     "log.retention.hours=-1",
                     "",
                 ]
@@ -205,6 +242,6 @@ class LocalKafka:
             # A plain connect first keeps librdkafka from logging refusals while Java starts.
             socket.create_connection((host, int(port)), timeout=1).close()
             AdminClient({"bootstrap.servers": address, "log_level": 0}).list_topics(timeout=5)
-        except Exception:  # noqa: BLE001 - not up yet is any failure at all
+        except Exception:
             return False
         return True

@@ -24,6 +24,18 @@ def free_port() -> int:
         return port
 
 
+def port_free(port: int) -> bool:
+    """Nobody listens on loopback ``port`` (a port in TIME_WAIT counts as free: servers such as
+    the Kafka broker bind with SO_REUSEADDR, so they can take it again at once)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
 def wait_until(check: Callable[[], bool], timeout: float, what: str, interval: float = 0.2) -> None:
     """Poll ``check`` until it returns True; raise TimeoutError naming ``what`` at the deadline."""
     deadline = time.monotonic() + timeout
@@ -61,7 +73,7 @@ class Managed:
         """Start ``argv`` in its own session (so a stop reaches its children), log to a file."""
         self.state_dir.mkdir(parents=True, exist_ok=True)
         with open(self.log_file, "ab") as out:
-            proc = subprocess.Popen(  # noqa: S603 - argv is built by civicloop itself
+            proc = subprocess.Popen(
                 list(argv),
                 stdout=out,
                 stderr=subprocess.STDOUT,

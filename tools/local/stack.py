@@ -1,35 +1,64 @@
-"""The local stack in the background: the broker (unless one is configured) and a worker."""
+"""The local stack in the background: the broker (unless one is configured), its workers and
+the HTTP API (``civicloop api``).
+
+Each worker runs under a supervisor (``tools/local/supervisor.py``) that restarts it with
+backoff when it dies; ``down`` stops both. A worker that finds Kafka away waits for it
+(``streams/kafka.py``), so ``up`` returns once the worker serves health or says it is waiting.
+
+Several workers (``up --workers N``) form one consumer group and split the partitions; worker
+i (from 0) serves HTTP on CIVICLOOP_WORKER_WEB_PORT + i. They need a ClickHouse server or
+cluster: chDB lets one process hold its directory.
+"""
 
 from __future__ import annotations
 
 import os
+import signal
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from civicloop import log
 from civicloop.config import Config, to_env
 from civicloop.projections.store.worker import deployment_health
 from civicloop.streams import kafka
+from civicloop.tools.local import api_server
 from civicloop.tools.local.kafka_broker import LocalKafka
 from civicloop.tools.local.process import Managed, wait_until
+from civicloop.tools.local.supervisor import Status, read_status
 
 _log = log.get(__name__)
 
 
-def worker_process(config: Config) -> Managed:
-    return Managed("worker", config.var)
+def worker_process(config: Config, index: int = 0) -> Managed:
+    """Worker ``index``'s supervisor (its process group holds the worker too)."""
+    return Managed("worker" if index == 0 else f"worker-{index + 1}", config.var)
 
 
-def start_worker(config: Config, timeout: float = 120.0) -> int:
-    """Start ``civicloop worker`` in the background and wait until it serves health."""
-    process = worker_process(config)
+def worker_config(config: Config, index: int) -> Config:
+    """Worker ``index``'s configuration: its own HTTP port, everything else shared."""
+    return replace(config, worker_web_port=config.worker_web_port + index)
+
+
+def supervisor_status(config: Config, index: int = 0) -> Status | None:
+    """The supervisor's status file: the worker's pid, restarts, last exit code."""
+    return read_status(config.var / f"{worker_process(config, index).name}.supervisor.json")
+
+
+def start_worker(config: Config, timeout: float = 120.0, index: int = 0) -> int:
+    """Start ``civicloop worker`` (the ``index``-th) under a supervisor in the background; wait
+    until it serves health (or reports that it waits for Kafka). Returns the supervisor's pid."""
+    process = worker_process(config, index)
+    own = worker_config(config, index)
     pid = process.pid()
     if pid is not None:
         return pid
-    env = {**os.environ, **to_env(config), "PYTHONUNBUFFERED": "1"}
-    pid = process.start([sys.executable, "-m", "civicloop.cli", "worker"], env=env)
+    env = {**os.environ, **to_env(own), "PYTHONUNBUFFERED": "1"}
+    cli = [sys.executable, "-m", "civicloop.cli"]
+    status_file = config.var / f"{process.name}.supervisor.json"
+    status_file.unlink(missing_ok=True)
+    pid = process.start([*cli, "supervise", "--status-file", str(status_file), "--", *cli, "worker"], env=env)
     try:
-        wait_until(lambda: _worker_ready(config, process), timeout, "worker start")
+        wait_until(lambda: _worker_ready(own, process, index), timeout, "worker start")
     except TimeoutError:
         tail = process.log_tail(40)
         process.stop()
@@ -37,30 +66,70 @@ def start_worker(config: Config, timeout: float = 120.0) -> int:
     return pid
 
 
-def _worker_ready(config: Config, process: Managed) -> bool:
-    if process.pid() is None:
+def _worker_ready(config: Config, process: Managed, index: int) -> bool:
+    status = supervisor_status(config, index)
+    if process.pid() is None or (status is not None and status.restarts > 0):
         tail = process.log_tail(40)
         hint = (
             f"\nport {config.worker_web_port} is taken: set CIVICLOOP_WORKER_WEB_PORT to a free one"
             if "address already in use" in tail
             else ""
         )
+        process.stop()
         raise RuntimeError(f"the worker exited during start-up:\n{tail}{hint}")
-    return deployment_health(config) is not None
+    return deployment_health(config) is not None or "kafka_unreachable" in process.log_tail(5)
 
 
-def up(config: Config) -> None:
+def kill_worker_only(config: Config, index: int = 0) -> int | None:
+    """SIGKILL the worker but not its supervisor (a crash the supervisor recovers from);
+    return the pid killed, or None when no worker ran."""
+    status = supervisor_status(config, index)
+    if status is None or status.child_pid is None:
+        return None
+    try:
+        os.kill(status.child_pid, signal.SIGKILL)
+    except ProcessLookupError:
+        return None
+    return status.child_pid
+
+
+def up(config: Config, workers: int = 1, settle_s: float = 30.0) -> None:
+    """Start the broker (unless configured) and ``workers`` supervised workers; give them up to
+    ``settle_s`` to join their group, so the status printed next is not a snapshot of start-up."""
+    if workers > 1 and not config.clickhouse_url.startswith("clickhouse://"):
+        raise ValueError(
+            f"--workers {workers} needs a ClickHouse server or cluster: chDB ({config.clickhouse_url}) "
+            "lets one process hold its directory; set CIVICLOOP_CLICKHOUSE_URL (and "
+            "CIVICLOOP_CLICKHOUSE_CLUSTER), e.g. from `civicloop clickhouse up --shards 2 --replicas 2`"
+        )
     if not config.kafka_bootstrap:
         LocalKafka(config).up()
     kafka.ensure_topics(config)
-    start_worker(config)
+    for index in range(workers):
+        start_worker(config, index=index)
+    api_server.start_api(config)
+
+    def all_ok() -> bool:
+        return all(
+            (deployment_health(worker_config(config, i)) or {}).get("status") == "ok" for i in range(workers)
+        )
+
+    try:
+        wait_until(all_ok, settle_s, "workers ok")
+    except TimeoutError:
+        pass  # the status shows why it is not ok yet
+
+
+def workers(config: Config) -> list[Managed]:
+    """Every worker recorded for this deployment (running or not), in index order."""
+    extra = sorted(int(path.stem.split("-")[1]) for path in config.var.glob("worker-*.pid"))
+    return [worker_process(config)] + [worker_process(config, number - 1) for number in extra]
 
 
 def down(config: Config) -> list[str]:
     """Stop what ``up`` started; return the names of what was running."""
-    stopped = []
-    if worker_process(config).stop(timeout=60):
-        stopped.append("worker")
+    stopped = ["api"] if api_server.api_process(config).stop(timeout=30) else []
+    stopped += [process.name for process in workers(config) if process.stop(timeout=60)]
     if not config.kafka_bootstrap and LocalKafka(config).down():
         stopped.append("kafka")
     return stopped
@@ -69,30 +138,84 @@ def down(config: Config) -> list[str]:
 @dataclass(frozen=True)
 class Part:
     name: str
-    running: bool
+    state: str  # running | ok | degraded | waiting | stopped
     detail: str
 
 
 def status(config: Config) -> list[Part]:
+    """What runs, and how each worker is doing (its ``/civicloop/health``, streams/health.py)."""
+    parts = [_broker_part(config)]
+    for process in workers(config):
+        index = 0 if process.name == "worker" else int(process.name.split("-")[1]) - 1
+        parts += _worker_parts(config, index)
+    api = api_server.api_health(config)
+    parts.append(
+        Part(
+            "api",
+            "running" if api else "stopped",
+            f"{api_server.api_url(config)}/docs" if api else "not running",
+        )
+    )
+    return parts
+
+
+def _broker_part(config: Config) -> Part:
     if config.kafka_bootstrap:
-        broker = Part("kafka", True, f"configured: {config.kafka_bootstrap}")
-    else:
-        local = LocalKafka(config)
-        address = local.bootstrap()
-        broker = Part(
-            "kafka",
-            address is not None,
-            f"local {address} pid {local.process.pid()}" if address else "not running",
-        )
-    health = deployment_health(config)
-    pid = worker_process(config).pid()
-    if health:
-        reasons = ", ".join(f"{r} {n}" for r, n in sorted(health["dead_by_reason"].items()))
-        detail = (
-            f"pid {pid}, projected {health['projected']}, dead letters {health['dead']}"
-            f"{f' ({reasons})' if reasons else ''}, escalated {health['escalated']}, "
-            f"store {health['store']}"
-        )
-    else:
-        detail = "not running" if pid is None else f"pid {pid}, not answering on :{config.worker_web_port}"
-    return [broker, Part("worker", health is not None, detail)]
+        return Part("kafka", "configured", config.kafka_bootstrap)
+    local = LocalKafka(config)
+    address = local.bootstrap()
+    if address is None:
+        kept = kafka.known_address(config)
+        return Part("kafka", "stopped", f"local, will listen on {kept}" if kept else "not set up")
+    return Part("kafka", "running", f"local {address} pid {local.process.pid()}")
+
+
+def _worker_parts(config: Config, index: int = 0) -> list[Part]:
+    own = worker_config(config, index)
+    name = worker_process(config, index).name
+    health = deployment_health(own)
+    pid = worker_process(config, index).pid()
+    supervised = supervisor_status(config, index)
+    if health is None:
+        if pid is None:
+            return [Part(name, "stopped", "not running")]
+        return [
+            Part(
+                name,
+                "waiting",
+                f"supervisor pid {pid}; the worker is starting or waiting for "
+                f"Kafka (nothing answers on :{own.worker_web_port} yet)",
+            )
+        ]
+    restarts = f", restarted {supervised.restarts}x" if supervised and supervised.restarts else ""
+    reasons = ", ".join(f"{r} {n}" for r, n in sorted(health["dead_by_reason"].items()))
+    worker = Part(
+        name,
+        health["status"],
+        "; ".join(
+            [
+                *health["problems"],
+                f"pid {supervised.child_pid if supervised else pid}{restarts}",
+                f"last batch {_age(health['last_batch_age_s'])}, projected {health['projected']}",
+                f"dead letters {health['dead']}{f' ({reasons})' if reasons else ''}",
+                f"escalated {health['escalated']}",
+                f"store {health['store']}",
+            ]
+        ),
+    )
+    lag = ", ".join(
+        f"p{p['partition']} {p['lag']}{'*' if p['assigned_here'] else ''}" for p in health["partitions"]
+    )
+    kafka_state = health["kafka"]
+    reach = "reachable" if kafka_state["reachable"] else "UNREACHABLE"
+    lag_part = Part(
+        "lag",
+        "",
+        f"{health['lag']} total (Kafka {reach}, group {kafka_state['group_state']}): "
+        f"{lag or 'no partitions'}; * = held by this worker",
+    )
+    return [worker, lag_part]
+
+
+def _age(seconds: float | None) -> str:
+    return "none yet" if seconds is None else f"{seconds:.0f} s ago"

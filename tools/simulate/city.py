@@ -32,9 +32,19 @@ STREETS = (
 _PICK = Weighted(DISTRICTS, [d[4] for d in DISTRICTS])
 
 
-def sample_location(rng: random.Random) -> dict[str, Any]:
-    """A Location record; cells near a district's south-west corner are busier (hotspots)."""
-    code, name, (lat0, lon0), (rows, cols), _ = _PICK.draw(rng)
+def district_share(code: str) -> float:
+    """The share of all reports that come from district ``code``."""
+    weights = {d[0]: d[4] for d in DISTRICTS}
+    if code not in weights:
+        raise ValueError(f"unknown simulated district {code!r}: one of {', '.join(weights)}")
+    return weights[code] / sum(weights.values())
+
+
+def sample_location(rng: random.Random, district: str | None = None) -> dict[str, Any]:
+    """A Location record (in ``district`` if given); cells near a district's south-west corner
+    are busier (hotspots)."""
+    picked = next(d for d in DISTRICTS if d[0] == district) if district else _PICK.draw(rng)
+    code, name, (lat0, lon0), (rows, cols), _ = picked
     # Squaring a uniform skews towards 0, so low-numbered cells see more reports.
     row = int(rng.random() ** 2 * rows)
     col = int(rng.random() ** 2 * cols)

@@ -93,9 +93,26 @@ class Rates:
 
 
 @dataclass(frozen=True, slots=True)
+class Surge:
+    """An injected surge with known ground truth: reports of ``category`` in ``district`` arrive
+    ``multiplier`` times as fast as usual from ``start`` (epoch seconds) for ``hours``."""
+
+    category: str
+    district: str
+    start: int
+    hours: float
+    multiplier: float
+
+    def __post_init__(self) -> None:
+        if self.multiplier <= 1 or self.hours <= 0:
+            raise ValueError(f"surge {self!r}: multiplier must exceed 1 and hours be positive")
+
+
+@dataclass(frozen=True, slots=True)
 class SimConfig:
     categories: tuple[Category, ...] = CATEGORIES
     rates: Rates = field(default_factory=Rates)
     utc_offset: timedelta = timedelta(hours=8)  # the city's local time, fixed (no DST)
     case_prefix: str = "sim-"
     recent_cases: int = 64  # per category, candidates for duplicate_of (bounded memory)
+    surges: tuple[Surge, ...] = ()  # injected surges (bench signals, tests)

@@ -16,7 +16,8 @@ from civicloop.schemas.event import Event
 from civicloop.schemas.events import new_event
 from civicloop.tools.simulate.arrivals import arrival_times
 from civicloop.tools.simulate.case import Step, ts
-from civicloop.tools.simulate.config import SimConfig
+from civicloop.tools.simulate.city import district_share
+from civicloop.tools.simulate.config import SimConfig, Surge
 from civicloop.tools.simulate.story import Storyteller
 
 _FOREVER = timedelta(days=365_000)
@@ -55,15 +56,39 @@ def simulate(
     # One heap entry per open case (its next step), so the heap grows with open cases only.
     # (time, case number, step index) orders ties deterministically and keeps case order.
     heap: list[tuple[int, int, int, str, list[Step]]] = []
-    for n, t0 in enumerate(arrival_times(story_rng, begin, end, cases_per_day, offset)):
+    arrivals = heapq.merge(
+        ((t, None) for t in arrival_times(story_rng, begin, end, cases_per_day, offset)),
+        _surge_arrivals(cfg, seed, begin, end, cases_per_day),
+        key=lambda item: item[0],
+    )
+    for n, (t0, surge) in enumerate(arrivals):
         while heap and heap[0][0] <= t0:
             yield make(id_rng, _advance(heap))
         case_id = f"{cfg.case_prefix}{seed}-{n:07d}"
         # Steps after `end` are cut: the case is still open when the simulation stops.
-        steps = [s for s in teller.tell(case_id, t0) if s[0] <= end]
+        steps = [s for s in teller.tell(case_id, t0, surge) if s[0] <= end]
         heapq.heappush(heap, (t0, n, 0, case_id, steps))
     while heap:
         yield make(id_rng, _advance(heap))
+
+
+def _surge_arrivals(
+    cfg: SimConfig, seed: int, begin: int, end: int, cases_per_day: float
+) -> list[tuple[int, Surge | None]]:
+    """The extra arrivals of every injected surge: (multiplier - 1) times the cell's own rate,
+    with the same hour-of-day and weekday shape, in the surge's span (own random stream)."""
+    rng = random.Random(f"civicloop-simulator-surges:{seed}")
+    weights = {c.code: c.weight for c in cfg.categories}
+    extra: list[tuple[int, Surge | None]] = []
+    for surge in cfg.surges:
+        if surge.category not in weights:
+            raise ValueError(f"surge category {surge.category!r} is not a simulated category")
+        share = weights[surge.category] / sum(weights.values()) * district_share(surge.district)
+        lo, hi = max(begin, surge.start), min(end, surge.start + int(surge.hours * 3600))
+        rate = (surge.multiplier - 1) * cases_per_day * share
+        offset = int(cfg.utc_offset.total_seconds())
+        extra += [(t, surge) for t in arrival_times(rng, lo, hi, rate, offset)]
+    return sorted(extra, key=lambda item: item[0])
 
 
 def _advance(heap: list[tuple[int, int, int, str, list[Step]]]) -> tuple[str, Step]:
@@ -91,7 +116,7 @@ def _event(ids: random.Random, item: tuple[str, Step]) -> Event:
 
 def _uuid4(bits: int) -> str:
     """A version-4 UUID string from 128 random bits (what uuid.UUID(version=4) does, faster)."""
-    h = "%032x" % (bits & _UUID_CLEAR | _UUID_SET)  # noqa: UP031 - fastest int-to-hex here
+    h = "%032x" % (bits & _UUID_CLEAR | _UUID_SET)
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 

@@ -15,12 +15,19 @@ from civicloop.tools.simulate.config import (
     MIN,
     Category,
     SimConfig,
+    Surge,
 )
 
 _CHANNEL = Weighted([c for c, _ in CHANNELS], [w for _, w in CHANNELS])
 PRIORITIES = ("urgent", "high", "normal", "low")
-_REPORTER_APP = {"app": "citizen", "wechat": "citizen", "web": "citizen", "grid_inspector": "grid",
-                 "camera": "iot", "sensor": "iot"}  # fmt: skip
+_REPORTER_APP = {
+    "app": "citizen",
+    "wechat": "citizen",
+    "web": "citizen",
+    "grid_inspector": "grid",
+    "camera": "iot",
+    "sensor": "iot",
+}
 Recent = dict[str, deque[str]]
 
 
@@ -30,6 +37,7 @@ class Storyteller:
     def __init__(self, cfg: SimConfig, rng: random.Random, salt: bytes) -> None:
         self.cfg, self.rng, self.salt = cfg, rng, salt
         self.category = Weighted(cfg.categories, [c.weight for c in cfg.categories])
+        self.by_code = {c.code: c for c in cfg.categories}
         self.priority = {c.code: Weighted(PRIORITIES, c.priorities) for c in cfg.categories}
         self.recent: Recent = {c.code: deque(maxlen=cfg.recent_cases) for c in cfg.categories}
 
@@ -40,14 +48,15 @@ class Storyteller:
         digest = blake2b(person.to_bytes(8, "big"), key=self.salt, digest_size=8)
         return "r-" + digest.hexdigest()
 
-    def tell(self, case_id: str, t: int) -> list[Step]:
+    def tell(self, case_id: str, t: int, surge: Surge | None = None) -> list[Step]:
+        """The case's whole life; an injected ``surge`` fixes its category and district."""
         rng = self.rng
-        cat: Category = self.category.draw(rng)
+        cat: Category = self.category.draw(rng) if surge is None else self.by_code[surge.category]
         channel = _CHANNEL.draw(rng)
         if cat.direct and channel not in CITIZEN_CHANNELS:
             channel = "hotline"  # only citizens ask the hotline questions
         citizen = channel in CITIZEN_CHANNELS
-        where = sample_location(rng)
+        where = sample_location(rng, surge.district if surge else None)
         priority = self.priority[cat.code].draw(rng)
         case = Case(case_id, cat, priority, citizen, where["district"])
         ref = self.reporter_ref() if citizen else None
@@ -66,6 +75,9 @@ class Storyteller:
             reporter_ref=ref,
             contact_ciphertext=None,
             contact_key_id=None,
+            media_url=None,
+            address_id=None,
+            attributes=None,
         )
         if not self._register_or_void(case, t):
             return case.steps
@@ -95,6 +107,7 @@ class Storyteller:
                 reason=reason,
                 duplicate_of=None,
                 note=None,
+                department=None,  # voided at intake, before any routing
             )
             return False
         t = case.add(
@@ -114,6 +127,7 @@ class Storyteller:
                 reason="duplicate",
                 duplicate_of=rng.choice(originals),
                 note=None,
+                department=None,
             )
             return False
         run_to_close(self.cfg, case, self.rng, t)

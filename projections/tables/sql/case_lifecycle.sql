@@ -1,7 +1,8 @@
 -- One row per case: its latest folded state (read with FINAL). ClickHouse 18.16-compatible:
 -- second-precision DateTime('UTC'), Nullable for times not reached yet, plain String dims
 -- ('' when absent) so metrics group without NULL handling. due_at / accept_by are NULL for a
--- case with no lead task, or whose lead was dispatched without that deadline.
+-- case with no lead task, or whose lead was dispatched without that deadline. lead_department
+-- of a case voided before any dispatch is the department it had been routed to (CaseVoided v2).
 CREATE TABLE IF NOT EXISTS {db}.case_lifecycle (
     case_id String,
     state String,

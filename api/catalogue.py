@@ -1,0 +1,141 @@
+"""The Open311 service catalogue: service_code → category, department, questions (attributes).
+
+A TOML file (``CIVICLOOP_SERVICES``; the packaged ``services.toml`` by default), checked on
+load with pydantic so a mistake names the service and the field. Each service has its own
+category (the catalogue is a bijection between service codes and categories), so a case's
+category says which service it was reported under — also for cases that came in by phone.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from importlib import resources
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from civicloop.schemas.registry import reader_schema
+
+DATATYPES = ("string", "number", "datetime", "text", "singlevaluelist", "multivaluelist")
+LISTS = ("singlevaluelist", "multivaluelist")
+_PRIORITIES = tuple(
+    next(f["type"] for f in reader_schema("CaseReported")["fields"] if f["name"] == "priority")["symbols"]
+)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Value(_Strict):
+    key: str = Field(min_length=1)
+    name: str = Field(min_length=1)
+
+
+class Attribute(_Strict):
+    """One question of a service (Open311 service definition attribute)."""
+
+    code: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    datatype: Literal["string", "number", "datetime", "text", "singlevaluelist", "multivaluelist"]
+    description: str
+    required: bool = False
+    variable: bool = True  # false: information shown to the user, no answer taken
+    order: int = Field(ge=1)
+    datatype_description: str | None = None
+    values: tuple[Value, ...] = ()
+
+    @model_validator(mode="after")
+    def _values_fit_the_datatype(self) -> Attribute:
+        if self.datatype in LISTS and not self.values:
+            raise ValueError(f"attribute {self.code}: a {self.datatype} needs values")
+        if self.datatype not in LISTS and self.values:
+            raise ValueError(f"attribute {self.code}: only list datatypes take values")
+        keys = [v.key for v in self.values]
+        if len(set(keys)) != len(keys):
+            raise ValueError(f"attribute {self.code}: value keys repeat: {keys}")
+        return self
+
+
+class Service(_Strict):
+    """One service request type (Open311 service) and where it goes."""
+
+    code: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_-]+$")
+    name: str = Field(min_length=1)
+    category: str = Field(min_length=1)
+    department: str = Field(min_length=1)
+    group: str = ""
+    description: str = ""
+    keywords: tuple[str, ...] = ()
+    notice: str | None = None  # Open311 service_notice: what the city will do about it
+    priority: str = "normal"  # priority given on intake
+    attributes: tuple[Attribute, ...] = Field(default=(), alias="attribute")
+
+    @model_validator(mode="after")
+    def _checked(self) -> Service:
+        if self.priority not in _PRIORITIES:
+            raise ValueError(f"priority {self.priority!r} is not one of {', '.join(_PRIORITIES)}")
+        codes = [a.code for a in self.attributes]
+        orders = [a.order for a in self.attributes]
+        if len(set(codes)) != len(codes) or len(set(orders)) != len(orders):
+            raise ValueError(f"attribute codes and orders must be unique: codes {codes}, orders {orders}")
+        return self
+
+    @property
+    def metadata(self) -> bool:
+        return bool(self.attributes)
+
+    def attribute(self, code: str) -> Attribute | None:
+        return next((a for a in self.attributes if a.code == code), None)
+
+
+class Catalogue(_Strict):
+    jurisdiction_id: str | None = None
+    contact: str = "Ask the city's 311 centre."
+    key_service: str = "API keys are issued by the operators: civicloop apikey create --role intake"
+    changeset: str = "1"
+    services: tuple[Service, ...] = Field(alias="service")
+
+    @model_validator(mode="after")
+    def _one_service_per_code_and_category(self) -> Catalogue:
+        for what, values in (
+            ("service code", [s.code for s in self.services]),
+            ("category", [s.category for s in self.services]),
+        ):
+            repeated = sorted({v for v in values if values.count(v) > 1})
+            if repeated:
+                raise ValueError(f"each {what} may appear once; repeated: {', '.join(repeated)}")
+        return self
+
+    def service(self, code: str) -> Service | None:
+        return next((s for s in self.services if s.code == code), None)
+
+    def by_category(self, category: str) -> Service | None:
+        return next((s for s in self.services if s.category == category), None)
+
+
+class CatalogueError(ValueError):
+    """A catalogue file that cannot be used; the message names the file and the problem."""
+
+
+def load(path: Path | None = None) -> Catalogue:
+    """The catalogue at ``path``, or the packaged example when ``path`` is None."""
+    where = str(path) if path else "the packaged services.toml"
+    try:
+        text = (
+            path.read_text()
+            if path
+            else resources.files("civicloop.api").joinpath("services.toml").read_text()
+        )
+        return Catalogue.model_validate(tomllib.loads(text))
+    except OSError as exc:
+        raise CatalogueError(f"service catalogue {where}: {exc} (check CIVICLOOP_SERVICES)") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise CatalogueError(f"service catalogue {where} is not valid TOML: {exc}") from None
+    except ValidationError as exc:
+        problems = "; ".join(f"{_where(e['loc'])}: {e['msg']}" for e in exc.errors())
+        raise CatalogueError(f"service catalogue {where}: {problems}") from None
+
+
+def _where(loc: tuple[int | str, ...]) -> str:
+    return ".".join(str(part) for part in loc) or "(top)"

@@ -1,0 +1,177 @@
+"""Open311 GeoReport v2 under ``/open311/v2/`` (http://wiki.open311.org/GeoReport_v2).
+
+XML is the spec's required format and JSON its mapping; the suffix chooses (``services.xml``,
+``requests/ID.json``). Discovery and the service catalogue are public; the service requests
+need a key (``api_key``): the spec leaves GETs open, but requests reveal what citizens
+reported, and civicloop authenticates whatever reveals data (docs/API.md). POST needs the
+``intake`` role (or ``supervisor``), the GETs any role.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from civicloop.api import auth, intake, open311_query, service_requests
+from civicloop.api.backend import Backend, backend, derived_id
+from civicloop.api.catalogue import Service
+from civicloop.api.errors import not_found, shorten
+from civicloop.api.open311_format import FORMATS, Format, render, w3c
+from civicloop.api.requests_common import form, idempotency_key
+
+SPEC = "http://wiki.open311.org/GeoReport_v2"
+PREFIX = "/open311/v2"
+
+router = APIRouter(prefix=PREFIX, tags=["Open311 GeoReport v2"])
+
+
+def checked_format(fmt: str) -> Format:
+    if fmt not in FORMATS:
+        raise not_found(f"format {shorten(fmt)} is not served: use .xml or .json", "format")
+    return fmt  # type: ignore[return-value]
+
+
+@router.get("/discovery.{fmt}", summary="Service discovery: this endpoint, its formats, who to ask")
+async def discovery(fmt: str, request: Request) -> Response:
+    catalogue = backend(request).catalogue
+    endpoint = {
+        "specification": SPEC,
+        "url": str(request.base_url).rstrip("/") + PREFIX,
+        "changeset": catalogue.changeset,
+        "type": "production",
+        "formats": ["text/xml", "application/json"],
+    }
+    document = {
+        "changeset": catalogue.changeset,
+        "contact": catalogue.contact,
+        "key_service": catalogue.key_service,
+        "endpoints": [endpoint],
+    }
+    return render("discovery", document, checked_format(fmt))
+
+
+@router.get("/services.{fmt}", summary="The service request types (from the service catalogue)")
+async def services(fmt: str, request: Request) -> Response:
+    return render("services", [_service(s) for s in backend(request).catalogue.services], checked_format(fmt))
+
+
+@router.get("/services/{service_code}.{fmt}", summary="One service's definition: its attributes")
+async def service_definition(service_code: str, fmt: str, request: Request) -> Response:
+    out = checked_format(fmt)
+    service = backend(request).catalogue.service(service_code)
+    if service is None:
+        raise not_found(f"service_code {shorten(service_code)} not found (see GET services)", "service_code")
+    attributes = [
+        {
+            "variable": a.variable,
+            "code": a.code,
+            "datatype": a.datatype,
+            "required": a.required,
+            "datatype_description": a.datatype_description,
+            "order": a.order,
+            "description": a.description,
+            "values": [{"key": v.key, "name": v.name} for v in a.values],
+        }
+        for a in sorted(service.attributes, key=lambda a: a.order)
+    ]
+    return render("service_definition", {"service_code": service.code, "attributes": attributes}, out)
+
+
+@router.post(
+    "/requests.{fmt}",
+    summary="Report a problem (form-encoded: api_key, service_code, a location, optional contact)",
+    status_code=200,
+)
+async def post_request(fmt: str, request: Request) -> Response:
+    out = checked_format(fmt)
+    api = backend(request)
+    body = await form(request)
+    key = auth.authenticate(api.keys, auth.presented_token(request, body))
+    auth.require(key, auth.REPORT)
+    request.state.key_id = key.key_id
+    submission = intake.parse(body.multi_items(), api.catalogue)
+    retry = idempotency_key(request)
+    case_id = "sr-" + derived_id(key, retry, "open311").replace("-", "")[:24]
+    event_id = derived_id(key, retry, "open311", case_id, "CaseReported")
+    if api.sender.already_sent(event_id) is None:
+        # the key store is SQLite (a commit for a new reporter): off the event loop
+        who = await run_in_threadpool(api.with_contacts, lambda keys: intake.reporter(submission, keys))
+        event = intake.reported(
+            submission, who, case_id=case_id, event_id=event_id, source=api.source(key), now=datetime.now(UTC)
+        )
+        await api.sender.send(event)
+    answer = {
+        "service_request_id": case_id,
+        "service_notice": submission.service.notice,
+        "account_id": submission.account_id,
+    }
+    return render("service_requests", [answer], out)
+
+
+@router.get("/requests.{fmt}", summary="Search service requests (default: the last 90 days, at most 1,000)")
+async def get_requests(fmt: str, request: Request) -> Response:
+    out = checked_format(fmt)
+    api = _reader(request)
+    query = open311_query.parse(request.query_params, api.catalogue)
+    found = await run_in_threadpool(service_requests.search, api.projections, query, api.catalogue)
+    return render("service_requests", [_dated(r) for r in found], out)
+
+
+@router.get("/requests/{service_request_id}.{fmt}", summary="One service request (a one-element array)")
+async def get_request(service_request_id: str, fmt: str, request: Request) -> Response:
+    out = checked_format(fmt)
+    api = _reader(request)
+    found = await _by_ids(api, (service_request_id,))
+    if not found:
+        raise not_found(f"service_request_id {shorten(service_request_id)} not found", "service_request_id")
+    return render("service_requests", [_dated(r) for r in found], out)
+
+
+@router.get("/tokens/{token}.{fmt}", summary="service_request_id from a token (requests here are realtime)")
+async def get_token(token: str, fmt: str, request: Request) -> Response:
+    # Every service is realtime: POST answers the service_request_id itself, so the only
+    # token this endpoint knows is a service_request_id.
+    out = checked_format(fmt)
+    api = _reader(request)
+    found = await _by_ids(api, (token,))
+    if not found:
+        raise not_found(
+            f"token {shorten(token)} not found: requests here are realtime and get a "
+            "service_request_id at once",
+            "token",
+        )
+    return render("service_requests", [{"service_request_id": token, "token": token}], out)
+
+
+def _reader(request: Request) -> Backend:
+    api = backend(request)
+    key = auth.authenticate(api.keys, auth.presented_token(request))
+    auth.require(key, auth.READ)
+    request.state.key_id = key.key_id
+    return api
+
+
+async def _by_ids(api: Backend, ids: tuple[str, ...]) -> list[dict[str, Any]]:
+    query = service_requests.Query(start=datetime.now(UTC), end=datetime.now(UTC), ids=ids)
+    return await run_in_threadpool(service_requests.search, api.projections, query, api.catalogue)
+
+
+def _service(service: Service) -> dict[str, Any]:
+    return {
+        "service_code": service.code,
+        "service_name": service.name,
+        "description": service.description,
+        "metadata": service.metadata,
+        "type": "realtime",
+        "keywords": ", ".join(service.keywords),
+        "group": service.group,
+    }
+
+
+def _dated(found: dict[str, Any]) -> dict[str, Any]:
+    return {k: w3c(v) if isinstance(v, datetime) else v for k, v in found.items()}

@@ -1,0 +1,84 @@
+"""``civicloop api`` (the HTTP server) and ``civicloop apikey create | list | revoke``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from civicloop.cli.common import configured, console
+
+
+def register(app: typer.Typer) -> None:
+    app.command("api")(api)
+    keys = typer.Typer(help="API keys with roles (stored hashed; shown once).", no_args_is_help=True)
+    keys.command("create")(create)
+    keys.command("list")(list_keys)
+    keys.command("revoke")(revoke)
+    app.add_typer(keys, name="apikey")
+
+
+def api() -> None:
+    """Serve Open311 GeoReport v2, the handling API and OpenAPI docs (/docs) in the foreground."""
+    from civicloop.api.server import run
+
+    run(configured())
+
+
+Role = Annotated[
+    str,
+    typer.Option(
+        "--role", help="intake, department, dispatcher, supervisor or analyst (or department:NAME)."
+    ),
+]
+Department = Annotated[
+    str | None, typer.Option("--department", help="The department a department key acts for.")
+]
+Label = Annotated[str, typer.Option("--label", help="Who or what holds the key (shown by list).")]
+
+
+def create(role: Role, department: Department = None, label: Label = "") -> None:
+    """Create a key; its token is printed once, alone on the last line (scripts read that line)."""
+    from civicloop.api.keys import ApiKeyStore
+
+    store = ApiKeyStore(configured().api_keys)
+    try:
+        key, token = store.create(role, department, label)
+    finally:
+        store.close()
+    console.print(f"created key {key.key_id} with role {key.role_name}; the token is shown only now:")
+    print(token)
+
+
+def list_keys() -> None:
+    """Every key: id, role, label, created, revoked (never the token, which is not stored)."""
+    from civicloop.api.keys import ApiKeyStore
+
+    store = ApiKeyStore(configured().api_keys)
+    try:
+        keys = store.list()
+    finally:
+        store.close()
+    table = Table(title="API keys")
+    for column in ("key", "role", "label", "created", "revoked"):
+        table.add_column(column)
+    for key in keys:
+        table.add_row(key.key_id, key.role_name, key.label, key.created_at, key.revoked_at or "")
+    console.print(table)
+
+
+def revoke(
+    key_id: Annotated[str, typer.Argument(help="The key's id (from `civicloop apikey list`).")],
+) -> None:
+    """Revoke a key at once (every API process checks each request against the store)."""
+    from civicloop.api.keys import ApiKeyStore
+
+    store = ApiKeyStore(configured().api_keys)
+    try:
+        revoked = store.revoke(key_id)
+    finally:
+        store.close()
+    if not revoked:
+        raise ValueError(f"no live key {key_id!r}: see `civicloop apikey list`")
+    console.print(f"revoked {key_id}")

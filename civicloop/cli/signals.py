@@ -1,0 +1,82 @@
+"""Signals for analysts and intake staff: ``civicloop signals``, ``hotspots`` and ``nearby``
+(docs/SIGNALS.md). They read through :func:`open_reader`, like the metric commands."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from civicloop.cli.common import configured, parse_time
+from civicloop.projections.signals import hotspots as hotspot_sql
+from civicloop.projections.signals import listing
+from civicloop.projections.signals import nearby as nearby_sql
+from civicloop.projections.store.reader import open_reader
+from civicloop.tools.output import Format, emit
+
+Fmt = Annotated[Format, typer.Option("--format", help="table, json (an array) or csv.")]
+
+
+def register(app: typer.Typer) -> None:
+    app.command("signals")(signals_command)
+    app.command("hotspots")(hotspots_command)
+    app.command("nearby")(nearby_command)
+
+
+def signals_command(
+    t_from: Annotated[
+        str | None, typer.Option("--from", help="Occurred at or after (ISO; UTC if no offset).")
+    ] = None,
+    t_to: Annotated[str | None, typer.Option("--to", help="Occurred before (ISO; UTC if no offset).")] = None,
+    kind: Annotated[
+        str | None, typer.Option("--type", help="SurgeDetected, SurgeEnded or RecurringProblemDetected.")
+    ] = None,
+    fmt: Fmt = Format.table,
+) -> None:
+    """Surges, their end, and recurring problems, in the order they occurred."""
+    rows = _read(
+        lambda q, db: listing.signals(q, db, parse_time(t_from), parse_time(t_to), kind, fmt is Format.json)
+    )
+    emit(rows, fmt, "signals")
+
+
+def hotspots_command(
+    month: Annotated[str, typer.Option("--month", help="YYYY-MM (the city's local month).")],
+    by: Annotated[str, typer.Option("--by", help="grid or district.")] = "grid",
+    limit: Annotated[int, typer.Option(min=1, help="How many to rank.")] = 20,
+    fmt: Fmt = Format.table,
+) -> None:
+    """The month's high-frequency problems (每月一题): cases by category and place, ranked,
+    with the previous month and the recurring-problem signals raised."""
+    if by not in ("grid", "district"):
+        raise typer.BadParameter(f"--by {by!r}: use grid or district")
+    try:
+        hotspot_sql.month_bounds(month)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    offset = int(configured().signal_utc_offset_h * 3600)
+    rows = _read(lambda q, db: hotspot_sql.hotspots(q, db, month, by, limit, offset))
+    emit(rows, fmt, f"hotspots {month} by {by}")
+
+
+def nearby_command(
+    lat: Annotated[float, typer.Option("--lat", help="Latitude of the new report (WGS84).")],
+    lon: Annotated[float, typer.Option("--lon", help="Longitude of the new report (WGS84).")],
+    category: Annotated[str, typer.Option("--category", help="Category code of the new report.")],
+    radius: Annotated[float, typer.Option("--radius", help="Metres.")] = nearby_sql.RADIUS_M,
+    limit: Annotated[int, typer.Option(min=1, help="At most this many suggestions.")] = nearby_sql.LIMIT,
+    fmt: Fmt = Format.table,
+) -> None:
+    """Possible duplicates of a new report: open cases of its category nearby, nearest first."""
+    rows = _read(lambda q, db: nearby_sql.nearby(q, db, lat, lon, category, radius, limit))
+    emit(rows, fmt, f"nearby open {category} cases within {radius:g} m")
+
+
+def _read(compute: Any) -> list[dict[str, Any]]:
+    cfg = configured()
+    reader = open_reader(cfg)
+    try:
+        rows: list[dict[str, Any]] = compute(reader.query, cfg.database)
+    finally:
+        reader.close()
+    return rows

@@ -1,0 +1,146 @@
+"""Case-level reads behind the figures: where the cases are (the dashboard's map), the values
+the filters offer, and one case with its timeline from the event log.
+
+The map and the choices read the same rows and filters as the metric queries
+(``Scope``); no figure is computed here.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from civicloop.projections.metrics import sql as q
+from civicloop.projections.metrics.scope import WHOLE, Scope
+from civicloop.projections.store.base import Query
+from civicloop.projections.tables.schema import CASE_LIFECYCLE, CASE_TASKS, EVENT_LOG
+from civicloop.schemas.codec import decode
+from civicloop.schemas.events import event_to_json
+
+#: at most this many cases on the map (a sample, the same every time: by hash of the case id)
+POINTS = 5000
+#: the dimensions a filter offers, with the column holding their values
+CHOICES = {
+    "department": "lead_department",
+    "category": "category",
+    "district": "district",
+    "channel": "channel",
+}
+LIFECYCLE = (
+    "case_id",
+    "state",
+    "category",
+    "priority",
+    "channel",
+    "district",
+    "grid_id",
+    "lat",
+    "lon",
+    "lead_department",
+    "reported_at",
+    "registered_at",
+    "first_dispatched_at",
+    "first_accepted_at",
+    "first_contacted_at",
+    "disposed_at",
+    "checked_at",
+    "closed_at",
+    "voided_at",
+    "feedback_at",
+    "closure_reason",
+    "void_reason",
+    "duplicate_of",
+    "due_at",
+    "accept_by",
+    "returns",
+    "extensions",
+    "escalations",
+    "disposals",
+    "rework",
+    "reopens",
+    "resolved",
+    "satisfaction",
+)
+TASKS = (
+    "task_id",
+    "department",
+    "role",
+    "status",
+    "dispatched_at",
+    "accept_by",
+    "dispose_by",
+    "accepted_at",
+    "contacted_at",
+    "returned_at",
+    "disposed_at",
+    "return_reason",
+    "outcome",
+    "extensions",
+)
+#: fields of an event that the timeline never shows (the reporter's sealed contact)
+PRIVATE = ("contact_ciphertext", "contact_key_id")
+
+
+def points(
+    run: Query, db: str, t_from: datetime, t_to: datetime, scope: Scope = WHOLE, limit: int = POINTS
+) -> dict[str, Any]:
+    """Cases reported in [t_from, t_to) with a location: ``total`` and up to ``limit`` of them
+    (case_id, lat, lon, state), a sample that stays the same from one call to the next."""
+    source = q.source(scope, db, 0, ())
+    where = f"{q.within('reported_at', t_from, t_to)} AND lat IS NOT NULL AND lon IS NOT NULL"
+    params = {**(scope.params() or {}), "limit": limit}
+    rows = run(
+        f"SELECT case_id, lat, lon, state FROM {source} WHERE {where} "
+        "ORDER BY cityHash64(case_id), case_id LIMIT %(limit)s",
+        params,
+    )
+    total = run(f"SELECT count() FROM {source} WHERE {where}", scope.params())
+    return {
+        "total": int(total[0][0]) if total else 0,
+        "cases": [
+            {"case_id": cid, "lat": float(lat), "lon": float(lon), "state": state}
+            for cid, lat, lon, state in rows
+        ],
+    }
+
+
+def choices(run: Query, db: str) -> dict[str, list[str]]:
+    """The values each filter can take: every value the tables hold, sorted (departments
+    include those tasked without leading). Read without ``FINAL``: a value only an older row
+    version had (a case re-categorised at registration) may be offered too, and simply
+    filters to the cases that have it now, which is cheaper than merging every row."""
+    columns = ", ".join(f"groupUniqArray({column})" for column in CHOICES.values())
+    (found,) = run(f"SELECT {columns} FROM {db}.{CASE_LIFECYCLE}") or [([],) * len(CHOICES)]
+    values = {dim: {str(v) for v in seen if v} for dim, seen in zip(CHOICES, found, strict=True)}
+    tasked = run(f"SELECT groupUniqArray(department) FROM {db}.{CASE_TASKS}")
+    values["department"] |= {str(v) for v in (tasked[0][0] if tasked else ()) if v}
+    return {dim: sorted(seen) for dim, seen in values.items()}
+
+
+def case(run: Query, db: str, case_id: str) -> dict[str, Any] | None:
+    """One case: its lifecycle row, its tasks, and its timeline (every event of the case from
+    the event log, in the order they occurred, without the reporter's sealed contact)."""
+    rows = run(
+        f"SELECT {', '.join(LIFECYCLE)} FROM {db}.{CASE_LIFECYCLE} FINAL WHERE case_id = %(id)s",
+        {"id": case_id},
+    )
+    if not rows:
+        return None
+    tasks = run(
+        f"SELECT {', '.join(TASKS)} FROM {db}.{CASE_TASKS} FINAL WHERE case_id = %(id)s "
+        "ORDER BY dispatched_at, task_id",
+        {"id": case_id},
+    )
+    log = run(
+        f"SELECT hex(payload) FROM {db}.{EVENT_LOG} FINAL WHERE case_id = %(id)s "
+        "ORDER BY occurred_at, recorded_at, event_id",
+        {"id": case_id},
+    )
+    found = dict(zip(LIFECYCLE, rows[0], strict=True))
+    found["tasks"] = [dict(zip(TASKS, task, strict=True)) for task in tasks]
+    found["timeline"] = [_public(event_to_json(decode(bytes.fromhex(str(hexed))))) for (hexed,) in log]
+    return found
+
+
+def _public(event: dict[str, Any]) -> dict[str, Any]:
+    return {name: value for name, value in event.items() if name not in PRIVATE}

@@ -1,0 +1,82 @@
+"""The signal records the detectors raise, with their deterministic ids (docs/SIGNALS.md)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from civicloop.projections.signals.recurring import Recurrence, RecurringSettings
+from civicloop.projections.signals.surge import SurgeEnd, SurgeSettings, SurgeStart
+from civicloop.projections.signals.windows import Window, bucket_start
+from civicloop.schemas.signals import Signal, new_signal, signal_id
+
+
+def surge_id(win: Window, cell: tuple[str, str, str], start: datetime) -> str:
+    return signal_id("surge", win.name, *cell, start)
+
+
+def surge_detected(item: SurgeStart, win: Window, offset_s: int, s: SurgeSettings) -> Signal:
+    level, category, place = item.cell
+    start = bucket_start(item.bucket, win, offset_s)
+    end = start + timedelta(seconds=win.seconds)
+    a = item.assessment
+    return new_signal(
+        "SurgeDetected",
+        event_id=surge_id(win, item.cell, start),
+        occurred_at=end,
+        level=level,
+        category=category,
+        place=place,
+        window=win.name,
+        window_start=start,
+        window_end=end,
+        observed=a.observed,
+        expected=a.expected,
+        threshold=a.threshold,
+        p_value=a.p_value,
+        reference_windows=a.reference_windows,
+        reference_reports=a.reference_reports,
+        alpha=s.alpha,
+        min_count=s.min_count,
+    )
+
+
+def surge_ended(item: SurgeEnd, win: Window, offset_s: int) -> Signal:
+    level, category, place = item.cell
+    start = bucket_start(item.bucket, win, offset_s)
+    end = start + timedelta(seconds=win.seconds)
+    surge_start = bucket_start(item.start, win, offset_s)
+    return new_signal(
+        "SurgeEnded",
+        event_id=signal_id("surge-ended", win.name, *item.cell, start),
+        occurred_at=end,
+        surge_id=surge_id(win, item.cell, surge_start),
+        level=level,
+        category=category,
+        place=place,
+        window=win.name,
+        window_start=start,
+        window_end=end,
+        surge_start=surge_start,
+        alarm_windows=item.alarm_windows,
+        observed=item.observed,
+        expected=item.expected,
+    )
+
+
+def recurring(
+    item: Recurrence, day: datetime, s: RecurringSettings, cases: list[tuple[str, datetime]]
+) -> Signal:
+    category, place = item.place
+    return new_signal(
+        "RecurringProblemDetected",
+        event_id=signal_id("recurring", category, place, day),
+        occurred_at=day + timedelta(days=1),
+        category=category,
+        place=place,
+        day=day,
+        cases=item.cases,
+        days=s.days,
+        min_cases=s.min_cases,
+        first_reported_at=cases[0][1] if cases else day,
+        case_ids=[c for c, _ in cases],
+    )

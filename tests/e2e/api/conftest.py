@@ -1,0 +1,29 @@
+"""One deployment per backend for all API tests: broker, worker and ``civicloop api``, started
+once (they take seconds); each test makes its own cases, so tests never see each other's data."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.conftest import BACKENDS, make_config
+from tests.support.api_site import Site
+from tests.support.workers import Worker
+
+
+@pytest.fixture(scope="package", params=BACKENDS)
+def site(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, kafka_bootstrap: str
+) -> Iterator[Site]:
+    home = tmp_path_factory.mktemp(f"api-{request.param}")
+    url = (
+        f"chdb://{home / 'chdb'}"
+        if request.param == "chdb"
+        else request.getfixturevalue("clickhouse_server_url")
+    )
+    # the SLA watchdog is off: its escalations would add events the tests do not expect
+    config = make_config(home, kafka_bootstrap=kafka_bootstrap, clickhouse_url=url, watchdog_interval=0)
+    running = Site(config, Worker(config)).start()
+    yield running
+    running.stop()

@@ -1,0 +1,339 @@
+"""At least 1,000 malformed requests against the real server: every one is answered 4xx, the
+server keeps serving, and none of them produced an event.
+
+Each request is a valid one broken in exactly one way drawn by hypothesis (a field missing, of
+the wrong type, out of range, unknown, repeated, too long, with control characters; a bad key
+or role; a body that is no form or no JSON; an unknown case, service, route or format), so
+every request is known to be malformed — the property is that the answer says so.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.support.api_site import Site
+
+pytestmark = pytest.mark.integration
+EXAMPLES = 1_100
+
+text = st.text(st.characters(exclude_categories=("Cs",)), max_size=30)
+junk = st.one_of(st.binary(max_size=300), text.map(str.encode))
+control = st.sampled_from(["\x00", "\x01", "\x07", "\x1b", "\x7f"])
+not_a_number = text.filter(lambda s: _not_float(s))
+big = st.sampled_from([91, -91, 1e9, float("inf")]).map(str)
+#: calls of the right shape that no merely reported case allows (409)
+ILLEGAL = [
+    ("close", {"reason": "resolved"}),
+    ("accept", {"task_id": "T1"}),
+    ("check", {"passed": False}),
+    ("reopen", {"reason": "other"}),
+]
+BAD_FIGURES = [
+    ("metrics", {"by": "planet"}),
+    ("backlog", {"as_of": "soon"}),
+    ("metrics", {"from": "x"}),
+    ("durations", {"to": "later"}),
+]
+VALID_FORM = {
+    "service_code": "POTHOLE",
+    "lat": "39.3",
+    "long": "-76.6",
+    "attribute[SIZE]": "small",
+    "description": "a hole",
+}
+
+
+def _not_float(value: str) -> bool:
+    try:
+        float(value)
+    except ValueError:
+        return True
+    return False
+
+
+@st.composite
+def broken_form(draw: st.DrawFn, key: str) -> tuple[str, str, Any, dict[str, str]]:
+    """(method, path, content, headers): an Open311 POST broken one way."""
+    form: dict[str, Any] = {**VALID_FORM, "api_key": key}
+    how = draw(
+        st.sampled_from(
+            [
+                "drop_code",
+                "unknown_code",
+                "bad_lat",
+                "big_lat",
+                "lat_alone",
+                "no_location",
+                "long_description",
+                "bad_email",
+                "bad_phone",
+                "bad_media",
+                "unknown_field",
+                "control",
+                "bad_attribute",
+                "unknown_attribute",
+                "missing_attribute",
+                "list_on_single",
+                "two_values",
+                "no_key",
+                "wrong_key",
+                "json_body",
+                "junk_body",
+                "bad_format",
+                "jurisdiction",
+                "huge_body",
+                "line_break",
+            ]
+        )
+    )
+    headers = {"content-type": "application/x-www-form-urlencoded"}
+    fmt = draw(st.sampled_from(["xml", "json"]))
+    if how == "drop_code":
+        del form["service_code"]
+    elif how == "unknown_code":
+        form["service_code"] = "X" + draw(text.filter(lambda s: s.strip() not in ("",)))
+    elif how == "bad_lat":
+        form["lat"] = draw(not_a_number)
+        if not form["lat"].strip():
+            form["lat"] = "north"
+    elif how == "big_lat":
+        form["lat"] = draw(big)
+    elif how == "lat_alone":
+        del form["long"]
+    elif how == "no_location":
+        del form["lat"], form["long"]
+    elif how == "long_description":
+        form["description"] = "x" * draw(st.integers(4001, 9000))
+    elif how == "bad_email":
+        form["email"] = draw(text.filter(lambda s: "@" not in s and s.strip())) or "nobody"
+    elif how == "bad_phone":
+        form["phone"] = "call " + draw(st.text(alphabet="abcxyz", min_size=1, max_size=10))
+    elif how == "bad_media":
+        form["media_url"] = draw(st.sampled_from(["ftp://x/y.jpg", "not a url", "javascript:alert(1)"]))
+    elif how == "unknown_field":
+        form["z_" + draw(st.text(alphabet="abcdefgh", min_size=1, max_size=8))] = draw(text)
+    elif how == "control":
+        name = draw(st.sampled_from(["description", "address_string", "first_name"]))
+        form[name] = draw(text) + draw(control) + draw(text)
+    elif how == "line_break":
+        form["address_string"] = draw(text) + "\n" + draw(text)
+    elif how == "bad_attribute":
+        form["attribute[SIZE]"] = "size-" + draw(text)
+    elif how == "unknown_attribute":
+        form["attribute[Q" + draw(st.text(alphabet="ABC123", min_size=1, max_size=6)) + "]"] = draw(text)
+    elif how == "missing_attribute":
+        del form["attribute[SIZE]"]
+    elif how == "list_on_single":
+        del form["attribute[SIZE]"]
+        form["attribute[SIZE][]"] = "small"
+    elif how == "two_values":
+        form["attribute[SIZE]"] = ["small", "large"]
+    elif how == "no_key":
+        del form["api_key"]
+    elif how == "wrong_key":
+        form["api_key"] = draw(st.sampled_from(["", "clk_", "clk_guess", "x" * 300])) or "clk_z"
+    elif how == "json_body":
+        return (
+            "POST",
+            f"/open311/v2/requests.{fmt}",
+            json.dumps(form).encode(),
+            {"content-type": "application/json"},
+        )
+    elif how == "junk_body":
+        return "POST", f"/open311/v2/requests.{fmt}", draw(junk), headers
+    elif how == "bad_format":
+        fmt = draw(st.sampled_from(["yaml", "html", "xml2", "JSON"]))
+    elif how == "jurisdiction":
+        form["jurisdiction_id"] = "elsewhere-" + draw(st.text(alphabet="abc", max_size=5))
+    elif how == "huge_body":
+        form["description"] = "y" * 70_000
+    return "POST", f"/open311/v2/requests.{fmt}", _encode(form), headers
+
+
+@st.composite
+def broken_call(draw: st.DrawFn, key: str, case_id: str) -> tuple[str, str, Any, dict[str, str]]:
+    """A handling call broken one way (for a case that is only reported)."""
+    action, body = draw(
+        st.sampled_from(
+            [
+                ("close", {"reason": "resolved"}),
+                ("accept", {"task_id": "T1"}),
+                ("register", {}),
+                ("dispose", {"task_id": "T1", "outcome": "fixed"}),
+                ("check", {"passed": True}),
+            ]
+        )
+    )
+    headers = {"content-type": "application/json", "X-API-Key": key}
+    case = case_id
+    how = draw(
+        st.sampled_from(
+            [
+                "illegal",
+                "unknown_case",
+                "junk",
+                "not_object",
+                "unknown_field",
+                "wrong_type",
+                "bad_enum",
+                "no_key",
+                "wrong_key",
+                "bad_idempotency",
+                "bad_time",
+                "huge",
+            ]
+        )
+    )
+    content: Any = None
+    if how == "illegal":  # legal shape, illegal for a merely reported case
+        action, body = draw(st.sampled_from(ILLEGAL))
+    elif how == "unknown_case":
+        case = "nope-" + draw(st.text(alphabet="abcdef0123", min_size=1, max_size=12))
+    elif how == "junk":
+        content = draw(junk.filter(lambda b: not _is_json_object(b)))
+    elif how == "not_object":
+        content = json.dumps(
+            draw(st.one_of(st.lists(st.integers(), max_size=3), st.integers(), text))
+        ).encode()
+    elif how == "unknown_field":
+        body = {**body, "x_" + draw(st.text(alphabet="xyz", min_size=1, max_size=5)): draw(text)}
+    elif how == "wrong_type":
+        action, body = draw(
+            st.sampled_from(
+                [
+                    ("accept", {"task_id": 7}),
+                    ("check", {"passed": "yes"}),
+                    ("close", {"reason": None}),
+                    ("feedback", {"resolved": 1, "satisfaction": "satisfied"}),
+                    ("accept", {}),
+                ]
+            )
+        )
+    elif how == "bad_enum":
+        action, field = draw(st.sampled_from([("close", "reason"), ("reopen", "reason")]))
+        body = {field: "nonsense-" + draw(st.text(alphabet="abc", max_size=4))}
+    elif how == "no_key":
+        del headers["X-API-Key"]
+    elif how == "wrong_key":
+        headers["X-API-Key"] = "clk_" + draw(st.text(alphabet="abcdef", max_size=20))
+    elif how == "bad_idempotency":
+        headers["Idempotency-Key"] = draw(st.sampled_from(["has space", "x" * 201, "tab\there"]))
+        action, body = "close", {"reason": "resolved"}
+    elif how == "bad_time":
+        action, body = (
+            "register",
+            {"occurred_at": draw(st.sampled_from(["yesterday", "2024-01-01T00:00:00", "1"]))},
+        )
+    elif how == "huge":
+        content = json.dumps({"note": "z" * 70_000}).encode()
+    if content is None:
+        content = json.dumps(body).encode()
+    return "POST", f"/api/v1/cases/{case}/{action}", content, headers
+
+
+@st.composite
+def broken_read(draw: st.DrawFn, key: str) -> tuple[str, str, Any, dict[str, str]]:
+    """A read broken one way: bad filters, unknown ids, routes or formats, no key."""
+    fmt = draw(st.sampled_from(["xml", "json"]))
+    params: dict[str, str] = {"api_key": key}
+    how = draw(
+        st.sampled_from(
+            [
+                "param",
+                "dates",
+                "span",
+                "page",
+                "status",
+                "unknown_id",
+                "no_key",
+                "route",
+                "service",
+                "case",
+                "metrics",
+            ]
+        )
+    )
+    path = f"/open311/v2/requests.{fmt}"
+    if how == "param":
+        params["q_" + draw(st.text(alphabet="abc", min_size=1, max_size=4))] = draw(text)
+    elif how == "dates":
+        params["start_date"] = draw(st.sampled_from(["today", "2024-13-01T00:00:00Z", "2024-01-01T00:00:00"]))
+    elif how == "span":
+        params |= {"start_date": "2024-01-01T00:00:00Z", "end_date": "2024-12-01T00:00:00Z"}
+    elif how == "page":
+        params["page"] = draw(st.sampled_from(["0", "-1", "two", "1.5"]))
+    elif how == "status":
+        params["status"] = "status-" + draw(st.text(alphabet="abc", max_size=4))
+    elif how == "unknown_id":
+        path = f"/open311/v2/requests/sr-none{draw(st.integers(0, 10**6))}.{fmt}"
+    elif how == "no_key":
+        del params["api_key"]
+    elif how == "route":
+        path = "/open311/v2/" + draw(
+            st.sampled_from(["service.xml", "requests", "x/y.json", "discovery.txt"])
+        )
+    elif how == "service":
+        path = f"/open311/v2/services/NO{draw(st.integers(0, 999))}.{fmt}"
+    elif how == "case":
+        path = f"/api/v1/cases/none-{draw(st.integers(0, 10**6))}"
+    elif how == "metrics":
+        path, bad = draw(st.sampled_from(BAD_FIGURES))
+        path, params = f"/api/v1/{path}", {**bad, "api_key": key}
+    return "GET", path, None, {"X-Params": json.dumps(params)}
+
+
+def test_malformed_requests_are_4xx_and_produce_nothing(site: Site) -> None:
+    intake, supervisor = site.key("intake"), site.key("supervisor")
+    with site.client() as http:
+        created = http.post("/open311/v2/requests.json", data={**VALID_FORM, "api_key": intake})
+        assert created.status_code == 200, created.text
+        case_id = created.json()[0]["service_request_id"]
+        site.settle()
+        before = site.topic_ends()
+        answers: list[int] = []
+
+        @settings(
+            max_examples=EXAMPLES, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+        )
+        @given(st.one_of(broken_form(intake), broken_call(supervisor, case_id), broken_read(intake)))
+        def one(request: tuple[str, str, Any, dict[str, str]]) -> None:
+            method, path, content, headers = request
+            params = json.loads(headers.pop("X-Params", "{}"))
+            response = http.request(method, path, content=content, headers=headers, params=params)
+            answers.append(response.status_code)
+            # the answer is a client error, with a body that says what was wrong
+            assert 400 <= response.status_code < 500, (
+                method,
+                path,
+                content,
+                response.status_code,
+                response.text,
+            )
+            assert response.content.strip(), (path, response.status_code)
+
+        one()
+
+        assert len(answers) >= 1_000
+        assert {400, 401, 403, 404, 409, 413} <= set(answers)  # the whole range of refusals was exercised
+        # then the server still serves, and no malformed request produced an event
+        assert http.get("/health").json() == {"status": "ok"}
+        assert site.topic_ends() == before
+        again = http.post("/open311/v2/requests.json", data={**VALID_FORM, "api_key": intake})
+        assert again.status_code == 200
+
+
+def _encode(form: dict[str, Any]) -> bytes:
+    return httpx.QueryParams(form).__str__().encode()
+
+
+def _is_json_object(data: bytes) -> bool:
+    try:
+        return isinstance(json.loads(data), dict)
+    except ValueError:
+        return False

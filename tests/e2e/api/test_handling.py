@@ -1,0 +1,106 @@
+"""Handling calls against the real server: an illegal transition is 409 with the guard's reason
+and produces nothing; the same call repeated with the same Idempotency-Key is one event — in
+Kafka and in ClickHouse — also after the API process restarts (the projected case has folded
+it); and a dispatch retried that way keeps its task id."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import httpx
+import pytest
+
+from civicloop.schemas.codec import decode
+from tests.support.api_site import Site, poll
+
+pytestmark = pytest.mark.integration
+
+
+def _report(http: httpx.Client, site: Site) -> str:
+    form = {"api_key": site.key("intake"), "service_code": "PARKING", "address_string": "9 Market Street"}
+    created = http.post("/open311/v2/requests.json", data=form)
+    assert created.status_code == 200, created.text
+    case_id = str(created.json()[0]["service_request_id"])
+    _until_state(http, site, case_id, "REPORTED")
+    return case_id
+
+
+def _until_state(http: httpx.Client, site: Site, case_id: str, state: str) -> None:
+    headers = {"X-API-Key": site.key("supervisor")}
+    poll(
+        lambda: http.get(f"/api/v1/cases/{case_id}", headers=headers).json().get("state"),
+        lambda s: s == state,
+        f"case {case_id} in {state}",
+    )
+
+
+def test_an_illegal_call_is_409_with_the_reason_and_produces_nothing(site: Site) -> None:
+    headers = {"X-API-Key": site.key("supervisor")}
+    with site.client() as http:
+        case_id = _report(http, site)  # only reported: not registered, nothing dispatched
+        before = sum(site.topic_ends().values())
+
+        closed = http.post(f"/api/v1/cases/{case_id}/close", json={"reason": "resolved"}, headers=headers)
+        accepted = http.post(f"/api/v1/cases/{case_id}/accept", json={"task_id": "T9"}, headers=headers)
+
+        assert closed.status_code == 409 and closed.json()["reason"] == "illegal_transition"
+        assert "CaseClosed" in closed.json()["errors"][0]["description"]
+        assert "REPORTED" in closed.json()["errors"][0]["description"]
+        assert accepted.status_code == 409 and accepted.json()["reason"] == "task_not_dispatched"
+        assert "'T9'" in accepted.json()["errors"][0]["description"]
+        # an unknown case is 404, a bad enum value 400 naming the field
+        unknown = http.post("/api/v1/cases/no-such-case/register", json={}, headers=headers)
+        assert unknown.status_code == 404 and unknown.json()["errors"][0]["field"] == "case_id"
+        bad = http.post(f"/api/v1/cases/{case_id}/close", json={"reason": "bored"}, headers=headers)
+        assert bad.status_code == 400 and bad.json()["errors"][0]["field"] == "reason"
+        assert "'bored'" in bad.json()["errors"][0]["description"]
+    assert sum(site.topic_ends().values()) == before
+
+
+def test_the_same_idempotency_key_is_one_event(site: Site) -> None:
+    dispatcher = site.key("dispatcher")
+    retry = {"X-API-Key": dispatcher, "Idempotency-Key": f"reg-{datetime.now(UTC).timestamp()}"}
+    with site.client() as http:
+        case_id = _report(http, site)
+        # when the same register call is sent twice at once, and once more after it was projected
+        first = http.post(f"/api/v1/cases/{case_id}/register", json={}, headers=retry)
+        again = http.post(f"/api/v1/cases/{case_id}/register", json={}, headers=retry)
+        _until_state(http, site, case_id, "REGISTERED")
+        after = http.post(f"/api/v1/cases/{case_id}/register", json={}, headers=retry)
+        # then every answer is 202 with the same event id; the retries say they were duplicates
+        assert [r.status_code for r in (first, again, after)] == [202, 202, 202]
+        event_id = first.json()["event_id"]
+        assert {r.json()["event_id"] for r in (again, after)} == {event_id}
+        assert (first.json()["duplicate"], again.json()["duplicate"], after.json()["duplicate"]) == (
+            False,
+            True,
+            True,
+        )
+
+        # and after a restart (nothing remembered in memory) the projected case answers the same
+        site.restart_api()
+        restarted = http.post(f"/api/v1/cases/{case_id}/register", json={}, headers=retry)
+        assert restarted.status_code == 202 and restarted.json() == {**first.json(), "duplicate": True}
+
+        # a dispatch retried with its own key keeps its task id
+        dispatch = {"X-API-Key": dispatcher, "Idempotency-Key": f"disp-{case_id}"}
+        one = http.post(f"/api/v1/cases/{case_id}/dispatch", json={}, headers=dispatch).json()
+        two = http.post(f"/api/v1/cases/{case_id}/dispatch", json={}, headers=dispatch).json()
+        assert (one["task_id"], one["event_id"]) == (two["task_id"], two["event_id"])
+        # a different key is a different call: illegal now, since the case is registered
+        other = http.post(
+            f"/api/v1/cases/{case_id}/register", json={}, headers={**retry, "Idempotency-Key": "x"}
+        )
+        assert other.status_code == 409
+
+    site.settle()
+    # one message in Kafka and one row in the event log carry that event id
+    in_kafka = [m for m in site.messages() if decode(m).event_id == event_id]
+    assert len(in_kafka) == 1
+    rows = site.query("SELECT count() FROM {db}.event_log WHERE event_id = %(id)s", {"id": event_id})
+    assert rows == [(1,)]
+    # and the case folded reported + registered + dispatched: version 3
+    versions = site.query(
+        "SELECT version FROM {db}.case_lifecycle FINAL WHERE case_id = %(id)s", {"id": case_id}
+    )
+    assert versions == [(3,)]

@@ -1,0 +1,235 @@
+"""The dashboard in a real browser: a simulated city through the real broker and worker into
+ClickHouse (chDB and the 18.16 server), the dashboard on a real uvicorn server on a loopback
+port, headless Chromium (Debian's) loading it. The figures on the page equal
+``civicloop metrics --format json`` (and ``backlog``) for the same period and filters, before
+and after a filter changes; the case page shows the case's events; nothing is requested
+from anywhere but the server. Screenshots go to build/artifacts/dashboard/."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from selenium.common.exceptions import TimeoutException
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support.ui import Select, WebDriverWait
+from typer.testing import CliRunner
+
+from civicloop.api.dashboard.standalone import ReaderPerThread, create_app, require_key, serving
+from civicloop.cli import app as cli
+from civicloop.config import Config
+from civicloop.schemas.event import Event
+from civicloop.tools.local.process import free_port
+from civicloop.tools.simulate import simulate
+from tests.conftest import REPO
+from tests.support.browser import chromium, outside, requested, save_screenshot
+from tests.support.workers import Worker, produce, wait_projected
+
+pytestmark = pytest.mark.integration
+
+START = datetime(2026, 8, 3, tzinfo=UTC)  # a Monday, well in the past
+DAYS = 28
+FROM, TO = "2026-08-17", "2026-08-31"  # the last two weeks; the previous period is the first two
+PREVIOUS = ("2026-08-03", "2026-08-17")
+KEY = "test-analyst-key"
+ARTIFACTS = REPO / "build" / "artifacts" / "dashboard"
+
+
+@pytest.fixture(scope="module")
+def city() -> list[Event]:
+    return list(simulate(days=DAYS, cases_per_day=70, seed=31, start=START))
+
+
+@pytest.fixture
+def dashboard(city: list[Event], config: Config, worker: Worker) -> Iterator[str]:
+    wait_projected(config, produce(config, city), 240)
+    app = create_app(lambda request: ReaderPerThread(config), require_key(KEY))
+    with serving(app, free_port()) as base:
+        yield base
+
+
+def cli_json(*args: str) -> list[dict[str, Any]]:
+    result = CliRunner().invoke(cli, [*args, "--format", "json"])
+    assert result.exit_code == 0, result.output
+    rows: list[dict[str, Any]] = json.loads(result.stdout)
+    return rows
+
+
+def cli_metrics(t_from: str, t_to: str, by: str = "all", **filters: str) -> list[dict[str, Any]]:
+    flags = [part for dim, value in filters.items() for part in (f"--{dim}", value)]
+    return cli_json("metrics", "--from", t_from, "--to", t_to, "--by", by, *flags)
+
+
+def cli_open(as_of: str, **filters: str) -> tuple[int, int]:
+    flags = [part for dim, value in filters.items() for part in (f"--{dim}", value)]
+    rows = cli_json("backlog", "--as-of", as_of, "--by", "all", *flags)
+    return sum(r["cases"] for r in rows), sum(r["cases"] for r in rows if r["overdue"])
+
+
+def state(driver: WebDriver) -> str:
+    return str(driver.find_element(By.TAG_NAME, "body").get_attribute("data-state"))
+
+
+def wait_for(driver: WebDriver, *states: str, loaded: dict[str, str] | None = None) -> None:
+    def done(d: WebDriver) -> bool:
+        if state(d) not in states:
+            return False
+        if loaded is None:
+            return True
+        body = d.find_element(By.TAG_NAME, "body").get_attribute("data-loaded") or ""
+        shown = dict(part.split("=", 1) for part in body.split("&") if part)
+        return all(shown.get(k) == v for k, v in loaded.items())
+
+    try:
+        WebDriverWait(driver, 120, poll_frequency=0.2).until(done)
+    except TimeoutException:
+        body = driver.find_element(By.TAG_NAME, "body")
+        raise AssertionError(
+            f"waited for {states} {loaded}; the page is {state(driver)!r} with "
+            f"{body.get_attribute('data-loaded')!r}, error {driver.find_element(By.ID, 'error').text!r}"
+        ) from None
+
+
+def number(text: str | None) -> float | None:
+    return None if text in (None, "null") else float(text)  # type: ignore[arg-type]
+
+
+def tiles(driver: WebDriver) -> dict[str, dict[str, Any]]:
+    found = {}
+    for tile in driver.find_elements(By.CSS_SELECTOR, "#tiles .tile"):
+        found[str(tile.get_attribute("data-key"))] = {
+            "value": number(tile.get_attribute("data-value")),
+            "previous": number(tile.get_attribute("data-previous")),
+            "shown": tile.find_element(By.CLASS_NAME, "value").text,
+        }
+    return found
+
+
+def assert_page_equals_cli(driver: WebDriver, **filters: str) -> None:
+    shown = tiles(driver)
+    (now,) = cli_metrics(FROM, TO, **filters) or [None]
+    (before,) = cli_metrics(*PREVIOUS, **filters) or [None]
+    assert now is not None and now["reported"] > 0, "the period has cases"
+    rates = ("response_rate", "resolution_rate", "satisfaction_rate", "closure_rate", "on_time_closure_rate")
+    for key in (*rates, "reported", "closed"):
+        assert shown[key]["value"] == now[key], key
+        assert shown[key]["previous"] == (before or {}).get(
+            key, 0 if key in ("reported", "closed") else None
+        ), key
+        if key in rates and now[key] is not None:
+            # what a person reads: the same figure, rounded to a tenth of a percent
+            assert abs(float(shown[key]["shown"].rstrip(" %")) / 100 - now[key]) <= 0.0005 + 1e-12
+    assert (shown["backlog"]["value"], shown["backlog_overdue"]["value"]) == cli_open(TO, **filters)
+    assert (shown["backlog"]["previous"], shown["backlog_overdue"]["previous"]) == cli_open(FROM, **filters)
+
+    # cases with no lead department yet (not dispatched) have no row in the league table
+    league = [row for row in cli_metrics(FROM, TO, by="department", **filters) if row["group"]]
+    assert len(driver.find_elements(By.CSS_SELECTOR, "#league tbody tr")) == len(league) > 0
+    for row in league:
+        cells = driver.find_elements(
+            By.CSS_SELECTOR, f"#league tr[data-department='{row['group']}'] td[data-key]"
+        )
+        for cell in cells:
+            key = str(cell.get_attribute("data-key"))
+            assert number(cell.get_attribute("data-value")) == row[key], (row["group"], key)
+        assert len(cells) == 8
+
+
+def test_the_dashboard_shows_the_clis_figures_and_loads_nothing_from_outside(
+    dashboard: str, city: list[Event], config: Config
+) -> None:
+    backend = "chdb" if config.clickhouse_url.startswith("chdb") else "server"
+    seen: list[str] = []
+    with chromium() as driver:
+        # given a browser without a key: the page asks for one, and refuses a wrong one
+        driver.get(f"{dashboard}/dashboard?from={FROM}&to={TO}")
+        wait_for(driver, "key")
+        driver.find_element(By.ID, "api-key").send_keys("not-the-key")
+        driver.find_element(By.ID, "key-submit").click()
+        WebDriverWait(driver, 60).until(lambda d: driver.find_element(By.ID, "key-error").text)
+        assert state(driver) == "key"
+        driver.find_element(By.ID, "api-key").clear()
+        driver.find_element(By.ID, "api-key").send_keys(KEY)
+        driver.find_element(By.ID, "key-submit").click()
+
+        # when the figures are on the page, then they are the CLI's for the same period
+        wait_for(driver, "ready", loaded={"from": FROM, "to": TO})
+        assert_page_equals_cli(driver)
+        save_screenshot(driver, ARTIFACTS / f"{backend}-all.png")
+
+        # when a filter changes, then the figures are the CLI's with that filter
+        departments = [row for row in cli_metrics(FROM, TO, by="department") if row["group"]]
+        department = max(departments, key=lambda r: r["reported"])["group"]
+        Select(driver.find_element(By.ID, "f-department")).select_by_value(department)
+        driver.find_element(By.ID, "apply").click()
+        wait_for(driver, "ready", loaded={"from": FROM, "to": TO, "department": department})
+        assert_page_equals_cli(driver, department=department)
+        save_screenshot(driver, ARTIFACTS / f"{backend}-department.png")
+
+        # and with a second filter on top of it
+        district = max(
+            cli_metrics(FROM, TO, by="district", department=department), key=lambda r: r["reported"]
+        )
+        Select(driver.find_element(By.ID, "f-district")).select_by_value(district["group"])
+        driver.find_element(By.ID, "apply").click()
+        wait_for(driver, "ready", loaded={"department": department, "district": district["group"]})
+        assert_page_equals_cli(driver, department=department, district=district["group"])
+        seen += requested(driver)
+
+        # the case page shows every event of the case, in the order they occurred
+        case_id, events = busiest_case(city)
+        driver.get(f"{dashboard}/dashboard/cases/{case_id}")
+        wait_for(driver, "ready")
+        shown = [
+            li.get_attribute("data-type") for li in driver.find_elements(By.CSS_SELECTOR, "#timeline li")
+        ]
+        assert shown == [e.type for e in events]
+        save_screenshot(driver, ARTIFACTS / f"{backend}-case.png")
+        seen += requested(driver)
+
+    assert any(url.endswith(f"/dashboard/static/plotly.min.js?v={version()}") for url in seen), seen
+    assert sum("/dashboard/api/" in url for url in seen) >= 3 * 7
+    assert outside(seen, dashboard) == []
+    assert (ARTIFACTS / f"{backend}-department.png").stat().st_size > 10_000
+
+
+def test_figures_need_the_key(dashboard: str) -> None:
+    for headers in ({}, {"X-API-Key": "wrong"}):
+        request = urllib.request.Request(f"{dashboard}/dashboard/api/headline", headers=headers)
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=30)
+        assert refused.value.code == 401
+    good = urllib.request.Request(
+        f"{dashboard}/dashboard/api/headline?from={FROM}&to={TO}", headers={"X-API-Key": KEY}
+    )
+    with urllib.request.urlopen(good, timeout=60) as response:
+        assert json.loads(response.read())["tiles"][0]["key"] == "response_rate"
+
+
+def busiest_case(events: list[Event]) -> tuple[str, list[Event]]:
+    by_case: dict[str, list[Event]] = {}
+    for event in events:
+        by_case.setdefault(str(event["case_id"]), []).append(event)
+    case_id = max(sorted(by_case), key=lambda c: len(by_case[c]))
+    # the event log keeps whole seconds: order as it does
+    ordered = sorted(
+        by_case[case_id],
+        key=lambda e: (
+            e["occurred_at"].replace(microsecond=0),
+            e["recorded_at"].replace(microsecond=0),
+            e["event_id"],
+        ),
+    )
+    return case_id, ordered
+
+
+def version() -> str:
+    from importlib.metadata import version as installed
+
+    return installed("civicloop")
