@@ -16,7 +16,7 @@ from civicloop import log
 from civicloop.api.errors import unavailable
 from civicloop.config import Config
 from civicloop.projections.store.base import Params, Reader, Row, open_store
-from civicloop.projections.store.worker import WorkerReader
+from civicloop.projections.store.worker import worker_reader
 
 _log = log.get(__name__)
 #: how ClickHouse says the database or a table does not exist yet (nothing projected so far)
@@ -70,7 +70,7 @@ class Projections:
 
     def _open(self) -> Reader:
         if self.config.clickhouse_url.startswith("chdb:"):
-            return WorkerReader(f"http://127.0.0.1:{self.config.worker_web_port}")
+            return worker_reader(self.config)
         return open_store(self.config.clickhouse_url, self.config.home)
 
 

@@ -168,6 +168,11 @@ class Config:
         return self.api_keys_file or self.var / "api" / "keys.sqlite"
 
     @property
+    def worker_token_file(self) -> Path:
+        """The worker's local credential for its SQL and replay views (civicloop/localauth.py)."""
+        return self.var / f"worker-{self.worker_web_port}.token"
+
+    @property
     def local_broker_file(self) -> Path:
         """Where the local broker (``civicloop kafka up``) records its bootstrap address while
         it runs: written by ``tools/local``, read by ``streams`` (so neither imports the other)."""

@@ -88,19 +88,23 @@ def wait_for_broker(config: Config, first_delay: float = 1.0, max_delay: float =
         delay = min(delay * 2, max_delay)
 
 
-def ensure_topics(config: Config, address: str | None = None) -> None:
-    """Create the case-events, signals and dead-letter topics when missing (idempotent)."""
-    admin = AdminClient({"bootstrap.servers": address or bootstrap(config)})
-    existing = admin.list_topics(timeout=15).topics
+def topics(config: Config) -> list[NewTopic]:
+    """Every topic civicloop owns in ``config``'s namespace, as civicloop creates it."""
     # Case events are never deleted or compacted (docs/DESIGN.md §6): corrections are new events.
     forever = {"retention.ms": "-1", "cleanup.policy": "delete"}
-    wanted = [
+    return [
         NewTopic(config.events_topic, num_partitions=config.partitions, config=forever),
         NewTopic(config.dead_letter_topic, num_partitions=1, config=forever),
         # Signals are events too (docs/SIGNALS.md): kept forever, so a replay rebuilds them.
         NewTopic(config.signals_topic, num_partitions=1, config=forever),
     ]
-    missing = [topic for topic in wanted if topic.topic not in existing]
+
+
+def ensure_topics(config: Config, address: str | None = None) -> None:
+    """Create civicloop's topics (``topics``) when missing (idempotent)."""
+    admin = AdminClient({"bootstrap.servers": address or bootstrap(config)})
+    existing = admin.list_topics(timeout=15).topics
+    missing = [topic for topic in topics(config) if topic.topic not in existing]
     if not missing:
         return
     for name, future in admin.create_topics(missing, operation_timeout=30).items():

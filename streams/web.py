@@ -5,7 +5,8 @@ operators' and analysts' commands (``civicloop metrics``, ``status``) read throu
 view runs whatever it is sent as SQL written outside civicloop: ``Store.query_readonly``, under
 ClickHouse's own read-only enforcement (docs/TRUST.md §4), on a session of its own. A body
 that is not what the view expects gets 400, a refused statement 403, a store that cannot
-answer 503 — never a 500, and never an exception into the worker.
+answer 503 — never a 500, and never an exception into the worker. The SQL and replay views
+need the worker's local token (civicloop/localauth.py); health needs none and shows no data.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 import faust
 from faust.web import Request, Response, View
 
-from civicloop import log
+from civicloop import localauth, log
 from civicloop.projections.store.readonly import QueryFailed, Refused
 from civicloop.streams.replayer import ReplayStatus
 from civicloop.streams.worker_state import WorkerState
@@ -46,6 +47,8 @@ def register_views(app: faust.App, state: WorkerState) -> None:
             return self.json(_status(replay.status) if replay else {"phase": "none"})
 
         async def post(self, request: Request) -> Response:
+            if not _authorised(request, state):
+                return self.json(_UNAUTHORISED, status=401)
             try:
                 body = await _body(request)
                 since = _since(body.get("since"))
@@ -56,6 +59,8 @@ def register_views(app: faust.App, state: WorkerState) -> None:
     @app.page("/civicloop/sql")
     class Sql(View):
         async def post(self, request: Request) -> Response:
+            if not _authorised(request, state):
+                return self.json(_UNAUTHORISED, status=401)
             try:
                 sql = _sql(await _body(request))
             except BadRequest as exc:
@@ -75,6 +80,17 @@ def register_views(app: faust.App, state: WorkerState) -> None:
                     {"error": f"the store could not answer: {exc!r}", "kind": "failed"}, status=503
                 )
             return self.json({"rows": [[_jsonable(v) for v in row] for row in rows]})
+
+
+_UNAUTHORISED = {
+    "error": f"this view needs the worker's token in the {localauth.HEADER} header: civicloop's own "
+    "commands send it when run as the deployment's user (civicloop/localauth.py)",
+    "kind": "unauthorized",
+}
+
+
+def _authorised(request: Request, state: WorkerState) -> bool:
+    return localauth.matches(request.headers.get(localauth.HEADER), state.token)
 
 
 async def _body(request: Request) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from civicloop import log
+from civicloop import localauth, log
 from civicloop.config import Config
 from civicloop.projections.projector import Projector, RawMessage
 from civicloop.projections.rebuild import rebuild_database
@@ -46,6 +46,8 @@ class WorkerState:
     """Opened once per worker process; safe to call from the projector thread."""
 
     def __init__(self, config: Config, bootstrap: str) -> None:
+        # the credential of the SQL and replay views, before anything is served
+        self.token = localauth.issue(config.worker_token_file)
         self.config = config
         self.bootstrap = bootstrap
         self.store: Store = open_store(config.clickhouse_url, config.home, config.clickhouse_cluster)

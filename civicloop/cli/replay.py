@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 
 from civicloop import config as config_module
-from civicloop import log
+from civicloop import localauth, log
 from civicloop.cli.common import parse_time
 from civicloop.config import Config
 from civicloop.projections.rebuild import rebuild_database
@@ -93,19 +93,21 @@ def _through_worker(
 ) -> ReplayStatus:
     base = f"http://127.0.0.1:{cfg.worker_web_port}/civicloop/replay"
     moment = parse_time(since)
-    _call(base, {"since": moment.isoformat() if moment else None, "keep_old": keep_old})
+    token = localauth.read(cfg.worker_token_file)
+    _call(base, token, {"since": moment.isoformat() if moment else None, "keep_old": keep_old})
     while True:
-        status = _status(_call(base))
+        status = _status(_call(base, token))
         show(status)
         if status.phase in ("done", "failed"):
             return status
         time.sleep(0.5)
 
 
-def _call(url: str, body: dict[str, object] | None = None) -> dict[str, Any]:
+def _call(url: str, token: str | None, body: dict[str, object] | None = None) -> dict[str, Any]:
     data = None if body is None else json.dumps(body).encode()
+    headers = {"Content-Type": "application/json", localauth.HEADER: token or ""}
     request = urllib.request.Request(
-        url, data=data, headers={"Content-Type": "application/json"}, method="GET" if body is None else "POST"
+        url, data=data, headers=headers, method="GET" if body is None else "POST"
     )
     with urllib.request.urlopen(request, timeout=30) as response:
         result: dict[str, Any] = json.loads(response.read())

@@ -9,6 +9,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from civicloop import localauth
 from civicloop.config import Config
 from civicloop.projections.store.base import Params, Row, bind
 from civicloop.projections.store.readonly import QueryFailed, Refused
@@ -18,8 +19,9 @@ class WorkerReader:
     """A :class:`Reader` that sends SQL to the worker's /civicloop/sql view, which runs every
     statement read-only (``Store.query_readonly``), civicloop's own included."""
 
-    def __init__(self, base_url: str) -> None:
+    def __init__(self, base_url: str, token: str | None) -> None:
         self.url = base_url
+        self._token = token  # the worker's local credential (civicloop/localauth.py)
 
     def query(self, sql: str, params: Params | None = None) -> list[Row]:
         try:
@@ -31,7 +33,7 @@ class WorkerReader:
         request = urllib.request.Request(
             f"{self.url}/civicloop/sql",
             data=json.dumps({"sql": sql}).encode(),
-            headers={"Content-Type": "application/json"},
+            headers={"Content-Type": "application/json", localauth.HEADER: self._token or ""},
             method="POST",
         )
         try:
@@ -45,6 +47,13 @@ class WorkerReader:
 
     def close(self) -> None:
         pass
+
+
+def worker_reader(config: Config) -> WorkerReader:
+    """A reader through this deployment's worker, with its local token (civicloop/localauth.py)."""
+    return WorkerReader(
+        f"http://127.0.0.1:{config.worker_web_port}", localauth.read(config.worker_token_file)
+    )
 
 
 def _json(raw: bytes) -> dict[str, Any]:

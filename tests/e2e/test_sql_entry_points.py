@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from civicloop import localauth
 from civicloop.cli import main
 from civicloop.config import Config
 from civicloop.privacy import KeyStore, seal
@@ -110,9 +111,15 @@ def test_civicloop_sql_refuses_hostile_statements_with_a_clear_error_and_still_r
     assert (status, printed.strip()) == (0, "20")
 
 
-def _post(port: int, body: bytes, method: str = "POST") -> tuple[int, dict[str, object]]:
+def _post(
+    config: Config, body: bytes, method: str = "POST", token: str | None = "the worker's"
+) -> tuple[int, dict[str, object]]:
+    presented = localauth.read(config.worker_token_file) if token == "the worker's" else token
     request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/civicloop/sql", data=body if method == "POST" else None, method=method
+        f"http://127.0.0.1:{config.worker_web_port}/civicloop/sql",
+        data=body if method == "POST" else None,
+        method=method,
+        headers={localauth.HEADER: presented} if presented is not None else {},
     )
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
@@ -142,21 +149,34 @@ MALFORMED = [
 def test_the_worker_sql_view_answers_malformed_bodies_with_400_and_hostile_sql_with_4xx(
     projected: Config, worker: Worker, tmp_path: Path
 ) -> None:
-    port = projected.worker_web_port
     for body in MALFORMED:
-        status, answer = _post(port, body)
+        status, answer = _post(projected, body)
         assert status == 400, (body[:40], status, answer)
         assert isinstance(answer.get("error"), str) and answer["error"]
     for sql in hostile(projected, tmp_path / "out.tsv").values():
-        status, answer = _post(port, json.dumps({"sql": sql}).encode())
+        status, answer = _post(projected, json.dumps({"sql": sql}).encode())
         assert status in (400, 403), (sql, status, answer)
-    assert _post(port, json.dumps({"sql": "SELECT 41 + 1"}).encode()) == (200, {"rows": [[42]]})
+    assert _post(projected, json.dumps({"sql": "SELECT 41 + 1"}).encode()) == (200, {"rows": [[42]]})
+
+
+def test_the_worker_sql_view_answers_401_without_the_worker_token(projected: Config, worker: Worker) -> None:
+    # given the worker's token file, private to the deployment's user
+    assert (projected.worker_token_file.stat().st_mode & 0o777) == 0o600
+    query = json.dumps({"sql": f"SELECT count() FROM {projected.database}.event_log"}).encode()
+    # when a caller without it, or with another, asks; then 401 and no rows
+    for token in (None, "", "not-the-token"):
+        status, answer = _post(projected, query, token=token)
+        assert status == 401 and "rows" not in answer, (token, status, answer)
+    # and with it, the answer
+    assert _post(projected, query)[0] == 200
 
 
 def test_concurrent_reads_during_projection_each_get_their_own_correct_answer(
     projected: Config, worker: Worker
 ) -> None:
-    reader = WorkerReader(f"http://127.0.0.1:{projected.worker_web_port}")
+    reader = WorkerReader(
+        f"http://127.0.0.1:{projected.worker_web_port}", localauth.read(projected.worker_token_file)
+    )
     db = projected.database
     numbers = (
         "SELECT {n} AS n, toString({n}) AS s, sum(number) FROM (SELECT number FROM system.numbers LIMIT {n})"

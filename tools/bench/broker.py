@@ -54,7 +54,10 @@ def topics(config: Config) -> Iterator[None]:
         ]
         if groups:
             _wait_all(admin.delete_consumer_groups(groups, request_timeout=30))
-        _wait_all(admin.delete_topics([config.events_topic, config.dead_letter_topic]))
+        existing = admin.list_topics(timeout=15).topics
+        owned = [topic.topic for topic in kafka.topics(config) if topic.topic in existing]
+        if owned:
+            _wait_all(admin.delete_topics(owned))
 
 
 def _wait_all(futures: Mapping[str, Future[Any]]) -> None:
