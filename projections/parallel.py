@@ -52,6 +52,7 @@ from civicloop.projections.projector import (
     Fold,
     Folder,
     Projection,
+    Projector,
     RawMessage,
     Writer,
 )
@@ -319,3 +320,21 @@ def _fold(folder: Folder, message: tuple[Any, ...]) -> tuple[tuple[Any, ...], di
         return ("failed", traceback.format_exc()), {}
     result = folded.result
     return ("folded", result.projected, result.skipped, result.dead, tables), folded.states
+
+
+def projection(
+    store: Store,
+    database: str,
+    publish_dead: Callable[[Sequence[DeadLetter]], None],
+    processes: int,
+    ignore_illegal: frozenset[str] = frozenset(),
+    check_event: Callable[[Event], None] = check_decoded,
+) -> Projection:
+    """The projection of ``database`` folding in ``processes`` processes (1: in this one)."""
+    if processes <= 1:
+        return Projector(
+            store, database, publish_dead, ignore_illegal=ignore_illegal, check_event=check_event
+        )
+    return ParallelProjector(
+        store, database, publish_dead, processes, ignore_illegal=ignore_illegal, check_event=check_event
+    )
