@@ -111,58 +111,58 @@ class ParallelProjector(Projection):
         self.check_event = check_event
         self.fold = fold
         self._pool: list[_Child] = []
+        self._forget = False
 
     def project(self, batch: Sequence[RawMessage]) -> BatchResult:
-        pool = self._started()
         projected_at = datetime.now(UTC)
+        busy, answers = self._fold(batch, projected_at)
+        rejected = [a for a in answers if a[0] == "rejected"]
+        if rejected:
+            self._tell(busy, "discard")
+            raise StoreRejected(rejected[0][1], rejected[0][2])
+        result, tables = _merged(answers)
+        try:
+            self.writer.write(batch, result.dead, tables, projected_at)
+        except BaseException:
+            self._tell(busy, "discard")
+            raise
+        self._tell(busy, "commit")  # only now may the processes fold onto these states
+        return result
+
+    def _fold(self, batch: Sequence[RawMessage], projected_at: datetime) -> tuple[list[_Child], list[Any]]:
+        """Each process's share of ``batch`` folded: (the processes that had a share, their
+        answers in the same order)."""
+        pool = self._started()
         shares: list[list[RawMessage]] = [[] for _ in pool]
         for msg in batch:
             shares[_owner(msg.key, len(pool))].append(msg)
         busy = [child for child, share in zip(pool, shares, strict=True) if share]
         try:
+            if self._forget:
+                for child in pool:
+                    child.send(("forget",))
+                self._forget = False
             for child, share in zip(pool, shares, strict=True):
                 if share:
                     child.send_fold(share, projected_at)
-            folded = self._collect(busy)
+            return busy, self._collect(busy)
         except BaseException:
             self._stop()  # a pool in an unknown state is not reused: the next try starts afresh
             raise
-        rejected = [f for f in folded if f[0] == "rejected"]
-        if rejected:
-            self._discard(busy)
-            raise StoreRejected(rejected[0][1], rejected[0][2])
-        result = BatchResult()
-        parts: dict[str, list[Any]] = {}
-        names: list[str] = []
-        for _, projected, skipped, dead, tables in folded:
-            result.add(BatchResult(projected, skipped, list(dead)))
-            for name, raw in tables:
-                if name not in parts:
-                    names.append(name)
-                    parts[name] = []
-                data = arrow.from_bytes(raw)
-                if data.num_rows:
-                    parts[name].append(data)
-        tables = [(name, _concat(parts[name])) for name in names]
-        try:
-            self.writer.write(batch, result.dead, tables, projected_at)
-        except BaseException:
-            self._discard(busy)
-            raise
-        for child in busy:
-            child.send(("commit",))
-        return result
 
     def forget(self) -> None:
-        for child in self._pool:
-            try:
-                child.send(("forget",))
-            except OSError:
-                self._stop()  # a dead process: start a new pool next time
-                return
+        # Only flagged here: the worker calls this from its event loop (a rebalance) while the
+        # projector thread may be talking to the fold processes. The next batch applies it
+        # before it folds anything, which is all a forgotten cache must guarantee.
+        self._forget = True
 
     def close(self) -> None:
         self._stop()
+
+    @property
+    def pids(self) -> list[int]:
+        """The fold processes' ids (none before the first batch, or after a failure)."""
+        return [child.process.pid for child in self._pool]
 
     def _started(self) -> list[_Child]:
         if not self._pool:
@@ -196,13 +196,13 @@ class ParallelProjector(Projection):
     def _stored(self, case_ids: list[str]) -> list[Row]:
         return self.lookups.stored(case_ids)
 
-    def _discard(self, busy: list[_Child]) -> None:
-        for child in busy:
-            try:
-                child.send(("discard",))
-            except OSError:
-                self._stop()
-                return
+    def _tell(self, busy: list[_Child], what: str) -> None:
+        """``commit`` or ``discard`` the states of the batch just folded."""
+        try:
+            for child in busy:
+                child.send((what,))
+        except OSError:
+            self._stop()  # a process is gone: the next batch starts a new pool (empty caches)
 
     def _stop(self) -> None:
         pool, self._pool = self._pool, []
@@ -213,6 +213,21 @@ class ParallelProjector(Projection):
 def _owner(key: bytes | None, processes: int) -> int:
     """The fold process of a message: by its key, so all of a case's events meet."""
     return zlib.crc32(key or b"") % processes
+
+
+def _merged(answers: list[Any]) -> tuple[BatchResult, list[tuple[str, Any]]]:
+    """The processes' answers as one batch: counts and dead letters added up, each table's
+    Arrow parts concatenated (in write order)."""
+    result = BatchResult()
+    parts: dict[str, list[Any]] = {}
+    for _, projected, skipped, dead, tables in answers:
+        result.add(BatchResult(projected, skipped, list(dead)))
+        for name, raw in tables:
+            data = arrow.from_bytes(raw)
+            parts.setdefault(name, [])
+            if data.num_rows:
+                parts[name].append(data)
+    return result, [(name, _concat(found)) for name, found in parts.items()]
 
 
 def _concat(tables: list[Any]) -> Any:

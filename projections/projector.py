@@ -398,7 +398,9 @@ def _internal(msg: RawMessage, exc: Exception, event: Event | None = None) -> De
     _log.error(
         "message_internal_error", topic=msg.topic, partition=msg.partition, offset=msg.offset, error=repr(exc)
     )
-    trace = "".join(traceback.format_exception(exc))
+    # Its own traceback only: not the chain of whatever was being handled (a split of the
+    # batch), so the detail is the same wherever the message was folded.
+    trace = "".join(traceback.format_exception(exc, chain=False))
     return _dead(msg, f"internal:{type(exc).__name__}", trace, event)
 
 

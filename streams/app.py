@@ -103,7 +103,7 @@ def create_app(config: Config, state: WorkerState) -> faust.App:
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]
     async def _revoked(app: faust.App, revoked: set[TP], **_: object) -> None:
         # Another worker may advance these cases now: cached states would be stale.
-        state.projector.states.forget()
+        state.projector.forget()
         state.assigned -= {tp.partition for tp in revoked if tp.topic == config.events_topic}
 
     @app.on_partitions_assigned.connect  # type: ignore[arg-type]
