@@ -33,7 +33,7 @@ from civicloop.streams.producer import EventProducer
 from civicloop.tools.bench import broker
 from civicloop.tools.bench.report import Figure, Ratio, Result
 from civicloop.tools.local.api_server import api_process, api_url, start_api
-from civicloop.tools.local.kafka_broker import ToolMissing
+from civicloop.tools.local.maven import ToolMissing
 from civicloop.tools.local.process import free_port
 
 RATIOS = [Ratio("api_vs_sdk", "Open311 POST over HTTP / SDK produce", "open311_post", "sdk_produce")]
