@@ -24,73 +24,13 @@ from civicloop.api.errors import bad_request, not_found
 from civicloop.api.keys import ApiKey
 from civicloop.api.projected import NothingProjected
 from civicloop.privacy import unseal
-from civicloop.projections.metrics import closed_loop, reports
-from civicloop.projections.tables.schema import CASE_LIFECYCLE, CASE_TASKS, EVENT_LOG
-from civicloop.schemas.codec import decode
+from civicloop.projections.metrics import cases, closed_loop, reports
 from civicloop.schemas.event import Event
-from civicloop.schemas.events import event_to_json
 
 router = APIRouter(prefix="/api/v1", tags=["reads"])
 Dimension = Literal["department", "category", "district", "grid", "channel", "priority", "all"]
 By = Annotated[Dimension, Query(description="Group by this dimension.")]
 Moment = Annotated[str | None, Query(description="ISO date or date-time; UTC when it has no offset.")]
-LIFECYCLE = (
-    "case_id",
-    "state",
-    "category",
-    "priority",
-    "channel",
-    "district",
-    "grid_id",
-    "lat",
-    "lon",
-    "lead_department",
-    "lead_task_id",
-    "reported_at",
-    "registered_at",
-    "first_dispatched_at",
-    "first_accepted_at",
-    "first_contacted_at",
-    "disposed_at",
-    "checked_at",
-    "closed_at",
-    "voided_at",
-    "feedback_at",
-    "closure_reason",
-    "void_reason",
-    "duplicate_of",
-    "due_at",
-    "accept_by",
-    "returns",
-    "extensions",
-    "escalations",
-    "escalation_level",
-    "disposals",
-    "rework",
-    "reopens",
-    "resolved",
-    "satisfaction",
-    "version",
-    "updated_at",
-)
-TASKS = (
-    "task_id",
-    "department",
-    "role",
-    "status",
-    "dispatched_at",
-    "accept_by",
-    "dispose_by",
-    "original_dispose_by",
-    "accepted_at",
-    "contacted_at",
-    "returned_at",
-    "disposed_at",
-    "return_reason",
-    "outcome",
-    "extensions",
-)
-PRIVATE = ("contact_ciphertext", "contact_key_id")  # never shown; the contact itself only when allowed
 
 
 @router.get("/cases/{case_id}", summary="A case: state, tasks, deadlines, and its event timeline")
@@ -155,29 +95,16 @@ def _reader(request: Request) -> tuple[Backend, ApiKey]:
 
 
 def _case(api: Backend, case_id: str) -> dict[str, Any] | None:
+    """The dashboard's case read (``projections/metrics/cases.py``), with the deadlines in force
+    and, kept aside for the contact, the case's report."""
     p = api.projections
     try:
-        rows = p.query(
-            f"SELECT {', '.join(LIFECYCLE)} FROM {p.table(CASE_LIFECYCLE)} FINAL WHERE case_id = %(id)s",
-            {"id": case_id},
-        )
-        if not rows:
-            return None
-        tasks = p.query(
-            f"SELECT {', '.join(TASKS)} FROM {p.table(CASE_TASKS)} FINAL WHERE case_id = %(id)s "
-            "ORDER BY dispatched_at, task_id",
-            {"id": case_id},
-        )
-        log = p.query(
-            f"SELECT hex(payload) FROM {p.table(EVENT_LOG)} FINAL WHERE case_id = %(id)s "
-            "ORDER BY occurred_at, recorded_at, event_id",
-            {"id": case_id},
-        )
+        found = cases.case_with_events(p.query, p.database, case_id)
     except NothingProjected:
         return None
-    case = dict(zip(LIFECYCLE, rows[0], strict=True))
-    events = [decode(bytes.fromhex(str(payload))) for (payload,) in log]
-    case["tasks"] = [dict(zip(TASKS, task, strict=True)) for task in tasks]
+    if found is None:
+        return None
+    case, events = found
     case["deadlines"] = {
         "accept_by": case["accept_by"],
         "dispose_by": case["due_at"],
@@ -185,16 +112,8 @@ def _case(api: Backend, case_id: str) -> dict[str, Any] | None:
             t["task_id"]: {"accept_by": t["accept_by"], "dispose_by": t["dispose_by"]} for t in case["tasks"]
         },
     }
-    case["timeline"] = [_public(event) for event in events]
     case["_report"] = next((e for e in events if e.type == "CaseReported"), None)
     return case
-
-
-def _public(event: Event) -> dict[str, Any]:
-    shown = event_to_json(event)
-    for name in PRIVATE:
-        shown.pop(name, None)
-    return shown
 
 
 def _contact(api: Backend, report: Event | None) -> str | None:

@@ -67,7 +67,7 @@ def _for_the_user(exc: Exception) -> str | None:
     from civicloop.privacy import KeyStoreNotPrivate
     from civicloop.projections.store.base import StoreURLError
     from civicloop.streams.kafka import NoKafka
-    from civicloop.tools.local.kafka_broker import ToolMissing
+    from civicloop.tools.local.maven import ToolMissing
 
     text = str(exc)
     if "UNKNOWN_DATABASE" in text or "Code: 81." in text:

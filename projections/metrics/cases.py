@@ -15,6 +15,7 @@ from civicloop.projections.metrics.scope import WHOLE, Scope
 from civicloop.projections.store.base import Query
 from civicloop.projections.tables.schema import CASE_LIFECYCLE, CASE_TASKS, EVENT_LOG
 from civicloop.schemas.codec import decode
+from civicloop.schemas.event import Event
 from civicloop.schemas.events import event_to_json
 
 #: at most this many cases on the map (a sample, the same every time: by hash of the case id)
@@ -37,6 +38,7 @@ LIFECYCLE = (
     "lat",
     "lon",
     "lead_department",
+    "lead_task_id",
     "reported_at",
     "registered_at",
     "first_dispatched_at",
@@ -55,11 +57,14 @@ LIFECYCLE = (
     "returns",
     "extensions",
     "escalations",
+    "escalation_level",
     "disposals",
     "rework",
     "reopens",
     "resolved",
     "satisfaction",
+    "version",
+    "updated_at",
 )
 TASKS = (
     "task_id",
@@ -69,6 +74,7 @@ TASKS = (
     "dispatched_at",
     "accept_by",
     "dispose_by",
+    "original_dispose_by",
     "accepted_at",
     "contacted_at",
     "returned_at",
@@ -120,6 +126,13 @@ def choices(run: Query, db: str) -> dict[str, list[str]]:
 def case(run: Query, db: str, case_id: str) -> dict[str, Any] | None:
     """One case: its lifecycle row, its tasks, and its timeline (every event of the case from
     the event log, in the order they occurred, without the reporter's sealed contact)."""
+    found = case_with_events(run, db, case_id)
+    return None if found is None else found[0]
+
+
+def case_with_events(run: Query, db: str, case_id: str) -> tuple[dict[str, Any], list[Event]] | None:
+    """``case``, and the decoded events of its timeline (for what only some callers may see:
+    the API unseals the reporter's contact from the report for a role allowed to call back)."""
     rows = run(
         f"SELECT {', '.join(LIFECYCLE)} FROM {db}.{CASE_LIFECYCLE} FINAL WHERE case_id = %(id)s",
         {"id": case_id},
@@ -136,10 +149,11 @@ def case(run: Query, db: str, case_id: str) -> dict[str, Any] | None:
         "ORDER BY occurred_at, recorded_at, event_id",
         {"id": case_id},
     )
+    events = [decode(bytes.fromhex(str(hexed))) for (hexed,) in log]
     found = dict(zip(LIFECYCLE, rows[0], strict=True))
     found["tasks"] = [dict(zip(TASKS, task, strict=True)) for task in tasks]
-    found["timeline"] = [_public(event_to_json(decode(bytes.fromhex(str(hexed))))) for (hexed,) in log]
-    return found
+    found["timeline"] = [_public(event_to_json(event)) for event in events]
+    return found, events
 
 
 def _public(event: dict[str, Any]) -> dict[str, Any]:

@@ -1,6 +1,7 @@
 """The dashboard in a real browser: a simulated city through the real broker and worker into
-ClickHouse (chDB and the 18.16 server), the dashboard on a real uvicorn server on a loopback
-port, headless Chromium (Debian's) loading it. The figures on the page equal
+ClickHouse (chDB and the 18.16 server), the dashboard served by civicloop's own HTTP server
+(``civicloop api``, a real process on a loopback port) behind an analyst's API key, headless
+Chromium (Debian's) loading it. The figures on the page equal
 ``civicloop metrics --format json`` (and ``backlog``) for the same period and filters, before
 and after a filter changes; the case page shows the case's events; nothing is requested
 from anywhere but the server. Screenshots go to build/artifacts/dashboard/."""
@@ -21,11 +22,11 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import Select, WebDriverWait
 from typer.testing import CliRunner
 
-from civicloop.api.dashboard.standalone import ReaderPerThread, create_app, require_key, serving
+from civicloop.api.keys import ApiKeyStore
 from civicloop.cli import app as cli
 from civicloop.config import Config
 from civicloop.schemas.event import Event
-from civicloop.tools.local.process import free_port
+from civicloop.tools.local.api_server import api_process, api_url, start_api
 from civicloop.tools.simulate import simulate
 from tests.conftest import REPO
 from tests.support.browser import chromium, outside, requested, save_screenshot
@@ -37,7 +38,6 @@ START = datetime(2026, 8, 3, tzinfo=UTC)  # a Monday, well in the past
 DAYS = 28
 FROM, TO = "2026-08-17", "2026-08-31"  # the last two weeks; the previous period is the first two
 PREVIOUS = ("2026-08-03", "2026-08-17")
-KEY = "test-analyst-key"
 ARTIFACTS = REPO / "build" / "artifacts" / "dashboard"
 
 
@@ -47,11 +47,22 @@ def city() -> list[Event]:
 
 
 @pytest.fixture
-def dashboard(city: list[Event], config: Config, worker: Worker) -> Iterator[str]:
+def analyst_key(config: Config) -> str:
+    store = ApiKeyStore(config.api_keys)
+    try:
+        return store.create("analyst", label="dashboard test")[1]
+    finally:
+        store.close()
+
+
+@pytest.fixture
+def dashboard(city: list[Event], config: Config, worker: Worker, analyst_key: str) -> Iterator[str]:
     wait_projected(config, produce(config, city), 240)
-    app = create_app(lambda request: ReaderPerThread(config), require_key(KEY))
-    with serving(app, free_port()) as base:
-        yield base
+    start_api(config)
+    try:
+        yield api_url(config)
+    finally:
+        api_process(config).stop(timeout=30)
 
 
 def cli_json(*args: str) -> list[dict[str, Any]]:
@@ -142,7 +153,7 @@ def assert_page_equals_cli(driver: WebDriver, **filters: str) -> None:
 
 
 def test_the_dashboard_shows_the_clis_figures_and_loads_nothing_from_outside(
-    dashboard: str, city: list[Event], config: Config
+    dashboard: str, city: list[Event], config: Config, analyst_key: str
 ) -> None:
     backend = "chdb" if config.clickhouse_url.startswith("chdb") else "server"
     seen: list[str] = []
@@ -155,7 +166,7 @@ def test_the_dashboard_shows_the_clis_figures_and_loads_nothing_from_outside(
         WebDriverWait(driver, 60).until(lambda d: driver.find_element(By.ID, "key-error").text)
         assert state(driver) == "key"
         driver.find_element(By.ID, "api-key").clear()
-        driver.find_element(By.ID, "api-key").send_keys(KEY)
+        driver.find_element(By.ID, "api-key").send_keys(analyst_key)
         driver.find_element(By.ID, "key-submit").click()
 
         # when the figures are on the page, then they are the CLI's for the same period
@@ -199,14 +210,14 @@ def test_the_dashboard_shows_the_clis_figures_and_loads_nothing_from_outside(
     assert (ARTIFACTS / f"{backend}-department.png").stat().st_size > 10_000
 
 
-def test_figures_need_the_key(dashboard: str) -> None:
+def test_figures_need_the_key(dashboard: str, analyst_key: str) -> None:
     for headers in ({}, {"X-API-Key": "wrong"}):
         request = urllib.request.Request(f"{dashboard}/dashboard/api/headline", headers=headers)
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(request, timeout=30)
         assert refused.value.code == 401
     good = urllib.request.Request(
-        f"{dashboard}/dashboard/api/headline?from={FROM}&to={TO}", headers={"X-API-Key": KEY}
+        f"{dashboard}/dashboard/api/headline?from={FROM}&to={TO}", headers={"X-API-Key": analyst_key}
     )
     with urllib.request.urlopen(good, timeout=60) as response:
         assert json.loads(response.read())["tiles"][0]["key"] == "response_rate"

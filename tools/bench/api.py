@@ -17,7 +17,6 @@ import subprocess
 import tempfile
 import time
 import uuid
-from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -33,8 +32,7 @@ from civicloop.streams.producer import EventProducer
 from civicloop.tools.bench import broker
 from civicloop.tools.bench.report import Figure, Ratio, Result
 from civicloop.tools.local.api_server import api_process, api_url, start_api
-from civicloop.tools.local.kafka_broker import ToolMissing
-from civicloop.tools.local.process import free_port
+from civicloop.tools.local.maven import ToolMissing
 
 RATIOS = [Ratio("api_vs_sdk", "Open311 POST over HTTP / SDK produce", "open311_post", "sdk_produce")]
 FORM = {
@@ -60,12 +58,7 @@ def run(
         raise ToolMissing("wrk is missing: `make wrk` installs Debian's package (or apt-get install wrk)")
     with tempfile.TemporaryDirectory(prefix="civicloop-bench-api-") as tmp:
         home = Path(tmp)
-        cfg = replace(
-            broker.throwaway(config, home),
-            api_port=free_port(),
-            keystore=home / "var" / "keys.sqlite",
-            api_keys_file=home / "var" / "api" / "keys.sqlite",
-        )
+        cfg = broker.throwaway(config, home)
         with broker.topics(cfg):
             store = ApiKeyStore(cfg.api_keys)
             _, token = store.create("intake", label="bench")

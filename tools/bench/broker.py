@@ -26,8 +26,9 @@ KeyValue = tuple[bytes, bytes]
 
 
 def throwaway(config: Config, home: Path) -> Config:
-    """``config`` on the same broker with a namespace, home, chDB directory and worker port of
-    its own, and the SLA watchdog off (it would add escalation events to the measured stream)."""
+    """``config`` on the same broker with a namespace, home, chDB directory, key stores and
+    worker and API ports of its own (nothing of the deployment's is touched), and the SLA
+    watchdog off (it would add escalation events to the measured stream)."""
     return replace(
         config,
         kafka_bootstrap=kafka.bootstrap(config),
@@ -35,6 +36,9 @@ def throwaway(config: Config, home: Path) -> Config:
         home=home,
         clickhouse_url=f"chdb://{home / 'chdb'}",
         worker_web_port=free_port(),
+        api_port=free_port(),
+        keystore=home / "var" / "keys.sqlite",
+        api_keys_file=home / "var" / "api" / "keys.sqlite",
         watchdog_interval=0.0,
     )
 

@@ -14,8 +14,6 @@ to wait for it (``streams/kafka.py``).
 from __future__ import annotations
 
 import json
-import re
-import shutil
 import socket
 import subprocess
 import uuid
@@ -23,53 +21,21 @@ from pathlib import Path
 
 from civicloop import log
 from civicloop.config import Config
+from civicloop.tools.local import maven
 from civicloop.tools.local.process import Managed, free_port, port_free, wait_until
 
 _log = log.get(__name__)
 POM = Path(__file__).parent / "kafka" / "pom.xml"
-KAFKA_VERSION = re.search(r"<kafka.version>([^<]+)<", POM.read_text()).group(1)  # type: ignore[union-attr]
-
-
-class ToolMissing(RuntimeError):
-    """A program the local stack needs (java, mvn) is not installed."""
+KAFKA_VERSION = maven.version(POM, "kafka.version")
 
 
 def jars(config: Config) -> Path:
     """The directory of broker jars, resolving them with Maven on first use."""
-    target = config.cache / f"kafka-{KAFKA_VERSION}"
-    marker = target / ".complete"
-    if marker.exists():
-        return target
-    _require("mvn", "Maven 3 (Debian: apt-get install maven)")
-    _require("java", "a Java 17+ runtime (Debian: apt-get install openjdk-17-jre-headless)")
-    _log.info("kafka_jars_resolving", version=KAFKA_VERSION, into=str(target))
-    target.mkdir(parents=True, exist_ok=True)
-    result = subprocess.run(
-        [
-            "mvn",
-            "-q",
-            "-B",
-            "-f",
-            str(POM),
-            "dependency:copy-dependencies",
-            f"-DoutputDirectory={target}",
-            "-DincludeScope=runtime",
-        ],
-        capture_output=True,
-        text=True,
+    return maven.resolve(
+        POM,
+        config.cache / f"kafka-{KAFKA_VERSION}",
+        "set CIVICLOOP_KAFKA_BOOTSTRAP to an existing Kafka cluster",
     )
-    if result.returncode != 0:
-        raise RuntimeError(f"Maven could not resolve the Kafka jars:\n{result.stdout[-3000:]}")
-    marker.write_text(KAFKA_VERSION)
-    return target
-
-
-def _require(program: str, what: str) -> None:
-    if shutil.which(program) is None:
-        raise ToolMissing(
-            f"`{program}` was not found on PATH: install {what}, or set "
-            "CIVICLOOP_KAFKA_BOOTSTRAP to an existing Kafka cluster."
-        )
 
 
 class LocalKafka:
