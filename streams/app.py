@@ -52,11 +52,12 @@ def create_app(config: Config, state: WorkerState) -> faust.App:
     topic = app.topic(
         config.events_topic, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
     )
-    # One thread each for the projector and the SLA watchdog: store calls block and must not
-    # run inside the event loop, and on a ClickHouse server each thread has its own connection
+    # One thread for the projector and one for the sweeps (SLA watchdog, signals): store calls
+    # block and must not run inside the event loop, a sweep's reads must not hold up a batch,
+    # and on a ClickHouse server each thread has its own connection
     # (projections/store/server.py), so a sweep never interleaves with a batch's inserts.
     executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="projector")
-    sweeper = ThreadPoolExecutor(max_workers=1, thread_name_prefix="watchdog")
+    sweeper = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sweeps")
 
     @app.agent(topic, name="project")
     async def project(stream: faust.StreamT) -> None:
@@ -91,7 +92,7 @@ def create_app(config: Config, state: WorkerState) -> faust.App:
 
         @app.timer(interval=config.signals_interval)
         async def signal_sweep() -> None:
-            await asyncio.get_running_loop().run_in_executor(executor, state.sweep_signals)
+            await asyncio.get_running_loop().run_in_executor(sweeper, state.sweep_signals)
 
     if config.watchdog_interval > 0:
 
