@@ -22,7 +22,7 @@ from civicloop.streams.web import register_views
 from civicloop.streams.worker_state import WorkerState
 
 BATCH_MAX = 10_000
-BATCH_WITHIN_S = 0.5
+BATCH_WITHIN_S = 0.25
 
 
 def create_app(config: Config, state: WorkerState) -> faust.App:
