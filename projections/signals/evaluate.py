@@ -113,7 +113,7 @@ def _recurring(
             bucket_start(hi, DAY, offset),
         )
         daily = {((c, p), b): n for c, p, b, n in rows}
-        signals = []
+        signals: list[Signal] = []
         found = recurrences(daily, lo, hi, r)
         # One look-up per day, not per place; recurrences come sorted by day, so the order holds.
         for bucket in sorted({item.day for item in found}):

@@ -210,4 +210,3 @@ def test_every_kind_of_trouble_is_dead_lettered_as_in_one_process(store: Store, 
     assert checksums(store, f"{database}_two") == checksums(store, f"{database}_one")
     states = store.query(f"SELECT case_id, state FROM {database}_two.case_lifecycle FINAL ORDER BY case_id")
     assert states == [("A", "DISPATCHED"), (POISON_CASE, "REPORTED")]
-
