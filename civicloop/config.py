@@ -101,7 +101,7 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "CIVICLOOP_FOLD_PROCESSES": (
         "0",
         "Processes that decode and fold case events for the worker and the replay; the worker's "
-        "process writes what they fold (docs/PERFORMANCE.md). 0: one per usable core; 1: fold in "
+        "process writes what they fold (docs/DESIGN.md §8). 0: one per usable core; 1: fold in "
         "the writing process itself.",
     ),
     "CIVICLOOP_LOG_LEVEL": ("info", "debug, info, warning or error."),

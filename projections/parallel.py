@@ -1,5 +1,5 @@
 """Folding a batch in several processes and writing it from one: the replay's (and, where it
-pays, the worker's) way past one core of Python (docs/PERFORMANCE.md).
+pays, the worker's) way past one core of Python (docs/DESIGN.md §8).
 
 The projection is per case, and ``fold`` is pure: cases can be folded apart. So a batch is
 split by Kafka key over N fold processes — a case's events are keyed by its id, so all of

@@ -122,7 +122,7 @@ class Replayer:
 
     def _projector(self, database: str) -> Projection:
         """The case events' projection into ``database``, folding in ``config.folders``
-        processes (docs/PERFORMANCE.md)."""
+        processes (docs/DESIGN.md §8)."""
         # A window replay starts mid-history: events of cases reported before it are not errors.
         ignore = frozenset({"case_not_reported"}) if self.since is not None else frozenset()
         return projection(

@@ -53,7 +53,7 @@ class WorkerState:
         self.bootstrap = bootstrap
         self.store: Store = open_store(config.clickhouse_url, config.home, config.clickhouse_cluster)
         schema.ensure(self.store, config.database)
-        # Folding in config.folders processes, written here (docs/PERFORMANCE.md).
+        # Folding in config.folders processes, written here (docs/DESIGN.md §8).
         self.projector: Projection = projection(
             self.store,
             config.database,
