@@ -98,6 +98,12 @@ VARIABLES: dict[str, tuple[str, str]] = {
         "Open311 service catalogue (TOML: service_code -> category, department, attributes). "
         "Empty: the packaged example catalogue.",
     ),
+    "CIVICLOOP_FOLD_PROCESSES": (
+        "0",
+        "Processes that decode and fold case events for the worker and the replay; the worker's "
+        "process writes what they fold (docs/DESIGN.md §8). 0: one per usable core; 1: fold in "
+        "the writing process itself.",
+    ),
     "CIVICLOOP_LOG_LEVEL": ("info", "debug, info, warning or error."),
     "CIVICLOOP_LOG_FORMAT": ("console", "console (human) or json (one JSON object a line)."),
 }
@@ -140,6 +146,12 @@ class Config:
     api_port: int = 8080
     api_keys_file: Path | None = None  # None: var/api/keys.sqlite under home
     services: Path | None = None  # None: the packaged example catalogue
+    fold_processes: int = 0  # 0: one per usable core (see ``folders``)
+
+    @property
+    def folders(self) -> int:
+        """Processes that fold case events (1: the writing process folds them itself)."""
+        return self.fold_processes or len(os.sched_getaffinity(0))
 
     @property
     def events_topic(self) -> str:
@@ -223,6 +235,9 @@ def load() -> Config:
         api_port=_port("CIVICLOOP_API_PORT"),
         api_keys_file=home / _env("CIVICLOOP_API_KEYS"),
         services=home / services if (services := _env("CIVICLOOP_SERVICES").strip()) else None,
+        fold_processes=_number(
+            "CIVICLOOP_FOLD_PROCESSES", int, "an integer", lambda v: v >= 0, "0 (one per core) or more"
+        ),
     )
 
 
@@ -317,4 +332,5 @@ def to_env(config: Config) -> dict[str, str]:
         "CIVICLOOP_API_PORT": str(config.api_port),
         "CIVICLOOP_API_KEYS": str(config.api_keys),
         "CIVICLOOP_SERVICES": str(config.services or ""),
+        "CIVICLOOP_FOLD_PROCESSES": str(config.fold_processes),
     }

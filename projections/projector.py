@@ -34,7 +34,7 @@ from typing import Any
 from civicloop import log
 from civicloop.projections.fold.casestate import CaseState
 from civicloop.projections.fold.lifecycle import IllegalTransition, fold
-from civicloop.projections.state_store import Known, StateStore
+from civicloop.projections.state_store import Known, StateCache, StateStore, state_rows
 from civicloop.projections.store.base import Store, StoreRejected
 from civicloop.projections.tables import event_log, fit, progress
 from civicloop.projections.tables.dead_letters import DeadLetter
@@ -84,12 +84,12 @@ class BatchResult:
 
 @dataclass
 class _Rows:
-    events: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # by case
     projected_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     states: dict[str, Known] = field(default_factory=dict)
     # The case version each changed case had before this batch: its task rows are those after.
     versions_before: dict[str, int] = field(default_factory=dict)
-    # What this batch folded into each case, for dead-lettering it if its rows cannot be built.
+    # What this batch folded into each case: its event-log rows, and what is dead-lettered
+    # if the case's rows cannot be built.
     folded: dict[str, list[tuple[RawMessage, Event]]] = field(default_factory=dict)
     cases: list[dict[str, Any]] = field(default_factory=list)
     tasks: list[dict[str, Any]] = field(default_factory=list)
@@ -105,85 +105,74 @@ class _Rows:
                 case = case_row(state)
                 tasks = task_rows(state, since_version=since)
             except Exception as exc:  # a bug in row building, not bad input
-                result.dead.extend(_internal(msg, exc, event) for msg, event in self.folded[cid])
-                result.projected -= len(self.events.pop(cid, ()))
+                folded = self.folded.pop(cid, [])
+                result.dead.extend(_internal(msg, exc, event) for msg, event in folded)
+                result.projected -= len(folded)
                 del self.states[cid]
                 continue
             self.cases.append(case)
             self.tasks.extend(tasks)
 
-    def event_rows(self) -> list[dict[str, Any]]:
-        return [row for rows in self.events.values() for row in rows]
+    def read(self) -> list[tuple[RawMessage, Event]]:
+        """Every (message, event) folded into a case whose rows are written: the event log."""
+        return [pair for pairs in self.folded.values() for pair in pairs]
 
 
-class Projector:
-    """Decodes, folds and writes batches into one database."""
+@dataclass
+class Folded:
+    """One batch decoded, folded and turned into rows, checked against the column types and
+    not written yet: the tables in write order (event log, case rows, task rows, case state
+    with its watermark) and the states to remember once they are written."""
+
+    result: BatchResult
+    tables: list[tuple[str, Any]]  # (table, an Arrow table: projections/store/arrow.py)
+    states: dict[str, Known]
+    projected_at: datetime
+
+
+class Folder:
+    """The first half of a batch: decode, refuse, look states up, fold, build rows, check
+    them. No writes: the :class:`Projector` writes what this folds, and so does the writer of
+    a :class:`~civicloop.projections.parallel.ParallelProjector` for its fold processes."""
 
     def __init__(
         self,
-        store: Store,
-        database: str,
-        publish_dead: Callable[[Sequence[DeadLetter]], None],
-        state_capacity: int = 100_000,
+        states: StateCache,
+        columns: fit.Given,
         ignore_illegal: frozenset[str] = frozenset(),
         check_event: Callable[[Event], None] = check_decoded,
         fold: Fold = fold,
     ) -> None:
         self.fold = fold  # the lifecycle fold; tests pass a faulty one to prove containment
-        self.store = store
+        self.states = states
+        self.columns = columns
         self.ignore_illegal = ignore_illegal
-        self.database = database
-        self.publish_dead = publish_dead
         self.check_event = check_event
-        self.states = StateStore(store, database, state_capacity)
-        self.columns = fit.Columns(store, database)
 
-    def project(self, batch: Sequence[RawMessage]) -> BatchResult:
+    def fold_batch(self, batch: Sequence[RawMessage], projected_at: datetime | None = None) -> Folded:
+        """``batch`` folded (``projected_at``: the moment its rows carry, default now)."""
         result = BatchResult()
         decoded = self._decode(batch, result)
         known = self.states.load({event.case_id for _, event in decoded})
-        rows = _Rows()
+        rows = _Rows(projected_at=projected_at or datetime.now(UTC))
         for msg, event in decoded:
             try:
                 self._fold_one(msg, event, known, rows, result)
             except Exception as exc:
                 result.dead.append(_internal(msg, exc, event))
         rows.build(result)
-        self._write(batch, rows, result)
-        return result
-
-    def project_or_split(self, batch: Sequence[RawMessage]) -> BatchResult:
-        """``project``; when the store refuses the batch for its content, the halves in turn
-        (in order: a case's later messages fold on what the earlier half stored), down to the
-        single messages it refuses, which are dead-lettered as ``store_rejected:<code>``."""
-        try:
-            return self.project(batch)
-        except StoreRejected as exc:
-            self.states.forget()  # the cache may hold states of the refused batch
-            if len(batch) == 1:
-                return self._reject(batch[0], exc)
-            _log.warning("batch_rejected_splitting", size=len(batch), error=str(exc)[:300])
-            middle = len(batch) // 2
-            return self.project_or_split(batch[:middle]).add(self.project_or_split(batch[middle:]))
-
-    def project_until_written(
-        self, batch: Sequence[RawMessage], should_stop: Callable[[], bool] = lambda: False
-    ) -> BatchResult:
-        """Retry the whole batch until it is written: the store or broker being down must not
-        ack it. Whatever ``project_or_split`` raises is such a failure (per-message errors,
-        bugs and content the store refuses included, became dead letters inside it)."""
-        delay = 0.5
-        while True:
-            try:
-                return self.project_or_split(batch)
-            except Exception as exc:  # any store or broker failure is retried
-                if should_stop():
-                    raise
-                # The cache may hold states of the failed batch: reload them from the store.
-                self.states.forget()
-                _log.error("batch_write_failed", error=repr(exc), retry_in_s=delay, size=len(batch))
-                time.sleep(delay)
-                delay = min(delay * 2, 30.0)
+        # Built as checked Arrow tables before anything is published or written: content the
+        # store cannot hold is refused whole, so the split that follows leaves no rows of the
+        # offending message behind.
+        columns = self.columns
+        tables = [
+            (EVENT_LOG, columns.columns_table(EVENT_LOG, event_log.columns(rows.read(), rows.projected_at))),
+            (CASE_LIFECYCLE, columns.rows_table(CASE_LIFECYCLE, rows.cases)),
+            (CASE_TASKS, columns.rows_table(CASE_TASKS, rows.tasks)),
+            # The state with its watermark after the other tables: the batch's effects are stored.
+            (CASE_STATE, columns.rows_table(CASE_STATE, state_rows(rows.states))),
+        ]
+        return Folded(result, tables, rows.states, rows.projected_at)
 
     def _decode(self, batch: Sequence[RawMessage], result: BatchResult) -> list[tuple[RawMessage, Event]]:
         decoded = []
@@ -241,11 +230,6 @@ class Projector:
                 return  # nothing to keep: the case has no state, and lives on no partition yet
             new_state = old_state
         else:
-            rows.events.setdefault(case_id, []).append(
-                event_log.row(
-                    event, msg.topic, msg.partition, msg.offset, msg.value or b"", rows.projected_at
-                )
-            )
             rows.folded.setdefault(case_id, []).append((msg, event))
             result.projected += 1
         after = Known(new_state, msg.partition, msg.offset)
@@ -253,30 +237,95 @@ class Projector:
         if new_state is not old_state:
             rows.versions_before.setdefault(case_id, old_state.version if old_state else 0)
 
-    def _write(self, batch: Sequence[RawMessage], rows: _Rows, result: BatchResult) -> None:
-        db = self.database
-        marks = progress.rows(((m.topic, m.partition, m.offset) for m in batch), rows.projected_at)
-        writes = [
-            (DEAD_LETTERS, [d.row() for d in result.dead]),
-            (EVENT_LOG, rows.event_rows()),
-            (CASE_LIFECYCLE, rows.cases),
-            (CASE_TASKS, rows.tasks),
-            # The state with its watermark after the other tables: the batch's effects are stored.
-            (CASE_STATE, self.states.rows(rows.states)),
-            # The batch's marker goes last: once it is there, every effect of the batch is stored.
-            (PROGRESS, marks),
-        ]
-        # Before anything is published or written: content the store cannot hold is refused
-        # whole, so the split that follows leaves no rows of the offending message behind.
-        for table, table_rows in writes:
-            self.columns.check(table, table_rows)
-        if result.dead:
+
+class Writer:
+    """The second half of a batch: its writes, in the order that makes a crash anywhere safe
+    (dead letters, the folded tables in their order, the progress marker last)."""
+
+    def __init__(
+        self, store: Store, database: str, publish_dead: Callable[[Sequence[DeadLetter]], None]
+    ) -> None:
+        self.store = store
+        self.database = database
+        self.publish_dead = publish_dead
+        self.columns = fit.Columns(store, database)
+
+    def write(
+        self,
+        batch: Sequence[RawMessage],
+        dead: Sequence[DeadLetter],
+        tables: Sequence[tuple[str, Any]],
+        projected_at: datetime,
+    ) -> None:
+        """Write one batch: ``tables`` hold list-of-dict rows (checked) or Arrow tables."""
+        marks = progress.rows(((m.topic, m.partition, m.offset) for m in batch), projected_at)
+        dead_rows = [d.row() for d in dead]
+        self.columns.check(DEAD_LETTERS, dead_rows)
+        self.columns.check(PROGRESS, marks)
+        if dead:
             # Published before the batch's offsets can be acknowledged: nothing is lost, and a
             # replayed batch publishes again (at-least-once; the table is keyed by offset).
-            self.publish_dead(result.dead)
-        for table, table_rows in writes:
-            self.store.insert(f"{db}.{table}", table_rows)
-        self.states.remember(rows.states)
+            self.publish_dead(dead)
+        db = self.database
+        self.store.insert(f"{db}.{DEAD_LETTERS}", dead_rows)
+        for table, data in tables:
+            if isinstance(data, list):
+                self.store.insert(f"{db}.{table}", data)
+            else:
+                self.store.insert_arrow(f"{db}.{table}", data)
+        # The batch's marker goes last: once it is there, every effect of the batch is stored.
+        self.store.insert(f"{db}.{PROGRESS}", marks)
+
+
+class Projection:
+    """What the worker and the replay drive: ``project`` one batch, and the two ways of
+    getting a batch written whatever its content (``project_or_split``) and whatever the
+    store's health (``project_until_written``)."""
+
+    writer: Writer
+
+    def project(self, batch: Sequence[RawMessage]) -> BatchResult:
+        raise NotImplementedError
+
+    def forget(self) -> None:
+        """Drop every cached state: the store holds the truth (after a failure or a rebalance)."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release what this projection holds beyond its store (fold processes)."""
+
+    def project_or_split(self, batch: Sequence[RawMessage]) -> BatchResult:
+        """``project``; when the store refuses the batch for its content, the halves in turn
+        (in order: a case's later messages fold on what the earlier half stored), down to the
+        single messages it refuses, which are dead-lettered as ``store_rejected:<code>``."""
+        try:
+            return self.project(batch)
+        except StoreRejected as exc:
+            self.forget()  # the cache may hold states of the refused batch
+            if len(batch) == 1:
+                return self._reject(batch[0], exc)
+            _log.warning("batch_rejected_splitting", size=len(batch), error=str(exc)[:300])
+            middle = len(batch) // 2
+            return self.project_or_split(batch[:middle]).add(self.project_or_split(batch[middle:]))
+
+    def project_until_written(
+        self, batch: Sequence[RawMessage], should_stop: Callable[[], bool] = lambda: False
+    ) -> BatchResult:
+        """Retry the whole batch until it is written: the store or broker being down must not
+        ack it. Whatever ``project_or_split`` raises is such a failure (per-message errors,
+        bugs and content the store refuses included, became dead letters inside it)."""
+        delay = 0.5
+        while True:
+            try:
+                return self.project_or_split(batch)
+            except Exception as exc:  # any store or broker failure is retried
+                if should_stop():
+                    raise
+                # The cache may hold states of the failed batch: reload them from the store.
+                self.forget()
+                _log.error("batch_write_failed", error=repr(exc), retry_in_s=delay, size=len(batch))
+                time.sleep(delay)
+                delay = min(delay * 2, 30.0)
 
     def _reject(self, msg: RawMessage, exc: StoreRejected) -> BatchResult:
         """Dead-letter the one message the store refuses, and mark its offset as done."""
@@ -289,8 +338,38 @@ class Projector:
         )
         event = _event_or_none(msg)
         result = BatchResult(dead=[_dead(msg, f"store_rejected:{exc.code}", str(exc), event)])
-        self._write([msg], _Rows(), result)
+        self.writer.write([msg], result.dead, [], datetime.now(UTC))
         return result
+
+
+class Projector(Folder, Projection):
+    """Decodes, folds and writes batches into one database, in this process."""
+
+    def __init__(
+        self,
+        store: Store,
+        database: str,
+        publish_dead: Callable[[Sequence[DeadLetter]], None],
+        state_capacity: int = 100_000,
+        ignore_illegal: frozenset[str] = frozenset(),
+        check_event: Callable[[Event], None] = check_decoded,
+        fold: Fold = fold,
+    ) -> None:
+        self.store = store
+        self.database = database
+        self.writer = Writer(store, database, publish_dead)
+        states = StateStore(store, database, state_capacity)
+        super().__init__(states, self.writer.columns, ignore_illegal, check_event, fold)
+        self.states: StateStore = states
+
+    def project(self, batch: Sequence[RawMessage]) -> BatchResult:
+        folded = self.fold_batch(batch)
+        self.writer.write(batch, folded.result.dead, folded.tables, folded.projected_at)
+        self.states.remember(folded.states)
+        return folded.result
+
+    def forget(self) -> None:
+        self.states.forget()
 
 
 def _record_time(msg: RawMessage) -> datetime | None:
@@ -319,7 +398,9 @@ def _internal(msg: RawMessage, exc: Exception, event: Event | None = None) -> De
     _log.error(
         "message_internal_error", topic=msg.topic, partition=msg.partition, offset=msg.offset, error=repr(exc)
     )
-    trace = "".join(traceback.format_exception(exc))
+    # Its own traceback only: not the chain of whatever was being handled (a split of the
+    # batch), so the detail is the same wherever the message was folded.
+    trace = "".join(traceback.format_exception(exc, chain=False))
     return _dead(msg, f"internal:{type(exc).__name__}", trace, event)
 
 

@@ -23,7 +23,7 @@ On a cluster the states are read from a replica per shard that holds every ackno
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -46,13 +46,12 @@ class Known:
     offset: int
 
 
-class StateStore:
-    """Load states for a batch (cache first, chunked queries for the misses), save after it."""
+class StateCache:
+    """Each case's state for a batch: a bounded LRU of recent cases, and ``lookup`` for the
+    rest (the store's ``case_state``, or a fold process asking its writer for it)."""
 
-    def __init__(self, store: Store, database: str, capacity: int = 100_000) -> None:
-        self.store = store
-        self.database = database
-        self.table = f"{database}.{CASE_STATE}"
+    def __init__(self, lookup: Callable[[list[str]], dict[str, Known]], capacity: int = 100_000) -> None:
+        self.lookup = lookup
         self.capacity = capacity
         self._cache: OrderedDict[str, Known] = OrderedDict()
 
@@ -60,23 +59,9 @@ class StateStore:
         wanted = set(case_ids)
         found = {cid: self._cache[cid] for cid in wanted if cid in self._cache}
         missing = wanted - found.keys()
-        for chunk in chunks(sorted(missing)):
-            found.update(self._query(chunk))
+        if missing:
+            found.update(self.lookup(sorted(missing)))
         return found
-
-    def rows(self, changed: dict[str, Known]) -> list[dict[str, Any]]:
-        """The ``case_state`` rows of ``changed``; write them after the batch's other tables."""
-        now = datetime.now(UTC)
-        return [
-            {
-                "case_id": cid,
-                "state": known.state.to_bytes(),
-                "partition": known.partition,
-                "offset": known.offset,
-                "updated_at": now,
-            }
-            for cid, known in changed.items()
-        ]
 
     def remember(self, changed: dict[str, Known]) -> None:
         """Cache ``changed`` once its rows are written."""
@@ -86,21 +71,58 @@ class StateStore:
         while len(self._cache) > self.capacity:
             self._cache.popitem(last=False)
 
+    def forget(self) -> None:
+        """Drop the cache (after a rebalance another worker may have moved a case on)."""
+        self._cache.clear()
+
+
+class StateStore(StateCache):
+    """Load states for a batch (cache first, chunked queries for the misses), save after it."""
+
+    def __init__(self, store: Store, database: str, capacity: int = 100_000) -> None:
+        super().__init__(lambda case_ids: known_from_rows(self.stored(case_ids)), capacity)
+        self.store = store
+        self.database = database
+        self.table = f"{database}.{CASE_STATE}"
+
+    def rows(self, changed: dict[str, Known]) -> list[dict[str, Any]]:
+        """The ``case_state`` rows of ``changed``; write them after the batch's other tables."""
+        return state_rows(changed)
+
     def save(self, changed: dict[str, Known]) -> None:
         """Persist, then cache; call only after the batch's other tables were written."""
         self.store.insert(self.table, self.rows(changed))
         self.remember(changed)
 
-    def forget(self) -> None:
-        """Drop the cache (after a rebalance another worker may have moved a case on)."""
-        self._cache.clear()
+    def stored(self, case_ids: Iterable[str]) -> list[Row]:
+        """(case_id, serialised state, partition, offset) of each of ``case_ids`` that has a
+        stored state, in chunked queries."""
+        found: list[Row] = []
+        for chunk in chunks(sorted(set(case_ids))):
+            found.extend(self._query(chunk))
+        return found
 
-    def _query(self, case_ids: list[str]) -> dict[str, Known]:
+    def _query(self, case_ids: list[str]) -> list[Row]:
         params = {"ids": case_ids}
         if isinstance(self.store, ClusterStore):
             # on a cluster, read only from replicas that have every write (docs/CLUSTER.md)
-            return _known(self.store.query_caught_up(self.database, CASE_STATE, _SELECT, params))
-        return _known(self.store.query(_SELECT.replace("{table}", self.table), params))
+            return self.store.query_caught_up(self.database, CASE_STATE, _SELECT, params)
+        return self.store.query(_SELECT.replace("{table}", self.table), params)
+
+
+def state_rows(changed: dict[str, Known]) -> list[dict[str, Any]]:
+    """The ``case_state`` rows of ``changed`` (written after the batch's other tables)."""
+    now = datetime.now(UTC)
+    return [
+        {
+            "case_id": cid,
+            "state": known.state.to_bytes(),
+            "partition": known.partition,
+            "offset": known.offset,
+            "updated_at": now,
+        }
+        for cid, known in changed.items()
+    ]
 
 
 _SELECT = (
@@ -115,11 +137,12 @@ def read_known(query: Query, table: str, case_ids: Iterable[str]) -> dict[str, K
     Read-only: what the API checks a handling call against before producing it."""
     found: dict[str, Known] = {}
     for chunk in chunks(sorted(set(case_ids))):
-        found.update(_known(query(_SELECT.replace("{table}", table), {"ids": chunk})))
+        found.update(known_from_rows(query(_SELECT.replace("{table}", table), {"ids": chunk})))
     return found
 
 
-def _known(rows: list[Row]) -> dict[str, Known]:
+def known_from_rows(rows: list[Row]) -> dict[str, Known]:
+    """The states in rows of ``StateStore.stored`` (case_id, state, partition, offset)."""
     return {str(cid): Known(_state(raw), int(part), int(off)) for cid, raw, part, off in rows}
 
 

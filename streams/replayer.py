@@ -24,9 +24,12 @@ from confluent_kafka.admin import AdminClient, OffsetSpec
 from civicloop import log
 from civicloop.config import Config
 from civicloop.projections import rebuild
-from civicloop.projections.projector import Projector, RawMessage
+from civicloop.projections.parallel import projection
+from civicloop.projections.projector import Projection, RawMessage
 from civicloop.projections.signals.projector import SignalProjector
 from civicloop.projections.store.base import Store
+from civicloop.schemas.event import Event
+from civicloop.schemas.events import check_decoded
 from civicloop.streams import settings
 
 _log = log.get(__name__)
@@ -54,6 +57,10 @@ def _no_publish(_: object) -> None:
 class Replayer:
     """One rebuild of ``config``'s projections into ``target`` (a database name)."""
 
+    #: the contract check of every decoded event (docs/TRUST.md §1); a module-level function,
+    #: since fold processes receive it by name
+    check_event: Callable[[Event], None] = staticmethod(check_decoded)
+
     def __init__(
         self,
         config: Config,
@@ -78,12 +85,12 @@ class Replayer:
                 self._phase("rebuilding")
                 # Content the store refuses is split out and dead-lettered as in the live worker; a failure
                 # of the store itself fails the replay, which resumes from its last commit.
-                self._drain(consumer, self._projector(self.status.target).project_or_split)
+                self._project(consumer, self.status.target)
                 self._drain(signals, self._signals(self.status.target).project, counted=False)
                 self._phase("switching")
                 rebuild.switch(self.store, self.config.database, self.status.target, self.keep_old)
                 self._phase("catching-up")
-                self._drain(consumer, self._projector(self.config.database).project_or_split)
+                self._project(consumer, self.config.database)
                 self._drain(signals, self._signals(self.config.database).project, counted=False)
             finally:
                 consumer.close()
@@ -106,10 +113,26 @@ class Replayer:
         for future in admin.delete_consumer_groups([self.group], request_timeout=30).values():
             future.result()
 
-    def _projector(self, database: str) -> Projector:
+    def _project(self, consumer: Consumer, database: str) -> None:
+        projection = self._projector(database)
+        try:
+            self._drain(consumer, projection.project_or_split)
+        finally:
+            projection.close()
+
+    def _projector(self, database: str) -> Projection:
+        """The case events' projection into ``database``, folding in ``config.folders``
+        processes (docs/DESIGN.md §8)."""
         # A window replay starts mid-history: events of cases reported before it are not errors.
         ignore = frozenset({"case_not_reported"}) if self.since is not None else frozenset()
-        return Projector(self.store, database, _no_publish, ignore_illegal=ignore)
+        return projection(
+            self.store,
+            database,
+            _no_publish,
+            self.config.folders,
+            ignore_illegal=ignore,
+            check_event=self.check_event,
+        )
 
     def _signals(self, database: str) -> SignalProjector:
         return SignalProjector(self.store, database, _no_publish)

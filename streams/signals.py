@@ -23,7 +23,7 @@ from civicloop.streams import kafka
 from civicloop.streams.producer import EventProducer
 
 _log = log.get(__name__)
-STEPS_PER_SWEEP = 8  # bounded work per tick: the sweep shares the projector's thread
+STEPS_PER_SWEEP = 8  # bounded work per tick: the sweep shares its thread with the SLA watchdog
 
 
 class SignalAgent:

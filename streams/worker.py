@@ -92,4 +92,5 @@ def run(config: Config, loglevel: str = "warn") -> None:
         worker.execute_from_commandline()
     finally:
         state.probe.stop()
+        state.projector.close()
         state.store.close()

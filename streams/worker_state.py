@@ -11,7 +11,8 @@ from typing import Any
 
 from civicloop import localauth, log
 from civicloop.config import Config
-from civicloop.projections.projector import Projector, RawMessage
+from civicloop.projections.parallel import projection
+from civicloop.projections.projector import Projection, RawMessage
 from civicloop.projections.rebuild import rebuild_database
 from civicloop.projections.signals.projector import SignalProjector
 from civicloop.projections.store.base import Store, open_store
@@ -52,8 +53,12 @@ class WorkerState:
         self.bootstrap = bootstrap
         self.store: Store = open_store(config.clickhouse_url, config.home, config.clickhouse_cluster)
         schema.ensure(self.store, config.database)
-        self.projector = Projector(
-            self.store, config.database, DeadLetterPublisher(bootstrap, config.dead_letter_topic)
+        # Folding in config.folders processes, written here (docs/DESIGN.md §8).
+        self.projector: Projection = projection(
+            self.store,
+            config.database,
+            DeadLetterPublisher(bootstrap, config.dead_letter_topic),
+            config.folders,
         )
         self.escalations = EventProducer(bootstrap, config.events_topic)
         dead = DeadLetterPublisher(bootstrap, config.dead_letter_topic)
@@ -161,7 +166,7 @@ class WorkerState:
             _log.error("replay_failed", error=repr(exc))
         finally:
             # Readers may now see other tables: cached states must come from the store again.
-            self.projector.states.forget()
+            self.projector.forget()
 
     def health(self) -> dict[str, Any]:
         with self._lock:

@@ -11,11 +11,12 @@ collision inside one case (p ~ n²/2⁶⁵) is far below any other failure rate.
 
 from __future__ import annotations
 
-import json
 import operator
 from dataclasses import dataclass, field, fields
 from hashlib import blake2b
 from typing import Any
+
+import orjson
 
 FORMAT = 1  # bump when the serialised shape changes incompatibly
 
@@ -105,15 +106,18 @@ class CaseState:
         return self.tasks.get(self.lead_task) if self.lead_task else None
 
     def to_bytes(self) -> bytes:
+        """Compact JSON, written with orjson (the projector serialises every changed case once
+        per batch): the document ``json.dumps`` wrote before, task objects in field order
+        (orjson writes a dataclass that way), so states stored earlier read back the same."""
         data: dict[str, Any] = dict(zip(_CASE_NAMES, _case_values(self), strict=True))
-        data["tasks"] = [_task_dict(t) for t in self.tasks.values()]
+        data["tasks"] = list(self.tasks.values())
         data["seen"] = sorted(self.seen)
         data["_format"] = FORMAT
-        return json.dumps(data, separators=(",", ":")).encode()
+        return orjson.dumps(data)
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> CaseState:
-        data = json.loads(raw)
+        data = orjson.loads(raw)
         if data.pop("_format", None) != FORMAT:
             raise ValueError(f"case state format is not {FORMAT}; rebuild the state by replay")
         tasks = [TaskState(**t) for t in data.pop("tasks")]

@@ -9,6 +9,7 @@ for a case without one, a lat/lon cell ``geo:<row>:<col>`` of ``GEO_CELL_DEG`` d
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from civicloop.projections.store.base import Query
@@ -70,13 +71,34 @@ def first_report(query: Query, database: str) -> datetime | None:
 
 
 def cases_in(
-    query: Query, database: str, category: str, place: str, lo: datetime, hi: datetime, limit: int = 50
-) -> list[tuple[str, datetime]]:
-    """(case_id, reported_at) of one category in one grid-level place, earliest first."""
+    query: Query,
+    database: str,
+    places: Sequence[tuple[str, str]],
+    lo: datetime,
+    hi: datetime,
+    limit: int = 50,
+) -> dict[tuple[str, str], list[tuple[str, datetime]]]:
+    """(case_id, reported_at) of each (category, grid-level place) in ``places``, earliest
+    first, at most ``limit`` each: one statement for all of them (a sweep may find hundreds
+    of recurrences on one day, and each statement reads the whole lifecycle table)."""
+    found: dict[tuple[str, str], list[tuple[str, datetime]]] = {place: [] for place in places}
+    if not places:
+        return found
     rows = query(
-        f"SELECT case_id, reported_at FROM {database}.{CASE_LIFECYCLE} FINAL "
-        f"WHERE category = %(category)s AND {_GRID} = %(place)s "
-        "AND reported_at >= %(lo)s AND reported_at < %(hi)s ORDER BY reported_at, case_id LIMIT %(limit)s",
-        {"category": category, "place": place, "lo": lo, "hi": hi, "geo": GEO_CELL_DEG, "limit": limit},
+        f"SELECT category, {_GRID} AS place, case_id, reported_at FROM {database}.{CASE_LIFECYCLE} FINAL "
+        # a key per pair, not a tuple IN: a one-element tuple list would read as one tuple
+        f"WHERE concat(category, '\\0', {_GRID}) IN %(keys)s "
+        "AND reported_at >= %(lo)s AND reported_at < %(hi)s "
+        "ORDER BY category, place, reported_at, case_id LIMIT %(limit)s BY category, place",
+        {
+            "keys": sorted({f"{c}\0{p}" for c, p in places}),
+            "lo": lo,
+            "hi": hi,
+            "geo": GEO_CELL_DEG,
+            "limit": limit,
+        },
     )
-    return [(str(case_id), at) for case_id, at in rows]
+    for category, place, case_id, at in rows:
+        if (category, place) in found:
+            found[(category, place)].append((str(case_id), at))
+    return found

@@ -113,12 +113,16 @@ def _recurring(
             bucket_start(hi, DAY, offset),
         )
         daily = {((c, p), b): n for c, p, b, n in rows}
-        signals = []
-        for item in recurrences(daily, lo, hi, r):
-            day = bucket_start(item.day, DAY, offset)
-            since = bucket_start(item.day - r.days + 1, DAY, offset)
-            cases = counts.cases_in(query, db, *item.place, since, day + timedelta(days=1))
-            signals.append(raised.recurring(item, day, r, cases))
+        signals: list[Signal] = []
+        found = recurrences(daily, lo, hi, r)
+        # One look-up per day, not per place; recurrences come sorted by day, so the order holds.
+        for bucket in sorted({item.day for item in found}):
+            items = [item for item in found if item.day == bucket]
+            day = bucket_start(bucket, DAY, offset)
+            since = bucket_start(bucket - r.days + 1, DAY, offset)
+            places = [item.place for item in items]
+            cases = counts.cases_in(query, db, places, since, day + timedelta(days=1))
+            signals.extend(raised.recurring(item, day, r, cases[item.place]) for item in items)
         yield Step("recurring/day", bucket_start(hi, DAY, offset), signals)
 
 

@@ -29,8 +29,11 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import unquote, urlparse
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 Row = tuple[Any, ...]
 Params = Mapping[str, Any]
@@ -104,6 +107,9 @@ class Store(Reader, Protocol):
 
     def insert(self, table: str, rows: Sequence[Mapping[str, Any]]) -> int:
         """Insert dict rows (keys = column names) into ``db.table`` in one batch."""
+
+    def insert_arrow(self, table: str, data: pa.Table) -> int:
+        """Insert an Arrow table (columns named as the table's, ``store/arrow.py``'s types)."""
 
     def server_version(self) -> str:
         """The ClickHouse version string of the engine behind this store."""

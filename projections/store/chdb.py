@@ -20,8 +20,8 @@ from typing import Any
 import pyarrow as pa
 from chdb import ChdbError
 
-from civicloop.projections.store import ranges, readonly
-from civicloop.projections.store.base import Params, Row, StoreRejected, bind, content_rejection
+from civicloop.projections.store import arrow, ranges, readonly
+from civicloop.projections.store.base import Params, Row, bind, content_rejection
 
 
 class ChdbStore:
@@ -68,20 +68,18 @@ class ChdbStore:
     def insert(self, table: str, rows: Sequence[Mapping[str, Any]]) -> int:
         if not rows:
             return 0
-        schema = pa.schema(
-            [(name, _arrow_type(ch_type)) for name, ch_type in self._columns(table) if name in rows[0]]
-        )
-        try:
-            arrow = pa.Table.from_pylist(list(rows), schema=schema)  # columnar in C++, not per cell
-        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError) as exc:
-            raise StoreRejected("unconvertible", f"{table}: {exc}") from exc
+        return self.insert_arrow(table, arrow.table(table, rows, self._columns(table)))
+
+    def insert_arrow(self, table: str, data: pa.Table) -> int:
+        if not data.num_rows:
+            return 0
         # The engine would clamp what does not fit (300 → 255 in a UInt8): refuse it instead.
-        ranges.check_arrow(table, ranges.bounds(dict(self._columns(table))), arrow)
-        names = ", ".join(f"`{name}`" for name in arrow.column_names)
+        ranges.check_arrow(table, ranges.bounds(dict(self._columns(table))), data)
+        names = ", ".join(f"`{name}`" for name in data.column_names)
         with self._lock:
             # chDB's Python() table function reads the Arrow table from this frame's locals.
-            _run(self._session, f"INSERT INTO {table} ({names}) SELECT {names} FROM Python(arrow)", "CSV")
-        return len(rows)
+            _run(self._session, f"INSERT INTO {table} ({names}) SELECT {names} FROM Python(data)", "CSV")
+        return int(data.num_rows)
 
     def server_version(self) -> str:
         return str(self.query("SELECT version()")[0][0])
@@ -138,20 +136,6 @@ def _rows(text: bytes) -> list[Row]:
     return [
         tuple(conv(value) for conv, value in zip(converters, row, strict=True)) for row in payload["data"]
     ]
-
-
-def _arrow_type(ch_type: str) -> pa.DataType:
-    nullable = ch_type.startswith("Nullable(")
-    inner = ch_type.removeprefix("Nullable(").removesuffix(")") if nullable else ch_type
-    if inner.startswith("DateTime"):
-        return pa.timestamp("s", tz="UTC")
-    if inner.startswith(("UInt", "Int")):
-        return pa.int64()
-    if inner.startswith("Float"):
-        return pa.float64()
-    if inner.startswith("LowCardinality(String") or inner == "String":
-        return pa.binary()
-    return pa.string()
 
 
 def _converter(ch_type: str) -> Callable[[Any], Any]:

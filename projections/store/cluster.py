@@ -31,6 +31,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import pyarrow as pa
+
 from civicloop import log
 from civicloop.projections.store.base import Params, Row
 from civicloop.projections.store.server import ServerStore
@@ -92,6 +94,9 @@ class ClusterStore:
 
     def insert(self, table: str, rows: Sequence[Mapping[str, Any]]) -> int:
         return self._entry.insert(table, rows)
+
+    def insert_arrow(self, table: str, data: pa.Table) -> int:
+        return self._entry.insert_arrow(table, data)
 
     def server_version(self) -> str:
         return self._entry.server_version()

@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+import pyarrow as pa
 from clickhouse_driver import Client
 from clickhouse_driver.errors import Error as DriverError
 
@@ -99,6 +100,10 @@ class ServerStore:
         except _UNCONVERTIBLE as exc:
             raise StoreRejected("unconvertible", f"{table}: {exc!r}") from exc
         return len(rows)
+
+    def insert_arrow(self, table: str, data: pa.Table) -> int:
+        # The driver takes Python values: a fold process's Arrow rows, converted once here.
+        return self.insert(table, data.to_pylist())
 
     def server_version(self) -> str:
         return str(self.query("SELECT version()")[0][0])

@@ -18,7 +18,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from civicloop.projections.fold.calendar import Calendar, working_seconds_between
+from civicloop.projections.fold.calendar import Calendar, working_seconds
 from civicloop.projections.fold.casestate import CaseState, TaskState
 from civicloop.projections.fold.clock import moment
 from civicloop.projections.fold.policy import default_policy
@@ -125,4 +125,4 @@ def _times(obj: CaseState | TaskState, *names: str) -> dict[str, datetime | None
 def _ws(start: int | None, end: int | None, cal: Calendar) -> int | None:
     if start is None or end is None:
         return None
-    return working_seconds_between(moment(start), moment(end), cal)  # type: ignore[arg-type]
+    return working_seconds(start, end, cal)

@@ -143,7 +143,19 @@ def test_a_sweep_raises_the_surge_of_its_cell_deterministically(store: Store, da
         ("G1", day38 + timedelta(days=1)),
     }
     # and the 5-in-30-days recurring problems of both grid cells were raised once each
-    assert sorted(s["place"] for s in raised if s.type == "RecurringProblemDetected") == ["G1", "G9"]
+    recurring = [s for s in raised if s.type == "RecurringProblemDetected"]
+    assert sorted(s["place"] for s in recurring) == ["G1", "G9"]
+    # each naming the earliest cases of its own cell in its 30 days (one look-up serves both)
+    for signal in recurring:
+        since = signal["day"] - timedelta(days=29)
+        own = sorted(
+            (r["reported_at"], r["case_id"])
+            for r in rows
+            if r["grid_id"] == signal["place"]
+            and since <= r["reported_at"] < signal["day"] + timedelta(days=1)
+        )
+        assert signal["case_ids"] == [cid for _, cid in own[:50]]
+        assert signal["first_reported_at"] == own[0][0]
     # a second sweep raises nothing new; a sweep from scratch raises the same ids
     assert [s for step in evaluate.sweep(store.query, db, settings, until) for s in step.signals] == []
     store.command(f"TRUNCATE TABLE {db}.signal_progress")

@@ -7,9 +7,9 @@ module-scoped ``chdb`` fixture of ``conftest.py``) and every test asks it for a 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+
+import pyarrow as pa
 
 from civicloop.projections.store.chdb import ChdbStore
 from civicloop.projections.tables import schema
@@ -25,10 +25,11 @@ class Chdb(ChdbStore):
         super().__init__(Path(path))
         self.inserted: list[str] = []
 
-    def insert(self, table: str, rows: Sequence[Mapping[str, Any]]) -> int:
-        if rows:
+    def insert_arrow(self, table: str, data: pa.Table) -> int:
+        # every insert of the store ends here, dict rows included (made columnar first)
+        if data.num_rows:
             self.inserted.append(table.rsplit(".", 1)[-1])
-        return super().insert(table, rows)
+        return super().insert_arrow(table, data)
 
     def create(self, db: str) -> None:
         schema.ensure(self, db)

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from civicloop.projections.fold.calendar import Calendar, add_working_time, working_seconds_between
+from civicloop.projections.fold.calendar import (
+    Calendar,
+    add_working_time,
+    working_seconds,
+    working_seconds_between,
+)
 
 NY = ZoneInfo("America/New_York")
 CAL = Calendar(holidays=frozenset({date(2024, 7, 4)}), make_up_days=frozenset({date(2024, 7, 6)}))
@@ -80,3 +85,34 @@ def test_adding_then_measuring_gives_the_duration_back(start, seconds):
     start = start.replace(microsecond=0)
     end = add_working_time(start, timedelta(seconds=seconds), CAL)
     assert working_seconds_between(start, end, CAL) == seconds
+
+
+CALENDARS = [
+    CAL,
+    Calendar(tz="Asia/Shanghai", opens=time(8, 30), closes=time(17, 30)),
+    Calendar(tz="Pacific/Auckland", workdays=frozenset({0, 2, 4}), holidays=frozenset({date(2025, 1, 1)})),
+    Calendar(tz="UTC", opens=time(0, 0), closes=time(23, 59, 59)),
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from(CALENDARS),
+    st.integers(
+        int(datetime(2000, 1, 1, tzinfo=UTC).timestamp()), int(datetime(2040, 1, 1, tzinfo=UTC).timestamp())
+    ),
+    st.integers(-60 * 86400, 60 * 86400),
+)
+def test_whole_second_totals_agree_with_walking_the_days(cal, a, span):
+    # given two moments in whole seconds (in either order), when measured by running totals
+    b = a + span
+    walked = working_seconds_between(datetime.fromtimestamp(a, UTC), datetime.fromtimestamp(b, UTC), cal)
+    # then the office seconds are those of the day-by-day walk
+    assert working_seconds(a, b, cal) == walked
+
+
+def test_whole_second_totals_extend_backwards_and_forwards():
+    first, later, earlier = ny(2024, 3, 4, 10), ny(2024, 7, 8, 9), ny(2020, 1, 1, 12)
+    s = [int(m.timestamp()) for m in (first, later, earlier)]
+    assert working_seconds(s[0], s[1], CAL) == working_seconds_between(first, later, CAL)
+    assert working_seconds(s[2], s[0], CAL) == working_seconds_between(earlier, first, CAL)

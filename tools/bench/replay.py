@@ -26,7 +26,7 @@ from civicloop.projections.store.base import open_store
 from civicloop.projections.tables import schema
 from civicloop.streams.replayer import Replayer, ReplayStatus
 from civicloop.tools.bench import broker, ceiling, simulated
-from civicloop.tools.bench.report import Figure, Ratio, Result, peak_rss_mb, progress
+from civicloop.tools.bench.report import Figure, Ratio, Result, peak_child_rss_mb, peak_rss_mb, progress
 from civicloop.tools.bench.stores import Backend, target
 
 RATIOS = [Ratio("replay_vs_ceiling", "replay / raw consume + decode", "replay", "raw_consume")]
@@ -56,6 +56,8 @@ def run(config: Config, count: int = 1_000_000, backend: Backend = Backend.chdb,
         "cases_simulated": cases,
         "cases_projected": replayed["cases"],
         "replay_peak_rss_mb": replayed["peak_rss_mb"],
+        "fold_processes": replayed["folders"],
+        "fold_process_peak_rss_mb": replayed["fold_peak_rss_mb"],
         "replay_phase": replayed["phase"],
         "produce_events_per_s": round(count / produced),
     }
@@ -115,4 +117,6 @@ def replay_once(cfg: Config) -> dict[str, Any]:
         "phase": status.phase,
         "cases": int(cases),
         "peak_rss_mb": peak_rss_mb(),
+        "folders": cfg.folders,
+        "fold_peak_rss_mb": peak_child_rss_mb() if cfg.folders > 1 else 0.0,
     }

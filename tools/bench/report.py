@@ -174,6 +174,11 @@ def peak_rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
+def peak_child_rss_mb() -> float:
+    """The largest peak resident set of this process's finished children (fold processes)."""
+    return round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1)
+
+
 def _machine_table() -> Table:
     table = Table(title="machine", show_header=False)
     for key, value in machine().items():
