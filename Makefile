@@ -90,9 +90,10 @@ bench: venv system-deps wrk
 	$(BIN)/civicloop bench codec
 	$(BIN)/civicloop kafka up
 	$(BIN)/civicloop bench produce; $(BIN)/civicloop bench replay; $(BIN)/civicloop bench live; \
-		$(BIN)/civicloop bench api; \
+		$(BIN)/civicloop bench replay -n 10000000; $(BIN)/civicloop bench api; \
 		status=$$?; $(BIN)/civicloop kafka down; exit $$status
 	$(BIN)/civicloop bench queries
+	$(BIN)/civicloop bench queries --cases 10000000
 	$(BIN)/civicloop bench chaos
 
 clean:

@@ -38,6 +38,9 @@ def make_config(home: Path, **overrides: object) -> Config:
         "worker_web_port": free_port(),
         "api_port": free_port(),
         "keystore": home / "var" / "keys.sqlite",
+        # Two fold processes whatever the machine's cores: the crash, redelivery and replay
+        # tests cover the parallel path (docs/DESIGN.md §8); component tests cover one process.
+        "fold_processes": 2,
     }
     values.update(overrides)
     return Config(**values)  # type: ignore[arg-type]
