@@ -10,6 +10,7 @@ JSON, with the same parameters.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -53,12 +54,7 @@ async def get_metrics(
     t_to: Annotated[str | None, Query(alias="to", description="Period end, exclusive.")] = None,
     by: By = "department",
 ) -> Response:
-    api, _ = _reader(request)
-    start, end = _time(t_from, "from"), _time(t_to, "to")
-    rows = await run_in_threadpool(
-        _figures, api, lambda q: closed_loop.metrics(q, api.projections.database, by, start, end)
-    )
-    return _json(_grouped(rows, by))
+    return await _per_group(request, closed_loop.metrics, t_from, t_to, by)
 
 
 @router.get("/durations", summary="Duration percentiles per group (as `civicloop durations --format json`)")
@@ -68,10 +64,17 @@ async def get_durations(
     t_to: Annotated[str | None, Query(alias="to", description="Period end, exclusive.")] = None,
     by: By = "department",
 ) -> Response:
+    return await _per_group(request, reports.durations, t_from, t_to, by)
+
+
+async def _per_group(
+    request: Request, figures: Callable[..., Any], t_from: str | None, t_to: str | None, by: By
+) -> Response:
+    """``figures(query, database, by, start, end)`` over the period, grouped as the CLI's JSON."""
     api, _ = _reader(request)
     start, end = _time(t_from, "from"), _time(t_to, "to")
     rows = await run_in_threadpool(
-        _figures, api, lambda q: reports.durations(q, api.projections.database, by, start, end)
+        _figures, api, lambda q: figures(q, api.projections.database, by, start, end)
     )
     return _json(_grouped(rows, by))
 
