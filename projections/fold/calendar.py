@@ -94,6 +94,9 @@ def working_seconds_between(a: datetime, b: datetime, cal: Calendar) -> int:
 def working_seconds(a: int, b: int, cal: Calendar) -> int:
     """``working_seconds_between`` for whole seconds since the epoch: office seconds in [a, b)."""
     office = cal.office
+    # Both days known before either total is read: learning an earlier day re-bases every
+    # total, so a total read before that would not be comparable with one read after.
+    office.cover(a, b)
     return office.before(b) - office.before(a)
 
 
@@ -112,13 +115,17 @@ class _Office:
         self.totals: list[int] = []  # office seconds from the first day to the start of each day
         self.windows: list[list[tuple[int, int]]] = []  # each day's office windows, in UTC seconds
 
+    def cover(self, *moments: int) -> None:
+        """Know the days of ``moments`` (totals are relative to the first known day)."""
+        for t in moments:
+            day = t // DAY
+            if not self.first <= day < self.first + len(self.totals):
+                self._cover(day)
+
     def before(self, t: int) -> int:
-        """Office seconds from the start of the first known day to ``t`` (a difference of two
-        of these is what counts)."""
-        day = t // DAY
-        if not self.first <= day < self.first + len(self.totals):
-            self._cover(day)
-        i = day - self.first
+        """Office seconds from the start of the first known day to ``t``, a day :meth:`cover`
+        made known (a difference of two of these is what counts)."""
+        i = t // DAY - self.first
         total = self.totals[i]
         for lo, hi in self.windows[i]:
             if t > lo:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -95,24 +96,36 @@ CALENDARS = [
 ]
 
 
+MOMENTS = st.integers(
+    int(datetime(2000, 1, 1, tzinfo=UTC).timestamp()), int(datetime(2040, 1, 1, tzinfo=UTC).timestamp())
+)
+
+
 @settings(max_examples=300, deadline=None)
 @given(
     st.sampled_from(CALENDARS),
-    st.integers(
-        int(datetime(2000, 1, 1, tzinfo=UTC).timestamp()), int(datetime(2040, 1, 1, tzinfo=UTC).timestamp())
-    ),
-    st.integers(-60 * 86400, 60 * 86400),
+    st.lists(st.tuples(MOMENTS, st.integers(-60 * 86400, 60 * 86400)), min_size=1, max_size=4),
 )
-def test_whole_second_totals_agree_with_walking_the_days(cal, a, span):
-    # given two moments in whole seconds (in either order), when measured by running totals
-    b = a + span
-    walked = working_seconds_between(datetime.fromtimestamp(a, UTC), datetime.fromtimestamp(b, UTC), cal)
-    # then the office seconds are those of the day-by-day walk
-    assert working_seconds(a, b, cal) == walked
+def test_whole_second_totals_agree_with_walking_the_days(cal, pairs):
+    # given a calendar whose running totals start empty, and pairs of moments in whole seconds
+    # (in either order), asked for one after the other
+    cal = dataclasses.replace(cal)
+    for a, span in pairs:
+        b = a + span
+        walked = working_seconds_between(datetime.fromtimestamp(a, UTC), datetime.fromtimestamp(b, UTC), cal)
+        # then each answer is that of the day-by-day walk, whatever the totals knew before
+        assert working_seconds(a, b, cal) == walked
 
 
 def test_whole_second_totals_extend_backwards_and_forwards():
+    # given a calendar of its own (its running totals start empty, whatever other tests asked)
+    cal = dataclasses.replace(CAL)
     first, later, earlier = ny(2024, 3, 4, 10), ny(2024, 7, 8, 9), ny(2020, 1, 1, 12)
     s = [int(m.timestamp()) for m in (first, later, earlier)]
-    assert working_seconds(s[0], s[1], CAL) == working_seconds_between(first, later, CAL)
-    assert working_seconds(s[2], s[0], CAL) == working_seconds_between(earlier, first, CAL)
+    # when asked first for a later span, then for spans reaching before every day it knows
+    # (in both orders: the totals re-base when an earlier day is learnt)
+    assert working_seconds(s[0], s[1], cal) == working_seconds_between(first, later, CAL)
+    assert working_seconds(s[2], s[0], cal) == working_seconds_between(earlier, first, CAL)
+    before_that = int(ny(2019, 6, 3, 11).timestamp())
+    assert working_seconds(s[1], before_that, cal) == working_seconds_between(later, ny(2019, 6, 3, 11), CAL)
+    assert working_seconds(s[0], s[1], cal) == working_seconds_between(first, later, CAL)
