@@ -77,22 +77,14 @@ class StateCache:
 
 
 class StateStore(StateCache):
-    """Load states for a batch (cache first, chunked queries for the misses), save after it."""
+    """Load states for a batch: cache first, chunked queries of ``case_state`` for the misses
+    (the projector's ``Writer`` writes the states, ``state_rows``)."""
 
     def __init__(self, store: Store, database: str, capacity: int = 100_000) -> None:
         super().__init__(lambda case_ids: known_from_rows(self.stored(case_ids)), capacity)
         self.store = store
         self.database = database
         self.table = f"{database}.{CASE_STATE}"
-
-    def rows(self, changed: dict[str, Known]) -> list[dict[str, Any]]:
-        """The ``case_state`` rows of ``changed``; write them after the batch's other tables."""
-        return state_rows(changed)
-
-    def save(self, changed: dict[str, Known]) -> None:
-        """Persist, then cache; call only after the batch's other tables were written."""
-        self.store.insert(self.table, self.rows(changed))
-        self.remember(changed)
 
     def stored(self, case_ids: Iterable[str]) -> list[Row]:
         """(case_id, serialised state, partition, offset) of each of ``case_ids`` that has a

@@ -28,7 +28,7 @@ class Given:
 
     def __init__(self, types: dict[str, dict[str, str]]) -> None:
         self._types = types
-        self._bounds = {name: ranges.bounds(columns) for name, columns in types.items()}
+        self._bounds: dict[str, ranges.Bounds] = {}  # per table, from its types when first asked
 
     def types(self) -> dict[str, dict[str, str]]:
         """table → column → ClickHouse type, for every table of the database."""
@@ -55,8 +55,10 @@ class Given:
         return list(self.types().get(table, {}).items())
 
     def _bounds_of(self, table: str) -> ranges.Bounds:
-        self.types()
-        return self._bounds.get(table, [])
+        found = self._bounds.get(table)
+        if found is None:
+            found = self._bounds[table] = ranges.bounds(self.types().get(table, {}))
+        return found
 
 
 class Columns(Given):
@@ -73,6 +75,5 @@ class Columns(Given):
             for (name, column), ch_type in column_types(self.store, self.database).items():
                 by_table.setdefault(name, {})[column] = ch_type
             self._types = by_table
-            self._bounds = {name: ranges.bounds(types) for name, types in by_table.items()}
             self._read = True
         return self._types
