@@ -202,26 +202,41 @@ class ClusterStore:
 
     def _has_every_write(self, node: Node, database: str, table: str) -> bool:
         """The replica has pulled the whole replication log and fetched every part it names:
-        it holds every insert acknowledged on any replica of its shard before this check."""
+        it holds every insert acknowledged on any replica of its shard before this check.
+
+        Both facts are read from ZooKeeper, in this order. A replica pulls log entries into its
+        queue and moves its ``log_pointer`` in one ZooKeeper transaction, and removes a fetch
+        from the queue only once the part is stored; so a pointer past the log's end, then a
+        queue without fetches, proves it. (``system.replicas`` reads its in-memory queue
+        counters *before* the pointer, so a pull landing between the two reads would look
+        caught up with a fetch still to do.)"""
         try:
             connection = self.node(node)
             found = connection.query(
-                "SELECT is_readonly, is_session_expired, log_pointer, log_max_index, inserts_in_queue, "
-                "zookeeper_path FROM system.replicas WHERE database = %(db)s AND table = %(table)s",
+                "SELECT is_readonly, is_session_expired, log_pointer, log_max_index, zookeeper_path, "
+                "replica_path FROM system.replicas WHERE database = %(db)s AND table = %(table)s",
                 {"db": database, "table": table},
             )
             if not found:
                 return False
-            readonly, expired, pointer, max_index, inserts, path = found[0]
-            if readonly or expired or inserts:
+            readonly, expired, pointer, max_index, path, replica_path = found[0]
+            if readonly or expired:
                 return False
             if pointer or max_index:
-                return bool(pointer > max_index)
-            # 0 and 0: an empty log, or one entry (index 0) not pulled yet; ask ZooKeeper.
-            ((entries,),) = connection.query(
-                "SELECT count() FROM system.zookeeper WHERE path = %(log)s", {"log": f"{path}/log"}
+                pulled = pointer > max_index
+            else:
+                # 0 and 0: an empty log, or one entry (index 0) not pulled yet; ask ZooKeeper.
+                ((entries,),) = connection.query(
+                    "SELECT count() FROM system.zookeeper WHERE path = %(log)s", {"log": f"{path}/log"}
+                )
+                pulled = int(entries) == 0
+            if not pulled:
+                return False
+            ((fetches,),) = connection.query(
+                "SELECT count() FROM system.zookeeper WHERE path = %(queue)s AND position(value, %(get)s) > 0",
+                {"queue": f"{replica_path}/queue", "get": "\nget\n"},
             )
-            return int(entries) == 0
+            return int(fetches) == 0
         except Exception as exc:
             _log.warning("replica_unavailable", node=node.address, error=str(exc).splitlines()[0][:200])
             self._drop(node)

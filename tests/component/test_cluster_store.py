@@ -8,6 +8,7 @@ down it raises (the batch is retried) instead of returning an older state.
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 
@@ -15,6 +16,7 @@ import pytest
 
 from civicloop.projections.store.base import open_store
 from civicloop.projections.store.cluster import ClusterStore, Node, ReplicasBehind
+from civicloop.projections.store.server import ServerStore
 from civicloop.projections.tables import schema
 from civicloop.tools.local.clickhouse_cluster import LocalCluster
 
@@ -80,6 +82,7 @@ def test_a_lagging_replica_never_answers_and_without_a_caught_up_one_the_read_fa
     cluster.node(first).command(f"SYSTEM STOP FETCHES {local}.case_state")
     try:
         cluster.node(second).insert(f"{local}.case_state", [_state("c-1", "v2", 2)])
+        _until_pulled(cluster.node(first), local)
 
         # then the first replica alone still says v1, but the store reads v2 from the second
         stale = cluster.node(first).query(SELECT.replace("{table}", f"{local}.case_state"), {"ids": ["c-1"]})
@@ -96,6 +99,22 @@ def test_a_lagging_replica_never_answers_and_without_a_caught_up_one_the_read_fa
 
     # once the replica is back, the first fetches v2 and the read succeeds again
     assert cluster.query_caught_up(db, "case_state", SELECT, {"ids": ["c-1"]}) == [("c-1", "v2")]
+
+
+def _until_pulled(node: ServerStore, database: str) -> None:
+    """Wait until ``node`` has pulled the newest log entry into its queue (its fetch stopped): the
+    state in which its in-memory counters and its log pointer disagree for a moment."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        ((pointer, newest),) = node.query(
+            "SELECT log_pointer, log_max_index FROM system.replicas "
+            "WHERE database = %(db)s AND table = 'case_state'",
+            {"db": database},
+        )
+        if pointer > newest:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{node.url} never pulled the replication log")
 
 
 def _local_node(clickhouse_cluster: LocalCluster, node: Node):  # type: ignore[no-untyped-def]
