@@ -233,7 +233,8 @@ class ClusterStore:
             if not pulled:
                 return False
             ((fetches,),) = connection.query(
-                "SELECT count() FROM system.zookeeper WHERE path = %(queue)s AND position(value, %(get)s) > 0",
+                "SELECT count() FROM system.zookeeper "
+                "WHERE path = %(queue)s AND position(value, %(get)s) > 0",
                 {"queue": f"{replica_path}/queue", "get": "\nget\n"},
             )
             return int(fetches) == 0
