@@ -1,10 +1,11 @@
 """The Faust application: agents projecting the case-events and signals topics into
 ClickHouse, and the timers of the SLA watchdog and the signals sweep.
 
-Delivery: ``take_events`` acknowledges a batch only when the agent asks for the next one, i.e.
-after ``project_until_written`` returned; Faust commits acknowledged offsets. A SIGKILL before
-that commit replays the batch, and every table is idempotent (event_id / offset keys), so the
-result is neither loss nor double counting. Faust's own ``exactly_once`` is not relied on.
+Delivery: ``take_lingering`` (streams/batching.py) acknowledges a batch only when the agent asks
+for the next one, i.e. after ``project_until_written`` returned; Faust commits acknowledged
+offsets. A SIGKILL before that commit replays the batch, and every table is idempotent
+(event_id / offset keys), so the result is neither loss nor double counting. Faust's own
+``exactly_once`` is not relied on.
 """
 
 from __future__ import annotations
@@ -18,11 +19,12 @@ from faust.types import TP
 from civicloop.config import Config
 from civicloop.projections.projector import RawMessage
 from civicloop.streams import settings
+from civicloop.streams.batching import take_lingering
 from civicloop.streams.web import register_views
 from civicloop.streams.worker_state import WorkerState
 
 BATCH_MAX = 10_000
-BATCH_WITHIN_S = 0.25  # docs/DESIGN.md §8: measured against 0.1 and 0.5 s
+BATCH_LINGER_S = 0.25  # docs/DESIGN.md §8: a batch's first event waits at most this long
 
 
 def create_app(config: Config, state: WorkerState) -> faust.App:
@@ -61,19 +63,8 @@ def create_app(config: Config, state: WorkerState) -> faust.App:
 
     @app.agent(topic, name="project")
     async def project(stream: faust.StreamT) -> None:
-        # take_events is faust-streaming's, missing from its StreamT stub.
-        async for events in stream.take_events(BATCH_MAX, within=BATCH_WITHIN_S):  # type: ignore[attr-defined]
-            batch = [
-                RawMessage(
-                    e.message.topic,
-                    e.message.partition,
-                    e.message.offset,
-                    e.message.key,
-                    e.message.value,
-                    _millis(e.message.timestamp),
-                )
-                for e in events
-            ]
+        async for events in take_lingering(stream, BATCH_MAX, BATCH_LINGER_S):
+            batch = [_raw(e) for e in events]
             loop = asyncio.get_running_loop()
             await loop.run_in_executor(executor, state.project, batch)
 
@@ -84,7 +75,7 @@ def create_app(config: Config, state: WorkerState) -> faust.App:
     @app.agent(signals, name="project_signals")
     async def project_signals(stream: faust.StreamT) -> None:
         # Same acknowledgement contract as `project`: offsets commit after the write returned.
-        async for events in stream.take_events(1_000, within=BATCH_WITHIN_S):  # type: ignore[attr-defined]
+        async for events in take_lingering(stream, 1_000, BATCH_LINGER_S):
             batch = [_raw(e) for e in events]
             await asyncio.get_running_loop().run_in_executor(executor, state.project_signals, batch)
 
