@@ -24,18 +24,21 @@ def durations(
     in P, dispatch→accept for tasks accepted in P).
     """
     out = []
-    for name in q.DURATIONS:
-        for grp, n, wall, working in run(q.durations_sql(db, dim, name, t_from, t_to, scope), scope.params()):
-            if int(n):
-                out.append(
-                    {
-                        "group": grp,
-                        "duration": name,
-                        "n": int(n),
-                        **_levels("wall", wall),
-                        **_levels("working", working),
-                    }
-                )
+    for table in range(len(q.TABLES)):
+        names = q.durations_of(table)
+        for grp, *values in run(q.durations_sql(db, dim, table, t_from, t_to, scope), scope.params()):
+            for i, name in enumerate(names):
+                n, wall, working = values[3 * i : 3 * i + 3]
+                if int(n):
+                    out.append(
+                        {
+                            "group": grp,
+                            "duration": name,
+                            "n": int(n),
+                            **_levels("wall", wall),
+                            **_levels("working", working),
+                        }
+                    )
     return sorted(out, key=lambda r: (r["group"], r["duration"]))
 
 
