@@ -35,6 +35,7 @@ def test_bench_replay_reports_both_figures_and_deletes_its_topics(
     assert all(f["events"] == 3_000 and f["events_per_s"] > 0 for f in figures.values())
     assert result["ratios"]["replay_vs_ceiling"] > 0
     assert notes["replay_phase"] == "done" and notes["replay_peak_rss_mb"] > 0
+    assert " MB during " in notes["replay_rss_peak_sampled"]  # where the peak was: phase, events
     assert notes["cases_projected"] == notes["cases_simulated"] > 300
     # and its throwaway topics are gone from the broker
     topics = AdminClient({"bootstrap.servers": kafka_bootstrap}).list_topics(timeout=10).topics

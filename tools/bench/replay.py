@@ -26,7 +26,15 @@ from civicloop.projections.store.base import open_store
 from civicloop.projections.tables import schema
 from civicloop.streams.replayer import Replayer, ReplayStatus
 from civicloop.tools.bench import broker, ceiling, simulated
-from civicloop.tools.bench.report import Figure, Ratio, Result, peak_child_rss_mb, peak_rss_mb, progress
+from civicloop.tools.bench.report import (
+    Figure,
+    Ratio,
+    Result,
+    RssWatch,
+    peak_child_rss_mb,
+    peak_rss_mb,
+    progress,
+)
 from civicloop.tools.bench.stores import Backend, target
 
 RATIOS = [Ratio("replay_vs_ceiling", "replay / raw consume + decode", "replay", "raw_consume")]
@@ -56,6 +64,7 @@ def run(config: Config, count: int = 1_000_000, backend: Backend = Backend.chdb,
         "cases_simulated": cases,
         "cases_projected": replayed["cases"],
         "replay_peak_rss_mb": replayed["peak_rss_mb"],
+        "replay_rss_peak_sampled": replayed["peak_sampled"],
         "fold_processes": replayed["folders"],
         "fold_process_peak_rss_mb": replayed["fold_peak_rss_mb"],
         "replay_phase": replayed["phase"],
@@ -88,14 +97,21 @@ def _replay_in_child(cfg: Config) -> dict[str, Any]:
 
 
 def replay_once(cfg: Config) -> dict[str, Any]:
-    """One timed ``Replayer.run()`` (in the child process), with the cases it projected."""
+    """One timed ``Replayer.run()`` (in the child process), with the cases it projected, and
+    where its resident set peaked (the phase and events done at the largest sample)."""
     log.configure(level="warning")
     store = open_store(cfg.clickhouse_url, cfg.home, cfg.clickhouse_cluster)
+    last: list[ReplayStatus] = []
+
+    def doing() -> str:
+        return f"{last[-1].phase} at {last[-1].done:,} events" if last else "starting"
+
     try:
-        with progress() as bar:
+        with progress() as bar, RssWatch(doing) as watch:
             task = bar.add_task("replay", total=None)
 
             def show(status: ReplayStatus) -> None:
+                last[:] = [status]
                 bar.update(
                     task,
                     description=f"replay: {status.phase}",
@@ -108,6 +124,7 @@ def replay_once(cfg: Config) -> dict[str, Any]:
                 cfg, store, cfg.kafka_bootstrap, rebuild_database(cfg.database), on_progress=show
             ).run()
             seconds = time.perf_counter() - started
+            replay_peak = peak_rss_mb()
         ((cases,),) = store.query(f"SELECT count() FROM {cfg.database}.{schema.CASE_LIFECYCLE} FINAL")
     finally:
         store.close()
@@ -116,7 +133,8 @@ def replay_once(cfg: Config) -> dict[str, Any]:
         "seconds": seconds,
         "phase": status.phase,
         "cases": int(cases),
-        "peak_rss_mb": peak_rss_mb(),
+        "peak_rss_mb": replay_peak,
+        "peak_sampled": f"{watch.peak_mb:,.0f} MB during {watch.peak_during}",
         "folders": cfg.folders,
         "fold_peak_rss_mb": peak_child_rss_mb() if cfg.folders > 1 else 0.0,
     }

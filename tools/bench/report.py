@@ -7,6 +7,7 @@ import json
 import os
 import platform
 import resource
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -177,6 +178,43 @@ def peak_rss_mb() -> float:
 def peak_child_rss_mb() -> float:
     """The largest peak resident set of this process's finished children (fold processes)."""
     return round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1)
+
+
+class RssWatch:
+    """Samples this process's resident set every ``every`` seconds in a thread of its own and
+    keeps the largest sample with what ``doing()`` said at that moment (e.g. the replay's phase
+    and events done), so a peak can be placed, not only sized."""
+
+    def __init__(self, doing: Callable[[], str], every: float = 0.2) -> None:
+        self.doing = doing
+        self.every = every
+        self.peak_mb = 0.0
+        self.peak_during = ""
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="rss-watch", daemon=True)
+
+    def __enter__(self) -> RssWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            now = rss_mb()
+            if now > self.peak_mb:
+                self.peak_mb, self.peak_during = now, self.doing()
+
+
+def rss_mb() -> float:
+    """This process's resident set now (VmRSS, Linux)."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    return 0.0
 
 
 def _machine_table() -> Table:
