@@ -20,6 +20,7 @@ from civicloop.projections.tables import schema
 from civicloop.streams import watchdog
 from civicloop.streams.dead_letter import DeadLetterPublisher
 from civicloop.streams.health import BrokerProbe, judge
+from civicloop.streams.latency import LatencyHistogram
 from civicloop.streams.producer import EventProducer
 from civicloop.streams.replayer import Replayer, ReplayStatus
 from civicloop.streams.signals import SignalAgent
@@ -65,6 +66,7 @@ class WorkerState:
         self.signal_projector = SignalProjector(self.store, config.database, dead)
         self.signals = SignalAgent(config, self.store, bootstrap)
         self.counters = Counters()
+        self.latency = LatencyHistogram()
         self._lock = threading.Lock()
         self.stopping = False
         self.replay: Replayer | None = None
@@ -81,7 +83,9 @@ class WorkerState:
             result = self.projector.project_until_written(batch, lambda: self.stopping)
         finally:
             self.writing_since = None
+        written_ms = time.time() * 1000
         with self._lock:
+            self.latency.add(written_ms, (m.timestamp_ms for m in batch))
             counters = self.counters
             counters.batches += 1
             counters.projected += result.projected
@@ -184,6 +188,8 @@ class WorkerState:
                 "dead": c.dead,
                 "dead_by_reason": dict(c.dead_by_reason),
                 "last_batch_at": c.last_batch_at,
+                # Kafka timestamp → batch written, in ms buckets since start (streams/latency.py)
+                "latency_ms_histogram": self.latency.snapshot(),
                 "escalated": c.escalated,
                 "watchdog_sweeps": c.sweeps,
                 "watchdog_sweeps_failed": c.sweeps_failed,

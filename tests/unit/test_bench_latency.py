@@ -17,8 +17,15 @@ def test_a_message_is_projected_at_the_first_poll_that_includes_its_offset() -> 
     assert latencies == [0.2, 0.2, 0.4, 0.5]
 
 
-def test_latency_notes_use_quantile_exact_levels() -> None:
-    latency = Latency(Figure("paced", 100, 1.0), [i / 1000 for i in range(1, 101)], [0.004, 0.006], 100.0)
+def test_latency_notes_come_from_the_worker_counts_and_keep_the_poll_bound() -> None:
+    # given the worker counted 100 events, one per 10 ms bucket from 10 to 1,000 ms
+    counts = {bound: 1 for bound in range(10, 1_001, 10)}
+    latency = Latency(
+        Figure("paced", 100, 1.0), [i / 100 for i in range(1, 101)], [0.004, 0.006], 100.0, counts
+    )
     notes = latency.notes()
-    assert (notes["latency_p50_ms"], notes["latency_p90_ms"], notes["latency_p99_ms"]) == (51, 91, 100)
-    assert notes["latency_max_ms"] == 100 and notes["paced_rate_achieved"] == 100
+    # then the levels follow quantile_exact's index rule over the buckets
+    assert (notes["latency_p50_ms"], notes["latency_p90_ms"], notes["latency_p99_ms"]) == (510, 910, 1000)
+    assert notes["latency_max_ms"] == 1000 and notes["latency_events_counted"] == 100
+    # and the polls' upper bound is reported beside them
+    assert notes["latency_p99_upper_bound_ms"] == 1000 and notes["paced_rate_achieved"] == 100
