@@ -8,7 +8,6 @@ down it raises (the batch is retried) instead of returning an older state.
 from __future__ import annotations
 
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 
@@ -19,6 +18,7 @@ from civicloop.projections.store.cluster import ClusterStore, Node, ReplicasBehi
 from civicloop.projections.store.server import ServerStore
 from civicloop.projections.tables import schema
 from civicloop.tools.local.clickhouse_cluster import LocalCluster
+from civicloop.tools.local.process import wait_until
 
 pytestmark = pytest.mark.integration
 SELECT = "SELECT case_id, argMax(state, offset) FROM {table} WHERE case_id IN %(ids)s GROUP BY case_id"
@@ -104,17 +104,16 @@ def test_a_lagging_replica_never_answers_and_without_a_caught_up_one_the_read_fa
 def _until_pulled(node: ServerStore, database: str) -> None:
     """Wait until ``node`` has pulled the newest log entry into its queue (its fetch stopped): the
     state in which its in-memory counters and its log pointer disagree for a moment."""
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+
+    def pulled() -> bool:
         ((pointer, newest),) = node.query(
             "SELECT log_pointer, log_max_index FROM system.replicas "
             "WHERE database = %(db)s AND table = 'case_state'",
             {"db": database},
         )
-        if pointer > newest:
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"{node.url} never pulled the replication log")
+        return bool(pointer > newest)
+
+    wait_until(pulled, 30, f"{node.url} pulling the replication log", interval=0.05)
 
 
 def _local_node(clickhouse_cluster: LocalCluster, node: Node):  # type: ignore[no-untyped-def]
