@@ -83,7 +83,8 @@ async def _lingering(stream: faust.StreamT, batch: Linger[Any]) -> AsyncIterator
     async def gather(value: Any) -> Any:
         while batch.full:  # back-pressure: never more than max_items waiting
             room.clear()
-            await internal.wait(room)
+            if (await internal.wait(room)).stopped:
+                return value  # stopping: left unacknowledged, so delivered again later
         event = stream.current_event
         if event is None:
             raise RuntimeError("the stream has no current event to batch")
