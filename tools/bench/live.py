@@ -69,10 +69,7 @@ def run(
                 raw = ceiling.consume_and_decode(
                     cfg.kafka_bootstrap, cfg.events_topic, len(warm) + len(burst)
                 )
-                before = _settled_health(cfg)
-                latency = _latency(cfg, reader, paced, rate)
-                health = _settled_health(cfg)
-                latency.counts = since(before["latency_ms_histogram"], health["latency_ms_histogram"])
+                latency, health = _latency(cfg, reader, paced, rate)
             finally:
                 worker_process(cfg).stop(timeout=60)
     figures = {"raw_consume": raw, "worker": worker, "paced": latency.figure}
@@ -141,7 +138,7 @@ class Latency:
     upper_bounds_s: list[float]  # per message, from the once-a-second polls
     poll_s: list[float]
     achieved_rate: float
-    counts: dict[int, int] = field(default_factory=dict)  # the worker's: bucket bound ms → events
+    counts: dict[int, int]  # the worker's: bucket bound ms → events
 
     def notes(self) -> dict[str, object]:
         bounds, polls = sorted(self.upper_bounds_s), sorted(self.poll_s)
@@ -178,12 +175,17 @@ class _Poller:
             self.stop.wait(max(0.0, CHECK_POLL_S - (ended - started)))
 
 
-def _latency(cfg: Config, reader: Reader, messages: list[KeyValue], rate: int) -> Latency:
+def _latency(
+    cfg: Config, reader: Reader, messages: list[KeyValue], rate: int
+) -> tuple[Latency, dict[str, Any]]:
+    """The paced phase: its latencies (the worker's counts between two health readings, and the
+    polls' upper bounds), and the worker's health at its end."""
     produced: list[tuple[int, int, int]] = []  # (partition, offset, CreateTime ms)
 
     def record(msg: Message) -> None:
         produced.append((msg.partition() or 0, msg.offset() or 0, msg.timestamp()[1]))
 
+    before = _settled_health(cfg)["latency_ms_histogram"]
     sender = Sender(cfg.kafka_bootstrap, cfg.events_topic, on_delivered=record)
     poller = _Poller(cfg, reader)
     thread = threading.Thread(target=poller.loop, name="bench-poller", daemon=True)
@@ -201,8 +203,11 @@ def _latency(cfg: Config, reader: Reader, messages: list[KeyValue], rate: int) -
     finally:
         poller.stop.set()
         thread.join(30)
+    health = _settled_health(cfg)
     figure = Figure(f"produced at --rate {rate:,}/s (achieved)", len(messages), seconds)
-    return Latency(figure, _latencies(produced, poller.snapshots), poller.durations, len(messages) / seconds)
+    bounds, achieved = _latencies(produced, poller.snapshots), len(messages) / seconds
+    counts = since(before, health["latency_ms_histogram"])
+    return Latency(figure, bounds, poller.durations, achieved, counts), health
 
 
 def _paced(sender: Sender, messages: list[KeyValue], rate: int, advance: Callable[[int], None]) -> float:
