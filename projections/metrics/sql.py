@@ -61,6 +61,13 @@ def elapsed(start: str, end: str) -> str:
     return f"(toInt64({end}) - toInt64({start}))"
 
 
+def quantiles(levels: str, value: str, condition: str) -> str:
+    """``quantilesExactIf`` of ``value`` over the rows where ``condition`` holds; the condition
+    must exclude every row where ``value`` is NULL. ``assumeNotNull`` then spares the aggregate
+    its NULL wrapper (about a tenth of its time; same values, same ``Array(Int64)`` type)."""
+    return f"quantilesExactIf({levels})(assumeNotNull({value}), {cond(condition)})"
+
+
 def group_expr(dim: str, table: int) -> str:
     if dim not in DIMENSIONS:
         raise ValueError(f"unknown dimension {dim!r}; use one of {sorted(DIMENSIONS)}")
@@ -109,8 +116,7 @@ SELECT {scope.group(group_expr(dim, 0))} AS grp,
     countIf({cond(fb + " AND resolved = 1")}) AS resolved,
     countIf({cond(fb + " AND satisfaction IN ('satisfied', 'basically_satisfied')")})
         AS satisfied,
-    quantilesExactIf(0.5, 0.9)({elapsed("reported_at", "closed_at")}, {cond(closed)})
-        AS report_to_close
+    {quantiles("0.5, 0.9", elapsed("reported_at", "closed_at"), closed)} AS report_to_close
 FROM {source(scope, db, 0, CASE_PERIOD_COLUMNS)}
 GROUP BY grp"""
 
@@ -171,8 +177,8 @@ def durations_sql(
         _, start, end, working = DURATIONS[name]
         done = f"{within(end, t_from, t_to)} AND {start} IS NOT NULL"
         columns.append(f"""countIf({cond(done)}) AS n_{name},
-    quantilesExactIf({levels})({elapsed(start, end)}, {cond(done)}) AS wall_{name},
-    quantilesExactIf({levels})({working}, {cond(done + f" AND {working} IS NOT NULL")}) AS working_{name}""")
+    {quantiles(levels, elapsed(start, end), done)} AS wall_{name},
+    {quantiles(levels, working, f"{done} AND {working} IS NOT NULL")} AS working_{name}""")
         ends.append(end)
     measures = ",\n    ".join(columns)
     return f"""
