@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 from civicloop.cli import bench
 from civicloop.projections.metrics.closed_loop import metrics
+from civicloop.projections.metrics.sql import DURATIONS
 from civicloop.projections.store.base import open_store
 from civicloop.tools.bench import queries
 from civicloop.tools.bench.stores import Backend
@@ -47,12 +48,21 @@ def test_bench_queries_times_every_query_with_the_rows_it_scanned() -> None:
     result = queries.run(CASES, Backend.chdb, rounds=1).as_dict()
     # then every query has a positive time and the rows it read, and the total is reported
     figures = result["figures"]
-    assert set(figures) == set(queries.queries("db"))
+    timed = set(queries.queries("db"))
+    assert timed <= set(figures)
     assert all(f["seconds"] > 0 and f["rows"] >= CASES and f["rows_per_s"] > 0 for f in figures.values())
     # and the durations read each table once, as the metrics do (not once per duration)
     assert figures["durations_department"]["rows"] == figures["metrics_department_all"]["rows"]
     assert result["notes"]["one_dimension_total_ms"] > 0
     assert all(r > 0 for r in result["ratios"].values())
+    # and the profile times each statement of one dimension with and without FINAL: metrics,
+    # durations (one statement per table each) and backlog make five
+    profile = set(figures) - timed
+    statements = {f"statement_{i}" for i in range(1, 6)}
+    assert profile == statements | {f"{s}_no_final" for s in statements} | {queries.ONE_QUANTILE}
+    # with report_to_close in the metrics, and each duration's wall and working quantiles
+    assert result["notes"]["one_dimension_exact_quantiles"] == 1 + 2 * len(DURATIONS)
+    assert result["notes"]["one_dimension_exact_quantiles_alone_ms"] > 0
 
 
 def test_bench_lists_the_end_to_end_commands() -> None:
