@@ -14,6 +14,7 @@ import tempfile
 import uuid
 from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -212,12 +213,12 @@ def _profile(
         aggregates = sql.count(QUANTILES)
         found[f"statement_{i}"] = (
             f"one dimension, statement {i} ({table}; exact quantiles: {aggregates})",
-            lambda sql=sql, params=params: store.query(sql, params),
+            partial(store.query, sql, params),
             rows[table],
         )
         found[f"statement_{i}_no_final"] = (
             "  the same without FINAL",
-            lambda plain=plain, params=params: store.query(plain, params),
+            partial(store.query, plain, params),
             rows[table],
         )
     table = schema.CASE_LIFECYCLE
