@@ -14,8 +14,8 @@ import tempfile
 import uuid
 from collections.abc import Callable
 from dataclasses import replace
-from functools import partial
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 from civicloop.projections.metrics import reports
