@@ -36,6 +36,8 @@ def test_bench_replay_reports_both_figures_and_deletes_its_topics(
     assert result["ratios"]["replay_vs_ceiling"] > 0
     assert notes["replay_phase"] == "done" and notes["replay_peak_rss_mb"] > 0
     assert " MB during " in notes["replay_rss_peak_sampled"]  # where the peak was: phase, events
+    # and the fold processes' peak is theirs, seen while they ran (0 only with none running)
+    assert (notes["fold_process_peak_rss_mb"] > 0) == (notes["fold_processes"] > 1)
     assert notes["cases_projected"] == notes["cases_simulated"] > 300
     # and its throwaway topics are gone from the broker
     topics = AdminClient({"bootstrap.servers": kafka_bootstrap}).list_topics(timeout=10).topics

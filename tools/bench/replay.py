@@ -31,7 +31,6 @@ from civicloop.tools.bench.report import (
     Ratio,
     Result,
     RssWatch,
-    peak_child_rss_mb,
     peak_rss_mb,
     progress,
 )
@@ -136,5 +135,5 @@ def replay_once(cfg: Config) -> dict[str, Any]:
         "peak_rss_mb": replay_peak,
         "peak_sampled": f"{watch.peak_mb:,.0f} MB during {watch.peak_during}",
         "folders": cfg.folders,
-        "fold_peak_rss_mb": peak_child_rss_mb() if cfg.folders > 1 else 0.0,
+        "fold_peak_rss_mb": watch.children_peak_mb if cfg.folders > 1 else 0.0,
     }

@@ -6,7 +6,6 @@ import gc
 import json
 import os
 import platform
-import resource
 import threading
 import time
 from collections.abc import Callable
@@ -171,13 +170,11 @@ def progress() -> Progress:
 
 
 def peak_rss_mb() -> float:
-    """This process's peak resident set so far (Linux reports kilobytes)."""
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
-
-
-def peak_child_rss_mb() -> float:
-    """The largest peak resident set of this process's finished children (fold processes)."""
-    return round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1)
+    """This process's peak resident set so far: the high-water mark of its own address space
+    (``VmHWM``). Not ``ru_maxrss``: Linux carries the starting process's peak into a process
+    started by exec (multiprocessing's ``spawn``), so a spawned replay reported the benchmark
+    parent's peak — the 10 M simulated events it held — as its own."""
+    return _status_mb("self", "VmHWM")
 
 
 class RssWatch:
@@ -190,6 +187,7 @@ class RssWatch:
         self.every = every
         self.peak_mb = 0.0
         self.peak_during = ""
+        self.children_peak_mb = 0.0  # the largest VmHWM of a child process (the fold processes)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="rss-watch", daemon=True)
 
@@ -206,14 +204,35 @@ class RssWatch:
             now = rss_mb()
             if now > self.peak_mb:
                 self.peak_mb, self.peak_during = now, self.doing()
+            for child in children():
+                self.children_peak_mb = max(self.children_peak_mb, _status_mb(str(child), "VmHWM"))
 
 
 def rss_mb() -> float:
     """This process's resident set now (VmRSS, Linux)."""
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return round(int(line.split()[1]) / 1024, 1)
+    return _status_mb("self", "VmRSS")
+
+
+def children() -> list[int]:
+    """The processes this one started that are still running (Linux)."""
+    found: list[int] = []
+    for task in Path("/proc/self/task").iterdir():
+        try:
+            found.extend(int(pid) for pid in (task / "children").read_text().split())
+        except OSError:
+            continue  # the thread ended meanwhile
+    return found
+
+
+def _status_mb(pid: str, field: str) -> float:
+    """A ``kB`` field of ``/proc/<pid>/status`` in MB; 0 when the process is gone."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith(f"{field}:"):
+                    return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
     return 0.0
 
 
