@@ -108,7 +108,6 @@ def run(cases: int = 1_000_000, backend: Backend = Backend.chdb, rounds: int = 3
     total = sum(figures[key].seconds for key in ONE_DIMENSION) * 1000
     # what the quantiles add to a statement: one alone, less the same GROUP BY counting rows
     added = max(0.0, figures[ONE_QUANTILE].seconds - figures[ONE_COUNT].seconds) * 1000
-
     ratios = [
         Ratio(f"{key}_vs_ceiling", f"{fig.label} / plain GROUP BY", key, CEILING)
         for key, fig in figures.items()
@@ -233,9 +232,10 @@ def _profile(
     )
     found[ONE_QUANTILE] = (
         "one exact-quantile aggregate, GROUP BY lead_department, no FINAL",
-        lambda: store.query(
+        partial(
+            store.query,
             f"SELECT lead_department, quantilesExact(0.5, 0.9, 0.99)(toInt64(updated_at)) "
-            f"FROM {db}.{table} GROUP BY lead_department"
+            f"FROM {db}.{table} GROUP BY lead_department",
         ),
         rows[table],
     )
