@@ -45,19 +45,37 @@ def _hold(mb: int, conn: Connection) -> None:
     del held
 
 
-def test_the_watch_sees_the_peak_of_a_child_process() -> None:
+def _watch_a_child(conn: Connection) -> None:
+    """In a fresh interpreter (so no other child and no earlier test's memory): start a child
+    that holds ``CHILD_MB`` and send back what the watch saw, this process's and its child's."""
     context = multiprocessing.get_context("spawn")
     ours, theirs = context.Pipe()
     with report.RssWatch(lambda: "holding", every=0.05) as watch:
-        # when a child (as a fold process) holds 200 MB
         child = context.Process(target=_hold, args=(CHILD_MB, theirs))
         child.start()
         try:
             assert ours.poll(60) and ours.recv() == "holding"
-            # then the watch reports its peak, though this process never held it
             wait_until(lambda: watch.children_peak_mb >= CHILD_MB, 30, "the child's peak", interval=0.05)
-            assert watch.peak_mb < watch.children_peak_mb
         finally:
             ours.send("done")
             child.join(30)
-    assert child.exitcode == 0
+    conn.send((watch.peak_mb, watch.children_peak_mb, child.exitcode))
+
+
+def test_the_watch_sees_the_peak_of_a_child_process() -> None:
+    # given a process with a watch (spawned: the test runner's own memory and children,
+    # whatever earlier tests left, would blur both figures)
+    context = multiprocessing.get_context("spawn")
+    ours, theirs = context.Pipe()
+    watcher = context.Process(target=_watch_a_child, args=(theirs,))
+    watcher.start()
+    try:
+        # when its child (as a fold process) holds 200 MB
+        assert ours.poll(120), "the watching process sent nothing"
+        own_peak, children_peak, child_exit = ours.recv()
+    finally:
+        watcher.join(30)
+    # then the watch reports the child's peak, though the watching process never held it
+    assert watcher.exitcode == 0 and child_exit == 0
+    assert children_peak >= CHILD_MB
+    assert 0 < own_peak < CHILD_MB <= children_peak
