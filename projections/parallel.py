@@ -37,9 +37,11 @@ What each guarantee becomes (docs/DESIGN.md §6, docs/TRUST.md):
 from __future__ import annotations
 
 import multiprocessing
+import threading
 import traceback
 import zlib
-from collections.abc import Callable, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from multiprocessing.connection import Connection, wait
@@ -56,7 +58,7 @@ from civicloop.projections.projector import (
     RawMessage,
     Writer,
 )
-from civicloop.projections.state_store import StateCache, StateStore, known_from_rows
+from civicloop.projections.state_store import Known, StateCache, StateStore, known_from_rows
 from civicloop.projections.store import arrow
 from civicloop.projections.store.base import Row, Store, StoreRejected
 from civicloop.projections.tables import fit
@@ -114,6 +116,92 @@ class ParallelProjector(Projection):
         self._forget = False
 
     def project(self, batch: Sequence[RawMessage]) -> BatchResult:
+        folded = self._folded(batch)
+        try:
+            self._write(folded)
+        except BaseException:
+            self._tell(folded.busy, "discard")
+            raise
+        self._tell(folded.busy, "commit")  # only now may the processes fold onto these states
+        return folded.result
+
+    def project_all(
+        self,
+        batches: Iterable[Sequence[RawMessage]],
+        written: Callable[[Sequence[RawMessage], BatchResult], None],
+    ) -> None:
+        """Each batch folded while the one before it is written (docs/DESIGN.md §8).
+
+        Nothing else changes: batches are written one at a time, in order, and ``written``
+        hears of each only after its write returned and its states were committed. A fold
+        process folds batch N+1 onto the states of batch N it holds pending (a case's events
+        all reach the same process), so it only looks up cases N did not touch — which N's
+        write does not change. If N's write fails, both batches' states are discarded: N+1
+        was folded onto states that were never stored."""
+        ahead: _FoldedBatch | None = None  # folded, not yet written
+        for batch in batches:
+            if ahead is None:
+                ahead = self._folded_or_written(batch, written)
+                continue
+            writing = _Writing(self._write, ahead)
+            writing.start()
+            try:
+                folded = self._folded(batch)
+            except StoreRejected:
+                folded = None  # its content is refused: written alone, below, once N is
+            finally:
+                writing.join()
+            if writing.error is not None:
+                self._tell(self._pool, "discard")  # N's states, and N+1's folded onto them
+                if not isinstance(writing.error, StoreRejected):
+                    raise writing.error
+                written(ahead.batch, self.project_or_split(ahead.batch))
+                ahead = self._folded_or_written(batch, written)
+                continue
+            self._tell(ahead.busy, "commit")
+            written(ahead.batch, ahead.result)
+            if folded is None:
+                self._written(batch, written)
+            ahead = folded
+        if ahead is not None:
+            self._written(ahead.batch, written, ahead)
+
+    def _folded_or_written(
+        self, batch: Sequence[RawMessage], written: Callable[[Sequence[RawMessage], BatchResult], None]
+    ) -> _FoldedBatch | None:
+        """``batch`` folded, or (when the store would refuse its content) written piecewise."""
+        try:
+            return self._folded(batch)
+        except StoreRejected:
+            self._written(batch, written)
+            return None
+
+    def _written(
+        self,
+        batch: Sequence[RawMessage],
+        written: Callable[[Sequence[RawMessage], BatchResult], None],
+        folded: _FoldedBatch | None = None,
+    ) -> None:
+        """``batch`` written on its own (``folded``: already folded, nothing after it pending)."""
+        if folded is None:
+            result = self.project_or_split(batch)
+        else:
+            try:
+                self._write(folded)
+            except StoreRejected:
+                self._tell(self._pool, "discard")
+                result = self.project_or_split(batch)
+            except BaseException:
+                self._tell(self._pool, "discard")
+                raise
+            else:
+                self._tell(folded.busy, "commit")
+                result = folded.result
+        written(batch, result)
+
+    def _folded(self, batch: Sequence[RawMessage]) -> _FoldedBatch:
+        """``batch`` folded by the processes, not written; :class:`StoreRejected` (their
+        states discarded) when a process found content the store would refuse."""
         projected_at = datetime.now(UTC)
         busy, answers = self._fold(batch, projected_at)
         rejected = [a for a in answers if a[0] == "rejected"]
@@ -121,13 +209,10 @@ class ParallelProjector(Projection):
             self._tell(busy, "discard")
             raise StoreRejected(rejected[0][1], rejected[0][2])
         result, tables = _merged(answers)
-        try:
-            self.writer.write(batch, result.dead, tables, projected_at)
-        except BaseException:
-            self._tell(busy, "discard")
-            raise
-        self._tell(busy, "commit")  # only now may the processes fold onto these states
-        return result
+        return _FoldedBatch(batch, busy, result, tables, projected_at)
+
+    def _write(self, folded: _FoldedBatch) -> None:
+        self.writer.write(folded.batch, folded.result.dead, folded.tables, folded.projected_at)
 
     def _fold(self, batch: Sequence[RawMessage], projected_at: datetime) -> tuple[list[_Child], list[Any]]:
         """Each process's share of ``batch`` folded: (the processes that had a share, their
@@ -135,7 +220,7 @@ class ParallelProjector(Projection):
         pool = self._started()
         shares: list[list[RawMessage]] = [[] for _ in pool]
         for msg in batch:
-            shares[_owner(msg.key, len(pool))].append(msg)
+            shares[owner(msg.key, len(pool))].append(msg)
         busy = [child for child, share in zip(pool, shares, strict=True) if share]
         try:
             if self._forget:
@@ -210,9 +295,48 @@ class ParallelProjector(Projection):
             child.stop()
 
 
-def _owner(key: bytes | None, processes: int) -> int:
-    """The fold process of a message: by its key, so all of a case's events meet."""
-    return zlib.crc32(key or b"") % processes
+@dataclass
+class _FoldedBatch:
+    """A batch the processes folded, not written yet (their states pending)."""
+
+    batch: Sequence[RawMessage]
+    busy: list[_Child]  # the processes that folded a share of it
+    result: BatchResult
+    tables: list[tuple[str, Any]]
+    projected_at: datetime
+
+
+class _Writing(threading.Thread):
+    """One folded batch written in a thread of its own, while the processes fold the next and
+    this process answers their look-ups (the store runs one statement at a time, so a look-up
+    waits at most for one of the write's statements)."""
+
+    def __init__(self, write: Callable[[_FoldedBatch], None], folded: _FoldedBatch) -> None:
+        super().__init__(name="civicloop-fold-ahead-write", daemon=True)
+        self.write, self.folded = write, folded
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            self.write(self.folded)
+        except BaseException as exc:  # handed to the thread that joins
+            self.error = exc
+
+
+#: Knuth's multiplicative constant (2**32 / the golden ratio): mixes a CRC's bits into its top
+_MIX = 0x9E3779B1
+
+
+def owner(key: bytes | None, processes: int) -> int:
+    """The fold process of a message: by its key, so all of a case's events meet.
+
+    Not ``crc32(key) % processes``: librdkafka's default partitioner puts a key on partition
+    ``crc32(key) % partitions``, so with 6 partitions and 2 processes that owner was the
+    partition's parity — a batch read from even partitions went whole to one process while
+    the other waited (docs/BENCHMARKS.md). The CRC's bits multiplied into the top 16 bits
+    depend on all of its low bits, not on its residue modulo the partition count."""
+    mixed = (zlib.crc32(key or b"") * _MIX) & 0xFFFFFFFF
+    return (mixed >> 16) % processes
 
 
 def _merged(answers: list[Any]) -> tuple[BatchResult, list[tuple[str, Any]]]:
@@ -296,28 +420,53 @@ def serve(conn: Connection, recipe: Recipe) -> None:
         return known_from_rows(conn.recv()[1])
 
     columns = fit.Given(recipe.types)
-    states = StateCache(ask, recipe.capacity)
+    states = PendingStates(ask, recipe.capacity)
     folder = Folder(states, columns, recipe.ignore_illegal, recipe.check_event, recipe.fold)
-    pending: dict[str, Any] = {}  # the states of the batch folded last, until it is written
     try:
         while True:
             message = conn.recv()
             kind = message[0]
             if kind == "fold":
                 reply, pending = _fold(folder, message)
+                states.pending.append(pending)
                 conn.send(reply)
             elif kind == "commit":
-                states.remember(pending)
-                pending = {}
+                states.commit()
             elif kind == "discard":
-                pending = {}
+                states.pending.clear()
             elif kind == "forget":
                 states.forget()
-                pending = {}
             elif kind == "stop":
                 return
     except (EOFError, OSError):
         return  # the writer is gone (stopped or killed): nothing here is worth keeping
+
+
+class PendingStates(StateCache):
+    """A fold process's states: those of the batches it folded and the writer has not
+    written yet (oldest first; at most two, while the replay folds one batch beside the
+    write of the one before) over the cache of written ones. ``commit`` moves the oldest
+    into the cache; ``discard`` drops them all."""
+
+    def __init__(self, lookup: Callable[[list[str]], dict[str, Known]], capacity: int) -> None:
+        super().__init__(lookup, capacity)
+        self.pending: deque[dict[str, Known]] = deque()
+
+    def load(self, case_ids: Iterable[str]) -> dict[str, Known]:
+        wanted = set(case_ids)
+        found: dict[str, Known] = {}
+        for layer in self.pending:  # oldest first: a later batch's state wins
+            found.update((cid, layer[cid]) for cid in wanted if cid in layer)
+        found.update(super().load(wanted - found.keys()))
+        return found
+
+    def commit(self) -> None:
+        if self.pending:
+            self.remember(self.pending.popleft())
+
+    def forget(self) -> None:
+        super().forget()
+        self.pending.clear()
 
 
 def _fold(folder: Folder, message: tuple[Any, ...]) -> tuple[tuple[Any, ...], dict[str, Any]]:

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -307,6 +307,17 @@ class Projection:
             _log.warning("batch_rejected_splitting", size=len(batch), error=str(exc)[:300])
             middle = len(batch) // 2
             return self.project_or_split(batch[:middle]).add(self.project_or_split(batch[middle:]))
+
+    def project_all(
+        self,
+        batches: Iterable[Sequence[RawMessage]],
+        written: Callable[[Sequence[RawMessage], BatchResult], None],
+    ) -> None:
+        """``project_or_split`` each batch in order, calling ``written`` with each one once it
+        is written (the replay commits its offsets there). A parallel projection folds the
+        next batch while this one is written (:mod:`civicloop.projections.parallel`)."""
+        for batch in batches:
+            written(batch, self.project_or_split(batch))
 
     def project_until_written(
         self, batch: Sequence[RawMessage], should_stop: Callable[[], bool] = lambda: False

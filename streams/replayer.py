@@ -14,7 +14,7 @@ worker's next sweeps evaluate the rebuilt history again and raise the same signa
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -116,7 +116,7 @@ class Replayer:
     def _project(self, consumer: Consumer, database: str) -> None:
         projection = self._projector(database)
         try:
-            self._drain(consumer, projection.project_or_split)
+            projection.project_all(self._batches(consumer), self._written(consumer))
         finally:
             projection.close()
 
@@ -177,6 +177,13 @@ class Replayer:
     ) -> None:
         """Consume up to the end offsets as of now, writing and committing batch by batch
         (``counted``: case events, what the status reports; signals are not counted)."""
+        written = self._written(consumer, counted)
+        for batch in self._batches(consumer, counted):
+            written(batch, project(batch))
+
+    def _batches(self, consumer: Consumer, counted: bool = True) -> Iterator[list[RawMessage]]:
+        """The batches up to the end offsets as of now (``counted``: their total is the
+        status's)."""
         lows, ends = self._watermarks(consumer)
         position = self._positions[id(consumer)]
         for p, offset in position.items():
@@ -197,13 +204,25 @@ class Replayer:
                 for tp in consumer.position(consumer.assignment()):
                     position[tp.partition] = max(position[tp.partition], tp.offset)
                 continue
-            project(_raw(batch))
-            consumer.commit(asynchronous=False)  # only after the batch is written
             for msg in batch:
                 partition, offset = msg.partition() or 0, msg.offset() or 0
                 position[partition] = max(position[partition], offset + 1)
+            yield _raw(batch)
+
+    def _written(
+        self, consumer: Consumer, counted: bool = True
+    ) -> Callable[[Sequence[RawMessage], object], None]:
+        """What follows a batch's write: its offsets committed (only now: an interrupted
+        rebuild resumes after the last batch written), and the status."""
+
+        def written(batch: Sequence[RawMessage], _: object) -> None:
+            # The batch's own offsets, not the consumer's position: the next batch may have
+            # been consumed (and folded) already.
+            consumer.commit(offsets=_after(batch), asynchronous=False)
             self.status.done += len(batch) if counted else 0
             self.on_progress(self.status)
+
+        return written
 
     def _watermarks(self, consumer: Consumer) -> tuple[dict[int, int], dict[int, int]]:
         """Low and high offsets of every partition, in two requests (not two per partition)."""
@@ -215,6 +234,15 @@ class Replayer:
             return {tp.partition: future.result().offset for tp, future in futures.items()}
 
         return offsets(OffsetSpec.earliest()), offsets(OffsetSpec.latest())
+
+
+def _after(batch: Sequence[RawMessage]) -> list[TopicPartition]:
+    """Where reading resumes after ``batch``: each of its partitions' last offset + 1."""
+    last: dict[tuple[str, int], int] = {}
+    for msg in batch:
+        where = (msg.topic, msg.partition)
+        last[where] = max(last.get(where, -1), msg.offset)
+    return [TopicPartition(topic, partition, offset + 1) for (topic, partition), offset in last.items()]
 
 
 def _raw(batch: list[Message]) -> list[RawMessage]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 import time
 import zlib
 from collections.abc import Iterator
@@ -20,7 +21,7 @@ from civicloop.projections.fold.casestate import CaseState
 from civicloop.projections.fold.lifecycle import fold
 from civicloop.projections.parallel import FoldProcessFailed, ParallelProjector
 from civicloop.projections.projector import BatchResult, Projection, Projector, RawMessage
-from civicloop.projections.store.base import Store
+from civicloop.projections.store.base import Store, StoreRejected
 from civicloop.projections.tables import schema
 from civicloop.schemas.codec import encode
 from civicloop.schemas.event import Event
@@ -210,3 +211,148 @@ def test_every_kind_of_trouble_is_dead_lettered_as_in_one_process(store: Store, 
     assert checksums(store, f"{database}_two") == checksums(store, f"{database}_one")
     states = store.query(f"SELECT case_id, state FROM {database}_two.case_lifecycle FINAL ORDER BY case_id")
     assert states == [("A", "DISPATCHED"), (POISON_CASE, "REPORTED")]
+
+
+# Folding the next batch while this one is written (project_all, the replay's way).
+
+
+class Written:
+    """What ``project_all`` reports: each batch written, in order, with its result."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[RawMessage]] = []
+        self.total = BatchResult()
+
+    def __call__(self, batch: Any, result: BatchResult) -> None:
+        self.batches.append(list(batch))
+        self.total.add(result)
+
+    @property
+    def count(self) -> int:
+        return sum(len(batch) for batch in self.batches)
+
+
+class GatedStore(FailingStore):
+    """``store``, whose write of each batch (at its event log) waits until the fold of the
+    next batch has looked up one of the cases that batch reports first: only a projection
+    that folds the next batch during this batch's write lets it through before the timeout."""
+
+    def __init__(self, store: Store, sent: list[list[RawMessage]]) -> None:
+        super().__init__(store, fail_at=0)
+        self.first_in = {}
+        for number, batch in enumerate(sent):
+            for message in batch:
+                self.first_in.setdefault((message.key or b"").decode(), number)
+        self.asked = [threading.Event() for _ in sent]
+        self.writes = 0
+        self.overlapped: list[bool] = []
+
+    def query(self, sql: str, params: Any = None) -> Any:
+        for case_id in (params or {}).get("ids", []):
+            if case_id in self.first_in:
+                self.asked[self.first_in[case_id]].set()
+        return self._store.query(sql, params)
+
+    def insert_arrow(self, table: str, data: Any) -> int:
+        if table.endswith(".event_log"):
+            number, self.writes = self.writes, self.writes + 1
+            if number + 1 < len(self.asked):
+                self.overlapped.append(self.asked[number + 1].wait(20))
+        return super().insert_arrow(table, data)
+
+
+def test_each_batch_is_folded_while_the_one_before_is_written_and_the_rows_are_one_process_s(
+    store: Store, database: str
+) -> None:
+    read = city(6_000)
+    run(serial(store, f"{database}_one"), read, 1_000)
+    sent = list(batches(read, 1_000))
+    gated = GatedStore(store, sent)
+    written = Written()
+    projection = parallel(gated, f"{database}_two")  # type: ignore[arg-type]
+    try:
+        projection.project_all(sent, written)
+    finally:
+        projection.close()
+
+    assert gated.overlapped == [True] * 5, "each next batch was looked up while this one was written"
+    assert written.batches == sent, "every batch reported once, in order, after its write"
+    assert (written.total.projected, written.total.skipped, written.total.dead) == (6_000, 0, [])
+    assert checksums(store, f"{database}_two") == checksums(store, f"{database}_one")
+
+
+@pytest.mark.parametrize("fail_at", [2, 5, 6], ids=["event_log", "case_state", "marker"])
+def test_a_write_failing_beside_the_next_fold_resumes_after_the_last_batch_reported(
+    store: Store, database: str, fail_at: int
+) -> None:
+    read = city(4_000)
+    run(serial(store, f"{database}_ref"), read, 1_000)
+    # when the second batch's write fails half-way while the third is folded
+    flaky = FailingStore(store, fail_at=6 + fail_at)
+    written = Written()
+    projection = parallel(flaky, f"{database}_par")  # type: ignore[arg-type]
+    try:
+        with pytest.raises(ConnectionError):
+            projection.project_all(batches(read, 1_000), written)
+    finally:
+        projection.close()
+    # then only the first batch was reported written, and a rebuild resumed after it (cold
+    # caches, the half-written batch delivered again) writes what one process writes
+    assert written.count == 1_000
+    again = Written()
+    resumed = parallel(store, f"{database}_par")
+    try:
+        resumed.project_all(batches(read[written.count :], 1_000), again)
+    finally:
+        resumed.close()
+    assert again.count == 3_000
+    assert checksums(store, f"{database}_par") == checksums(store, f"{database}_ref")
+
+
+class RefusingStore(FailingStore):
+    """``store``, whose ``fail_at``-th insert is refused once for its content."""
+
+    def _count(self, table: str) -> None:
+        self.inserts += 1
+        if self.inserts == self._fail_at:
+            raise StoreRejected("too_large", f"a value in {table} (refused once by the test)")
+
+
+def test_a_batch_the_store_refuses_while_the_next_is_folded_is_split_and_the_next_folded_again(
+    store: Store, database: str
+) -> None:
+    read = city(4_000)
+    run(serial(store, f"{database}_ref"), read, 1_000)
+    # when the store refuses the second batch's case rows while the third is folded
+    refusing = RefusingStore(store, fail_at=6 + 3)
+    written = Written()
+    projection = parallel(refusing, f"{database}_par")  # type: ignore[arg-type]
+    try:
+        projection.project_all(batches(read, 1_000), written)
+    finally:
+        projection.close()
+    # then the second batch is written in halves, the third folded again on what they stored
+    assert refusing.inserts > 4 * 6, "the refused batch was written again"
+    assert written.count == 4_000 and written.total.projected == 4_000 and written.total.dead == []
+    assert checksums(store, f"{database}_par") == checksums(store, f"{database}_ref")
+
+
+def test_content_refused_in_a_fold_beside_a_write_is_dead_lettered_as_in_one_process(
+    store: Store, database: str
+) -> None:
+    read, reasons = hostile()
+    options: dict[str, Any] = {"check_event": unchecked, "fold": faulty_fold}
+    one = serial(store, f"{database}_one", **options).project_until_written(read)
+    written = Written()
+    projection = parallel(store, f"{database}_two", **options)
+    try:
+        # the absurd escalation (offset 3) opens the second batch, folded beside the first's write
+        projection.project_all(batches(read, 3), written)
+    finally:
+        projection.close()
+
+    by_place = {(d.partition, d.offset): d.reason for d in written.total.dead}
+    assert by_place == {(d.partition, d.offset): d.reason for d in one.dead}
+    assert by_place[(0, 3)] == reasons[3]
+    assert written.count == len(read)
+    assert checksums(store, f"{database}_two") == checksums(store, f"{database}_one")
