@@ -19,6 +19,11 @@ What each guarantee becomes (docs/DESIGN.md §6, docs/TRUST.md):
   folded only when the writer says the batch was written (``commit``); a failed write tells
   them to ``discard``, and every failure path ends in ``forget`` (all caches dropped), so no
   process ever folds onto a state the store does not hold.
+* **Folding beside the write** (``project_all``, the replay's loop): batch N+1 is folded
+  while N is written in a thread. A process folds N+1 onto N's states, which it holds as a
+  pending layer (``PendingStates``: at most two layers, committed oldest first, discarded
+  together), so its look-ups are only for cases N did not touch. Writes stay one at a time
+  and in order, and the caller hears of N (and commits its offsets) only after N's write.
 * **Misrouted events** stay exact: the split is by key, so a message under a foreign key goes
   to the key's process, which refuses it before touching any state; and a copy of a case's
   event on another partition reaches the same process as the case, which knows where the
