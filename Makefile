@@ -8,11 +8,12 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 CODE   := civicloop schemas streams projections api tools
 
-.PHONY: help venv system-deps clickhouse-server chromium wrk kafka-jars zookeeper-jars demo test test-unit lint bench clean
+.PHONY: help check venv system-deps clickhouse-server chromium wrk kafka-jars zookeeper-jars demo test test-unit lint bench clean
 
 help:
 	@echo "make demo   - reports through a real Kafka broker and Faust worker into ClickHouse (chDB)"
 	@echo "make test   - the whole suite: unit tests and integration tests on real Kafka, chDB and a ClickHouse server"
+	@echo "make check  - the inner loop's tier: lint, unit tests, component tests on chDB (no server, no process boundaries)"
 	@echo "make lint   - ruff check, ruff format --check, mypy"
 	@echo "make bench  - the benchmarks of docs/BENCHMARKS.md"
 
@@ -73,6 +74,11 @@ demo: venv system-deps
 
 test: venv system-deps clickhouse-server chromium wrk kafka-jars zookeeper-jars lint
 	$(BIN)/python -m pytest
+
+# The fast tier for the inner loop. `make test` (what CI runs) checks everything this does and more:
+# the second backend, the cluster, kill -9 and restarts, the browser, the benchmarks' own tests.
+check: venv system-deps lint
+	CIVICLOOP_TEST_BACKENDS=chdb $(BIN)/python -m pytest tests/unit tests/component -m "not server and not slow"
 
 test-unit: venv
 	$(BIN)/python -m pytest tests/unit

@@ -24,7 +24,32 @@ from civicloop.tools.local.process import free_port
 
 log.configure(level="warning")
 REPO = Path(__file__).resolve().parents[1]
-BACKENDS = ("chdb", "server")
+# `make test` runs every backend test on chDB and on the real server; `make check` (the inner loop's
+# tier) sets CIVICLOOP_TEST_BACKENDS=chdb and deselects the tests marked `server`.
+BACKENDS = tuple(os.environ.get("CIVICLOOP_TEST_BACKENDS", "chdb,server").split(","))
+SERVER_FIXTURES = {"clickhouse_server_url", "clickhouse_cluster"}
+# Component tests whose property is a process boundary (spawned fold processes, Apache Avro's
+# Java decoder, a worker beside the real broker) or a large batch: `make test` runs them,
+# `make check` does not.
+SLOW_COMPONENT_MODULES = {
+    "test_parallel_projector.py",
+    "test_signal_schemas_java.py",
+    "test_poison_message.py",
+    "test_worker_sweep_failure.py",
+    "test_supervisor.py",
+    "test_bench_dashboard.py",
+}
+SLOW_TESTS = {"test_a_batch_of_20000_cases_with_64_character_ids_is_looked_up_and_projected"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark what `make check` leaves to `make test`, whatever the layer: every test that needs a
+    ClickHouse server or the cluster (`server`), and the slow component tests above (`slow`)."""
+    for item in items:
+        if SERVER_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.server)
+        if item.path.name in SLOW_COMPONENT_MODULES or item.originalname in SLOW_TESTS:
+            item.add_marker(pytest.mark.slow)
 
 
 def make_config(home: Path, **overrides: object) -> Config:
