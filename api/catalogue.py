@@ -69,6 +69,9 @@ class Service(_Strict):
     keywords: tuple[str, ...] = ()
     notice: str | None = None  # Open311 service_notice: what the city will do about it
     priority: str = "normal"  # priority given on intake
+    # private: what reporters write (description) and send (media) is withheld from public
+    # reads, e.g. for reports about people or about one's own home
+    private: bool = False
     attributes: tuple[Attribute, ...] = Field(default=(), alias="attribute")
 
     @model_validator(mode="after")

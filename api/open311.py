@@ -1,10 +1,11 @@
 """Open311 GeoReport v2 under ``/open311/v2/`` (http://wiki.open311.org/GeoReport_v2).
 
 XML is the spec's required format and JSON its mapping; the suffix chooses (``services.xml``,
-``requests/ID.json``). Discovery and the service catalogue are public; the service requests
-need a key (``api_key``): the spec leaves GETs open, but requests reveal what citizens
-reported, and civicloop authenticates whatever reveals data (docs/API.md). POST needs the
-``intake`` role (or ``supervisor``), the GETs any role.
+``requests/ID.json``). Every GET answers without a key, as the spec says and as ordinary
+client libraries expect (``CIVICLOOP_OPEN311_READS=key`` makes service requests and tokens
+need one); a key that is sent must be valid. A public read withholds what reporters of a
+private service wrote and sent (``service_requests``); no read carries a contact. POST needs
+the ``intake`` role (or ``supervisor``). ``jurisdiction_id`` is checked alike everywhere.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ from starlette.responses import Response
 
 from civicloop.api import auth, intake, open311_query, service_requests
 from civicloop.api.backend import Backend, backend, derived_id
-from civicloop.api.catalogue import Service
-from civicloop.api.errors import not_found, shorten
+from civicloop.api.catalogue import Catalogue, Service
+from civicloop.api.errors import ApiError, Problem, not_found, shorten
 from civicloop.api.open311_format import FORMATS, Format, render, w3c
 from civicloop.api.requests_common import form, idempotency_key
 
@@ -38,7 +39,7 @@ def checked_format(fmt: str) -> Format:
 
 @router.get("/discovery.{fmt}", summary="Service discovery: this endpoint, its formats, who to ask")
 async def discovery(fmt: str, request: Request) -> Response:
-    catalogue = backend(request).catalogue
+    catalogue = _catalogue(request)
     endpoint = {
         "specification": SPEC,
         "url": str(request.base_url).rstrip("/") + PREFIX,
@@ -57,13 +58,13 @@ async def discovery(fmt: str, request: Request) -> Response:
 
 @router.get("/services.{fmt}", summary="The service request types (from the service catalogue)")
 async def services(fmt: str, request: Request) -> Response:
-    return render("services", [_service(s) for s in backend(request).catalogue.services], checked_format(fmt))
+    return render("services", [_service(s) for s in _catalogue(request).services], checked_format(fmt))
 
 
 @router.get("/services/{service_code}.{fmt}", summary="One service's definition: its attributes")
 async def service_definition(service_code: str, fmt: str, request: Request) -> Response:
     out = checked_format(fmt)
-    service = backend(request).catalogue.service(service_code)
+    service = _catalogue(request).service(service_code)
     if service is None:
         raise not_found(f"service_code {shorten(service_code)} not found (see GET services)", "service_code")
     attributes = [
@@ -116,17 +117,18 @@ async def post_request(fmt: str, request: Request) -> Response:
 @router.get("/requests.{fmt}", summary="Search service requests (default: the last 90 days, at most 1,000)")
 async def get_requests(fmt: str, request: Request) -> Response:
     out = checked_format(fmt)
-    api = _reader(request)
+    api, public = _reader(request)
     query = open311_query.parse(request.query_params, api.catalogue)
-    found = await run_in_threadpool(service_requests.search, api.projections, query, api.catalogue)
+    await _check_codes(api, query)
+    found = await run_in_threadpool(service_requests.search, api.projections, query, api.catalogue, public)
     return render("service_requests", [_dated(r) for r in found], out)
 
 
 @router.get("/requests/{service_request_id}.{fmt}", summary="One service request (a one-element array)")
 async def get_request(service_request_id: str, fmt: str, request: Request) -> Response:
     out = checked_format(fmt)
-    api = _reader(request)
-    found = await _by_ids(api, (service_request_id,))
+    api, public = _reader(request)
+    found = await _by_ids(api, (service_request_id,), public)
     if not found:
         raise not_found(f"service_request_id {shorten(service_request_id)} not found", "service_request_id")
     return render("service_requests", [_dated(r) for r in found], out)
@@ -137,8 +139,8 @@ async def get_token(token: str, fmt: str, request: Request) -> Response:
     # Every service is realtime: POST answers the service_request_id itself, so the only
     # token this endpoint knows is a service_request_id.
     out = checked_format(fmt)
-    api = _reader(request)
-    found = await _by_ids(api, (token,))
+    api, _ = _reader(request)
+    found = await _by_ids(api, (token,), public=True)
     if not found:
         raise not_found(
             f"token {shorten(token)} not found: requests here are realtime and get a "
@@ -148,17 +150,56 @@ async def get_token(token: str, fmt: str, request: Request) -> Response:
     return render("service_requests", [{"service_request_id": token, "token": token}], out)
 
 
-def _reader(request: Request) -> Backend:
+def _catalogue(request: Request) -> Catalogue:
+    """The catalogue, once the request's ``jurisdiction_id`` (if any) is found to be its own."""
+    catalogue = backend(request).catalogue
+    open311_query.check_jurisdiction(catalogue, _jurisdiction(request))
+    return catalogue
+
+
+def _jurisdiction(request: Request) -> str | None:
+    given = request.query_params.getlist("jurisdiction_id")
+    return ",".join(given) if given else None
+
+
+def _reader(request: Request) -> tuple[Backend, bool]:
+    """The backend for a read of service requests, and whether it is public (no key sent).
+
+    A key that is sent must be valid and may read: a client that sends a wrong key hears so
+    rather than silently getting the public view.
+    """
     api = backend(request)
-    key = auth.authenticate(api.keys, auth.presented_token(request))
+    open311_query.check_jurisdiction(api.catalogue, _jurisdiction(request))
+    token = auth.presented_token(request)
+    if token is None and api.config.open311_reads == "public":
+        return api, True
+    key = auth.authenticate(api.keys, token)
     auth.require(key, auth.READ)
     request.state.key_id = key.key_id
-    return api
+    return api, False
 
 
-async def _by_ids(api: Backend, ids: tuple[str, ...]) -> list[dict[str, Any]]:
+async def _check_codes(api: Backend, query: service_requests.Query) -> None:
+    """400 for a service_code that is neither a service nor the category of any case."""
+    outside = tuple(c for c in query.categories or () if api.catalogue.by_category(c) is None)
+    if not outside:
+        return
+    unknown = await run_in_threadpool(service_requests.unknown_categories, api.projections, outside)
+    if unknown:
+        raise ApiError(
+            400,
+            [
+                Problem(
+                    f"service_code {', '.join(map(shorten, unknown))} not found (see GET services)",
+                    "service_code",
+                )
+            ],
+        )
+
+
+async def _by_ids(api: Backend, ids: tuple[str, ...], public: bool) -> list[dict[str, Any]]:
     query = service_requests.Query(start=datetime.now(UTC), end=datetime.now(UTC), ids=ids)
-    return await run_in_threadpool(service_requests.search, api.projections, query, api.catalogue)
+    return await run_in_threadpool(service_requests.search, api.projections, query, api.catalogue, public)
 
 
 def _service(service: Service) -> dict[str, Any]:

@@ -1,6 +1,12 @@
 """The filters of Open311 ``GET requests``, checked: ``service_request_id`` (overrides the
 rest), ``service_code``, ``start_date`` / ``end_date`` (at most 90 days; default the last 90),
-``status``, and the common ``page`` / ``page_size`` extension (at most 1,000 a page)."""
+``status``, and the common ``page`` / ``page_size`` extension (at most 1,000 a page).
+
+A comma-separated list with an empty item (``a,,b``, ``,``, or nothing at all) is refused: read
+as "no filter" it would answer everything. A ``service_code`` outside the catalogue is kept as
+a category to look for: requests of categories no service covers (phoned in, imported) carry
+their category as their ``service_code``, and every code the API answers must work as a filter
+(``service_requests.unknown_categories`` says which of them no case has)."""
 
 from __future__ import annotations
 
@@ -38,21 +44,16 @@ def parse(params: QueryParams, catalogue: Catalogue) -> Query:
         if name not in SEARCH_PARAMS
     ]
     values = {name: ",".join(params.getlist(name)) for name in SEARCH_PARAMS if name in params}
-    _check_jurisdiction(catalogue, values.get("jurisdiction_id"))
-    ids = _listed(values.get("service_request_id"))
+    check_jurisdiction(catalogue, values.get("jurisdiction_id"))
+    ids = _listed(values, "service_request_id", problems)
     page = _number(values, "page", 1, 10**6, problems)
     size = _number(values, "page_size", MAX_PAGE, MAX_PAGE, problems)
     start, end = _period(values, problems)
-    codes = _listed(values.get("service_code"))
+    codes = _listed(values, "service_code", problems)
     categories = None
     if codes is not None:
-        unknown = [c for c in codes if catalogue.service(c) is None]
-        if unknown:
-            problems.append(
-                Problem(f"service_code {', '.join(map(shorten, unknown))} not found", "service_code")
-            )
-        categories = tuple(s.category for c in codes if (s := catalogue.service(c)))
-    statuses = _listed(values.get("status")) or ("open", "closed")
+        categories = tuple(s.category if (s := catalogue.service(c)) else c for c in codes)
+    statuses = _listed(values, "status", problems) or ("open", "closed")
     if not set(statuses) <= {"open", "closed"}:
         problems.append(Problem(f"status {shorten(values['status'])}: use open, closed or both", "status"))
     if ids is not None and len(ids) > MAX_PAGE:
@@ -62,7 +63,8 @@ def parse(params: QueryParams, catalogue: Catalogue) -> Query:
     return Query(start, end, categories, tuple(statuses), page, size, ids)
 
 
-def _check_jurisdiction(catalogue: Catalogue, given: str | None) -> None:
+def check_jurisdiction(catalogue: Catalogue, given: str | None) -> None:
+    """404 for a jurisdiction other than the catalogue's; every Open311 endpoint checks it alike."""
     wanted = catalogue.jurisdiction_id
     if given and wanted and given != wanted:
         raise not_found(
@@ -70,11 +72,22 @@ def _check_jurisdiction(catalogue: Catalogue, given: str | None) -> None:
         )
 
 
-def _listed(value: str | None) -> tuple[str, ...] | None:
+def _listed(values: dict[str, str], name: str, problems: list[Problem]) -> tuple[str, ...] | None:
+    """The comma-separated items of ``name``; None when it was not given."""
+    value = values.get(name)
     if value is None:
         return None
-    items = tuple(v.strip() for v in value.split(",") if v.strip())
-    return items or None
+    items = tuple(v.strip() for v in value.split(","))
+    if not all(items):
+        problems.append(
+            Problem(
+                f"{name} {shorten(value)} has an empty item: give one or more values separated "
+                "by single commas, or leave the parameter out",
+                name,
+            )
+        )
+        return None
+    return items
 
 
 def _number(values: dict[str, str], name: str, default: int, most: int, problems: list[Problem]) -> int:

@@ -5,6 +5,9 @@ times, its ``CaseReported`` (from the event log) for what the reporter wrote.
 Duplicate request" in the spec's own example), ``open`` otherwise; ``updated_datetime`` is the
 close (or void) time when closed, else the time of the case's latest event; ``expected_datetime``
 is the dispose-by deadline in force; ``agency_responsible`` the lead department.
+
+A public read (no key) never shows what the reporter wrote or sent for a service the catalogue
+marks private: its ``description`` and ``media_url`` are empty. No read carries a contact.
 """
 
 from __future__ import annotations
@@ -70,8 +73,11 @@ class Query:
     ids: tuple[str, ...] | None = None
 
 
-def search(projections: Projections, query: Query, catalogue: Catalogue) -> list[dict[str, Any]]:
-    """The service requests matching ``query``, newest first, one page."""
+def search(
+    projections: Projections, query: Query, catalogue: Catalogue, public: bool = False
+) -> list[dict[str, Any]]:
+    """The service requests matching ``query``, newest first, one page (as a public read
+    shows them when ``public``)."""
     where, params = _where(query)
     sql = (
         f"SELECT {', '.join(_COLUMNS)} FROM {projections.table(CASE_LIFECYCLE)} FINAL "
@@ -85,8 +91,23 @@ def search(projections: Projections, query: Query, catalogue: Catalogue) -> list
     except NothingProjected:
         return []
     return [
-        record(dict(zip(_COLUMNS, row, strict=True)), reports.get(str(row[0])), catalogue) for row in rows
+        record(dict(zip(_COLUMNS, row, strict=True)), reports.get(str(row[0])), catalogue, public)
+        for row in rows
     ]
+
+
+def unknown_categories(projections: Projections, categories: tuple[str, ...]) -> list[str]:
+    """Those of ``categories`` that no projected case has."""
+    try:
+        rows = projections.query(
+            f"SELECT DISTINCT category FROM {projections.table(CASE_LIFECYCLE)} FINAL "
+            "WHERE category IN %(categories)s",
+            {"categories": categories},
+        )
+    except NothingProjected:
+        rows = []
+    seen = {str(row[0]) for row in rows}
+    return [c for c in categories if c not in seen]
 
 
 def _where(query: Query) -> tuple[list[str], dict[str, Any]]:
@@ -116,9 +137,12 @@ def _reports(projections: Projections, case_ids: list[str]) -> dict[str, Event]:
     return {str(case_id): decode(bytes.fromhex(str(payload))) for case_id, payload in rows}
 
 
-def record(row: dict[str, Any], report: Event | None, catalogue: Catalogue) -> dict[str, Any]:
+def record(
+    row: dict[str, Any], report: Event | None, catalogue: Catalogue, public: bool = False
+) -> dict[str, Any]:
     """One Open311 ``request`` from a lifecycle row and its CaseReported (None: not found)."""
     service = catalogue.by_category(str(row["category"]))
+    shown = report if not (public and service is not None and service.private) else None
     state = str(row["state"])
     closed = state in CLOSED_STATES
     location = report["location"] if report else {}
@@ -129,7 +153,7 @@ def record(row: dict[str, Any], report: Event | None, catalogue: Catalogue) -> d
         "status_notes": _notes(row),
         "service_name": service.name if service else row["category"],
         "service_code": service.code if service else row["category"],
-        "description": report["description"] if report else None,
+        "description": shown["description"] if shown else None,
         "agency_responsible": lead,
         "service_notice": service.notice if service else None,
         "requested_datetime": row["reported_at"],
@@ -140,7 +164,7 @@ def record(row: dict[str, Any], report: Event | None, catalogue: Catalogue) -> d
         "zipcode": None,
         "lat": row["lat"],
         "long": row["lon"],
-        "media_url": report.get("media_url") if report else None,
+        "media_url": shown.get("media_url") if shown else None,
     }
 
 

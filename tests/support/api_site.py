@@ -6,10 +6,13 @@ ClickHouse are read directly (never through the code under test) to check what i
 
 from __future__ import annotations
 
+import dataclasses
+import shutil
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -20,6 +23,7 @@ from civicloop.config import Config
 from civicloop.projections.store.base import Reader
 from civicloop.projections.store.reader import open_reader
 from civicloop.tools.local.api_server import api_process, api_url, start_api
+from civicloop.tools.local.process import free_port
 from tests.support.workers import Worker, wait_projected
 
 
@@ -45,6 +49,22 @@ class Site:
     def restart_api(self) -> None:
         api_process(self.config).stop(timeout=30)
         start_api(self.config)
+
+    @contextmanager
+    def another_api(self, home: Path, **overrides: Any) -> Iterator[str]:
+        """A second ``civicloop api`` process of this deployment, with ``overrides``: its own
+        home (pid file, log) and port; the same keys, broker and projections. Yields its URL."""
+        config = dataclasses.replace(
+            self.config, home=home, api_port=free_port(), api_keys_file=self.config.api_keys, **overrides
+        )
+        config.var.mkdir(parents=True, exist_ok=True)
+        if self.config.worker_token_file.exists():  # with chDB the API reads through the worker
+            shutil.copy(self.config.worker_token_file, config.worker_token_file)
+        start_api(config)
+        try:
+            yield api_url(config)
+        finally:
+            api_process(config).stop(timeout=30)
 
     def client(self) -> httpx.Client:
         return httpx.Client(base_url=self.url, timeout=60)

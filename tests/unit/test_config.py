@@ -23,6 +23,7 @@ def test_defaults_work_on_a_fresh_machine(monkeypatch: pytest.MonkeyPatch) -> No
     assert (loaded.api_host, loaded.api_port) == ("127.0.0.1", 8080)  # loopback unless told
     assert loaded.api_keys == loaded.home / "var" / "api" / "keys.sqlite"
     assert loaded.services is None  # the packaged catalogue
+    assert loaded.open311_reads == "public"  # Open311 GETs need no key, as the spec says
 
 
 @pytest.mark.parametrize(
@@ -34,6 +35,7 @@ def test_defaults_work_on_a_fresh_machine(monkeypatch: pytest.MonkeyPatch) -> No
         ("CIVICLOOP_WATCHDOG_INTERVAL", "-1", r"0 \(off\)"),
         ("CIVICLOOP_API_PORT", "70000", "TCP port"),
         ("CIVICLOOP_API_PORT", "http", "not an integer"),
+        ("CIVICLOOP_OPEN311_READS", "open", "public or key"),
     ],
 )
 def test_unusable_values_are_named_in_the_error(

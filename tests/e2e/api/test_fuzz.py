@@ -239,7 +239,7 @@ def broken_call(draw: st.DrawFn, key: str, case_id: str) -> tuple[str, str, Any,
 
 @st.composite
 def broken_read(draw: st.DrawFn, key: str) -> tuple[str, str, Any, dict[str, str]]:
-    """A read broken one way: bad filters, unknown ids, routes or formats, no key."""
+    """A read broken one way: bad filters or id lists, unknown ids, routes or formats, a bad key."""
     fmt = draw(st.sampled_from(["xml", "json"]))
     params: dict[str, str] = {"api_key": key}
     how = draw(
@@ -252,6 +252,7 @@ def broken_read(draw: st.DrawFn, key: str) -> tuple[str, str, Any, dict[str, str
                 "status",
                 "unknown_id",
                 "no_key",
+                "ids",
                 "route",
                 "service",
                 "case",
@@ -272,8 +273,10 @@ def broken_read(draw: st.DrawFn, key: str) -> tuple[str, str, Any, dict[str, str
         params["status"] = "status-" + draw(st.text(alphabet="abc", max_size=4))
     elif how == "unknown_id":
         path = f"/open311/v2/requests/sr-none{draw(st.integers(0, 10**6))}.{fmt}"
-    elif how == "no_key":
-        del params["api_key"]
+    elif how == "no_key":  # reads need no key, but one that is sent must be valid
+        params["api_key"] = "clk_" + draw(st.text(alphabet="abcdef0123", max_size=20))
+    elif how == "ids":  # an empty item must not widen the search to everything
+        params["service_request_id"] = draw(st.sampled_from(["", ",", "a,,b", ",a", "a,"]))
     elif how == "route":
         path = "/open311/v2/" + draw(
             st.sampled_from(["service.xml", "requests", "x/y.json", "discovery.txt"])

@@ -169,7 +169,7 @@ def test_errors_are_arrays_with_the_right_http_codes(site: Site, fmt: str) -> No
             (post(), 403, "no API key"),
             (post(api_key="clk_nope"), 403, "not valid"),
             (post(api_key=analyst), 403, "may not report"),
-            (get("requests"), 403, "no API key"),
+            (get("requests", api_key="clk_nope"), 403, "not valid"),
             (get("requests/sr-x", api_key="clk_nope"), 403, "not valid"),
             # unknown things → 404
             (post(api_key=intake, service_code="NOPE"), 404, "NOPE"),
@@ -191,6 +191,20 @@ def test_errors_are_arrays_with_the_right_http_codes(site: Site, fmt: str) -> No
                 "90 days",
             ),
             (get("requests", api_key=intake, status="pending"), 400, "status"),
+            # a list with an empty item is refused, not read as "no filter" (which is everything)
+            (get("requests", service_request_id="sr-a,,sr-b"), 400, "empty item"),
+            (get("requests", service_request_id=","), 400, "empty item"),
+            (get("requests", service_request_id=""), 400, "empty item"),
+            (get("requests", service_code="POTHOLE,"), 400, "empty item"),
+            # jurisdiction_id is checked alike on every endpoint
+            (get("requests", jurisdiction_id="x.org"), 404, "jurisdiction_id"),
+            (get("requests/sr-x", jurisdiction_id="x.org"), 404, "jurisdiction_id"),
+            (get("tokens/sr-x", jurisdiction_id="x.org"), 404, "jurisdiction_id"),
+            (get("services", jurisdiction_id="x.org"), 404, "jurisdiction_id"),
+            (get("services/POTHOLE", jurisdiction_id="x.org"), 404, "jurisdiction_id"),
+            (get("discovery", jurisdiction_id="x.org"), 404, "jurisdiction_id"),
+            # a code that is neither a service nor any case's category
+            (get("requests", service_code="no.such.category"), 400, "no.such.category"),
         ]
         for response, status, text in cases:
             errors = checked(response, "errors", fmt)
