@@ -4,7 +4,8 @@
 event timeline (from the event log). The reporter's contact is unsealed only for a key that
 may call back (supervisors, and departments with a task on the case); nobody else sees it,
 not even as ciphertext. ``metrics``, ``durations`` and ``backlog`` are the CLI's queries and
-JSON, with the same parameters.
+JSON, with exactly the CLI's parameters (filters included); any other parameter, and an empty
+period, is 400 rather than an answer about something else.
 """
 
 from __future__ import annotations
@@ -21,11 +22,12 @@ from starlette.responses import Response
 
 from civicloop.api import auth
 from civicloop.api.backend import Backend, backend
-from civicloop.api.errors import bad_request, not_found
+from civicloop.api.errors import ApiError, Problem, bad_request, not_found, shorten
 from civicloop.api.keys import ApiKey
 from civicloop.api.projected import NothingProjected
 from civicloop.privacy import unseal
 from civicloop.projections.metrics import cases, closed_loop, reports
+from civicloop.projections.metrics.scope import Scope
 from civicloop.schemas.event import Event
 
 router = APIRouter(prefix="/api/v1", tags=["reads"])
@@ -47,14 +49,31 @@ async def get_case(case_id: Annotated[str, Path(min_length=1, max_length=200)], 
     return _json(case)
 
 
+#: each figure's parameters: exactly the CLI's options (civicloop/cli/analytics.py), and the key
+FILTERS = ("department", "category", "district", "channel")
+PARAMETERS = {
+    "metrics": frozenset({"from", "to", "by", *FILTERS, "api_key"}),
+    "durations": frozenset({"from", "to", "by", *FILTERS, "api_key"}),
+    "backlog": frozenset({"as_of", "by", *FILTERS, "api_key"}),
+}
+Filter = Annotated[str | None, Query(description="Only this value's cases and tasks (as the CLI's option).")]
+
+
 @router.get("/metrics", summary="Closed-loop metrics per group (as `civicloop metrics --format json`)")
 async def get_metrics(
     request: Request,
     t_from: Annotated[str | None, Query(alias="from", description="Period start, inclusive.")] = None,
     t_to: Annotated[str | None, Query(alias="to", description="Period end, exclusive.")] = None,
     by: By = "department",
+    department: Filter = None,
+    category: Filter = None,
+    district: Filter = None,
+    channel: Filter = None,
 ) -> Response:
-    return await _per_group(request, closed_loop.metrics, t_from, t_to, by)
+    def figures(q: Any, db: str, start: datetime | None, end: datetime | None, scope: Scope) -> Any:
+        return closed_loop.metrics(q, db, by, start, end, scope=scope)
+
+    return await _per_group(request, "metrics", figures, t_from, t_to, by)
 
 
 @router.get("/durations", summary="Duration percentiles per group (as `civicloop durations --format json`)")
@@ -63,30 +82,67 @@ async def get_durations(
     t_from: Annotated[str | None, Query(alias="from", description="Period start, inclusive.")] = None,
     t_to: Annotated[str | None, Query(alias="to", description="Period end, exclusive.")] = None,
     by: By = "department",
+    department: Filter = None,
+    category: Filter = None,
+    district: Filter = None,
+    channel: Filter = None,
 ) -> Response:
-    return await _per_group(request, reports.durations, t_from, t_to, by)
+    def figures(q: Any, db: str, start: datetime | None, end: datetime | None, scope: Scope) -> Any:
+        return reports.durations(q, db, by, start, end, scope)
+
+    return await _per_group(request, "durations", figures, t_from, t_to, by)
 
 
 async def _per_group(
-    request: Request, figures: Callable[..., Any], t_from: str | None, t_to: str | None, by: By
+    request: Request, figure: str, figures: Callable[..., Any], t_from: str | None, t_to: str | None, by: By
 ) -> Response:
-    """``figures(query, database, by, start, end)`` over the period, grouped as the CLI's JSON."""
+    """``figures(query, database, start, end, scope)`` over the period, grouped as the CLI's JSON."""
     api, _ = _reader(request)
+    scope = _scope(request, figure)
     start, end = _time(t_from, "from"), _time(t_to, "to")
-    rows = await run_in_threadpool(
-        _figures, api, lambda q: figures(q, api.projections.database, by, start, end)
-    )
+    if start is not None and end is not None and end <= start:
+        raise bad_request(f"the period is empty: to {t_to!r} must be after from {t_from!r}", "to")
+    database = api.projections.database
+    rows = await run_in_threadpool(_figures, api, lambda q: figures(q, database, start, end, scope))
     return _json(_grouped(rows, by))
 
 
 @router.get("/backlog", summary="Open cases by age bucket and overdue state (as `civicloop backlog`)")
-async def get_backlog(request: Request, as_of: Moment = None, by: By = "department") -> Response:
+async def get_backlog(
+    request: Request,
+    as_of: Moment = None,
+    by: By = "department",
+    department: Filter = None,
+    category: Filter = None,
+    district: Filter = None,
+    channel: Filter = None,
+) -> Response:
     api, _ = _reader(request)
+    scope = _scope(request, "backlog")
     moment = _time(as_of, "as_of")
     rows = await run_in_threadpool(
-        _figures, api, lambda q: reports.backlog(q, api.projections.database, by, moment)
+        _figures, api, lambda q: reports.backlog(q, api.projections.database, by, moment, scope)
     )
     return _json(_grouped(rows, by))
+
+
+def _scope(request: Request, figure: str) -> Scope:
+    """The filters given (``department=roads`` …), as the CLI's options give them; 400 for a
+    parameter the CLI does not take, or one given twice (never silently ignored)."""
+    known = PARAMETERS[figure]
+    problems = [
+        Problem(f"unknown parameter {shorten(name)} (known: {', '.join(sorted(known))})", name)
+        for name in dict.fromkeys(request.query_params)
+        if name not in known
+    ]
+    problems += [
+        Problem(f"{name} was given more than once", name)
+        for name in dict.fromkeys(request.query_params)
+        if name in known and len(request.query_params.getlist(name)) > 1
+    ]
+    if problems:
+        raise ApiError(400, problems)
+    return Scope({name: value for name in FILTERS if (value := request.query_params.get(name)) is not None})
 
 
 def _reader(request: Request) -> tuple[Backend, ApiKey]:
