@@ -26,6 +26,7 @@ from civicloop.api import auth, cases, catalogue, handling, open311
 from civicloop.api.backend import Backend, backend
 from civicloop.api.dashboard.router import create_dashboard_router
 from civicloop.api.errors import ApiError, Problem
+from civicloop.api.idempotency import Idempotency
 from civicloop.api.keys import ApiKeyStore
 from civicloop.api.middleware import AccessLog, BodyLimit
 from civicloop.api.open311_format import render, split_format
@@ -52,6 +53,7 @@ def open_backend(config: Config) -> Backend:
         contacts=KeyStore(config.keystore),
         sender=Sender(address, config.events_topic),
         projections=Projections(config),
+        idempotency=Idempotency(config.api_keys.parent / "idempotency.sqlite"),
     )
 
 

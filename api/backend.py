@@ -13,6 +13,7 @@ from typing import TypeVar
 from starlette.requests import Request
 
 from civicloop.api.catalogue import Catalogue
+from civicloop.api.idempotency import Idempotency
 from civicloop.api.keys import ApiKey, ApiKeyStore
 from civicloop.api.producing import Sender
 from civicloop.api.projected import Projections
@@ -33,6 +34,7 @@ class Backend:
     contacts: KeyStore  # per-reporter contact keys (crypto-shredding)
     sender: Sender
     projections: Projections
+    idempotency: Idempotency  # what each Idempotency-Key was first used for (all processes)
     _contacts_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def source(self, key: ApiKey) -> str:
@@ -47,6 +49,7 @@ class Backend:
     def close(self) -> None:
         self.sender.close()
         self.keys.close()
+        self.idempotency.close()
         self.contacts.close()
 
 

@@ -14,6 +14,7 @@ Each call, in this order (nothing is produced unless every step passes):
 An ``Idempotency-Key`` header makes the event id (and a dispatch's task id) a function of
 the key, the case, the action and that header, so a retried call is one event: an id this
 process already sent, or that the case has already folded, is answered 202 again and not sent.
+The same header with a different body is 422 ``idempotency_key_reused`` (``idempotency.py``).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from civicloop.api import auth
 from civicloop.api.actions import ACTIONS, Action, Body, Context
 from civicloop.api.backend import Backend, backend, derived_id
 from civicloop.api.errors import ApiError, Problem, bad_request, not_found
+from civicloop.api.idempotency import digest
 from civicloop.api.keys import ApiKey
 from civicloop.api.requests_common import idempotency_key
 from civicloop.projections.fold.casestate import CaseState
@@ -69,6 +71,9 @@ async def take(action: Action, case_id: str, body: Body, request: Request) -> JS
         raise bad_request(
             f"occurred_at {event.occurred_at.isoformat()} is before the case was reported", "occurred_at"
         )
+    if retry is not None:
+        request_digest = digest([action.name, case_id, body.model_dump(mode="json")])
+        await run_in_threadpool(api.idempotency.claim, event.event_id, request_digest)
     if api.sender.already_sent(event.event_id) is not None:
         return _accepted(event, duplicate=True)
     try:

@@ -22,6 +22,7 @@ from civicloop.api import auth, intake, open311_query, service_requests
 from civicloop.api.backend import Backend, backend, derived_id
 from civicloop.api.catalogue import Catalogue, Service
 from civicloop.api.errors import ApiError, Problem, not_found, shorten
+from civicloop.api.idempotency import digest
 from civicloop.api.open311_format import FORMATS, Format, render, w3c
 from civicloop.api.requests_common import form, idempotency_key
 
@@ -99,6 +100,9 @@ async def post_request(fmt: str, request: Request) -> Response:
     retry = idempotency_key(request)
     case_id = "sr-" + derived_id(key, retry, "open311").replace("-", "")[:24]
     event_id = derived_id(key, retry, "open311", case_id, "CaseReported")
+    if retry is not None:
+        asked = sorted((name, value) for name, value in body.multi_items() if name != "api_key")
+        await run_in_threadpool(api.idempotency.claim, event_id, digest(asked))
     if api.sender.already_sent(event_id) is None:
         # the key store is SQLite (a commit for a new reporter): off the event loop
         who = await run_in_threadpool(api.with_contacts, lambda keys: intake.reporter(submission, keys))

@@ -6,6 +6,7 @@ it); and a dispatch retried that way keeps its task id."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import httpx
 import pytest
@@ -104,3 +105,49 @@ def test_the_same_idempotency_key_is_one_event(site: Site) -> None:
         "SELECT version FROM {db}.case_lifecycle FINAL WHERE case_id = %(id)s", {"id": case_id}
     )
     assert versions == [(3,)]
+
+
+def test_an_idempotency_key_reused_for_another_request_is_422_in_every_process(
+    site: Site, tmp_path: Path
+) -> None:
+    supervisor, intake = site.key("supervisor"), site.key("intake")
+    run = datetime.now(UTC).timestamp()
+    with site.client() as http:
+        case_id = _report(http, site)
+        register = {"X-API-Key": supervisor, "Idempotency-Key": f"reuse-{run}"}
+        # given a call made with an Idempotency-Key
+        first = http.post(f"/api/v1/cases/{case_id}/register", json={"priority": "high"}, headers=register)
+        assert first.status_code == 202, first.text
+        report = {"X-API-Key": intake, "Idempotency-Key": f"reuse-report-{run}"}
+        form = {"service_code": "PARKING", "address_string": "9 Market Street"}
+        filed = http.post("/open311/v2/requests.json", data=form, headers=report)
+        assert filed.status_code == 200, filed.text
+        before = sum(site.topic_ends().values())
+
+        # when the same key comes with another body, to this process and to another one
+        with site.another_api(tmp_path) as other_url, httpx.Client(base_url=other_url, timeout=60) as other:
+            answers = [
+                client.post(f"/api/v1/cases/{case_id}/register", json={"priority": "low"}, headers=register)
+                for client in (http, other)
+            ]
+            reports = [
+                client.post("/open311/v2/requests.json", data={**form, "description": "x"}, headers=report)
+                for client in (http, other)
+            ]
+            # then each is refused, saying why, and nothing is produced
+            for answer in answers:
+                assert answer.status_code == 422, answer.text
+                assert answer.json()["reason"] == "idempotency_key_reused"
+                assert answer.json()["errors"][0]["field"] == "Idempotency-Key"
+            for answer in reports:
+                assert answer.status_code == 422, answer.text
+                assert "already used for a different request" in answer.json()[0]["description"]
+            assert sum(site.topic_ends().values()) == before
+            # while the same request again is still the same call, in either process
+            same = other.post(
+                f"/api/v1/cases/{case_id}/register", json={"priority": "high"}, headers=register
+            )
+            assert same.status_code == 202 and same.json()["event_id"] == first.json()["event_id"]
+            again = other.post("/open311/v2/requests.json", data=form, headers=report)
+            assert again.status_code == 200 and again.json() == filed.json()
+
