@@ -14,7 +14,8 @@ from typing import Annotated, Any
 
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictStr
 
-from civicloop.api.errors import bad_request
+from civicloop.api.departments import Departments
+from civicloop.api.errors import ApiError, Problem, bad_request, shorten
 from civicloop.projections.fold.casestate import CaseState
 from civicloop.projections.fold.policy import deadlines_for, default_policy
 
@@ -113,6 +114,7 @@ class Context:
     key_id: str
     new_task_id: str
     route: Callable[[str], str | None]  # category → the department its service routes to
+    departments: Departments  # the departments a case may be dispatched to
 
 
 Fields = Callable[[Any, Context], dict[str, Any]]
@@ -153,6 +155,18 @@ def _dispatch(body: DispatchBody, ctx: Context) -> dict[str, Any]:
         raise bad_request(
             f"department is required: no service in the catalogue routes category {ctx.state.category!r}",
             "department",
+        )
+    if ctx.departments.get(department) is None:
+        raise ApiError(
+            422,
+            [
+                Problem(
+                    f"department {shorten(department)} is not in the departments catalogue "
+                    f"(known: {', '.join(ctx.departments.names)})",
+                    "department",
+                    "unknown_department",
+                )
+            ],
         )
     accept_by, dispose_by = body.accept_by, body.dispose_by
     if accept_by is None or dispose_by is None:

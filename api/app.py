@@ -22,7 +22,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Scope
 
 from civicloop import log
-from civicloop.api import auth, cases, catalogue, handling, open311
+from civicloop.api import auth, cases, catalogue, departments, handling, open311
 from civicloop.api.backend import Backend, backend
 from civicloop.api.dashboard.router import create_dashboard_router
 from civicloop.api.errors import ApiError, Problem
@@ -44,11 +44,13 @@ BODY_LIMIT = 64 * 1024
 def open_backend(config: Config) -> Backend:
     """Everything the handlers share, opened; raises with a clear message when a part is missing."""
     services = catalogue.load(config.services)
+    known = departments.load(config.departments, services)
     address = kafka.bootstrap(config)
     kafka.ensure_topics(config, address)  # the API may start first: topics get civicloop's settings
     return Backend(
         config=config,
         catalogue=services,
+        departments=known,
         keys=ApiKeyStore(config.api_keys),
         contacts=KeyStore(config.keystore),
         sender=Sender(address, config.events_topic),

@@ -13,6 +13,7 @@ from typing import TypeVar
 from starlette.requests import Request
 
 from civicloop.api.catalogue import Catalogue
+from civicloop.api.departments import Departments
 from civicloop.api.idempotency import Idempotency
 from civicloop.api.keys import ApiKey, ApiKeyStore
 from civicloop.api.producing import Sender
@@ -30,6 +31,7 @@ IDEMPOTENCY_NAMESPACE = uuid.UUID("7b1f0c7e-55a4-4c55-9a38-0b1d7c3b9a11")
 class Backend:
     config: Config
     catalogue: Catalogue
+    departments: Departments
     keys: ApiKeyStore
     contacts: KeyStore  # per-reporter contact keys (crypto-shredding)
     sender: Sender

@@ -65,7 +65,10 @@ async def take(action: Action, case_id: str, body: Body, request: Request) -> JS
         auth.require_own_task(key, task.department if task else None, task_id)
     now = datetime.now(UTC)
     new_task = "t-" + derived_id(key, retry, case_id, "task").replace("-", "")[:16]
-    context = Context(state, now, key.key_id, new_task, lambda category: _route(api, category))
+    await _check_original(api, case_id, body)
+    context = Context(
+        state, now, key.key_id, new_task, lambda category: _route(api, category), api.departments
+    )
     event = _event(action, case_id, body, context, key, derived_id(key, retry, case_id, action.name), api)
     if seconds(event.occurred_at) < state.reported_at:
         raise bad_request(
@@ -84,6 +87,23 @@ async def take(action: Action, case_id: str, body: Body, request: Request) -> JS
         return _accepted(event, duplicate=True)
     await api.sender.send(event)
     return _accepted(event, duplicate=False)
+
+
+async def _check_original(api: Backend, case_id: str, body: Body) -> None:
+    """422 unless a void's ``duplicate_of`` names another case that exists (as projected)."""
+    original = getattr(body, "duplicate_of", None)
+    if original is None:
+        return
+    if original == case_id:
+        raise _unknown_original(f"duplicate_of {original!r} is this case itself")
+    if await run_in_threadpool(load_state, api, original) is None:
+        raise _unknown_original(
+            f"duplicate_of {original!r}: no such case (not reported, or not projected yet)"
+        )
+
+
+def _unknown_original(description: str) -> ApiError:
+    return ApiError(422, [Problem(description, "duplicate_of", "unknown_case")])
 
 
 def load_state(api: Backend, case_id: str) -> CaseState | None:

@@ -98,6 +98,11 @@ VARIABLES: dict[str, tuple[str, str]] = {
         "Open311 service catalogue (TOML: service_code -> category, department, attributes). "
         "Empty: the packaged example catalogue.",
     ),
+    "CIVICLOOP_DEPARTMENTS": (
+        "",
+        "The departments cases may be dispatched to (TOML: name, display name, contact). "
+        "Empty: the packaged example, the simulated city's.",
+    ),
     "CIVICLOOP_OPEN311_READS": (
         "public",
         "Open311 reads of service requests and tokens: public (no key, as GeoReport v2 says; "
@@ -151,6 +156,7 @@ class Config:
     api_port: int = 8080
     api_keys_file: Path | None = None  # None: var/api/keys.sqlite under home
     services: Path | None = None  # None: the packaged example catalogue
+    departments: Path | None = None  # None: the packaged example departments
     open311_reads: str = "public"  # public: Open311 GETs need no key; key: they need one
     fold_processes: int = 0  # 0: one per usable core (see ``folders``)
 
@@ -241,6 +247,7 @@ def load() -> Config:
         api_port=_port("CIVICLOOP_API_PORT"),
         api_keys_file=home / _env("CIVICLOOP_API_KEYS"),
         services=home / services if (services := _env("CIVICLOOP_SERVICES").strip()) else None,
+        departments=home / found if (found := _env("CIVICLOOP_DEPARTMENTS").strip()) else None,
         open311_reads=_choice("CIVICLOOP_OPEN311_READS", ("public", "key")),
         fold_processes=_number(
             "CIVICLOOP_FOLD_PROCESSES", int, "an integer", lambda v: v >= 0, "0 (one per core) or more"
@@ -347,6 +354,7 @@ def to_env(config: Config) -> dict[str, str]:
         "CIVICLOOP_API_PORT": str(config.api_port),
         "CIVICLOOP_API_KEYS": str(config.api_keys),
         "CIVICLOOP_SERVICES": str(config.services or ""),
+        "CIVICLOOP_DEPARTMENTS": str(config.departments or ""),
         "CIVICLOOP_OPEN311_READS": config.open311_reads,
         "CIVICLOOP_FOLD_PROCESSES": str(config.fold_processes),
     }

@@ -151,3 +151,42 @@ def test_an_idempotency_key_reused_for_another_request_is_422_in_every_process(
             again = other.post("/open311/v2/requests.json", data=form, headers=report)
             assert again.status_code == 200 and again.json() == filed.json()
 
+
+def test_reference_data_is_checked_before_anything_is_produced(site: Site) -> None:
+    headers = {"X-API-Key": site.key("supervisor")}
+    with site.client() as http:
+        case_id = _report(http, site)
+        register = http.post(f"/api/v1/cases/{case_id}/register", json={}, headers=headers)
+        assert register.status_code == 202, register.text
+        _until_state(http, site, case_id, "REGISTERED")
+        before = sum(site.topic_ends().values())
+
+        # a dispatch to a department the catalogue does not list is 422 naming it
+        for department in ("x' OR '1'='1", "roadz"):
+            refused = http.post(
+                f"/api/v1/cases/{case_id}/dispatch", json={"department": department}, headers=headers
+            )
+            assert refused.status_code == 422, refused.text
+            problem = refused.json()["errors"][0]
+            assert (problem["field"], problem["code"]) == ("department", "unknown_department")
+            assert repr(department) in problem["description"] and "transport" in problem["description"]
+
+        # a void as the duplicate of a case that does not exist, or of itself, is 422 naming it
+        for original in ("sr-no-such-case", case_id):
+            void = {"reason": "duplicate", "duplicate_of": original}
+            refused = http.post(f"/api/v1/cases/{case_id}/void", json=void, headers=headers)
+            assert refused.status_code == 422, refused.text
+            problem = refused.json()["errors"][0]
+            assert (problem["field"], problem["code"]) == ("duplicate_of", "unknown_case")
+            assert repr(original) in problem["description"]
+        assert sum(site.topic_ends().values()) == before
+
+        # while a listed department, and an existing original, are accepted
+        other = _report(http, site)
+        dispatched = http.post(
+            f"/api/v1/cases/{case_id}/dispatch", json={"department": "traffic_police"}, headers=headers
+        )
+        assert dispatched.status_code == 202, dispatched.text
+        void = {"reason": "duplicate", "duplicate_of": case_id}
+        voided = http.post(f"/api/v1/cases/{other}/void", json=void, headers=headers)
+        assert voided.status_code == 202, voided.text

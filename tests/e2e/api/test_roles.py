@@ -60,7 +60,7 @@ LATER = (datetime.now(UTC) + timedelta(days=30)).isoformat()
 BODY: dict[str, dict[str, Any]] = {
     "register": {},
     "void": {"reason": "invalid"},
-    "dispatch": {"department": "roads"},
+    "dispatch": {"department": "transport"},  # one of the packaged departments catalogue
     "accept": {"task_id": "T1"},
     "contact": {"task_id": "T1"},
     "extend": {"task_id": "T1", "new_dispose_by": LATER},

@@ -1,0 +1,72 @@
+"""The departments a case may be dispatched to: a TOML catalogue beside the service catalogue.
+
+``CIVICLOOP_DEPARTMENTS`` points to a deployment's own file; the packaged ``departments.toml``
+is the simulated city's. Checked on load (pydantic), and against the service catalogue: every
+department a service routes to must be listed, so a mistake shows at start-up, naming the file,
+the department and the field — not as a refused dispatch later.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from importlib import resources
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from civicloop.api.catalogue import Catalogue, CatalogueError
+
+
+class Department(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.-]+$")
+    display_name: str = Field(min_length=1)
+    contact: str = ""
+
+
+class Departments(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    departments: tuple[Department, ...] = Field(alias="department", min_length=1)
+
+    @model_validator(mode="after")
+    def _each_name_once(self) -> Departments:
+        names = [d.name for d in self.departments]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ValueError(f"each department name may appear once; repeated: {', '.join(repeated)}")
+        return self
+
+    def get(self, name: str) -> Department | None:
+        return next((d for d in self.departments if d.name == name), None)
+
+    @property
+    def names(self) -> list[str]:
+        return [d.name for d in self.departments]
+
+
+def load(path: Path | None, services: Catalogue) -> Departments:
+    """The departments at ``path`` (None: the packaged example), checked against ``services``."""
+    where = str(path) if path else "the packaged departments.toml"
+    try:
+        text = (
+            path.read_text()
+            if path
+            else resources.files("civicloop.api").joinpath("departments.toml").read_text()
+        )
+        found = Departments.model_validate(tomllib.loads(text))
+    except OSError as exc:
+        raise CatalogueError(f"departments {where}: {exc} (check CIVICLOOP_DEPARTMENTS)") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise CatalogueError(f"departments {where} is not valid TOML: {exc}") from None
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or '(top)'}: {e['msg']}" for e in exc.errors())
+        raise CatalogueError(f"departments {where}: {problems}") from None
+    missing = sorted({s.department for s in services.services if found.get(s.department) is None})
+    if missing:
+        raise CatalogueError(
+            f"departments {where} lacks {', '.join(missing)}, which the service catalogue routes to "
+            "(add them, or set CIVICLOOP_DEPARTMENTS to a file that has them)"
+        )
+    return found
