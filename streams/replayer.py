@@ -6,7 +6,7 @@ seeing the complete old tables; when it has caught up it swaps every table in on
 statement (``projections/rebuild.py``), and a last catch-up pass covers what arrived during the
 swap (idempotent rows make the overlap with the live worker harmless). Progress is committed to
 a consumer group of its own after each written batch, so an interrupted replay resumes where it
-stopped. The signals topic is replayed the same way into the signals table (its own projector,
+stopped. The signals topic is replayed the same way into the signals table (the same pipeline,
 docs/SIGNALS.md); the signal detectors' markers start empty in the rebuilt database, so the
 worker's next sweeps evaluate the rebuilt history again and raise the same signals (same ids).
 """
@@ -26,7 +26,7 @@ from civicloop.config import Config
 from civicloop.projections import rebuild
 from civicloop.projections.parallel import projection
 from civicloop.projections.projector import Projection, RawMessage
-from civicloop.projections.signals.projector import SignalProjector
+from civicloop.projections.signals.projector import SignalProjection
 from civicloop.projections.store.base import Store
 from civicloop.schemas.event import Event
 from civicloop.schemas.events import check_decoded
@@ -86,12 +86,12 @@ class Replayer:
                 # Content the store refuses is split out and dead-lettered as in the live worker; a failure
                 # of the store itself fails the replay, which resumes from its last commit.
                 self._project(consumer, self.status.target)
-                self._drain(signals, self._signals(self.status.target).project, counted=False)
+                self._drain(signals, self._signals(self.status.target).project_or_split, counted=False)
                 self._phase("switching")
                 rebuild.switch(self.store, self.config.database, self.status.target, self.keep_old)
                 self._phase("catching-up")
                 self._project(consumer, self.config.database)
-                self._drain(signals, self._signals(self.config.database).project, counted=False)
+                self._drain(signals, self._signals(self.config.database).project_or_split, counted=False)
             finally:
                 consumer.close()
                 signals.close()
@@ -134,8 +134,8 @@ class Replayer:
             check_event=self.check_event,
         )
 
-    def _signals(self, database: str) -> SignalProjector:
-        return SignalProjector(self.store, database, _no_publish)
+    def _signals(self, database: str) -> SignalProjection:
+        return SignalProjection(self.store, database, _no_publish)
 
     def _phase(self, phase: str) -> None:
         self.status.phase = phase

@@ -14,7 +14,7 @@ from civicloop.config import Config
 from civicloop.projections.parallel import projection
 from civicloop.projections.projector import Projection, RawMessage
 from civicloop.projections.rebuild import rebuild_database
-from civicloop.projections.signals.projector import SignalProjector
+from civicloop.projections.signals.projector import SignalProjection
 from civicloop.projections.store.base import Store, open_store
 from civicloop.projections.tables import schema
 from civicloop.streams import watchdog
@@ -63,7 +63,7 @@ class WorkerState:
         )
         self.escalations = EventProducer(bootstrap, config.events_topic)
         dead = DeadLetterPublisher(bootstrap, config.dead_letter_topic)
-        self.signal_projector = SignalProjector(self.store, config.database, dead)
+        self.signal_projector = SignalProjection(self.store, config.database, dead)
         self.signals = SignalAgent(config, self.store, bootstrap)
         self.counters = Counters()
         self.latency = LatencyHistogram()

@@ -1,38 +1,30 @@
-"""The signals table: projecting the signals topic, batch by batch, idempotently.
+"""The signals table: projecting the signals topic through the case projection's pipeline.
 
-Its own small consumption path beside the case projector (docs/SIGNALS.md): decode with the
-signals contract, one row per signal keyed by its deterministic ``event_id``
-(ReplacingMergeTree), then the batch's progress marker last. A message that is not a readable
-signal becomes a dead letter with its raw bytes; store failures escape ``project`` and the
-whole batch is retried, its offsets unacknowledged until it is written.
+Decode with the signals contract, one row per signal keyed by its deterministic ``event_id``
+(ReplacingMergeTree), written by the same :class:`~civicloop.projections.projector.Writer` as
+the case tables (every row checked against its column first, dead letters before the rows, the
+batch's progress marker last). Being a :class:`~civicloop.projections.projector.Projection`,
+it gets the rest for free: a batch the store refuses for its content is split down to the
+message it came from, which is dead-lettered ``store_rejected:<code>``; any other failure of
+the store retries the whole batch, its offsets unacknowledged until it is written
+(``project_until_written``). A message that is not a readable signal is a dead letter with its
+raw bytes. docs/SIGNALS.md.
 """
 
 from __future__ import annotations
 
 import json
-import time
 import traceback
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from civicloop import log
-from civicloop.projections.projector import RawMessage
+from civicloop.projections.projector import BatchResult, Projection, RawMessage, Writer
 from civicloop.projections.store.base import Store
-from civicloop.projections.tables import progress
 from civicloop.projections.tables.dead_letters import DeadLetter
-from civicloop.projections.tables.schema import DEAD_LETTERS, PROGRESS, SIGNALS
+from civicloop.projections.tables.schema import SIGNALS
 from civicloop.schemas.codec import DecodeError
 from civicloop.schemas.signals import Signal, decode_signal, signal_to_json
-
-_log = log.get(__name__)
-
-
-@dataclass
-class SignalBatch:
-    projected: int = 0
-    dead: list[DeadLetter] = field(default_factory=list)
 
 
 def row(signal: Signal, msg: RawMessage, projected_at: datetime) -> dict[str, Any]:
@@ -63,48 +55,34 @@ def row(signal: Signal, msg: RawMessage, projected_at: datetime) -> dict[str, An
     }
 
 
-class SignalProjector:
+class SignalProjection(Projection):
     """Writes batches of the signals topic into one database."""
 
     def __init__(
         self, store: Store, database: str, publish_dead: Callable[[Sequence[DeadLetter]], None]
     ) -> None:
-        self.store, self.database, self.publish_dead = store, database, publish_dead
+        self.writer = Writer(store, database, publish_dead)
 
-    def project(self, batch: Sequence[RawMessage]) -> SignalBatch:
-        result, rows = SignalBatch(), []
-        now = datetime.now(UTC)
+    def project(self, batch: Sequence[RawMessage]) -> BatchResult:
+        result, rows = BatchResult(), []
+        projected_at = datetime.now(UTC)
         for msg in batch:
             try:
-                rows.append(row(decode_signal(msg.value or b""), msg, now))
+                rows.append(row(decode_signal(msg.value or b""), msg, projected_at))
             except DecodeError as exc:
                 result.dead.append(_dead(msg, exc.reason, str(exc)))
-            except Exception as exc:
-                result.dead.append(_dead(msg, f"internal:{type(exc).__name__}", traceback.format_exc()))
+            except Exception as exc:  # a bug, not bad input: the message must not stall its topic
+                trace = "".join(traceback.format_exception(exc, chain=False))
+                result.dead.append(_dead(msg, f"internal:{type(exc).__name__}", trace))
         result.projected = len(rows)
-        if result.dead:
-            self.publish_dead(result.dead)  # before the offsets can be acknowledged
-        db = self.database
-        self.store.insert(f"{db}.{DEAD_LETTERS}", [d.row() for d in result.dead])
-        self.store.insert(f"{db}.{SIGNALS}", rows)
-        marks = progress.rows(((m.topic, m.partition, m.offset) for m in batch), now)
-        self.store.insert(f"{db}.{PROGRESS}", marks)  # last: the batch is complete
+        # Checked against the columns before anything is written: content the store cannot
+        # hold raises StoreRejected here, and project_or_split finds the message it came from.
+        table = self.writer.columns.rows_table(SIGNALS, rows)
+        self.writer.write(batch, result.dead, [(SIGNALS, table)], projected_at)
         return result
 
-    def project_until_written(
-        self, batch: Sequence[RawMessage], should_stop: Callable[[], bool] = lambda: False
-    ) -> SignalBatch:
-        """Retry the whole batch until it is written (the store being down must not ack it)."""
-        delay = 0.5
-        while True:
-            try:
-                return self.project(batch)
-            except Exception as exc:
-                if should_stop():
-                    raise
-                _log.error("signal_batch_write_failed", error=repr(exc), retry_in_s=delay, size=len(batch))
-                time.sleep(delay)
-                delay = min(delay * 2, 30.0)
+    def forget(self) -> None:
+        """Nothing cached: each signal is its own row."""
 
 
 def _dead(msg: RawMessage, reason: str, detail: str) -> DeadLetter:

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from civicloop.cli import app
 from civicloop.projections.projector import RawMessage
-from civicloop.projections.signals.projector import SignalProjector
+from civicloop.projections.signals.projector import SignalProjection
 from civicloop.projections.store.base import open_store
 from civicloop.projections.tables import schema
 from civicloop.schemas.signals import new_signal, signal_id
@@ -55,7 +55,7 @@ def deployment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
         alpha=0.001,
         min_count=5,
     )
-    SignalProjector(store, "clitest", lambda _: None).project([RawMessage("s", 0, 0, None, _encode(surge))])
+    SignalProjection(store, "clitest", lambda _: None).project([RawMessage("s", 0, 0, None, _encode(surge))])
     store.close()
     return url
 
