@@ -69,7 +69,8 @@ VARIABLES: dict[str, tuple[str, str]] = {
     ),
     "CIVICLOOP_SIGNALS_LATENESS": (
         "600",
-        "Seconds a window stays open for late reports after it ends, before it is evaluated.",
+        "Seconds of report time a window stays open after it ends: a report counts in it unless "
+        "its partition carried a report this far past the window's end before it (docs/SIGNALS.md).",
     ),
     "CIVICLOOP_SURGE_ALPHA": ("0.001", "Surge alarm when the count's upper-tail probability is below this."),
     "CIVICLOOP_SURGE_MIN_COUNT": ("5", "A surge needs at least this many reports in the window."),

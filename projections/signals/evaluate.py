@@ -1,20 +1,24 @@
-"""One signal sweep over the projections: every detector evaluates the windows completed since
-its progress marker and returns the signals they raise.
+"""One signal sweep over the projections: every detector evaluates the windows closed since its
+progress marker and returns the signals they raise.
 
-The detectors' only state is that marker (``signal_progress``) and the projections themselves:
-what a window raises is a pure function of the counts, so a crash between raising and marking
-raises the same signals again (same ids), and a replay, which rebuilds the marker empty,
-evaluates the whole rebuilt history and raises the same set (docs/SIGNALS.md).
+What a window raises is a function of the case topic alone (``arrival.py``): it counts the
+reports its partitions' order says are on time, and is evaluated only once every partition
+closed it. So a crash between raising and marking raises the same signals again (same ids, same
+fields), a second worker sweeping the same windows raises the same ones, and a replay, which
+rebuilds the marker empty, evaluates the rebuilt history and raises the same set. The marker
+only saves work (docs/SIGNALS.md).
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from civicloop.config import Config
-from civicloop.projections.signals import counts, raised
+from civicloop.projections.signals import arrival, raised
+from civicloop.projections.signals.arrival import CaseLog, Report
 from civicloop.projections.signals.recurring import RecurringSettings, recurrences
 from civicloop.projections.signals.surge import Cell, SurgeDetector, SurgeSettings
 from civicloop.projections.signals.windows import WINDOWS, Window, bucket_of, bucket_start
@@ -24,6 +28,7 @@ from civicloop.schemas.signals import Signal
 
 LEVELS = ("district", "grid")
 DAY = WINDOWS["day"]
+CASES_LISTED = 50  # case ids a RecurringProblemDetected names, earliest first
 
 
 @dataclass(frozen=True)
@@ -57,17 +62,35 @@ class Step:
     signals: list[Signal]
 
 
-def sweep(query: Query, database: str, s: SignalSettings, complete_until: datetime) -> Iterator[Step]:
-    """Every detector's steps from its marker up to the windows that ended ``s.lateness_s``
-    before ``complete_until`` (the time up to which every report is projected)."""
-    first = counts.first_report(query, database)
-    if first is None:
+def sweep(query: Query, database: str, s: SignalSettings, log: CaseLog) -> Iterator[Step]:
+    """Every detector's steps from its marker up to the last window every partition of ``log``
+    has closed (its end + ``s.lateness_s`` reached by a projected report in each)."""
+    known = arrival.extent(query, database, log)
+    if known is None:
         return
-    cutoff = complete_until - timedelta(seconds=s.lateness_s)
+    cutoff = known.watermark - timedelta(seconds=s.lateness_s)
     done = progress(query, database)
     for name in s.windows:
-        yield from _surges(query, database, s, WINDOWS[name], first, cutoff, done.get(f"surge/{name}"))
-    yield from _recurring(query, database, s, first, cutoff, done.get("recurring/day"))
+        yield from _surges(
+            query, database, s, log, WINDOWS[name], known.first, cutoff, done.get(f"surge/{name}")
+        )
+    yield from _recurring(query, database, s, log, known.first, cutoff, done.get("recurring/day"))
+
+
+def closed_until(query: Query, database: str, s: SignalSettings, log: CaseLog) -> dict[str, datetime]:
+    """Per detector, the marker it reaches once it evaluated every closed window (what a
+    settled sweep shows in ``signal_progress``); {} while a partition has no report."""
+    known = arrival.extent(query, database, log)
+    if known is None:
+        return {}
+    cutoff = known.watermark - timedelta(seconds=s.lateness_s)
+    found = {}
+    for name in (*(f"surge/{w}" for w in s.windows), "recurring/day"):
+        win = WINDOWS[name.split("/")[1]]
+        steps = _range(win, s, known.first, cutoff, None)
+        if len(steps):
+            found[name] = bucket_start(steps.stop, win, s.utc_offset_s)
+    return found
 
 
 def _range(win: Window, s: SignalSettings, first: datetime, cutoff: datetime, done: datetime | None) -> range:
@@ -79,12 +102,13 @@ def _surges(
     query: Query,
     db: str,
     s: SignalSettings,
+    log: CaseLog,
     win: Window,
     first: datetime,
     cutoff: datetime,
     done: datetime | None,
 ) -> Iterator[Step]:
-    source = _CountSource(query, db, win, s.utc_offset_s)
+    source = _CountSource(query, db, log, win, s)
     detector = SurgeDetector(source, win.per_week, bucket_of(first, win, s.utc_offset_s), s.surge)
     steps = _range(win, s, first, cutoff, done)
     for lo in steps:
@@ -97,51 +121,57 @@ def _surges(
 
 
 def _recurring(
-    query: Query, db: str, s: SignalSettings, first: datetime, cutoff: datetime, done: datetime | None
+    query: Query,
+    db: str,
+    s: SignalSettings,
+    log: CaseLog,
+    first: datetime,
+    cutoff: datetime,
+    done: datetime | None,
 ) -> Iterator[Step]:
     r, offset = s.recurring, s.utc_offset_s
     steps = _range(DAY, s, first, cutoff, done)
     for lo in steps:
         hi = min(lo + steps.step, steps.stop)
-        rows = counts.counts(
-            query,
-            db,
-            "grid",
-            DAY.seconds,
-            offset,
-            bucket_start(lo - r.days, DAY, offset),
-            bucket_start(hi, DAY, offset),
-        )
-        daily = {((c, p), b): n for c, p, b, n in rows}
+        on_time = arrival.counted(query, db, log, DAY, offset, s.lateness_s, lo - r.days, hi)
+        daily: dict[tuple[tuple[str, str], int], int] = defaultdict(int)
+        listed: dict[tuple[str, str], list[tuple[Report, int]]] = defaultdict(list)
+        for report, b in on_time:  # earliest first
+            if report.grid:
+                daily[((report.category, report.grid), b)] += 1
+                listed[(report.category, report.grid)].append((report, b))
         signals: list[Signal] = []
-        found = recurrences(daily, lo, hi, r)
-        # One look-up per day, not per place; recurrences come sorted by day, so the order holds.
-        for bucket in sorted({item.day for item in found}):
-            items = [item for item in found if item.day == bucket]
-            day = bucket_start(bucket, DAY, offset)
-            since = bucket_start(bucket - r.days + 1, DAY, offset)
-            places = [item.place for item in items]
-            cases = counts.cases_in(query, db, places, since, day + timedelta(days=1))
-            signals.extend(raised.recurring(item, day, r, cases[item.place]) for item in items)
+        for item in recurrences(daily, lo, hi, r):  # sorted by day, then place
+            day = bucket_start(item.day, DAY, offset)
+            since = item.day - r.days + 1
+            cases = [(c.case_id, c.reported_at) for c, b in listed[item.place] if since <= b <= item.day]
+            signals.append(raised.recurring(item, day, r, cases[:CASES_LISTED]))
         yield Step("recurring/day", bucket_start(hi, DAY, offset), signals)
 
 
 class _CountSource:
-    """Counts of both levels for the surge detector, straight from the store."""
+    """Counts of both levels for the surge detector: the reports each window counts."""
 
-    def __init__(self, query: Query, database: str, win: Window, offset_s: int) -> None:
-        self.query, self.database, self.win, self.offset = query, database, win, offset_s
+    def __init__(self, query: Query, database: str, log: CaseLog, win: Window, s: SignalSettings) -> None:
+        self.query, self.database, self.log, self.win, self.s = query, database, log, win, s
 
     def __call__(self, lo: int, hi: int, cell: Cell | None) -> dict[tuple[Cell, int], int]:
-        start, end = bucket_start(lo, self.win, self.offset), bucket_start(hi, self.win, self.offset)
-        found: dict[tuple[Cell, int], int] = {}
-        for level in (cell[0],) if cell else LEVELS:
-            only = (cell[1], cell[2]) if cell else None
-            rows = counts.counts(
-                self.query, self.database, level, self.win.seconds, self.offset, start, end, only
-            )
-            found.update((((level, c, p), b), n) for c, p, b, n in rows)
-        return found
+        on_time = arrival.counted(
+            self.query,
+            self.database,
+            self.log,
+            self.win,
+            self.s.utc_offset_s,
+            self.s.lateness_s,
+            lo,
+            hi,
+            cell,
+        )
+        found: dict[tuple[Cell, int], int] = defaultdict(int)
+        for report, b in on_time:
+            for level, place in arrival.places(report, (cell[0],) if cell else LEVELS):
+                found[((level, report.category, place), b)] += 1
+        return dict(found)
 
 
 def progress(query: Query, database: str) -> dict[str, datetime]:

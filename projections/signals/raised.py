@@ -1,4 +1,8 @@
-"""The signal records the detectors raise, with their deterministic ids (docs/SIGNALS.md)."""
+"""The signal records the detectors raise, with their deterministic ids (docs/SIGNALS.md).
+
+Every field follows from the window and its counts — ``recorded_at`` too, which is the end of
+the window (when the signal became true), not the moment a sweep raised it: whoever raises a
+signal again raises the same bytes, so its row is the same whichever write the table keeps."""
 
 from __future__ import annotations
 
@@ -23,6 +27,7 @@ def surge_detected(item: SurgeStart, win: Window, offset_s: int, s: SurgeSetting
         "SurgeDetected",
         event_id=surge_id(win, item.cell, start),
         occurred_at=end,
+        recorded_at=end,
         level=level,
         category=category,
         place=place,
@@ -49,6 +54,7 @@ def surge_ended(item: SurgeEnd, win: Window, offset_s: int) -> Signal:
         "SurgeEnded",
         event_id=signal_id("surge-ended", win.name, *item.cell, start),
         occurred_at=end,
+        recorded_at=end,
         surge_id=surge_id(win, item.cell, surge_start),
         level=level,
         category=category,
@@ -71,6 +77,7 @@ def recurring(
         "RecurringProblemDetected",
         event_id=signal_id("recurring", category, place, day),
         occurred_at=day + timedelta(days=1),
+        recorded_at=day + timedelta(days=1),
         category=category,
         place=place,
         day=day,

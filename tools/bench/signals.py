@@ -27,15 +27,17 @@ from typing import Any
 
 from civicloop.projections.fold.lifecycle import fold
 from civicloop.projections.signals import evaluate
+from civicloop.projections.signals.arrival import CaseLog
 from civicloop.projections.signals.nearby import RADIUS_M, nearby
 from civicloop.projections.store.base import Store, open_store
-from civicloop.projections.tables import schema
+from civicloop.projections.tables import event_log, schema
 from civicloop.projections.tables.rows import case_row
 from civicloop.tools.simulate import SimConfig, simulate
 from civicloop.tools.simulate.city import DISTRICTS
 from civicloop.tools.simulate.config import CATEGORIES, Surge
 
 MULTIPLIERS = (2.0, 3.0, 5.0)
+TOPIC = "bench.case-events"
 EARTH_M = 6372797.560856  # greatCircleDistance's sphere, so both computations measure alike
 
 
@@ -54,19 +56,25 @@ def injected(seed: int, start: datetime, days: int, per_size: int, offset_h: int
 
 
 def project_reports(store: Store, db: str, events: Any) -> int:
-    """Case rows of every report, through the real fold and row builder (reports are all the
-    detectors count)."""
+    """Case rows of every report, through the real fold and row builder, and their event-log
+    rows as read in order from one partition of ``TOPIC`` (reports and their place in the log
+    are all the detectors read)."""
     schema.ensure(store, db)
-    batch, n = [], 0
+    cases: list[dict[str, Any]] = []
+    logged: list[dict[str, Any]] = []
+    n = 0
     for event in events:
         if event.type != "CaseReported":
             continue
-        batch.append(case_row(fold(None, event)))  # type: ignore[arg-type]
+        cases.append(case_row(fold(None, event)))  # type: ignore[arg-type]
+        logged.append(event_log.row(event, TOPIC, 0, n, b""))
         n += 1
-        if len(batch) == 20_000:
-            store.insert(f"{db}.case_lifecycle", batch)
-            batch = []
-    store.insert(f"{db}.case_lifecycle", batch)
+        if len(cases) == 20_000:
+            store.insert(f"{db}.case_lifecycle", cases)
+            store.insert(f"{db}.event_log", logged)
+            cases, logged = [], []
+    store.insert(f"{db}.case_lifecycle", cases)
+    store.insert(f"{db}.event_log", logged)
     return n
 
 
@@ -85,7 +93,7 @@ def surges(
             began = time.perf_counter()
             raised = [
                 s
-                for step in evaluate.sweep(store.query, "bench", settings, start + timedelta(days=days))
+                for step in evaluate.sweep(store.query, "bench", settings, CaseLog(TOPIC, frozenset({0})))
                 for s in step.signals
             ]
             sweep_s = time.perf_counter() - began
