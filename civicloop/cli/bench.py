@@ -138,8 +138,10 @@ def queries_command(
 def chaos_command(
     workers: Annotated[int, typer.Option(min=1, help="Supervised workers in one consumer group.")] = 3,
     partitions: Annotated[int, typer.Option(min=1, help="Partitions of the case-events topic.")] = 6,
-    events: Annotated[int, typer.Option("--events", "-n", min=1, help="Events produced at least.")] = 60_000,
-    rate: Annotated[int, typer.Option(min=1, help="Events/s produced while the chaos goes on.")] = 600,
+    events: Annotated[int, typer.Option("--events", "-n", min=1, help="Events produced, exactly.")] = 60_000,
+    rate: Annotated[
+        int, typer.Option(min=1, help="Events/s produced (events / rate should span the actions).")
+    ] = 600,
     kills: Annotated[int, typer.Option(min=0, help="kill -9 of a random worker.")] = 6,
     broker_restarts: Annotated[
         int, typer.Option(min=0, help="Broker restarts, alternately graceful and kill -9.")
@@ -148,17 +150,21 @@ def chaos_command(
     static: Annotated[
         bool, typer.Option(help="Static group membership (each worker keeps a name) or dynamic.")
     ] = False,
+    keep: Annotated[
+        bool, typer.Option(help="Keep both databases on the configured server, for a check of your own.")
+    ] = False,
     as_json: AsJson = False,
 ) -> None:
-    """Kill workers and restart the broker while a city drains; compare every table and metric
-    with a clean single-worker run; print recovery time per kill and every difference."""
+    """Kill workers and restart the broker while a city drains; compare every table (signals
+    included) and metric with a clean single-worker run; print recovery time per kill and every
+    difference."""
     from civicloop import config as config_module
     from civicloop import log
     from civicloop.tools.bench.chaos import run
     from civicloop.tools.bench.chaos_report import Plan, show
 
     log.configure()
-    plan = Plan(workers, partitions, events, rate, kills, broker_restarts, seed, static)
+    plan = Plan(workers, partitions, events, rate, kills, broker_restarts, seed, static, keep=keep)
     report = run(config_module.load(), plan)
     show(report, as_json)
     if report.differences:

@@ -9,12 +9,17 @@ of a random worker (not its supervisor), and broker restarts, alternately gracef
 (``kafka down`` / ``kafka up``) and kill -9. After each action it measures the **recovery
 time**: from the worker's death (or the broker going down) until every partition the dead
 worker held (for the broker: every partition) has a newer ``projection_progress`` marker than
-at that moment — "projecting again". Production goes on until the asked events are out and
-every action is done. Then the drain (last produce → all projected) is timed.
+at that moment — "projecting again" (or, once the asked events are all out, is projected to
+its end). Production stops at exactly ``events`` events; actions left then are taken after it
+(the report counts those taken while events flowed: choose ``rate`` so that production spans
+them). Then the drain (last produce → all projected) is timed, and the workers' signal sweeps
+(every second) are awaited until every detector evaluated every closed window and the signals
+topic is projected.
 
 The same events are then produced to a second namespace and projected by one worker with no
-chaos (the clean run). Every projection table is compared by row checksums
-(``checksums.py``), and the closed-loop metrics by department; each difference is listed.
+chaos (the clean run), its signals awaited alike. Every projection table — ``signals``
+included — is compared by row checksums (``checksums.py``), and the closed-loop metrics by
+department; each difference is listed. ``keep``: both databases stay on a configured server.
 """
 
 from __future__ import annotations
@@ -26,20 +31,23 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from civicloop import log
 from civicloop.config import Config
 from civicloop.projections.metrics.closed_loop import metrics
+from civicloop.projections.signals import evaluate
+from civicloop.projections.signals.arrival import CaseLog
 from civicloop.projections.store.base import Reader, open_store
 from civicloop.projections.store.worker import worker_health
 from civicloop.projections.tables.progress import projected_offsets, remaining
 from civicloop.schemas.codec import encode
 from civicloop.streams import kafka
+from civicloop.streams.signals import case_log
 from civicloop.tools.bench import checksums, stores
 from civicloop.tools.bench.broker import KeyValue, Sender
-from civicloop.tools.bench.chaos_report import Action, ChaosReport, Plan
+from civicloop.tools.bench.chaos_report import AFTER_PRODUCTION, Action, ChaosReport, Plan
 from civicloop.tools.bench.simulated import START, scale
 from civicloop.tools.local import stack
 from civicloop.tools.local.kafka_broker import LocalKafka
@@ -49,6 +57,8 @@ from civicloop.tools.simulate import simulate
 _log = log.get(__name__)
 POLL_S = 0.2  # how often recovery and drain are checked
 RECOVERY_LIMIT_S = 180.0  # a failure not recovered by then is reported as such
+SETTLE_LIMIT_S = 600.0  # signals not settled by then fail the run
+SIGNALS_INTERVAL_S = 1.0  # each worker's signal sweep
 TICK_S = 0.02
 NOW = datetime(2030, 1, 1, tzinfo=UTC)  # metrics "as of": after every simulated deadline
 
@@ -60,15 +70,14 @@ class _Slot:
 
 
 class _Producer:
-    """Produces simulated events at ``rate``/s in a thread until stopped (and at least
-    ``minimum`` are out); keeps every message produced, in order, for the clean run."""
+    """Produces ``count`` simulated events at ``rate``/s in a thread; keeps every message
+    produced, in order, for the clean run."""
 
-    def __init__(self, address: str, topic: str, rate: int, minimum: int, seed: int) -> None:
+    def __init__(self, address: str, topic: str, rate: int, count: int, seed: int) -> None:
         self.sender = Sender(address, topic)
-        self.rate, self.minimum = rate, minimum
+        self.rate, self.count = rate, count
         self.sent: list[KeyValue] = []
-        self._source = _city(seed, minimum)
-        self._stop = threading.Event()
+        self._source = _city(seed, count)
         self._thread = threading.Thread(target=self._run, name="chaos-producer", daemon=True)
         self.started = self.finished = 0.0
 
@@ -79,27 +88,32 @@ class _Producer:
     def elapsed(self) -> float:
         return time.monotonic() - self.started
 
-    def stop_when_done(self) -> None:
-        self._stop.set()
+    @property
+    def done(self) -> bool:
+        return self.finished > 0
+
+    def wait(self) -> None:
         self._thread.join()
         self.sender.flush()
 
     def _run(self) -> None:
-        while not (self._stop.is_set() and len(self.sent) >= self.minimum):
-            due = int(self.elapsed() * self.rate) + 1
+        while len(self.sent) < self.count:
+            due = min(int(self.elapsed() * self.rate) + 1, self.count)
             batch = [next(self._source) for _ in range(max(0, due - len(self.sent)))]
             self.sender.send(batch)
             self.sent.extend(batch)
             time.sleep(TICK_S)
+        self.sender.flush()
         self.finished = time.monotonic()
 
 
-def _city(seed: int, minimum: int) -> Iterator[KeyValue]:
-    """An endless simulated city: one month after another, each with the cases of ``minimum``."""
-    days, per_day = scale(minimum)
+def _city(seed: int, count: int) -> Iterator[KeyValue]:
+    """A simulated city of at least ``count`` events (one month after another, should the
+    first fall short: each later in time than the one before)."""
+    days, per_day = scale(count)
     month = 0
     while True:
-        for event in simulate(days, per_day, seed + month, START):
+        for event in simulate(days, per_day, seed + month, START + timedelta(days=days * month)):
             yield event.case_id.encode(), encode(event)
         month += 1
 
@@ -116,6 +130,7 @@ def run(config: Config, plan: Plan) -> ChaosReport:
             namespace=name,
             partitions=plan.partitions,
             watchdog_interval=0.0,
+            signals_interval=SIGNALS_INTERVAL_S,
             worker_id="",
         )
         broker = LocalKafka(base)
@@ -123,9 +138,8 @@ def run(config: Config, plan: Plan) -> ChaosReport:
         chaos_cfg = replace(base, kafka_bootstrap=address)
         clean_cfg = replace(chaos_cfg, namespace=f"{name}clean")
         try:
-            with stores.target(
-                stores.Backend.server, home, [chaos_cfg.database, clean_cfg.database]
-            ) as where:
+            databases = [chaos_cfg.database, clean_cfg.database]
+            with stores.target(stores.Backend.server, home, databases, keep=plan.keep) as where:
                 url = where.url
                 chaos_cfg = replace(chaos_cfg, clickhouse_url=url)
                 clean_cfg = replace(clean_cfg, clickhouse_url=url)
@@ -134,8 +148,14 @@ def run(config: Config, plan: Plan) -> ChaosReport:
                 reader = open_store(url)
                 try:
                     report.differences = _compare(reader, chaos_cfg.database, clean_cfg.database)
+                    report.signals = {
+                        run: _signal_rows(reader, cfg.database)
+                        for run, cfg in (("chaos", chaos_cfg), ("clean", clean_cfg))
+                    }
                 finally:
                     reader.close()
+                if plan.keep:
+                    report.databases = databases
         finally:
             broker.down()
     return report
@@ -175,9 +195,10 @@ def _chaos(cfg: Config, broker: LocalKafka, plan: Plan, report: ChaosReport) -> 
                 action = _restart_broker(cfg, reader, broker, kind, producer)
             _log.info("chaos_action", **asdict(action))
             report.actions.append(action)
-        producer.stop_when_done()
+        producer.wait()
         report.events, report.produce_s = len(producer.sent), producer.finished - producer.started
         report.drain_s = _drain(cfg, reader, producer.sender.high_offsets, producer.finished)
+        _settle_signals(cfg, reader)
         report.restarts = {s.name: (stack.supervisor_status(s.config) or _NoStatus()).restarts for s in slots}
     finally:
         reader.close()
@@ -209,7 +230,11 @@ def _kill(cfg: Config, reader: Reader, rng: random.Random, slots: list[_Slot], p
     if not held:
         action.note = "held no partitions at its death"
         return action
-    action.recovery_s, action.others_paused_s = _until_projected_past(cfg, reader, marks, held, started)
+    action.recovery_s, action.others_paused_s = _until_projected_past(
+        cfg, reader, marks, held, started, producer
+    )
+    if producer.done:
+        action.note = AFTER_PRODUCTION
     return action
 
 
@@ -226,17 +251,24 @@ def _restart_broker(
     broker.up()
     down_s = time.monotonic() - started
     action = Action(kind, round(at, 1), "broker", partitions=list(range(cfg.partitions)))
-    action.recovery_s, _ = _until_projected_past(cfg, reader, marks, action.partitions, started)
-    action.note = f"broker back after {down_s:.1f} s"
+    action.recovery_s, _ = _until_projected_past(cfg, reader, marks, action.partitions, started, producer)
+    action.note = f"{AFTER_PRODUCTION}; " if producer.done else ""
+    action.note += f"broker back after {down_s:.1f} s"
     return action
 
 
 def _until_projected_past(
-    cfg: Config, reader: Reader, marks: dict[int, int], partitions: list[int], since: float
+    cfg: Config,
+    reader: Reader,
+    marks: dict[int, int],
+    partitions: list[int],
+    since: float,
+    producer: _Producer,
 ) -> tuple[float | None, float | None]:
     """(seconds from ``since`` until every one of ``partitions`` has a progress marker past
-    ``marks`` — None if not within RECOVERY_LIMIT_S —, the longest time meanwhile that any
-    other partition went without a new marker — None if there is no other partition)."""
+    ``marks``, or — production over — is projected to its last message; None if not within
+    RECOVERY_LIMIT_S —, the longest time meanwhile that any other partition went without a new
+    marker — None if there is no other partition)."""
     deadline = since + RECOVERY_LIMIT_S
     others = [p for p in range(cfg.partitions) if p not in partitions]
     last = dict(marks)
@@ -249,7 +281,8 @@ def _until_projected_past(
             if now.get(p, -1) > last.get(p, -1):
                 advanced[p], last[p] = moment, now[p]
             paused = max(paused, moment - advanced[p])
-        if all(now.get(p, -1) > marks.get(p, -1) for p in partitions):
+        ends = producer.sender.high_offsets if producer.done else {}
+        if all(now.get(p, -1) > marks.get(p, -1) or now.get(p, -1) >= ends.get(p, 0) for p in partitions):
             return round(moment - since, 2), round(paused, 2) if others else None
         time.sleep(POLL_S)
     return None, round(paused, 2) if others else None
@@ -276,10 +309,36 @@ def _clean_run(cfg: Config, report: ChaosReport, messages: list[KeyValue]) -> No
     reader = open_store(cfg.clickhouse_url)
     try:
         _drain(cfg, reader, sender.high_offsets, started)
+        _settle_signals(cfg, reader)
     finally:
         reader.close()
         stack.worker_process(single).stop(timeout=60)
     report.clean_s = time.monotonic() - started
+
+
+def _settle_signals(cfg: Config, reader: Reader) -> None:
+    """Wait until every detector evaluated every window the projected reports closed and the
+    signals they raised are projected: the signals table is then final for these events."""
+    settings = evaluate.SignalSettings.from_config(cfg)
+    cases = case_log(cfg, cfg.kafka_bootstrap)
+    deadline = time.monotonic() + SETTLE_LIMIT_S
+    while not _settled(cfg, reader, settings, cases):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the signals of {cfg.database} did not settle within {SETTLE_LIMIT_S:.0f} s")
+        time.sleep(POLL_S)
+
+
+def _settled(cfg: Config, reader: Reader, settings: evaluate.SignalSettings, cases: CaseLog) -> bool:
+    want = evaluate.closed_until(reader.query, cfg.database, settings, cases)
+    marks = evaluate.progress(reader.query, cfg.database)
+    if any(marks.get(detector) is None or marks[detector] < until for detector, until in want.items()):
+        return False
+    ends = {p: end - 1 for p, end in kafka.end_offsets(cfg.kafka_bootstrap, cfg.signals_topic).items() if end}
+    return not remaining(ends, projected_offsets(reader.query, cfg.database, cfg.signals_topic))
+
+
+def _signal_rows(reader: Reader, database: str) -> int:
+    return int(reader.query(f"SELECT count() FROM {database}.signals FINAL")[0][0])
 
 
 def _compare(reader: Reader, chaos: str, clean: str) -> list[str]:

@@ -12,6 +12,8 @@ from rich.table import Table
 
 from civicloop.tools.bench.report import machine
 
+AFTER_PRODUCTION = "after the last event was produced"
+
 
 @dataclass(frozen=True)
 class Plan:
@@ -24,6 +26,7 @@ class Plan:
     seed: int = 7
     static: bool = False  # static group membership (streams/settings.py); default: dynamic
     gap_s: tuple[float, float] = (2.0, 5.0)  # pause before each action
+    keep: bool = False  # keep both databases on a configured server (their names are reported)
 
 
 @dataclass
@@ -49,6 +52,8 @@ class ChaosReport:
     actions: list[Action] = field(default_factory=list)
     restarts: dict[str, int] = field(default_factory=dict)
     differences: list[str] = field(default_factory=list)
+    signals: dict[str, int] = field(default_factory=dict)  # signal rows per run (chaos, clean)
+    databases: list[str] = field(default_factory=list)  # kept: where to check them
     date: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
 
     def as_dict(self) -> dict[str, Any]:
@@ -71,6 +76,9 @@ class ChaosReport:
             "others_paused_after_kill_s": [a.others_paused_s for a in self.actions if a.kind == "kill"],
             "actions": [asdict(a) for a in self.actions],
             "supervisor_restarts": self.restarts,
+            "actions_while_producing": sum(not a.note.startswith(AFTER_PRODUCTION) for a in self.actions),
+            "signals": self.signals,
+            "databases_kept": self.databases,
             "differences": self.differences,
         }
 
@@ -111,9 +119,18 @@ def show(report: ChaosReport, as_json: bool) -> None:
         f"kills {data['kills']}, broker restarts {data['broker_restarts']}, worst recovery after a kill "
         f"{kills['max']} s; supervisor restarts {data['supervisor_restarts']}"
     )
+    out.print(
+        f"actions while events were produced {data['actions_while_producing']} of {len(report.actions)}; "
+        f"signals {report.signals.get('chaos', 0)} (clean run {report.signals.get('clean', 0)})"
+    )
+    if report.databases:
+        out.print(f"databases kept: {', '.join(report.databases)}")
     if report.differences:
         out.print(f"[red]{len(report.differences)} difference(s) from the clean run:[/]")
         for line in report.differences:
             out.print(f"  {line}")
     else:
-        out.print("[green]0 differences[/]: every table's row checksums and every metric equal the clean run")
+        out.print(
+            "[green]0 differences[/]: every table's row checksums (signals included) and every metric "
+            "equal the clean run"
+        )

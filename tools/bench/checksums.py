@@ -23,6 +23,7 @@ KEYS = {
     schema.CASE_LIFECYCLE: ("case_id",),
     schema.CASE_TASKS: ("case_id", "task_id"),
     schema.CASE_STATE: ("case_id",),
+    schema.SIGNALS: ("event_id",),
 }
 SHOWN = 10  # differing rows named per table
 

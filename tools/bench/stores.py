@@ -39,9 +39,9 @@ class Target:
 
 
 @contextmanager
-def target(backend: Backend, tmp: Path, databases: list[str]) -> Iterator[Target]:
+def target(backend: Backend, tmp: Path, databases: list[str], keep: bool = False) -> Iterator[Target]:
     """Where the run writes; on a configured server or cluster, ``databases`` are dropped when
-    it ends."""
+    it ends unless ``keep`` (for an independent check of them afterwards)."""
     if backend is Backend.chdb:
         yield Target(f"chdb://{tmp / 'chdb'}")  # the temp dir goes, and the tables with it
         return
@@ -51,7 +51,8 @@ def target(backend: Backend, tmp: Path, databases: list[str]) -> Iterator[Target
         try:
             yield Target(configured, cluster)
         finally:
-            _drop(Target(configured, cluster), databases)
+            if not keep:
+                _drop(Target(configured, cluster), databases)
         return
     if backend is Backend.server:
         local = LocalClickHouse(tmp / "clickhouse")
