@@ -220,6 +220,7 @@ def _kill(cfg: Config, reader: Reader, rng: random.Random, slots: list[_Slot], p
         health = worker_health(slot.config.worker_web_port) or {}
         held = [p["partition"] for p in health.get("partitions", []) if p["assigned_here"]]
         at, started = producer.elapsed(), time.monotonic()
+        restarts = (stack.supervisor_status(slot.config) or _NoStatus()).restarts
         if health and stack.kill_worker_only(slot.config) is not None:
             break
         if time.monotonic() > deadline:
@@ -230,12 +231,25 @@ def _kill(cfg: Config, reader: Reader, rng: random.Random, slots: list[_Slot], p
     if not held:
         action.note = "held no partitions at its death"
         return action
+    if producer.done:  # nothing left to project: recovered = the worker is back and answering
+        action.note = AFTER_PRODUCTION
+        action.recovery_s = _until_answering(slot, restarts, started)
+        return action
     action.recovery_s, action.others_paused_s = _until_projected_past(
         cfg, reader, marks, held, started, producer
     )
-    if producer.done:
-        action.note = AFTER_PRODUCTION
     return action
+
+
+def _until_answering(slot: _Slot, restarts: int, since: float) -> float | None:
+    """Seconds from ``since`` until the killed worker's supervisor restarted it (more than
+    ``restarts`` times) and it answers its health view (None if not within RECOVERY_LIMIT_S)."""
+    while time.monotonic() < since + RECOVERY_LIMIT_S:
+        status = stack.supervisor_status(slot.config)
+        if status is not None and status.restarts > restarts and worker_health(slot.config.worker_web_port):
+            return round(time.monotonic() - since, 2)
+        time.sleep(POLL_S)
+    return None
 
 
 def _restart_broker(
