@@ -15,7 +15,8 @@ from typing import Any
 from civicloop import log
 from civicloop.api.errors import unavailable
 from civicloop.config import Config
-from civicloop.projections.store.base import Params, Reader, Row, open_store
+from civicloop.projections.store.base import Params, Reader, Row
+from civicloop.projections.store.reader import open_server_reader
 from civicloop.projections.store.worker import worker_reader
 
 _log = log.get(__name__)
@@ -71,7 +72,7 @@ class Projections:
     def _open(self) -> Reader:
         if self.config.clickhouse_url.startswith("chdb:"):
             return worker_reader(self.config)
-        return open_store(self.config.clickhouse_url, self.config.home)
+        return open_server_reader(self.config)
 
 
 def _utc(value: Any) -> Any:

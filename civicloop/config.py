@@ -32,6 +32,14 @@ VARIABLES: dict[str, tuple[str, str]] = {
         "over, through the server CIVICLOOP_CLICKHOUSE_URL names (docs/CLUSTER.md). Empty: one "
         "server or chDB.",
     ),
+    "CIVICLOOP_CLICKHOUSE_READER_URL": (
+        "",
+        "A server only: clickhouse://user:password@host:port/ of a read-only ClickHouse user "
+        "(readonly = 1, the namespace's database only) that readers use — `civicloop sql`, the "
+        "metric commands, the API and the dashboard; the worker keeps writing as "
+        "CIVICLOOP_CLICKHOUSE_URL's user. `civicloop clickhouse up` makes one "
+        "(docs/OPERATIONS.md). Empty: readers use CIVICLOOP_CLICKHOUSE_URL.",
+    ),
     "CIVICLOOP_NAMESPACE": (
         "civicloop",
         "Prefix of topic names and name of the ClickHouse database; lets several "
@@ -152,6 +160,7 @@ class Config:
         return f"{self.namespace}.signals"
 
     clickhouse_cluster: str = ""
+    clickhouse_reader_url: str = ""  # "": readers use clickhouse_url
     worker_id: str = ""
     api_host: str = "127.0.0.1"
     api_port: int = 8080
@@ -243,6 +252,7 @@ def load() -> Config:
         ),
         recurring_days=_positive_int("CIVICLOOP_RECURRING_DAYS"),
         clickhouse_cluster=_checked_cluster(_env("CIVICLOOP_CLICKHOUSE_CLUSTER").strip()),
+        clickhouse_reader_url=_checked_reader_url(_env("CIVICLOOP_CLICKHOUSE_READER_URL").strip()),
         worker_id=_checked_worker_id(_env("CIVICLOOP_WORKER_ID").strip()),
         api_host=_env("CIVICLOOP_API_HOST").strip() or "127.0.0.1",
         api_port=_port("CIVICLOOP_API_PORT"),
@@ -295,6 +305,19 @@ def _checked_cluster(value: str) -> str:
     return value
 
 
+def _checked_reader_url(value: str) -> str:
+    if value and not (
+        value.startswith("clickhouse://")
+        and _env("CIVICLOOP_CLICKHOUSE_URL").strip().startswith("clickhouse://")
+    ):
+        raise ValueError(
+            "CIVICLOOP_CLICKHOUSE_READER_URL must be clickhouse://user:password@host:port/ of a server's "
+            "read-only user, with CIVICLOOP_CLICKHOUSE_URL a server too (chDB readers go through the "
+            "worker, which runs them read-only already)."
+        )
+    return value
+
+
 def _checked_worker_id(value: str) -> str:
     if value and not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", value):
         raise ValueError(
@@ -334,6 +357,7 @@ def to_env(config: Config) -> dict[str, str]:
         "CIVICLOOP_KAFKA_BOOTSTRAP": config.kafka_bootstrap,
         "CIVICLOOP_CLICKHOUSE_URL": config.clickhouse_url,
         "CIVICLOOP_CLICKHOUSE_CLUSTER": config.clickhouse_cluster,
+        "CIVICLOOP_CLICKHOUSE_READER_URL": config.clickhouse_reader_url,
         "CIVICLOOP_NAMESPACE": config.namespace,
         "CIVICLOOP_HOME": str(config.home),
         "CIVICLOOP_CACHE": str(config.cache),

@@ -85,12 +85,20 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def clickhouse_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def clickhouse_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalClickHouse]:
     """One real ClickHouse server (Debian's package) for the whole run."""
     server = LocalClickHouse(tmp_path_factory.mktemp("clickhouse"))
-    url = server.up()
-    yield url
+    server.up()
+    yield server
     server.down()
+
+
+@pytest.fixture(scope="session")
+def clickhouse_server_url(clickhouse_server: LocalClickHouse) -> str:
+    """The URL of that server, as civicloop's default (writer) user."""
+    url = clickhouse_server.url()
+    assert url is not None
+    return url
 
 
 @pytest.fixture(scope="session")

@@ -4,13 +4,16 @@ config."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from civicloop import config as config_module
 from civicloop.cli.common import configured, console, err
+
+if TYPE_CHECKING:
+    from civicloop.tools.local.clickhouse_cluster import Layout
 
 
 def register(app: typer.Typer) -> None:
@@ -168,25 +171,46 @@ def clickhouse_up(
 ) -> None:
     """Start a ClickHouse server on free ports under var/clickhouse and print its URL; with
     --shards/--replicas, a cluster of N×M servers plus ZooKeeper under var/clickhouse-cluster,
-    and print its entry node's URL and `cluster=<name>`."""
+    and print its entry node's URL and `cluster=<name>`. Either way it defines the read-only user
+    civicloop_reader, allowed the namespace's database only, and prints its URL for
+    CIVICLOOP_CLICKHOUSE_READER_URL (docs/OPERATIONS.md)."""
     from civicloop.tools.local.clickhouse_cluster import LocalCluster
-    from civicloop.tools.local.clickhouse_server import LocalClickHouse
+    from civicloop.tools.local.clickhouse_server import LocalClickHouse, deployment_reader
 
     cfg = configured()
     if shards is None and replicas is None:
-        console.print(LocalClickHouse(cfg.var / "clickhouse").up())
+        server = LocalClickHouse(cfg.var / "clickhouse")
+        console.print(server.up(), highlight=False, soft_wrap=True)
+        reader_url = server.add_reader(deployment_reader(server.dir, (cfg.database,)))
+        console.print(
+            f"[dim]CIVICLOOP_CLICKHOUSE_READER_URL={reader_url}[/]", highlight=False, soft_wrap=True
+        )
         return
+    cluster = LocalCluster(cfg.var / "clickhouse-cluster", cfg.cache)
     try:
-        layout = LocalCluster(cfg.var / "clickhouse-cluster", cfg.cache).up(shards or 1, replicas or 1, name)
+        layout = cluster.up(shards or 1, replicas or 1, name)
     except ValueError as exc:
         console.print(f"[red]error:[/] {exc}", highlight=False)
         raise typer.Exit(2) from None
+    reader_url = cluster.add_reader(deployment_reader(cluster.dir, _cluster_reader_databases(cfg, layout)))
     console.print(f"{layout.entry.url} cluster={layout.name}", highlight=False, soft_wrap=True)
     console.print(
-        f"[dim]CIVICLOOP_CLICKHOUSE_URL={layout.entry.url} CIVICLOOP_CLICKHOUSE_CLUSTER={layout.name}[/]",
+        f"[dim]CIVICLOOP_CLICKHOUSE_URL={layout.entry.url} CIVICLOOP_CLICKHOUSE_CLUSTER={layout.name} "
+        f"CIVICLOOP_CLICKHOUSE_READER_URL={reader_url}[/]",
         highlight=False,
         soft_wrap=True,
     )
+
+
+def _cluster_reader_databases(cfg: config_module.Config, layout: Layout) -> tuple[str, ...]:
+    from civicloop.projections.store.cluster import ClusterStore
+    from civicloop.projections.tables.cluster import reader_databases
+
+    store = ClusterStore("127.0.0.1", layout.entry.tcp, layout.name)
+    try:
+        return reader_databases(store, cfg.database)
+    finally:
+        store.close()
 
 
 def clickhouse_down() -> None:

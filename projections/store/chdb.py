@@ -49,7 +49,7 @@ class ChdbStore:
         return _rows(text)
 
     def query_readonly(self, sql: str) -> list[Row]:
-        readonly.refuse_outfile(sql)
+        readonly.check(sql)
         with self._lock:
             session = self._readonly_session()
             try:

@@ -1,26 +1,24 @@
 """SQL that civicloop did not write, run under ClickHouse's own read-only enforcement.
 
-``civicloop sql``, the worker's ``/civicloop/sql`` view and (later) the HTTP API pass on text
-from an analyst or a caller. Checking its first word is no defence (``WITH … INSERT``,
-``SELECT 1; DROP …``, ``file('/etc/passwd')``); so each backend runs it the way ClickHouse
-itself keeps a reader read-only (docs/TRUST.md §4):
+``civicloop sql``, the worker's ``/civicloop/sql`` view and every reader that goes through the
+worker pass on text from an analyst or a caller. Checking its first word is no defence
+(``WITH … INSERT``, ``SELECT 1; DROP …``, ``file('/etc/passwd')``); so the text meets three
+fences (docs/TRUST.md §4):
 
-- **readonly = 1**: the server gets it as a setting of the query; chDB runs the text in a
-  second session of the same directory on which ``SET readonly = 1`` was issued — a setting
-  that session can never change back. ClickHouse then refuses INSERT, CREATE, DROP, ALTER,
-  SET / SETTINGS, and the table functions that reach files, URLs, other databases or processes.
-- **one statement**: the server's parser refuses several on the native protocol; chDB would run
-  them all (and hand the next reader the rest of their output), so the text first goes to
-  ClickHouse's own parser as a string (``formatQuery``), and only that one canonical statement
-  is run.
-- **what readonly does not cover** is refused here, from ClickHouse's own parse of the
-  statement (``EXPLAIN AST``) on chDB: ``INTO OUTFILE`` and ``FORMAT`` (chDB, like
-  clickhouse-local, would write the file / change the output), table functions other than the
-  generators in ``SAFE_TABLE_FUNCTIONS`` (chDB's ``Python()`` reads the worker's memory), and
-  the scalar functions in ``UNSAFE_FUNCTIONS`` (``file()`` reads any file even in readonly
-  mode — the key store included). ``INTO OUTFILE`` and calls of ``UNSAFE_FUNCTIONS`` are
-  refused on the server too, from the text (it has no parse to offer; the server never writes
-  an OUTFILE itself, and 18.16 has no ``file()``, but a newer server would read its user files).
+- **the statement rules** (``statement.py``), on every backend, from the tokens of the text as
+  sent: one statement; SELECT, WITH … SELECT, DESCRIBE or SHOW only (so no ``KILL``, ``USE``,
+  ``SET``, ``SYSTEM``, ``OPTIMIZE``, writes or DDL); no ``FORMAT``, ``SETTINGS`` or
+  ``INTO OUTFILE`` clause; no function that reads files. A refusal names the rule.
+- **readonly = 1**: the server gets it as a setting of the query (and a server's reader user,
+  ``CIVICLOOP_CLICKHOUSE_READER_URL``, has it in its profile, where no statement can lift it);
+  chDB runs the text in a second session of the same directory on which ``SET readonly = 1`` was
+  issued — a setting that session can never change back. ClickHouse then refuses INSERT,
+  CREATE, DROP, ALTER, SET / SETTINGS, and (18.16) every table function.
+- **ClickHouse's own parse** on chDB: the text goes to ClickHouse's parser as a string
+  (``formatQuery``) and only that one canonical statement is run; its ``EXPLAIN AST`` is checked
+  for the statement kind again, for table functions other than the generators in
+  ``SAFE_TABLE_FUNCTIONS`` (chDB's ``Python()`` reads the worker's memory), and for calls of
+  ``UNSAFE_FUNCTIONS`` (``file()`` reads any file even in readonly mode — the key store included).
 """
 
 from __future__ import annotations
@@ -28,10 +26,15 @@ from __future__ import annotations
 import re
 
 from civicloop.projections.store.base import engine_message, error_code
+from civicloop.projections.store.statement import UNSAFE_FUNCTIONS, Refused, check, refusal
+
+__all__ = ["QueryFailed", "Refused", "check", "check_parsed", "failure"]
 
 #: ClickHouse's error code READONLY: what it raises when readonly = 1 refuses a statement
 READONLY = 164
 SYNTAX_ERROR = 62
+#: ACCESS_DENIED: a reader user asked for a database its grants do not name
+ACCESS_DENIED = 291
 #: table functions that only generate or reshape values given in the query
 SAFE_TABLE_FUNCTIONS = frozenset(
     {
@@ -48,49 +51,14 @@ SAFE_TABLE_FUNCTIONS = frozenset(
         "generaterandom",
     }
 )
-#: the statements a reader may run, as the root node of ClickHouse's AST names them (readonly = 1
-#: would still let USE change the shared session's database, or KILL QUERY stop a write)
-READ_STATEMENTS = (
-    "SelectWithUnionQuery",
-    "SelectIntersectExceptQuery",
-    "Explain",
-    "Show",
-    "Describe",
-    "Exists",
-)
-#: scalar functions that read outside the database even under readonly = 1
-UNSAFE_FUNCTIONS = frozenset({"file", "catboostevaluate"})
-
-_OUTFILE = re.compile(r"\bINTO\s+OUTFILE\b", re.IGNORECASE)
-_UNSAFE_CALL = re.compile(r"\b(" + "|".join(UNSAFE_FUNCTIONS) + r")\s*\(", re.IGNORECASE)
+#: the statements a reader may run, as the root node of ClickHouse's AST names them (the
+#: statement rules' list, checked again on ClickHouse's own parse)
+READ_STATEMENTS = ("SelectWithUnionQuery", "SelectIntersectExceptQuery", "Show", "Describe")
 _FUNCTION = re.compile(r"^(\s*)Function (\S+)")
-
-
-class Refused(ValueError):
-    """The statement may not run through a read-only entry point; the message says why."""
 
 
 class QueryFailed(ValueError):
     """ClickHouse could not run the statement (a syntax error, an unknown table, …)."""
-
-
-def refuse_outfile(sql: str) -> None:
-    """Refuse ``INTO OUTFILE`` anywhere in the text (a string literal that merely contains the
-    words is refused too: the safe side)."""
-    if _OUTFILE.search(sql):
-        raise Refused(
-            "INTO OUTFILE is not allowed here: results come back to you, never into files on the "
-            "machine that runs ClickHouse"
-        )
-
-
-def refuse_unsafe_calls(sql: str) -> None:
-    """Refuse a call of an ``UNSAFE_FUNCTIONS`` function anywhere in the text: for a server,
-    where no parse of the statement is at hand (18.16 has neither ``formatQuery`` nor
-    ``EXPLAIN``); a newer server would read its user_files directory with ``file()``."""
-    found = _UNSAFE_CALL.search(sql)
-    if found:
-        raise Refused(f"function {found.group(1)}() is not allowed here: it reads files")
 
 
 def check_parsed(canonical: str, ast: str) -> None:
@@ -100,18 +68,10 @@ def check_parsed(canonical: str, ast: str) -> None:
     root = ast.lstrip().split(" ", 1)[0]
     if not root.startswith(READ_STATEMENTS):
         statement = canonical.strip().split("\n", 1)[0][:60]
-        raise Refused(
-            f"{statement!r} is not allowed here: this entry point is read-only "
-            "(SELECT, WITH … SELECT, SHOW, DESCRIBE, EXISTS and EXPLAIN only)"
-        )
+        raise refusal("read-statements", f"{statement!r} is not a read")
     for line in canonical.splitlines():
-        if line.startswith("INTO OUTFILE"):
-            refuse_outfile(line)
-        if line.startswith("FORMAT "):
-            raise Refused(
-                f"{line.strip()} is not allowed here: rows come back as data; "
-                "pick the output format on your side (e.g. civicloop's --format)"
-            )
+        if line.startswith(("INTO OUTFILE", "FORMAT ", "SETTINGS ")):
+            raise refusal("plain-read", line.strip()[:60])
     previous = ""
     for line in ast.splitlines():
         found = _FUNCTION.match(line)
@@ -119,12 +79,13 @@ def check_parsed(canonical: str, ast: str) -> None:
             name = found.group(2).lower()
             in_from = previous.strip().startswith("TableExpression")
             if in_from and name not in SAFE_TABLE_FUNCTIONS:
-                raise Refused(
-                    f"table function {found.group(2)}() is not allowed here: it reaches outside "
-                    f"the database (allowed: {', '.join(sorted(SAFE_TABLE_FUNCTIONS))})"
+                raise refusal(
+                    "table-functions",
+                    f"{found.group(2)}() reaches outside the database "
+                    f"(allowed: {', '.join(sorted(SAFE_TABLE_FUNCTIONS))})",
                 )
-            if name in UNSAFE_FUNCTIONS:
-                raise Refused(f"function {found.group(2)}() is not allowed here: it reads files")
+            if name.upper() in UNSAFE_FUNCTIONS:
+                raise refusal("no-files", f"function {found.group(2)}() reads files")
         previous = line
 
 
@@ -133,7 +94,9 @@ def failure(exc: BaseException) -> Refused | QueryFailed:
     message = engine_message(exc)
     code = error_code(exc)
     if code == READONLY:
-        return Refused(f"refused, this entry point is read-only: {message}")
+        return refusal("readonly", message)
+    if code == ACCESS_DENIED:
+        return refusal("grants", message)
     if code == SYNTAX_ERROR and "Multi-statements" in message:
-        return Refused(f"one statement at a time: {message}")
+        return refusal("one-statement", message)
     return QueryFailed(message)

@@ -76,8 +76,7 @@ class ServerStore:
         return [tuple(_utc(v) for v in row) for row in rows]
 
     def query_readonly(self, sql: str) -> list[Row]:
-        readonly.refuse_outfile(sql)
-        readonly.refuse_unsafe_calls(sql)
+        readonly.check(sql)
         try:
             rows = self._client("reader").execute(sql, settings={"readonly": 1})
         except DriverError as exc:

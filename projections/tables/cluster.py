@@ -55,6 +55,14 @@ def first_generation(database: str) -> str:
     return f"{database}_g0"
 
 
+def reader_databases(store: ClusterStore, database: str) -> tuple[str, ...]:
+    """The databases a read-only user of ``database`` needs on the cluster: ClickHouse reads a
+    Distributed table's local shard under the reader's own name, so besides ``database`` the
+    generation its tables name now (``<database>_g0`` before any rebuild; a rebuild's switch
+    moves them to a new one, which the reader then needs too — docs/OPERATIONS.md)."""
+    return tuple(dict.fromkeys([database, first_generation(database), *sorted(store.generations(database))]))
+
+
 def local_statement(table: str, generation: str, cluster: str) -> str:
     """``sql/<table>.sql`` for ``generation``, ON CLUSTER, with its engine replicated."""
     statement = schema.ddl(table).format(db=generation)

@@ -1,6 +1,7 @@
-"""SQL written outside civicloop runs under ClickHouse's read-only enforcement, on chDB and on
-the server: what writes, reaches files, URLs or other databases, or hides a second statement is
-refused with a clear error, and nothing changes."""
+"""SQL written outside civicloop runs under ClickHouse's read-only enforcement, on chDB, the
+server and the 2×2 cluster: what writes, reaches files, URLs or other databases, or hides a
+second statement is refused with a clear error, and nothing changes; what is not a plain read
+(KILL, USE, SET, SYSTEM, OPTIMIZE, FORMAT …) is refused naming the rule it breaks."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from civicloop.projections.store.base import Store
+from civicloop.projections.store.base import Store, open_store
 from civicloop.projections.store.readonly import QueryFailed, Refused
+from civicloop.tools.local.clickhouse_cluster import LocalCluster
 
 pytestmark = pytest.mark.integration
 
@@ -73,6 +75,43 @@ def test_hostile_statements_are_refused_and_change_nothing(
     assert "00FF" not in message.upper()
 
 
+#: statements ClickHouse's readonly = 1 alone lets through (or that change the session), and the
+#: rule each must be refused by
+NOT_PLAIN_READS = {
+    "KILL QUERY WHERE 1 SYNC": "read-statements",
+    "KILL QUERY WHERE user != currentUser() SYNC": "read-statements",
+    "USE system": "read-statements",
+    "SET max_threads = 1": "read-statements",
+    "SYSTEM STOP MERGES": "read-statements",
+    "OPTIMIZE TABLE {table} FINAL": "read-statements",
+    "EXISTS TABLE {table}": "read-statements",
+    "SELECT * FROM {table} FORMAT JSONEachRow": "plain-read",
+    "SELECT 1 /* ; */ ; KILL QUERY WHERE 1": "one-statement",
+}
+
+
+@pytest.mark.parametrize("sql", list(NOT_PLAIN_READS))
+def test_what_is_not_a_plain_read_is_refused_naming_the_rule(store: Store, table: str, sql: str) -> None:
+    with pytest.raises(Refused, match=f"refused by the rule '{NOT_PLAIN_READS[sql]}'"):
+        store.query_readonly(sql.format(table=table))
+    assert store.query(f"SELECT x FROM {table} ORDER BY x") == [(1,), (2,)]
+
+
+def test_on_the_cluster_what_is_not_a_plain_read_is_refused_naming_the_rule(
+    clickhouse_cluster: LocalCluster, database: str
+) -> None:
+    layout = clickhouse_cluster.layout()
+    assert layout is not None
+    cluster = open_store(layout.entry.url, cluster=layout.name)
+    try:
+        for sql, rule in NOT_PLAIN_READS.items():
+            with pytest.raises(Refused, match=f"refused by the rule '{rule}'"):
+                cluster.query_readonly(sql.format(table="system.one"))
+        assert cluster.query_readonly("SELECT count() FROM system.one") == [(1,)]
+    finally:
+        cluster.close()
+
+
 def test_the_key_store_is_out_of_reach(store: Store, table: str, secrets: Path) -> None:
     for sql in (
         f"SELECT hex(key) FROM sqlite('{secrets}', 'reporter_keys')",
@@ -89,13 +128,17 @@ def test_reading_works_as_before(store: Store, table: str) -> None:
     database, name = table.split(".")
     assert (name,) in store.query_readonly(f"SHOW TABLES FROM {database}")
     assert store.query_readonly(f"DESCRIBE TABLE {table}")[0][:2] == ("x", "UInt8")
-    assert store.query_readonly(f"EXISTS TABLE {table}") == [(1,)]
+    assert store.query_readonly(f"SELECT 'KILL; FORMAT' /* ; USE x */ FROM {table} LIMIT 1") == [
+        ("KILL; FORMAT",)
+    ]
 
 
 def test_malformed_sql_is_a_query_error_and_the_next_reader_is_unaffected(store: Store, table: str) -> None:
-    for sql in ("", "SELEC 1", "SELECT * FROM nowhere.nothing"):
+    for sql in ("", "SELECT * FROM numbers(", "SELECT * FROM nowhere.nothing"):
         with pytest.raises(QueryFailed):
             store.query_readonly(sql)
+    with pytest.raises(Refused, match="'SELEC' is not a read"):
+        store.query_readonly("SELEC 1")
     assert store.query_readonly(f"SELECT count() FROM {table}") == [(2,)]
 
 

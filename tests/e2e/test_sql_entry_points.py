@@ -36,7 +36,16 @@ KINDS = (
     "drop",
     "create",
     "multi-statement",
+    "kill query",
+    "use",
+    "set",
+    "system",
+    "optimize",
+    "format",
 )
+#: kinds ClickHouse's readonly = 1 alone would let through: refused by civicloop's statement
+#: rules, and the refusal names the rule
+NOT_PLAIN_READS = {"kill query", "use", "set", "system", "optimize", "format", "multi-statement"}
 
 
 def hostile(config: Config, out: Path) -> dict[str, str]:
@@ -52,6 +61,12 @@ def hostile(config: Config, out: Path) -> dict[str, str]:
         "drop": f"DROP TABLE {db}.event_log",
         "create": f"CREATE TABLE {db}.evil (x UInt8) ENGINE = Memory",
         "multi-statement": f"SELECT 1; DROP TABLE {db}.event_log",
+        "kill query": "KILL QUERY WHERE 1 SYNC",
+        "use": "USE system",
+        "set": "SET max_threads = 1",
+        "system": "SYSTEM STOP MERGES",
+        "optimize": f"OPTIMIZE TABLE {db}.event_log FINAL",
+        "format": f"SELECT * FROM {db}.event_log FORMAT JSONEachRow",
     }
 
 
@@ -104,6 +119,8 @@ def test_civicloop_sql_refuses_hostile_statements_with_a_clear_error_and_still_r
         assert printed.startswith("error:") and len(printed.strip().splitlines()) <= 3, (kind, printed)
         assert not out.exists() and "+1-410-555" not in printed, kind
         assert _counts(worker) == before, kind
+        if kind in NOT_PLAIN_READS:
+            assert "refused by the rule" in printed, (kind, printed)
 
     status, printed = civicloop(
         monkeypatch, capsys, "sql", f"SELECT count() FROM {projected.database}.case_lifecycle FINAL"
@@ -153,9 +170,11 @@ def test_the_worker_sql_view_answers_malformed_bodies_with_400_and_hostile_sql_w
         status, answer = _post(projected, body)
         assert status == 400, (body[:40], status, answer)
         assert isinstance(answer.get("error"), str) and answer["error"]
-    for sql in hostile(projected, tmp_path / "out.tsv").values():
+    for kind, sql in hostile(projected, tmp_path / "out.tsv").items():
         status, answer = _post(projected, json.dumps({"sql": sql}).encode())
         assert status in (400, 403), (sql, status, answer)
+        if kind in NOT_PLAIN_READS:
+            assert status == 403 and "refused by the rule" in str(answer["error"]), (sql, answer)
     assert _post(projected, json.dumps({"sql": "SELECT 41 + 1"}).encode()) == (200, {"rows": [[42]]})
 
 

@@ -106,3 +106,17 @@ def test_the_cluster_round_trips_to_children(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setenv("CIVICLOOP_CLICKHOUSE_CLUSTER", "city")
 
     assert config.to_env(config.load())["CIVICLOOP_CLICKHOUSE_CLUSTER"] == "city"
+
+
+def test_a_reader_url_needs_servers_and_round_trips_to_children(monkeypatch: pytest.MonkeyPatch) -> None:
+    reader = "clickhouse://civicloop_reader:s3cret@ch1:9000/"
+    monkeypatch.setenv("CIVICLOOP_CLICKHOUSE_READER_URL", reader)
+    monkeypatch.setenv("CIVICLOOP_CLICKHOUSE_URL", "chdb://var/chdb")
+    with pytest.raises(ValueError, match="CIVICLOOP_CLICKHOUSE_READER_URL must be") as raised:
+        config.load()
+    assert "s3cret" not in str(raised.value)  # the password is not echoed into logs
+
+    monkeypatch.setenv("CIVICLOOP_CLICKHOUSE_URL", "clickhouse://ch1:9000/")
+    loaded = config.load()
+    assert loaded.clickhouse_reader_url == reader
+    assert config.to_env(loaded)["CIVICLOOP_CLICKHOUSE_READER_URL"] == reader

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from civicloop import log
-from civicloop.tools.local.clickhouse_server import LocalClickHouse, Ports
+from civicloop.tools.local.clickhouse_server import LocalClickHouse, Ports, ReaderUser
 from civicloop.tools.local.process import free_port
 from civicloop.tools.local.zookeeper import LocalZooKeeper
 
@@ -118,6 +118,14 @@ class LocalCluster:
             server.wait(ports, timeout)
         _log.info("clickhouse_cluster_up", name=layout.name, nodes=len(layout.nodes), entry=layout.entry.url)
         return layout
+
+    def add_reader(self, reader: ReaderUser) -> str:
+        """Define the read-only user ``reader`` on every running node (any node can be the
+        entry); return its URL on the entry node."""
+        layout = self.layout()
+        assert layout is not None, "no cluster recorded"
+        urls = {node: self.node(node).add_reader(reader) for node in self.running()}
+        return urls.get(layout.entry) or reader.url(layout.entry.url)
 
     def down(self) -> bool:
         """Stop every node, then ZooKeeper; True when anything was running."""

@@ -4,14 +4,26 @@ Started on free loopback ports with its own config, data and log directories, so
 and operators can exercise the server backend without touching a system installation. A node
 of a local cluster (``clickhouse_cluster.py``) is the same server on ports fixed in advance,
 with the cluster's settings in ``config.d/`` (ClickHouse merges that folder into its config).
+
+Two kinds of user: ``default``, civicloop's writer (the worker, the replay, table set-up), and
+read-only users added with :meth:`LocalClickHouse.add_reader` — one file each in ``users.d/``
+(merged into ``users.xml``, picked up by the running server within seconds), with the profile
+``civicloop_reader``: ``readonly = 1``, which no statement and no setting a client sends can
+lift (ClickHouse 18.16 refuses INSERT, DDL, SET, table functions, and KILL of another user's
+query for it), and ``allow_databases``, the projection database only (18.16 has no SQL-driven
+access control — no CREATE USER or GRANT — so users live in its config).
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
+import secrets
 import shutil
 import socket
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote, urlparse
 
 from civicloop import log
 from civicloop.tools.local.process import Managed, free_port, wait_until
@@ -48,6 +60,54 @@ USERS = """<?xml version="1.0"?>
   <quotas><default></default></quotas>
 </yandex>
 """
+
+
+READER_PROFILE = READER_USER = "civicloop_reader"
+READER = """<?xml version="1.0"?>
+<yandex>
+  <profiles><{profile}><readonly>1</readonly></{profile}></profiles>
+  <users><{name}><password_sha256_hex>{digest}</password_sha256_hex>
+    <networks><ip>127.0.0.1</ip><ip>::1</ip></networks>
+    <profile>{profile}</profile><quota>default</quota>
+    <allow_databases>{databases}</allow_databases></{name}></users>
+</yandex>
+"""
+
+
+@dataclass(frozen=True)
+class ReaderUser:
+    """A ClickHouse user that may only read ``databases`` (``system`` stays readable: 18.16
+    always allows it)."""
+
+    name: str
+    password: str
+    databases: tuple[str, ...]
+
+    def xml(self) -> str:
+        """The ``users.d/`` file that defines the user (its password only as a SHA-256)."""
+        return READER.format(
+            profile=READER_PROFILE,
+            name=self.name,
+            digest=hashlib.sha256(self.password.encode()).hexdigest(),
+            databases="".join(f"<database>{db}</database>" for db in self.databases),
+        )
+
+    def url(self, server_url: str) -> str:
+        """``server_url`` (clickhouse://host:port/) with this user's credentials."""
+        where = urlparse(server_url)
+        return f"clickhouse://{quote(self.name, safe='')}:{quote(self.password, safe='')}@{where.netloc}/"
+
+
+def deployment_reader(directory: Path, databases: tuple[str, ...]) -> ReaderUser:
+    """The reader user ``civicloop clickhouse up`` defines for the server or cluster under
+    ``directory``, allowed ``databases``: its password is made once and kept there (0600), so a
+    configured CIVICLOOP_CLICKHOUSE_READER_URL keeps working across restarts."""
+    path = directory / "reader.password"
+    if not path.exists():
+        directory.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_urlsafe(24))
+    return ReaderUser(READER_USER, path.read_text().strip(), databases)
 
 
 def server_binary() -> str:
@@ -95,7 +155,7 @@ class LocalClickHouse:
         """Start the server process without waiting for it (see ``wait``)."""
         binary = server_binary()
         ports = self.ports or Ports(free_port(), free_port())
-        for sub in ("data", "tmp", "log", "config.d"):
+        for sub in ("data", "tmp", "log", "config.d", "users.d"):
             (self.dir / sub).mkdir(parents=True, exist_ok=True)
         config = self.dir / "config.xml"
         config.write_text(CONFIG.format(dir=self.dir, tcp_port=ports.tcp, http_port=ports.http))
@@ -118,6 +178,25 @@ class LocalClickHouse:
         _log.info("clickhouse_server_up", url=url)
         return url
 
+    def add_reader(self, reader: ReaderUser, timeout: float = 30.0) -> str:
+        """Define ``reader`` on the running server (its own file in ``users.d/``, private to
+        this user) and return its URL once the server lets it in."""
+        url = self.url()
+        if url is None:
+            raise RuntimeError(f"no ClickHouse server runs under {self.dir}")
+        users = self.dir / "users.d"
+        users.mkdir(parents=True, exist_ok=True)
+        path = users / f"{reader.name}.xml"
+        path.write_text(reader.xml())
+        os.chmod(path, 0o600)
+        port = urlparse(url).port or 9000
+        wait_until(
+            lambda: _accepts(port, reader.name, reader.password),
+            timeout,
+            f"ClickHouse user {reader.name} known to the server",
+        )
+        return reader.url(url)
+
     def down(self) -> bool:
         self.url_file.unlink(missing_ok=True)
         return self.process.stop()
@@ -128,13 +207,15 @@ class LocalClickHouse:
         self.process.kill()
 
 
-def _accepts(port: int) -> bool:
-    """The server answers a query (an open port alone comes before it is ready)."""
+def _accepts(port: int, user: str = "default", password: str = "") -> bool:
+    """The server answers a query of ``user`` (an open port alone comes before it is ready)."""
     from clickhouse_driver import Client
 
     try:
         socket.create_connection(("127.0.0.1", port), timeout=1).close()
-        client = Client("127.0.0.1", port=port, connect_timeout=2, send_receive_timeout=5)
+        client = Client(
+            "127.0.0.1", port=port, user=user, password=password, connect_timeout=2, send_receive_timeout=5
+        )
         client.execute("SELECT 1")
         client.disconnect()
     except Exception:
