@@ -34,6 +34,7 @@ CLAUSES = {
 UNSAFE_FUNCTIONS = frozenset({"FILE", "CATBOOSTEVALUATE"})
 #: the rules, named in every refusal
 RULES = {
+    "tokens": "the text must split into ClickHouse SQL tokens (no unclosed string or comment)",
     "one-statement": "one statement at a time",
     "read-statements": "only SELECT, WITH … SELECT, DESCRIBE and SHOW may run here",
     "plain-read": "a read may not carry FORMAT, SETTINGS or INTO OUTFILE",
@@ -76,12 +77,12 @@ class Refused(ValueError):
 
 def check(sql: str) -> None:
     """Raise :class:`Refused` naming the rule ``sql`` breaks, if any; return when it is one
-    plain read. Text the tokenizer cannot split (an unclosed string or comment) is left to
-    ClickHouse, which refuses it as a syntax error."""
+    plain read. Text the tokenizer cannot split (an unclosed string or comment) is refused too:
+    what the rules cannot read, they do not let through."""
     try:
         tokens = _TOKENIZER().tokenize(sql)
-    except TokenError:
-        return
+    except TokenError as exc:
+        raise refusal("tokens", str(exc).splitlines()[0][:120]) from None
     if not tokens:
         return
     _one_statement(tokens)

@@ -78,5 +78,7 @@ def test_plain_reads_pass_whatever_their_literals_comments_and_quoted_names_say(
     check(sql)
 
 
-def test_text_the_tokenizer_cannot_split_is_left_to_clickhouse_to_refuse() -> None:
-    check("SELECT 'unclosed")  # ClickHouse answers a syntax error; no rule to name here
+@pytest.mark.parametrize("sql", ["SELECT 'unclosed", "SELECT 1 /* unclosed", "KILL QUERY WHERE query = 'x"])
+def test_text_the_tokenizer_cannot_split_is_refused_not_waved_through(sql: str) -> None:
+    with pytest.raises(Refused, match="refused by the rule 'tokens'"):
+        check(sql)
