@@ -4,7 +4,10 @@ names the rule — and comments, string literals and quoted identifiers fool nei
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from civicloop.projections.store.base import bind
 from civicloop.projections.store.statement import RULES, Refused, check
 
 REFUSED = {
@@ -82,3 +85,9 @@ def test_plain_reads_pass_whatever_their_literals_comments_and_quoted_names_say(
 def test_text_the_tokenizer_cannot_split_is_refused_not_waved_through(sql: str) -> None:
     with pytest.raises(Refused, match="refused by the rule 'tokens'"):
         check(sql)
+
+
+@given(st.text(), st.lists(st.text(max_size=20), max_size=5))
+def test_civicloop_own_reads_pass_whatever_values_are_bound_into_them(value: str, values: list[str]) -> None:
+    # on chDB civicloop's own queries reach the worker as text through the same rules
+    check(bind("SELECT %(v)s, count() FROM db.t WHERE x IN %(vs)s", {"v": value, "vs": tuple(values)}))
