@@ -10,15 +10,18 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from civicloop.api.projected import Projections
 from civicloop.projections.store.base import open_store
 from civicloop.projections.store.cluster import ClusterStore, Node, ReplicasBehind
 from civicloop.projections.store.server import ServerStore
 from civicloop.projections.tables import schema
 from civicloop.tools.local.clickhouse_cluster import LocalCluster
 from civicloop.tools.local.process import wait_until
+from tests.conftest import make_config
 
 pytestmark = pytest.mark.integration
 SELECT = "SELECT case_id, argMax(state, offset) FROM {table} WHERE case_id IN %(ids)s GROUP BY case_id"
@@ -152,3 +155,23 @@ def test_workers_starting_together_make_one_set_of_tables(clickhouse_cluster: Lo
             store.close()
     for store in stores:
         store.close()
+
+
+def test_the_api_reads_a_cluster_through_the_entry_node_with_the_cluster_settings(
+    cluster: ClusterStore, clickhouse_cluster: LocalCluster, tmp_path: Path
+) -> None:
+    # given a case stored twice (a newer version on top) on a 2×2 cluster
+    layout = clickhouse_cluster.layout()
+    assert layout is not None
+    db = f"t{uuid.uuid4().hex[:12]}"
+    schema.ensure(cluster, db)
+    cluster.insert(f"{db}.case_state", [_state("c-1", "v1", 1)])
+    cluster.insert(f"{db}.case_state", [_state("c-1", "v2", 2)])
+    config = make_config(
+        tmp_path, clickhouse_url=layout.entry.url, clickhouse_cluster=layout.name, namespace=db
+    )
+    # when the API reads a Distributed table with FINAL and no aggregation (ClickHouse 18.16
+    # fails that in-process without the entry settings: "Cannot find column … in source stream")
+    rows = Projections(config).query(f"SELECT case_id, state FROM {db}.case_state FINAL")
+    # then the one latest row
+    assert rows == [("c-1", "v2")]
