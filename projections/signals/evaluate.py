@@ -12,7 +12,7 @@ only saves work (docs/SIGNALS.md).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -62,14 +62,17 @@ class Step:
     signals: list[Signal]
 
 
-def sweep(query: Query, database: str, s: SignalSettings, log: CaseLog) -> Iterator[Step]:
-    """Every detector's steps from its marker up to the last window every partition of ``log``
-    has closed (its end + ``s.lateness_s`` reached by a projected report in each)."""
+def sweep(
+    query: Query, database: str, s: SignalSettings, log: CaseLog, marks: Mapping[str, datetime] | None = None
+) -> Iterator[Step]:
+    """Every detector's steps from its marker (``marks``, default: those stored; {} = from the
+    start, as after a replay) up to the last window every partition of ``log`` has closed (its
+    end + ``s.lateness_s`` reached by a projected report in each)."""
     known = arrival.extent(query, database, log)
     if known is None:
         return
     cutoff = known.watermark - timedelta(seconds=s.lateness_s)
-    done = progress(query, database)
+    done = progress(query, database) if marks is None else marks
     for name in s.windows:
         yield from _surges(
             query, database, s, log, WINDOWS[name], known.first, cutoff, done.get(f"surge/{name}")

@@ -19,11 +19,14 @@ topic is projected.
 The same events are then produced to a second namespace and projected by one worker with no
 chaos (the clean run), its signals awaited alike. Every projection table — ``signals``
 included — is compared by row checksums (``checksums.py``), and the closed-loop metrics by
-department; each difference is listed. ``keep``: both databases stay on a configured server.
+department; each difference is listed. The chaos run's detectors are swept once more from an
+empty marker — what a replay does after rebuilding the projections — and must raise exactly its
+signals table, field for field. ``keep``: both databases stay on a configured server.
 """
 
 from __future__ import annotations
 
+import json
 import random
 import tempfile
 import threading
@@ -43,6 +46,7 @@ from civicloop.projections.store.base import Reader, open_store
 from civicloop.projections.store.worker import worker_health
 from civicloop.projections.tables.progress import projected_offsets, remaining
 from civicloop.schemas.codec import encode
+from civicloop.schemas.signals import signal_to_json
 from civicloop.streams import kafka
 from civicloop.streams.signals import case_log
 from civicloop.tools.bench import checksums, stores
@@ -148,6 +152,7 @@ def run(config: Config, plan: Plan) -> ChaosReport:
                 reader = open_store(url)
                 try:
                     report.differences = _compare(reader, chaos_cfg.database, clean_cfg.database)
+                    report.differences += _swept_again(reader, chaos_cfg)
                     report.signals = {
                         run: _signal_rows(reader, cfg.database)
                         for run, cfg in (("chaos", chaos_cfg), ("clean", clean_cfg))
@@ -349,6 +354,26 @@ def _settled(cfg: Config, reader: Reader, settings: evaluate.SignalSettings, cas
         return False
     ends = {p: end - 1 for p, end in kafka.end_offsets(cfg.kafka_bootstrap, cfg.signals_topic).items() if end}
     return not remaining(ends, projected_offsets(reader.query, cfg.database, cfg.signals_topic))
+
+
+def _swept_again(reader: Reader, cfg: Config) -> list[str]:
+    """What a replay's sweep would change: every detector from an empty marker (as a replay
+    leaves it) over the chaos run's projections, against its signals table, field for field."""
+    settings = evaluate.SignalSettings.from_config(cfg)
+    steps = evaluate.sweep(reader.query, cfg.database, settings, case_log(cfg, cfg.kafka_bootstrap), marks={})
+    again = {
+        s.event_id: json.dumps(signal_to_json(s), ensure_ascii=False) for step in steps for s in step.signals
+    }
+    rows = reader.query(f"SELECT event_id, detail FROM {cfg.database}.signals FINAL")
+    stored = {str(event_id): str(detail) for event_id, detail in rows}
+    differing = sorted(k for k in set(again) | set(stored) if again.get(k) != stored.get(k))
+    if not differing:
+        return []
+    shown = ", ".join(
+        f"{k} ({'not raised again' if k not in again else 'new' if k not in stored else 'differs'})"
+        for k in differing[: checksums.SHOWN]
+    )
+    return [f"signals swept again from an empty marker (a replay): {len(differing)} differ: {shown}"]
 
 
 def _signal_rows(reader: Reader, database: str) -> int:
