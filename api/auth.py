@@ -34,12 +34,13 @@ HANDLING = (
 TASK_ACTIONS = frozenset({"accept", "contact", "extend", "return", "dispose"})
 #: Open311 intake (``POST requests``) and every read (cases, metrics, backlog, Open311 GETs)
 REPORT, READ = "report", "read"
-#: the dashboard's figures (docs/DASHBOARD.md): analysts and above, not intake or field apps
+#: the dashboard's figures (docs/DASHBOARD.md): analysts and above, and each department for its
+#: own department (the dashboard scoped to it); not intake apps
 DASHBOARD = "dashboard"
 
 PERMITTED: dict[str, frozenset[str]] = {
     "intake": frozenset({REPORT, READ}),
-    "department": TASK_ACTIONS | {READ},
+    "department": TASK_ACTIONS | {READ, DASHBOARD},
     "dispatcher": frozenset({"register", "void", "dispatch", "close", "reopen", READ, DASHBOARD}),
     "supervisor": frozenset({*HANDLING, REPORT, READ, DASHBOARD}),
     "analyst": frozenset({READ, DASHBOARD}),
@@ -79,10 +80,13 @@ def require(key: ApiKey, action: str) -> None:
 
 
 def dashboard_reader(request: Request) -> ApiKey:
-    """A FastAPI dependency: the caller's key, when its role may see the dashboard."""
+    """A FastAPI dependency: the caller's key, when its role may see the dashboard. A department
+    key sees its own department's figures: the dashboard's filters are fixed to it."""
     key = authenticate(backend(request).keys, presented_token(request))
     request.state.key_id = key.key_id  # the access log names the key, never the token
     require(key, DASHBOARD)
+    if key.role == "department" and key.department:
+        request.state.dashboard_filters = {"department": key.department}
     return key
 
 

@@ -47,6 +47,8 @@ LEAGUE = (
     "returned",
     "rework",
 )
+#: signals a dashboard page lists at once (the rest are paged)
+SIGNALS_PAGE = 20
 BUCKETS = tuple(label for _, label in AGE_BUCKETS) + (">=30d",)
 
 
@@ -201,6 +203,18 @@ def signals(run: Query, db: str, view: View) -> dict[str, Any]:
         and (district is None or row["level"] != "district" or row["place"] == district)
     ]
     return {"rows": kept[::-1]}  # latest first
+
+
+def page(rows: list[dict[str, Any]], number: int, size: int) -> dict[str, Any]:
+    """Page ``number`` (from 1) of ``rows``, ``size`` a page: the rows, and where they are in
+    the whole (a page past the end has no rows)."""
+    return {
+        "rows": rows[(number - 1) * size : number * size],
+        "page": number,
+        "pages": max(1, -(-len(rows) // size)),
+        "page_size": size,
+        "total": len(rows),
+    }
 
 
 def places(run: Query, db: str, view: View) -> dict[str, Any]:

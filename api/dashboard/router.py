@@ -5,13 +5,16 @@
 projections to read (``database`` and a read-only ``query``), and ``require_reader`` is the
 FastAPI dependency that checks the caller's key and role. Every JSON route depends on it;
 the pages and scripts carry no data, so a browser can load them before the person has
-entered a key (the page sends it as ``X-API-Key`` with each request for figures).
+entered a key (the page sends it as ``X-API-Key`` with each request for figures). A reader
+may fix filters for the request (``request.state.dashboard_filters``, e.g. a department key's
+own department): every figure and the filters' choices are then narrowed to them, and asking
+for another value is 403.
 
 JSON routes (all GET, under ``{prefix}/api``; ``from``/``to`` are ISO dates or times, UTC
 without an offset, ``to`` exclusive, as in ``civicloop metrics``; filters ``department``,
 ``category``, ``district``, ``channel``): ``headline``, ``trend`` (``step=day|week``),
-``backlog``, ``league``, ``problems``, ``places``, ``signals``, ``choices`` and
-``cases/{case_id}``.
+``backlog``, ``league``, ``problems``, ``places``, ``signals`` (``page``, from 1),
+``choices`` and ``cases/{case_id}``.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ Text = Annotated[str | None, Query(max_length=200)]
 
 
 def chosen_view(
+    request: Request,
     t_from: Annotated[str | None, Query(alias="from", max_length=40)] = None,
     t_to: Annotated[str | None, Query(alias="to", max_length=40)] = None,
     department: Text = None,
@@ -54,6 +58,7 @@ def chosen_view(
 ) -> figures.View:
     start, end = figures.default_period()
     chosen = {"department": department, "category": category, "district": district, "channel": channel}
+    chosen |= _fixed(request, chosen)
     try:
         return figures.View(
             _moment(t_from, "from") or start,
@@ -131,13 +136,16 @@ def create_dashboard_router(
 
         return read(request, drawn)
 
-    @data.get("/signals", summary="Surges and recurring problems raised in the period")
-    def signals(request: Request, v: View) -> Response:
-        return read(request, lambda q, db: figures.signals(q, db, v))
+    @data.get("/signals", summary="Surges and recurring problems raised in the period, latest first, a page")
+    def signals(request: Request, v: View, page: Annotated[int, Query(ge=1, le=100_000)] = 1) -> Response:
+        return read(
+            request, lambda q, db: figures.page(figures.signals(q, db, v)["rows"], page, figures.SIGNALS_PAGE)
+        )
 
     @data.get("/choices", summary="The values each filter offers")
     def choices(request: Request) -> Response:
-        return read(request, lambda q, db: cases.choices(q, db))
+        offered = computed(request, lambda q, db: cases.choices(q, db))
+        return _json(offered | {dim: [value] for dim, value in _fixed(request, {}).items()})
 
     @data.get("/cases/{case_id}", summary="One case: lifecycle, tasks, timeline (no contact)")
     def case(request: Request, case_id: Annotated[str, Path(min_length=1, max_length=200)]) -> Response:
@@ -148,6 +156,15 @@ def create_dashboard_router(
 
     router.include_router(data)
     return router
+
+
+def _fixed(request: Request, chosen: dict[str, str | None]) -> dict[str, str]:
+    """The filters the reader fixed for this request; 403 when another value was asked for."""
+    fixed: dict[str, str] = getattr(request.state, "dashboard_filters", None) or {}
+    for dim, value in fixed.items():
+        if chosen.get(dim) not in (None, "", value):
+            raise HTTPException(403, f"this key sees {dim} {value!r} only, not {chosen[dim]!r}")
+    return fixed
 
 
 def _charted(found: dict[str, Any], chart: Callable[[dict[str, Any]], dict[str, Any]]) -> dict[str, Any]:

@@ -26,6 +26,7 @@ from civicloop.api.keys import ApiKeyStore
 from civicloop.cli import app as cli
 from civicloop.config import Config
 from civicloop.schemas.event import Event
+from civicloop.schemas.events import new_event
 from civicloop.tools.local.api_server import api_process, api_url, start_api
 from civicloop.tools.simulate import simulate
 from tests.conftest import REPO
@@ -41,9 +42,27 @@ PREVIOUS = ("2026-08-03", "2026-08-17")
 ARTIFACTS = REPO / "build" / "artifacts" / "dashboard"
 
 
+#: a citizen's app report in the period, with all a report may carry (the case page shows it)
+APP_REPORT = new_event(
+    "CaseReported",
+    case_id="app-report-1",
+    actor={"type": "citizen", "id": "anonymous"},
+    source="tests/dashboard",
+    occurred_at=datetime(2026, 8, 20, 10, tzinfo=UTC),
+    channel="app",
+    category="road.pothole",
+    description="a deep hole",
+    location={"lat": 39.2904, "lon": -76.6122, "address": "12 Elm Road"},
+    priority="normal",
+    reporter_ref=None,
+    media_url="https://img.example/hole.jpg",
+    attributes={"SIZE": ["large"], "LANE": ["left"]},
+)
+
+
 @pytest.fixture(scope="module")
 def city() -> list[Event]:
-    return list(simulate(days=DAYS, cases_per_day=70, seed=31, start=START))
+    return [*simulate(days=DAYS, cases_per_day=70, seed=31, start=START), APP_REPORT]
 
 
 @pytest.fixture
@@ -202,6 +221,20 @@ def test_the_dashboard_shows_the_clis_figures_and_loads_nothing_from_outside(
         ]
         assert shown == [e.type for e in events]
         save_screenshot(driver, ARTIFACTS / f"{backend}-case.png")
+        seen += requested(driver)
+
+        # and a report's address, coordinates, answers and media link
+        driver.get(f"{dashboard}/dashboard/cases/{APP_REPORT.case_id}")
+        wait_for(driver, "ready")
+        facts = {
+            td.get_attribute("data-key"): td.text
+            for td in driver.find_elements(By.CSS_SELECTOR, "#case-facts td[data-key]")
+        }
+        assert (facts["address"], facts["coordinates"]) == ("12 Elm Road", "39.2904, -76.6122")
+        assert facts["attributes"] == "SIZE: large · LANE: left"
+        link = driver.find_element(By.CSS_SELECTOR, "#case-facts td[data-key='media_url'] a")
+        assert link.get_attribute("href") == "https://img.example/hole.jpg"
+        assert link.get_attribute("rel") == "noopener noreferrer"
         seen += requested(driver)
 
     assert any(url.endswith(f"/dashboard/static/plotly.min.js?v={version()}") for url in seen), seen

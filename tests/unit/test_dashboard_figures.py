@@ -73,3 +73,13 @@ def test_requests_outside_the_server_are_caught() -> None:
         "http://127.0.0.1:9999/elsewhere",
         "ws://example.org/socket",
     ]
+
+
+def test_signals_are_listed_a_page_at_a_time() -> None:
+    rows = [{"n": n} for n in range(45)]
+    first, last, past = (figures.page(rows, n, 20) for n in (1, 3, 4))
+    assert [r["n"] for r in first["rows"]] == list(range(20))
+    assert (first["pages"], first["total"], first["page_size"]) == (3, 45, 20)
+    assert [r["n"] for r in last["rows"]] == list(range(40, 45)) and last["page"] == 3
+    assert past["rows"] == [] and past["pages"] == 3
+    assert figures.page([], 1, 20) == {"rows": [], "page": 1, "pages": 1, "page_size": 20, "total": 0}

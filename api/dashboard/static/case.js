@@ -29,6 +29,44 @@ function facts(found) {
   }));
 }
 
+// What the report itself says: where (address, coordinates), the answers to the service's
+// questions and the media sent with it. From the CaseReported event of the timeline.
+function report(events) {
+  const reported = events.find((e) => e.type === "CaseReported");
+  if (!reported) return;
+  const where = reported.location || {};
+  const rows = [
+    ["address", "address", where.address],
+    ["coordinates", "coordinates", where.lat != null && where.lon != null ? `${where.lat}, ${where.lon}` : null],
+    ["attributes", "attributes", reported.attributes ? Object.entries(reported.attributes)
+      .map(([code, values]) => `${code}: ${[].concat(values).join(", ")}`).join(" · ") : null],
+  ].filter(([, , value]) => value !== null && value !== undefined && value !== "");
+  const body = document.querySelector("#case-facts tbody");
+  rows.forEach(([key, label, value]) => {
+    const tr = document.createElement("tr");
+    const th = document.createElement("th");
+    th.textContent = label;
+    tr.appendChild(th);
+    civicloop.cell(tr, String(value), { "data-key": key });
+    body.appendChild(tr);
+  });
+  if (/^https?:\/\//i.test(reported.media_url || "")) {  // a link only to a web address
+    const tr = document.createElement("tr");
+    const th = document.createElement("th");
+    th.textContent = "media";
+    const td = document.createElement("td");
+    td.dataset.key = "media_url";
+    const link = document.createElement("a");
+    link.href = reported.media_url;
+    link.rel = "noopener noreferrer";
+    link.target = "_blank";
+    link.textContent = reported.media_url;
+    td.appendChild(link);
+    tr.append(th, td);
+    body.appendChild(tr);
+  }
+}
+
 function tasks(rows) {
   const table = document.getElementById("tasks");
   civicloop.header(table, ["task", "department", "role", "status", "dispatched", "accept by", "dispose by", "accepted", "disposed"]);
@@ -68,6 +106,7 @@ async function load() {
   try {
     const found = (await civicloop.getJson(`cases/${encodeURIComponent(id)}`)).case;
     facts(found);
+    report(found.timeline);
     tasks(found.tasks);
     timeline(found.timeline);
     document.body.dataset.state = "ready";

@@ -108,16 +108,36 @@ function league(rows) {
   }));
 }
 
-function signals(rows) {
+// One page of the period's signals, latest first; each with the window it counted over.
+function signals(found, query) {
   const table = document.getElementById("signals");
   civicloop.header(table, ["occurred at", "type", "category", "place", "window", "observed", "expected"]);
-  const body = rows.length ? rows.map((r) => {
+  const body = found.rows.length ? found.rows.map((r) => {
     const tr = document.createElement("tr");
-    [civicloop.moment(r.occurred_at), r.type, r.category, `${r.level} ${r.place}`, r.window, r.observed, r.expected]
+    [civicloop.moment(r.occurred_at), r.type, r.category, `${r.level} ${r.place}`,
+      `${r.window} from ${civicloop.moment(r.window_start)}`, r.observed, r.expected]
       .forEach((v) => civicloop.cell(tr, v));
     return tr;
   }) : [emptyRow(7, "no signals in this period")];
   table.tBodies[0].replaceChildren(...body);
+  const first = (found.page - 1) * found.page_size;
+  const pager = document.getElementById("signals-pager");
+  pager.hidden = found.pages < 2;
+  document.getElementById("signals-shown").textContent = found.total
+    ? `${Math.min(first + 1, found.total)}–${Math.min(first + found.rows.length, found.total)} of ${found.total}` : "";
+  const turn = (to) => async () => {
+    try {
+      signals(await civicloop.getJson("signals", { ...query, page: String(to) }), query);
+    } catch (error) {
+      civicloop.showError(error.message);
+    }
+  };
+  const newer = document.getElementById("signals-newer");
+  const older = document.getElementById("signals-older");
+  newer.disabled = found.page <= 1;
+  older.disabled = found.page >= found.pages;
+  newer.onclick = turn(found.page - 1);
+  older.onclick = turn(found.page + 1);
 }
 
 function emptyRow(span, text) {
@@ -152,7 +172,7 @@ async function load() {
     draw("places", places.figure);
     openCaseOnClick(document.getElementById("places"));
     draw("problems", problems.figure);
-    signals(raised.rows);
+    signals(raised, query);
     sameAs(query);
     document.body.dataset.loaded = loaded;
     document.body.dataset.state = "ready";

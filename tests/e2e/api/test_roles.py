@@ -203,10 +203,11 @@ def _produce(events: list[Event], site: Site) -> None:
             producer.send(event)
 
 
-# The dashboard (issue 11): analysts and above, not intake or field apps; written out here.
+# The dashboard (issue 11): analysts and above, and each department for its own department
+# (issue 22); not intake apps. Written out here.
 SEES_DASHBOARD = {
     "intake": False,
-    "department:roads": False,
+    "department:roads": True,  # its own department's figures (below)
     "dispatcher": True,
     "supervisor": True,
     "analyst": True,
@@ -220,3 +221,35 @@ def test_the_dashboard_serves_its_figures_to_analysts_and_above(site: Site, role
         answer = client.get("/dashboard/api/choices", headers={"X-API-Key": site.key(role)})
     # then analysts, dispatchers and supervisors get it, the others 403
     assert answer.status_code == (200 if SEES_DASHBOARD[role] else 403), answer.text
+
+
+def test_a_department_key_sees_the_dashboard_of_its_own_department(site: Site) -> None:
+    # given a case dispatched to roads and one only reported (no department), in the period
+    run = datetime.now(UTC).strftime("%H%M%S%f")
+    _produce([*_history(f"dash-{run}-1", ("registered", "dispatched")), *_history(f"dash-{run}-2", ())], site)
+    site.settle()
+    roads, analyst = {"X-API-Key": site.key("department:roads")}, {"X-API-Key": site.key("analyst")}
+    end = datetime.now(UTC).replace(microsecond=0)  # a period that has ended: the same as_of each time
+    period = {"from": (end - timedelta(days=1)).isoformat(), "to": end.isoformat()}
+    with site.client() as client:
+
+        def figures(path: str, headers: dict[str, str], **params: str) -> object:
+            answer = client.get(f"/dashboard/api/{path}", params={**period, **params}, headers=headers)
+            assert answer.status_code == 200, answer.text
+            return answer.json()
+
+        # when the roads key opens the dashboard, with or without naming its department
+        for path in ("headline", "league", "backlog"):
+            mine = figures(path, roads)
+            # then it sees what an analyst sees filtered to roads, not the whole city
+            assert (
+                mine == figures(path, roads, department="roads") == figures(path, analyst, department="roads")
+            )
+            if path != "league":  # the league ranks departments: the whole city's also has roads
+                assert mine != figures(path, analyst), path
+        league = figures("league", roads)["rows"]  # type: ignore[index]
+        assert [row["department"] for row in league] == ["roads"]
+        assert figures("choices", roads)["department"] == ["roads"]  # type: ignore[index]
+        # and another department's figures are refused
+        other = client.get("/dashboard/api/headline", params={"department": "parks"}, headers=roads)
+        assert other.status_code == 403 and "'roads'" in other.text
