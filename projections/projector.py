@@ -2,8 +2,9 @@
 
 Per-message errors never escape: a message that cannot be decoded, that breaks the event
 contract (``invalid:<field>``: the checks the SDK makes, docs/TRUST.md §1), that sits under
-another key or on another partition than its case (``misrouted``), or whose event is illegal
-for its case (docs/DESIGN.md §3), becomes a dead letter with its raw bytes and the reason, and
+another key or on another partition than its case (``misrouted``), whose event is illegal
+for its case (docs/DESIGN.md §3), or that reuses an event id the case has folded with another
+body (``conflicting_duplicate``, §6), becomes a dead letter with its raw bytes and the reason, and
 its neighbours are projected normally. So does a message on which decoding, folding or row
 building raises anything unexpected (a bug, not bad input): it is dead-lettered as
 ``internal:<ExceptionType>`` with the traceback, so one poison message never stalls its
@@ -13,7 +14,9 @@ Writes happen per batch in a fixed order — dead letters, event log, case rows,
 case state with its offset watermark, and the batch's progress marker last (what "projected"
 means to ``--wait``) — after every row was checked against its column's type, and the caller
 acknowledges the offsets only after the batch was written. A crash anywhere replays the batch:
-messages at or below a case's watermark are skipped, every other write is idempotent.
+messages at or below a case's watermark are skipped, every other write is idempotent. A copy
+of an event the case has already folded (same id, same body) is skipped as well: only an
+event's first copy is ever written to the event log.
 
 A batch the store refuses for its content (:class:`StoreRejected`) is split in halves until
 the message(s) it came from are alone; those are dead-lettered as ``store_rejected:<code>`` and
@@ -32,7 +35,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from civicloop import log
-from civicloop.projections.fold.casestate import CaseState
+from civicloop.projections.fold.casestate import CaseState, body_digest
 from civicloop.projections.fold.lifecycle import IllegalTransition, fold
 from civicloop.projections.state_store import Known, StateCache, StateStore, state_rows
 from civicloop.projections.store.base import Store, StoreRejected
@@ -221,17 +224,23 @@ class Folder:
             result.skipped += 1  # fully projected before a crash or rebalance
             return
         old_state = before.state if before else None
+        body = body_digest(msg.value or b"")
         try:
-            new_state: CaseState = self.fold(old_state, event, now=_record_time(msg))
+            new_state: CaseState = self.fold(old_state, event, now=_record_time(msg), body=body)
         except IllegalTransition as exc:
             if exc.reason not in self.ignore_illegal:
-                result.dead.append(_dead(msg, f"illegal:{exc.reason}", str(exc), event))
+                result.dead.append(_dead(msg, exc.dead_letter, str(exc), event))
             if old_state is None:
                 return  # nothing to keep: the case has no state, and lives on no partition yet
             new_state = old_state
         else:
-            rows.folded.setdefault(case_id, []).append((msg, event))
-            result.projected += 1
+            if new_state is old_state:
+                # A redelivery of an event the case has folded, with the same body: nothing is
+                # written, so the event log keeps the row of the first copy (one body per id).
+                result.skipped += 1
+            else:
+                rows.folded.setdefault(case_id, []).append((msg, event))
+                result.projected += 1
         after = Known(new_state, msg.partition, msg.offset)
         known[case_id] = rows.states[case_id] = after
         if new_state is not old_state:

@@ -3,8 +3,9 @@
 Every ``interval`` seconds the worker looks for live tasks past their accept-by (not accepted)
 or dispose-by (not disposed) deadline and emits one ``CaseEscalated`` per (task, deadline).
 Exactly once, also across restarts, replays and several workers: the event id is derived from
-(case, task, reason, deadline), so a re-emission is the same event and the fold and the event
-log drop it as a duplicate; and deadlines already escalated in the event log are not re-sent.
+(case, task, reason, deadline) and its body from the deadline alone, so a re-emission is the
+same bytes, which the fold and the event log drop as a redelivery; and deadlines already
+escalated in the event log are not re-sent.
 """
 
 from __future__ import annotations
@@ -77,16 +78,18 @@ def not_yet_escalated(
     return [c for c in candidates if c.event_id not in done]
 
 
-def escalation(item: Overdue, now: datetime) -> Event:
+def escalation(item: Overdue) -> Event:
     return new_event(
         "CaseEscalated",
         case_id=item.case_id,
         event_id=item.event_id,
         actor=WATCHDOG_ACTOR,
-        # The first second past the deadline: deterministic, so a re-emission is identical.
         source="civicloop-sla-watchdog",
+        # The first second past the deadline, recorded then too: a re-emission (another
+        # worker, a restart, the simulator) is the same bytes, a redelivery. With the sweep's
+        # own time it would be another body under the same id: a conflicting duplicate.
         occurred_at=item.deadline + timedelta(seconds=1),
-        recorded_at=now,
+        recorded_at=item.deadline + timedelta(seconds=1),
         level=LEVELS[item.reason],
         reason=item.reason,
         task_id=item.task_id,
@@ -99,5 +102,5 @@ def sweep(query: Query, database: str, send: Callable[[Event], None], now: datet
     moment = now or datetime.now(UTC)
     due = not_yet_escalated(query, database, overdue(query, database, moment))
     for item in due:
-        send(escalation(item, moment))
+        send(escalation(item))
     return len(due)

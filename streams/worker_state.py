@@ -32,6 +32,7 @@ _log = log.get(__name__)
 class Counters:
     batches: int = 0
     projected: int = 0
+    skipped: int = 0  # redeliveries of what was already projected: nothing written
     dead: int = 0
     dead_by_reason: dict[str, int] = field(default_factory=dict)
     escalated: int = 0
@@ -89,6 +90,7 @@ class WorkerState:
             counters = self.counters
             counters.batches += 1
             counters.projected += result.projected
+            counters.skipped += result.skipped
             counters.dead += len(result.dead)
             for letter in result.dead:
                 counters.dead_by_reason[letter.reason] = counters.dead_by_reason.get(letter.reason, 0) + 1
@@ -97,6 +99,7 @@ class WorkerState:
             "batch_projected",
             size=len(batch),
             projected=result.projected,
+            skipped=result.skipped,
             dead=len(result.dead),
             ms=round((time.perf_counter() - started) * 1000, 1),
         )
@@ -185,6 +188,7 @@ class WorkerState:
                 "home": str(self.config.home),
                 "batches": c.batches,
                 "projected": c.projected,
+                "skipped": c.skipped,
                 "dead": c.dead,
                 "dead_by_reason": dict(c.dead_by_reason),
                 "last_batch_at": c.last_batch_at,

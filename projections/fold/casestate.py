@@ -7,6 +7,11 @@ tables hold. A deadline is None when none was set (``TaskDispatched`` v2 allows 
 deadlines, e.g. imported history without an SLA); None serialises as JSON null, so the
 format is unchanged. Seen event ids are kept as 64-bit digests: a case has tens of events, and a
 collision inside one case (p ~ n²/2⁶⁵) is far below any other failure rate.
+
+Each seen event id keeps the digest of the body it was first folded with (``body_digest`` of the
+message's bytes), so a later message with the same id and another body is known as such on any
+worker, after any restart and in any replay (docs/DESIGN.md §6: one body per event id). States
+saved before the digests were kept (format 1) read back with every body unknown (0).
 """
 
 from __future__ import annotations
@@ -18,7 +23,9 @@ from typing import Any
 
 import orjson
 
-FORMAT = 1  # bump when the serialised shape changes incompatibly
+FORMAT = 2  # bump when the serialised shape changes incompatibly
+READABLE = (1, FORMAT)  # 1: no body digests (read as unknown)
+UNKNOWN_BODY = 0  # the body digest of an event folded before the digests were kept
 
 
 @dataclass(slots=True)
@@ -89,7 +96,8 @@ class CaseState:
     resolved: bool | None = None
     satisfaction: str = ""
     feedback_since_close: bool = False
-    seen: set[int] = field(default_factory=set)
+    # event_digest of each folded event id → body_digest of its first body (UNKNOWN_BODY: not kept)
+    seen: dict[int, int] = field(default_factory=dict)
 
     def clone(self) -> CaseState:
         """A copy that the fold may change without touching ``self`` (tasks are small).
@@ -98,7 +106,7 @@ class CaseState:
         and ``copy.copy`` of a slotted dataclass costs several times as much."""
         new = CaseState(*_case_values(self))
         new.tasks = {k: TaskState(*_task_values(t)) for k, t in self.tasks.items()}
-        new.seen = set(self.seen)
+        new.seen = dict(self.seen)
         return new
 
     @property
@@ -111,17 +119,21 @@ class CaseState:
         (orjson writes a dataclass that way), so states stored earlier read back the same."""
         data: dict[str, Any] = dict(zip(_CASE_NAMES, _case_values(self), strict=True))
         data["tasks"] = list(self.tasks.values())
-        data["seen"] = sorted(self.seen)
+        ids = sorted(self.seen)
+        data["seen"] = ids
+        data["bodies"] = [self.seen[i] for i in ids]
         data["_format"] = FORMAT
         return orjson.dumps(data)
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> CaseState:
         data = orjson.loads(raw)
-        if data.pop("_format", None) != FORMAT:
-            raise ValueError(f"case state format is not {FORMAT}; rebuild the state by replay")
+        if data.pop("_format", None) not in READABLE:
+            raise ValueError(f"case state format is not one of {READABLE}; rebuild the state by replay")
         tasks = [TaskState(**t) for t in data.pop("tasks")]
-        seen = set(data.pop("seen"))
+        ids = data.pop("seen")
+        bodies = data.pop("bodies", None) or [UNKNOWN_BODY] * len(ids)
+        seen = dict(zip(ids, bodies, strict=True))
         return cls(**data, tasks={t.task_id: t for t in tasks}, seen=seen)
 
 
@@ -139,3 +151,16 @@ def _task_dict(task: TaskState) -> dict[str, Any]:
 def event_digest(event_id: str) -> int:
     """A 63-bit digest of an event id (fits a JSON number and a signed Int64)."""
     return int.from_bytes(blake2b(event_id.encode(), digest_size=8).digest(), "big") >> 1
+
+
+def body_digest(raw: bytes) -> int:
+    """A 63-bit digest of a message's bytes as read (the single-object encoding: schema
+    fingerprint and Avro body), never 0. Avro's binary encoding is deterministic, so the SDK
+    encodes the same event to the same bytes: equal digests, the same body. Only whether a
+    copy is dead-lettered or ignored rests on it; no copy is ever written (docs/DESIGN.md §6)."""
+    return (int.from_bytes(blake2b(raw, digest_size=8, person=b"civicloop-body").digest(), "big") >> 1) or 1
+
+
+def shown_digest(digest: int) -> str:
+    """A body digest as a dead letter shows it ("unknown" for one folded before they were kept)."""
+    return f"{digest:016x}" if digest != UNKNOWN_BODY else "unknown"

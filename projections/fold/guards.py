@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from civicloop.projections.fold.casestate import CaseState
+from civicloop.projections.fold.casestate import UNKNOWN_BODY, CaseState, shown_digest
 from civicloop.projections.fold.states import TRANSITIONS, State
 from civicloop.schemas.event import Event
 from civicloop.schemas.events import EVENT_TYPES
@@ -30,6 +30,23 @@ class IllegalTransition(ValueError):
         super().__init__(f"{reason}: {message}")
         self.reason = reason
         self.message = message
+
+    @property
+    def dead_letter(self) -> str:
+        """The reason the worker dead-letters the event with."""
+        return f"illegal:{self.reason}"
+
+
+class ConflictingDuplicate(IllegalTransition):
+    """A message reusing an event id the case has folded, with another body: the first body
+    stands (docs/DESIGN.md §6), this one changes nothing and is dead-lettered as such."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("conflicting_duplicate", message)
+
+    @property
+    def dead_letter(self) -> str:
+        return self.reason
 
 
 def describe(event: Event, state: CaseState | None) -> str:
@@ -64,6 +81,19 @@ def check_well_formed(state: CaseState | None, event: Event) -> None:
 def _is_utc_time(value: object) -> bool:
     # Decoded events carry UTC itself (checked first: cheap); hand-built ones any aware time.
     return isinstance(value, datetime) and (value.tzinfo is UTC or value.utcoffset() is not None)
+
+
+def check_same_body(state: CaseState, event: Event, first: int, body: int | None) -> None:
+    """An event id the case has folded comes again: a redelivery when its body is the first
+    one's (``first``, ``body``: ``body_digest`` of each). An unknown digest — the event came
+    without its bytes (a hand-built event), or was folded before digests were kept — cannot
+    tell, and is taken as a redelivery: either way nothing is written (docs/DESIGN.md §6)."""
+    if body is None or first == UNKNOWN_BODY or body == first:
+        return
+    raise ConflictingDuplicate(
+        f"{describe(event, state)}: event id already folded with another body "
+        f"(first body {shown_digest(first)}, this body {shown_digest(body)}); the first stands"
+    )
 
 
 def check_not_in_future(

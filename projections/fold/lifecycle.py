@@ -4,7 +4,10 @@ The live Faust path and the bulk replay share this function (docs/DESIGN.md §6)
 is data in ``states.TRANSITIONS``; the rules below are what the table and the guards encode.
 
 * **At-least-once delivery**: an event whose ``event_id`` the case has already folded returns
-  the state unchanged — a no-op, not an error. Every other rule applies to new events only.
+  the state unchanged — a no-op, not an error — when its body is the first one's.
+  **One body per event id**: with another body (``body``: the message's ``body_digest``; the
+  state keeps the first one's) it is ``ConflictingDuplicate`` and changes nothing. Every other
+  rule applies to new events only.
 * **Order of checks**: well-formed → duplicate → not in the future → case exists → same case →
   not voided → the event's own rules (task exists, task status, lead free, …) → the table.
 * **Future events**: illegal when ``occurred_at`` is more than ``future_tolerance`` after ``now``.
@@ -47,18 +50,19 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from civicloop.projections.fold import guards, rules
-from civicloop.projections.fold.casestate import CaseState, event_digest
+from civicloop.projections.fold.casestate import UNKNOWN_BODY, CaseState, event_digest
 from civicloop.projections.fold.clock import seconds
 from civicloop.projections.fold.effects import EFFECTS
-from civicloop.projections.fold.guards import IllegalTransition
+from civicloop.projections.fold.guards import ConflictingDuplicate, IllegalTransition
 from civicloop.projections.fold.states import State, transition_key
 from civicloop.schemas.event import Event
 
-__all__ = ["IllegalTransition", "fold", "fold_all", "CaseState", "State"]
+__all__ = ["ConflictingDuplicate", "IllegalTransition", "fold", "fold_all", "CaseState", "State"]
 
 FUTURE_TOLERANCE = timedelta(minutes=15)
 
 Rule = Callable[[CaseState, Event], None]
+Seen = tuple[int, int]  # (event_digest, body_digest) of one folded event
 
 
 def _task_rule(*statuses: str) -> Rule:
@@ -93,23 +97,27 @@ def fold(
     *,
     now: datetime | None = None,
     future_tolerance: timedelta = FUTURE_TOLERANCE,
+    body: int | None = None,
 ) -> CaseState:
-    """The case after ``event``; ``state`` is never modified."""
+    """The case after ``event``; ``state`` is never modified. ``body`` is the ``body_digest``
+    of the message ``event`` was decoded from (None: not known, e.g. a hand-built event)."""
     guards.check_well_formed(state, event)
     digest = event_digest(event.event_id)
     if state is not None and digest in state.seen:
+        guards.check_same_body(state, event, state.seen[digest], body)
         return state
     guards.check_not_in_future(state, event, now, future_tolerance)
+    first = UNKNOWN_BODY if body is None else body
     if event.type == "CaseReported":
         guards.check_case_not_reported(state, event)
-        return _started(event, digest)
+        return _started(event, (digest, first))
     case = guards.check_case_exists(state, event)
     guards.check_same_case(case, event)
     guards.check_not_voided(case, event)
     for rule in EVENT_RULES.get(event.type, ()):
         rule(case, event)
     target = guards.check_transition(case, event, transition_key(case, event))
-    return _applied(case, event, target, digest)
+    return _applied(case, event, target, (digest, first))
 
 
 def fold_all(events: list[Event], state: CaseState | None = None, **kw: object) -> CaseState:
@@ -121,12 +129,12 @@ def fold_all(events: list[Event], state: CaseState | None = None, **kw: object) 
     return state
 
 
-def _applied(old: CaseState, event: Event, target: State, digest: int) -> CaseState:
+def _applied(old: CaseState, event: Event, target: State, seen: Seen) -> CaseState:
     new = old.clone()
     t = seconds(event.occurred_at)
     EFFECTS[event.type](new, event, t)
     new.state = target
-    _count(new, digest, t)
+    _count(new, seen, t)
     for task_id, task in new.tasks.items():
         if old.tasks.get(task_id) != task:
             # A task row depends only on the task's own last change, so the live path (small
@@ -135,7 +143,7 @@ def _applied(old: CaseState, event: Event, target: State, digest: int) -> CaseSt
     return new
 
 
-def _started(event: Event, digest: int) -> CaseState:
+def _started(event: Event, seen: Seen) -> CaseState:
     t = seconds(event.occurred_at)
     loc = event["location"]
     case = CaseState(
@@ -150,12 +158,13 @@ def _started(event: Event, digest: int) -> CaseState:
         lat=loc.get("lat"),
         lon=loc.get("lon"),
     )
-    _count(case, digest, t)
+    _count(case, seen, t)
     return case
 
 
-def _count(case: CaseState, digest: int, t: int) -> None:
-    """One more event folded: ``digest`` is its ``event_digest``, ``t`` its time."""
+def _count(case: CaseState, seen: Seen, t: int) -> None:
+    """One more event folded: ``seen`` its event and body digests, ``t`` its time."""
     case.version += 1
     case.updated_at = max(case.updated_at, t)
-    case.seen.add(digest)
+    event, body = seen
+    case.seen[event] = body

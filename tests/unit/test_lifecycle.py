@@ -172,6 +172,6 @@ def test_state_round_trips_through_bytes():
 
 
 def test_state_of_an_unknown_format_is_refused():
-    raw = fold_all(history(S.REPORTED)).to_bytes().replace(b'"_format":1', b'"_format":99')
+    raw = fold_all(history(S.REPORTED)).to_bytes().replace(b'"_format":2', b'"_format":99')
     with pytest.raises(ValueError, match="rebuild"):
         CaseState.from_bytes(raw)

@@ -49,13 +49,14 @@ SEQUENCES = st.lists(EVENTS, max_size=30).flatmap(
 
 
 def stdlib_json(state: CaseState) -> bytes:
-    """The case-state format as first written, with the standard library: states stored then
-    must read back, and states written now must hold the same document (orjson may spell a
-    float differently, 1e-05 as 0.00001, never with another value)."""
+    """The case-state format as written with the standard library (format 2 added the body
+    digests): states stored then must read back, and states written now must hold the same
+    document (orjson may spell a float differently, 1e-05 as 0.00001, never with another value)."""
     data = {f.name: getattr(state, f.name) for f in dataclasses.fields(state)}
     data["tasks"] = [dataclasses.asdict(t) for t in state.tasks.values()]
     data["seen"] = sorted(state.seen)
-    data["_format"] = 1
+    data["bodies"] = [state.seen[digest] for digest in data["seen"]]  # format 2: body digests
+    data["_format"] = 2
     return json.dumps(data, separators=(",", ":")).encode()
 
 

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from civicloop.schemas.event import Event
 from civicloop.schemas.events import new_event
 from civicloop.tools.simulate.arrivals import arrival_times
-from civicloop.tools.simulate.case import Step, ts
+from civicloop.tools.simulate.case import SOURCES, Step, ts
 from civicloop.tools.simulate.city import district_share
 from civicloop.tools.simulate.config import SimConfig, Surge
 from civicloop.tools.simulate.story import Storyteller
@@ -103,11 +103,17 @@ def _advance(heap: list[tuple[int, int, int, str, list[Step]]]) -> tuple[str, St
 
 def _event(ids: random.Random, item: tuple[str, Step]) -> Event:
     case_id, (t, etype, actor, source, fields) = item
+    event_id = _uuid4(ids.getrandbits(128))  # an escalation's fields carry the watchdog's id
+    lag = int(ids.random() * 20)  # app-to-server lag, seconds
+    if source == SOURCES["watchdog"]:
+        # the watchdog's own escalation, byte for byte (streams/watchdog.py): its copy, if
+        # the worker's watchdog also sends one, is a redelivery, not a conflicting duplicate
+        lag = 0
     envelope = {
-        "event_id": _uuid4(ids.getrandbits(128)),
+        "event_id": event_id,
         "case_id": case_id,
         "occurred_at": ts(t),
-        "recorded_at": ts(t + int(ids.random() * 20)),  # app-to-server lag, seconds
+        "recorded_at": ts(t + lag),
         "actor": actor,  # built fresh for every step, never shared
         "source": source,
     }

@@ -84,7 +84,10 @@ def until_accepted(
         task, accept_by, dispose_by = dispatch(case, rng, t, name, "lead")
         helpers = [dispatch(case, rng, t, other, "assist")[0] for other in assists]
         done = t + lognormal(rng, (accept_by - t) * 0.3, 0.9) + _office_wait(cfg, case, rng, t)
-        flush(case, overdue(case.case_id, task, accept_by, done, "accept_overdue"))
+        # The watchdog escalates a deadline the moment it passes, accepted or not: a dispose-by
+        # already past when the task is accepted (or returned) is escalated then too.
+        missed = overdue(case.case_id, task, accept_by, done, "accept_overdue")
+        flush(case, missed + overdue(case.case_id, task, dispose_by, done, "dispose_overdue"))
         # Joint tasks are not returned: the assists are already working on the case.
         if attempt < 2 and not assists and cat.others and rng.random() < cat.p_return:
             t = case.add(

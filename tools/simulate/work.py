@@ -68,7 +68,8 @@ def _during_work(
             )
         )
         dispose_by = new
-    pending += overdue(case.case_id, task, dispose_by, done, "dispose_overdue")
+    if dispose_by + 1 >= accepted:  # else escalated before the acceptance (until_accepted)
+        pending += overdue(case.case_id, task, dispose_by, done, "dispose_overdue")
     if rng.random() < cfg.rates.supervisor:
         reason = rng.choice(("supervisor", "citizen_urge"))
         pending.append(
