@@ -3,7 +3,7 @@
 Each call, in this order (nothing is produced unless every step passes):
 
 1. the key is valid (401) and its role may take the action (403);
-2. the body has the right shape (400 naming the field);
+2. the case id follows the id rule and the body has the right shape (400 naming the field);
 3. the case as currently projected exists (404), and a department key acts on its own
    department's task (403);
 4. the SDK builds and validates the event (400 naming the field);
@@ -32,7 +32,7 @@ from starlette.responses import JSONResponse
 from civicloop.api import auth
 from civicloop.api.actions import ACTIONS, Action, Body, Context
 from civicloop.api.backend import Backend, backend, derived_id
-from civicloop.api.errors import ApiError, Problem, bad_request, not_found
+from civicloop.api.errors import ApiError, Problem, bad_request, not_found, shorten
 from civicloop.api.idempotency import digest
 from civicloop.api.keys import ApiKey
 from civicloop.api.requests_common import idempotency_key
@@ -43,6 +43,7 @@ from civicloop.projections.state_store import read_known
 from civicloop.projections.tables.schema import CASE_STATE
 from civicloop.schemas.event import Event
 from civicloop.schemas.events import EventValidationError, new_event
+from civicloop.schemas.ids import id_problem
 
 router = APIRouter(prefix="/api/v1", tags=["handling"])
 CaseId = Annotated[str, Path(min_length=1, max_length=200, description="The case (an Open311 request id).")]
@@ -56,6 +57,8 @@ async def take(action: Action, case_id: str, body: Body, request: Request) -> JS
     request.state.key_id = key.key_id
     auth.require(key, action.name)
     retry = idempotency_key(request)
+    if (problem := id_problem(case_id)) is not None:  # the SDK's rule (schemas/ids.py)
+        raise bad_request(f"case_id {shorten(case_id)}: {problem}", "case_id")
     state = await run_in_threadpool(load_state, api, case_id)
     if state is None:
         raise not_found(f"case {case_id!r} not found (not reported, or not projected yet)", "case_id")

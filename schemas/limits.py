@@ -1,13 +1,14 @@
 """What the stores can hold: limits on values the Avro types alone would let through.
 
 An Avro ``long`` timestamp reaches from year −290 million to +290 million, a string any
-length; ClickHouse keeps times as ``DateTime`` (seconds since 1970, until 2106) and the worker
-sends case ids inside SQL text. An event outside these limits is refused by the SDK
+length and any character; ClickHouse keeps times as ``DateTime`` (seconds since 1970, until
+2106) and the worker sends case ids inside SQL text. An event outside these limits is refused by the SDK
 (``new_event``, ``civicloop produce``, importers) and dead-lettered by the worker as
 ``invalid:<field>`` — never written clamped (docs/TRUST.md §1).
 
 The limits are derived per event type from the latest ``.avsc``: every timestamp field, every
-string and every bytes field, nested records (``location.address``, ``actor.id``) included.
+string and every bytes field, nested records (``location.address``, ``actor.id``) included;
+what an id or a code may contain is the rule of ``ids``.
 """
 
 from __future__ import annotations
@@ -17,14 +18,14 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from .ids import ID_FIELDS, MAX_ID, code_problem, id_problem
 from .registry import reader_schema
 from .validate import EventValidationError
 
 #: the range both ClickHouse backends store as DateTime('UTC'): from the epoch to before 2106
 TIME_MIN = datetime(1970, 1, 1, tzinfo=UTC)
 TIME_MAX = datetime(2105, 12, 31, 23, 59, 59, 999000, tzinfo=UTC)
-#: characters of ids and codes (case, task, department, category, actor, grid, …)
-MAX_ID = 128
+__all__ = ["MAX_BYTES", "MAX_ID", "MAX_TEXT", "TIME_MAX", "TIME_MIN", "storable"]
 #: characters of free text, per field path
 MAX_TEXT = {"description": 4000, "note": 4000, "location.address": 1000, "media_url": 2048}
 #: bytes of a sealed contact (a phone number or e-mail address sealed with AES-GCM)
@@ -109,7 +110,23 @@ def check_lengths(event_type: str) -> Callable[[Fields], None]:
     return check
 
 
+def check_ids(event_type: str) -> Callable[[Fields], None]:
+    """The rule of ``ids`` on every id (``ID_FIELDS``) and every code (the other strings
+    bounded by ``MAX_ID``) of ``event_type``; run after ``check_lengths``."""
+    paths = [p for p in _paths(event_type)["string"] if ".".join(p) not in MAX_TEXT]
+    rules = {".".join(p): id_problem if p[-1] in ID_FIELDS and len(p) == 1 else code_problem for p in paths}
+    top, nested = _split(paths)
+
+    def check(f: Fields) -> None:
+        values = [(name, f.get(name)) for name in top] + [(".".join(p), _nested(f, p)) for p in nested]
+        for name, value in values:
+            if value and (problem := rules[name](value)) is not None:  # blank: check_ids_not_blank
+                raise EventValidationError(name, value, "bad_character", problem)
+
+    return check
+
+
 @functools.cache
 def storable(event_type: str) -> tuple[Callable[[Fields], None], ...]:
     """The limit guards of ``event_type`` (built once per type from its schema)."""
-    return (check_times_storable(event_type), check_lengths(event_type))
+    return (check_times_storable(event_type), check_lengths(event_type), check_ids(event_type))

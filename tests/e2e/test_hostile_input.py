@@ -1,7 +1,10 @@
 """The hostile input suite: over 2,000 hostile messages of every kind, interleaved with good
 events, through a real broker into a real worker, on chDB and on the server. Every hostile
 message becomes a dead letter with its reason and raw bytes, the worker never stalls or exits,
-and the good events' projections equal those of a second deployment fed only the good ones."""
+and the good events' projections equal those of a second deployment fed only the good ones.
+Among them: case ids the id rule refuses (NUL, ESC, quotes, backslash, bidi controls), and 500
+projected events' ids reused with another body (``conflicting_duplicate``: the event log keeps
+the first body) beside 200 identical copies (redeliveries: nothing changes)."""
 
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ from confluent_kafka import Producer
 
 from civicloop.config import Config
 from civicloop.projections.store.worker import worker_health
+from civicloop.schemas.event import Event
 from civicloop.streams import settings
 from tests.support import case_events as ev
 from tests.support.hostile import Hostile, Message, good
@@ -25,6 +29,7 @@ from tests.support.workload import workload
 pytestmark = pytest.mark.integration
 GOOD_CASES = 300
 SIMPLE_CASES = 50  # reported and registered, dispatched only after misrouted copies of them
+CONFLICTING, COPIED = 500, 200  # projected events whose id comes again: another body, the same
 T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(days=1)
 
 
@@ -77,9 +82,9 @@ def highest(placed: Sequence[tuple[int, int]]) -> dict[int, int]:
     return top
 
 
-def good_events() -> tuple[list[Message], list[str], list[str], list[str]]:
+def good_events() -> tuple[list[Message], list[str], list[str], list[str], list[Event]]:
     """The good stream (cases interleaved, each case in order), the ids of its voided cases,
-    of its other cases, and of the simple cases dispatched later."""
+    of its other cases, of the simple cases dispatched later, and its distinct events."""
     rng = random.Random(13)
     per_case = workload(13, GOOD_CASES)
     simple = [f"S-{n}" for n in range(SIMPLE_CASES)]
@@ -94,7 +99,8 @@ def good_events() -> tuple[list[Message], list[str], list[str], list[str]]:
         stream.append(good(queue.pop(0), headers))
         if not queue:
             queues.remove(queue)
-    return stream, voided, others, simple
+    distinct = list({e.event_id: e for case in per_case for e in case}.values())
+    return stream, voided, others, simple, distinct
 
 
 def interleave(rng: random.Random, stream: list[Message], hostile: list[Message]) -> list[Message]:
@@ -108,7 +114,9 @@ def interleave(rng: random.Random, stream: list[Message], hostile: list[Message]
     return [m for _, m in sorted(placed, key=lambda pair: pair[0])]
 
 
-def hostile_messages(rng: random.Random, voided: list[str], others: list[str]) -> list[Message]:
+def hostile_messages(
+    rng: random.Random, voided: list[str], others: list[str], events: list[Event]
+) -> list[Message]:
     h = Hostile(rng, T0)
     made: list[Message] = []
     for _ in range(100):
@@ -116,6 +124,12 @@ def hostile_messages(rng: random.Random, voided: list[str], others: list[str]) -
         made += [h.truncated(), h.trailing(), h.unknown_case(), h.wrong_key(), h.wrong_key()]
     made += [h.absurd() for _ in range(700)]
     made += [h.huge_case_id() for _ in range(3)]
+    made += [h.bad_case_id() for _ in range(40)]
+    # event ids reused with another body (one body per event id), and identical copies of
+    # other events, which are redeliveries: not dead-lettered, nothing changed
+    reused = rng.sample(events, CONFLICTING + COPIED)
+    made += [h.conflicting(event) for event in reused[:CONFLICTING]]
+    made += [Message(e.case_id.encode(), good(e).value, case_id=e.case_id) for e in reused[CONFLICTING:]]
     for case_id in others:
         made += [h.task_never_dispatched(case_id), h.in_the_future(case_id)]
     made += [h.reported_again(case_id) for case_id in others[:100]]
@@ -179,8 +193,8 @@ def test_hostile_messages_are_dead_lettered_and_good_events_projected_as_without
 
     hostile_config, clean_config = make("hostile"), make("clean")
     rng = random.Random(7)
-    stream, voided, others, simple = good_events()
-    hostile = hostile_messages(rng, voided, others)
+    stream, voided, others, simple, events = good_events()
+    hostile = hostile_messages(rng, voided, others, events)
     mixed = interleave(rng, stream, hostile)
     dispatches = [good(ev.dispatched(ev.at(2), "T1", case_id=cid)) for cid in simple]
     assert len(hostile) >= 2000 and len(stream) >= 2000
@@ -201,7 +215,8 @@ def test_hostile_messages_are_dead_lettered_and_good_events_projected_as_without
 
         # then every hostile message is a dead letter with its reason, and nothing else is
         expected = {at: m.reason for m, at in zip(mixed + copies, placed, strict=False) if m.reason}
-        assert len(expected) == len(hostile) + len(copies)
+        assert len(expected) == len(hostile) - COPIED + len(copies)
+        assert sum(r == "conflicting_duplicate" for r in expected.values()) == CONFLICTING
         found = dead_letters(hostile_worker)
         wrong = {at: (reason, found.get(at)) for at, reason in expected.items() if found.get(at) != reason}
         assert not wrong, f"{len(wrong)} hostile messages with another fate, e.g. {list(wrong.items())[:5]}"
@@ -210,7 +225,8 @@ def test_hostile_messages_are_dead_lettered_and_good_events_projected_as_without
         raw = hostile_worker.reader().query(
             f"SELECT sum(length(raw)) FROM {hostile_config.database}.dead_letters FINAL"
         )
-        assert raw == [(sum(len(m.value or b"") for m in hostile + copies),)], "raw bytes kept"
+        kept = sum(len(m.value or b"") for m in hostile + copies if m.reason)
+        assert raw == [(kept,)], "raw bytes kept"
 
         # and the good events' projections are those of the run without hostile messages
         with_hostile, without = projections(hostile_worker), projections(clean_worker)

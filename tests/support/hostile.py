@@ -170,9 +170,38 @@ class Hostile:
         event, reason = made
         return Message(case.encode(), encode(event), reason, self._headers())
 
+    def bad_case_id(self) -> Message:
+        """A case id with a character the id rule refuses (schemas/ids.py)."""
+        bad = self.rng.choice(["\x00", "\x1b[2J", '"', "'", "\\", "\u202e", "\u2066", "\x85"])
+        case = self._id("bad") + bad + "x"
+        return Message(case.encode(), encode(_report(case, self.t)), "invalid:case_id", self._headers())
+
     def huge_case_id(self) -> Message:
         case = "x" * 300_000 + self._id("")
         return Message(case.encode(), encode(_report(case, self.t)), "invalid:case_id")
+
+    # --- an event id reused with another body ------------------------------------------------
+    def conflicting(self, event: Event) -> Message:
+        """A good, projected ``event``'s id and key with another body: one field changed, or
+        (one in five) a CaseEscalated of another schema under that id."""
+        f = event.fields
+        kind = self.rng.randrange(5)
+        if kind == 0:
+            envelope = {
+                k: f[k] for k in ("event_id", "case_id", "occurred_at", "recorded_at", "actor", "source")
+            }
+            forged = Event("CaseEscalated", {**envelope, "level": 3, "reason": "supervisor", "task_id": None})
+        else:
+            change = [
+                {"source": "forged/1"},
+                {"occurred_at": f["occurred_at"] + timedelta(seconds=1)},
+                {"recorded_at": f["recorded_at"] + timedelta(hours=1)},
+                {"actor": {"type": "system", "id": "forger"}},
+            ][kind - 1]
+            forged = Event(event.type, {**f, **change}, event.version)
+        return Message(
+            event.case_id.encode(), encode(forged), "conflicting_duplicate", self._headers(), event.case_id
+        )
 
     # --- events under a key that is not their case ------------------------------------------
     def wrong_key(self) -> Message:

@@ -19,7 +19,15 @@ from civicloop.schemas.registry import reader_schema
 # A fixed upper bound (not "now") keeps examples reproducible; occurred_at must not be future.
 _LATEST = datetime(2025, 12, 31)
 timestamps = st.datetimes(min_value=datetime(2000, 1, 1), max_value=_LATEST, timezones=st.just(UTC))
-ids = st.text(min_size=1, max_size=20).filter(str.strip)
+# What schemas/ids.py allows: ids of letters, marks, digits and - _ . : (any script); codes of
+# any printable character (no control, format or separator characters).
+ids = st.text(
+    st.characters(whitelist_categories=("L", "M", "N"), whitelist_characters="-_.:"), min_size=1, max_size=20
+)
+codes = st.text(
+    st.characters(blacklist_categories=("Cc", "Cf", "Cs", "Zl", "Zp")), min_size=1, max_size=20
+).filter(str.strip)
+free_text = st.text(max_size=40)
 
 # Per field name, where the type alone would generate values the contract rejects.
 _BY_NAME: dict[str, st.SearchStrategy[Any]] = {
@@ -28,10 +36,12 @@ _BY_NAME: dict[str, st.SearchStrategy[Any]] = {
     "lon": st.floats(-180, 180),
     "level": st.integers(1, 3),
     "description": st.text(max_size=200),
-    **{name: ids for name in ("case_id", "source", "task_id", "department", "approver", "category", "id")},
+    **{name: ids for name in ("case_id", "task_id", "duplicate_of")},
+    **{name: codes for name in ("source", "department", "approver", "category", "id")},
+    **{name: free_text for name in ("note", "address", "media_url")},
 }
 _BY_TYPE: dict[str, st.SearchStrategy[Any]] = {
-    "string": st.text(max_size=40),
+    "string": codes | st.just(""),
     "bytes": st.binary(max_size=64),
     "boolean": st.booleans(),
     "int": st.integers(-(2**31), 2**31 - 1),

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -190,3 +191,21 @@ def test_reference_data_is_checked_before_anything_is_produced(site: Site) -> No
         void = {"reason": "duplicate", "duplicate_of": case_id}
         voided = http.post(f"/api/v1/cases/{other}/void", json=void, headers=headers)
         assert voided.status_code == 202, voided.text
+
+
+@pytest.mark.parametrize("bad", ["\x00", "\x1b[2J", '"', "'", "\\", "\u202e"], ids=ascii)
+def test_a_case_id_or_task_id_breaking_the_id_rule_is_400_and_produces_nothing(site: Site, bad: str) -> None:
+    headers = {"X-API-Key": site.key("dispatcher")}
+    with site.client() as http:
+        case_id = _report(http, site)
+        before = sum(site.topic_ends().values())
+        # when the case id of the path, or a task id of the body, holds a refused character
+        path = quote(f"{case_id}{bad}", safe="")
+        by_path = http.post(f"/api/v1/cases/{path}/register", json={}, headers=headers)
+        task = {"task_id": f"T{bad}1", "department": "traffic_police"}
+        by_body = http.post(f"/api/v1/cases/{case_id}/dispatch", json=task, headers=headers)
+
+        # then both are refused naming the field, and nothing is produced
+        assert by_path.status_code == 400 and by_path.json()["errors"][0]["field"] == "case_id", by_path.text
+        assert by_body.status_code == 400 and by_body.json()["errors"][0]["field"] == "task_id", by_body.text
+    assert sum(site.topic_ends().values()) == before

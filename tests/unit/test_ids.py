@@ -1,0 +1,155 @@
+"""Ids follow one rule everywhere (schemas/ids.py, docs/TRUST.md §1): the SDK refuses, and the
+worker's check of decoded events refuses, an id with a control, format or bidi character, a
+quote, a backslash, a space or a slash, and a code with a control, format or bidi character;
+the ids of real city exports pass."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from civicloop.schemas.codec import decode, encode
+from civicloop.schemas.events import EventValidationError, check_decoded, new_event
+from civicloop.schemas.ids import MAX_ID, code_problem, id_problem
+from civicloop.tools.ingest import baltimore311, nyc311
+from tests.support import case_events as ev
+
+DATA = Path(__file__).parents[1] / "data"
+T = datetime(2024, 3, 4, 9, tzinfo=UTC)
+
+#: what the issue names (NUL, ESC, quotes, backslash, U+202E) and the other invisible or
+#: breaking characters the rule refuses in ids
+BAD_IN_IDS = [
+    "\x00",
+    "\x1b",
+    "\x1b[31m",
+    '"',
+    "'",
+    "\\",
+    "\u202e",
+    "\u202a",
+    "\u2066",
+    "\u2069",
+    "\u200e",
+    "\u200f",
+    "\u061c",
+    "\u200b",
+    "\ufeff",
+    "\x7f",
+    "\x85",
+    "\u2028",
+    "\n",
+    "\t",
+    " ",
+    "\u3000",
+    "/",
+    "%",
+    "<",
+]
+#: refused in codes too (controls, format characters, line separators)
+BAD_IN_CODES = [c for c in BAD_IN_IDS if c not in ('"', "'", "\\", " ", "\u3000", "/", "%", "<", "\x1b[31m")]
+GOOD_IDS = [
+    "nyc-43000001",
+    "bal-18-00269879",
+    "sr-1f2e3d4c5b6a79880716a5b4",
+    "C-7-t2",
+    "京-2024-000123",
+    "é_1.2:3",
+]
+GOOD_CODES = [
+    "Mayor's Office",
+    "Noise - Residential",
+    "Street Light Outage (Repair)",
+    "市政 道路",
+    "importer/nyc311",
+]
+
+
+@pytest.mark.parametrize("bad", BAD_IN_IDS, ids=ascii)
+def test_an_id_with_a_refused_character_is_refused_naming_it(bad: str) -> None:
+    problem = id_problem(f"C-1{bad}2")
+    assert problem is not None and f"U+{ord(bad[0]):04X}" in problem and "position 3" in problem
+
+
+@pytest.mark.parametrize("bad", BAD_IN_CODES, ids=ascii)
+def test_a_code_with_a_control_or_format_character_is_refused(bad: str) -> None:
+    assert code_problem(f"roads{bad}") is not None
+
+
+@pytest.mark.parametrize("good", GOOD_IDS)
+def test_ids_of_every_script_pass(good: str) -> None:
+    assert id_problem(good) is None and code_problem(good) is None
+
+
+@pytest.mark.parametrize("good", GOOD_CODES)
+def test_codes_keep_spaces_quotes_and_any_script(good: str) -> None:
+    assert code_problem(good) is None
+
+
+@pytest.mark.parametrize("field", ["case_id", "task_id"])
+@pytest.mark.parametrize("bad", ["\x00", "\x1b", '"', "'", "\\", "\u202e"], ids=ascii)
+def test_the_sdk_refuses_such_case_and_task_ids(field: str, bad: str) -> None:
+    ids = {"case_id": "C-1", "task_id": "T1", field: f"X{bad}1"}
+    with pytest.raises(EventValidationError) as refused:
+        new_event("TaskAccepted", actor=("department", "roads"), source="tests/1", occurred_at=T, **ids)
+    assert (refused.value.field, refused.value.reason) == (field, "bad_character")
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("duplicate_of", "C-2\u202e"),
+        ("department", "roads\x00"),
+        ("source", "app\x1b[2J"),
+        ("actor.id", "\u202eevil"),
+    ],
+)
+def test_the_sdk_refuses_other_ids_and_codes_with_such_characters(field: str, value: str) -> None:
+    fields = {"reason": "duplicate", "duplicate_of": "C-2", "department": "roads"}
+    envelope = {"source": "tests/1", "actor": {"type": "system", "id": "t"}}
+    if field == "actor.id":
+        envelope["actor"] = {"type": "system", "id": value}
+    elif field in envelope:
+        envelope[field] = value
+    else:
+        fields[field] = value
+    with pytest.raises(EventValidationError) as refused:
+        new_event("CaseVoided", case_id="C-1", occurred_at=T, **envelope, **fields)  # type: ignore[arg-type]
+    assert (refused.value.field, refused.value.reason) == (field, "bad_character")
+
+
+def test_the_worker_check_refuses_a_decoded_event_with_such_a_case_id() -> None:
+    # bytes any client could produce (encoded without the SDK's checks)
+    raw = encode(ev.reported(T, "C-1\u202e2-C"))
+    with pytest.raises(EventValidationError) as refused:
+        check_decoded(decode(raw))
+    assert refused.value.field == "case_id"
+
+
+def test_an_overlong_id_is_refused_for_its_length_first() -> None:
+    with pytest.raises(EventValidationError) as refused:
+        new_event(
+            "CaseClosed",
+            case_id="\x00" * (MAX_ID + 1),
+            actor=("system", "t"),
+            source="tests/1",
+            occurred_at=T,
+            reason="resolved",
+        )
+    assert refused.value.reason == "too_long"
+
+
+def test_every_id_of_the_real_city_exports_passes() -> None:
+    # the importers build every event through the SDK, which counts what it refuses
+    files = [(nyc311.read, path) for path in sorted((DATA / "nyc").glob("*.csv"))]
+    files.append((baltimore311.read, DATA / "baltimore" / "baltimore_311_sample.csv"))
+    events = []
+    for read, path in files:
+        imported = read(path)
+        events += list(imported)
+        refused = {k: n for k, n in imported.report.unmapped.items() if k.startswith("invalid_event")}
+        assert refused == {}, path
+    assert len(events) > 1000
+    assert {e.case_id.split("-")[0] for e in events} == {"nyc", "bal"}
