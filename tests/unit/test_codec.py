@@ -21,7 +21,7 @@ from tests.support.strategies import events
 
 
 @pytest.mark.parametrize("event_type", EVENT_TYPES)
-@settings(max_examples=60, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_every_event_type_round_trips(event_type: str, data: st.DataObject) -> None:
     # given a valid event of this type
@@ -80,13 +80,13 @@ def test_truncated_body_is_corrupt_and_trailing_garbage_is_detected() -> None:
     assert (short.value.reason, extended.value.reason) == ("corrupt_body", "trailing_bytes")
 
 
-@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.binary(max_size=200))
 def test_random_bytes_raise_only_decode_error(data: bytes) -> None:
     _decode_or_decode_error(data)
 
 
-@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(event=events(), how=st.sampled_from(["flip", "truncate", "extend"]), data=st.data())
 def test_mutated_encodings_raise_only_decode_error(event: Event, how: str, data: st.DataObject):
     # given a valid encoding, mutated the way a broken disk or network would

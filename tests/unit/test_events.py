@@ -185,7 +185,7 @@ def test_json_lines_errors_name_the_field(key: str, value: Any, reason: str) -> 
     assert (caught.value.field, caught.value.value, caught.value.reason) == (key, value, reason)
 
 
-@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(event=events())
 def test_json_form_round_trips(event: Event) -> None:
     assert event_from_json(event_to_json(event)) == event
