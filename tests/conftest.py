@@ -39,7 +39,10 @@ SLOW_COMPONENT_MODULES = {
     "test_supervisor.py",
     "test_bench_dashboard.py",
 }
-SLOW_TESTS = {"test_a_batch_of_20000_cases_with_64_character_ids_is_looked_up_and_projected"}
+SLOW_TESTS = {
+    "test_a_batch_of_20000_cases_with_64_character_ids_is_looked_up_and_projected",
+    "test_forged_copies_are_dead_lettered_and_change_nothing_in_fold_processes_and_the_replay",
+}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -51,6 +51,11 @@ def test_imported_history_gives_the_numbers_the_export_implies(config: Config, w
     got = {row["group"]: {key: row[key] for key in ref.KEYS} for row in json.loads(shown.output)}
 
     assert got == ref.by_agency((SAMPLE, ref.BALTIMORE), *((path, ref.NYC) for path in nyc))
+    # the re-import sent the same bytes under the same ids: redeliveries, no other bodies
+    conflicting = worker.reader().query(
+        f"SELECT count() FROM {config.database}.dead_letters FINAL WHERE reason = 'conflicting_duplicate'"
+    )
+    assert conflicting == [(0,)]
 
 
 def test_a_malformed_file_produces_nothing(config: Config, tmp_path) -> None:

@@ -65,3 +65,7 @@ def test_each_missed_deadline_is_escalated_exactly_once(config: Config, worker: 
         f"SELECT count() FROM {config.database}.event_log FINAL WHERE type = 'CaseEscalated'"
     )
     assert logged == [(3,)]
+    # a deadline escalated again (a restart, a sweep before the last one was projected) is the
+    # same bytes: a redelivery, never a conflicting duplicate (docs/DESIGN.md §6)
+    dead = worker.reader().query(f"SELECT reason FROM {config.database}.dead_letters FINAL")
+    assert dead == []
