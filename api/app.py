@@ -22,7 +22,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Scope
 
 from civicloop import log
-from civicloop.api import auth, cases, catalogue, departments, handling, open311
+from civicloop.api import auth, cases, catalogue, departments, events, handling, open311
 from civicloop.api.backend import Backend, backend
 from civicloop.api.dashboard.router import create_dashboard_router
 from civicloop.api.errors import ApiError, Problem
@@ -31,9 +31,11 @@ from civicloop.api.keys import ApiKeyStore
 from civicloop.api.middleware import AccessLog, BodyLimit
 from civicloop.api.open311_format import render, split_format
 from civicloop.api.producing import Sender
-from civicloop.api.projected import Projections
+from civicloop.api.progress import Progress
+from civicloop.api.projected import NothingProjected, Projections
 from civicloop.config import Config
 from civicloop.privacy import KeyStore
+from civicloop.projections.tables.progress import projected_offsets
 from civicloop.streams import kafka
 
 _log = log.get(__name__)
@@ -47,6 +49,14 @@ def open_backend(config: Config) -> Backend:
     known = departments.load(config.departments, services)
     address = kafka.bootstrap(config)
     kafka.ensure_topics(config, address)  # the API may start first: topics get civicloop's settings
+    projections = Projections(config)
+
+    def marks() -> dict[int, int]:
+        try:
+            return projected_offsets(projections.query, config.database, config.events_topic)
+        except NothingProjected:
+            return {}
+
     return Backend(
         config=config,
         catalogue=services,
@@ -54,8 +64,9 @@ def open_backend(config: Config) -> Backend:
         keys=ApiKeyStore(config.api_keys),
         contacts=KeyStore(config.keystore),
         sender=Sender(address, config.events_topic),
-        projections=Projections(config),
+        projections=projections,
         idempotency=Idempotency(config.api_keys.parent / "idempotency.sqlite"),
+        progress=Progress(address, config.events_topic, marks),
     )
 
 
@@ -79,6 +90,7 @@ def create_app(config: Config) -> FastAPI:
     app.include_router(open311.router)
     app.include_router(handling.router)
     app.include_router(cases.router)
+    app.include_router(events.router)
     app.include_router(
         create_dashboard_router(lambda request: backend(request).projections, auth.dashboard_reader)
     )

@@ -17,6 +17,7 @@ from civicloop.api.departments import Departments
 from civicloop.api.idempotency import Idempotency
 from civicloop.api.keys import ApiKey, ApiKeyStore
 from civicloop.api.producing import Sender
+from civicloop.api.progress import Progress
 from civicloop.api.projected import Projections
 from civicloop.config import Config
 from civicloop.privacy import KeyStore
@@ -37,6 +38,7 @@ class Backend:
     sender: Sender
     projections: Projections
     idempotency: Idempotency  # what each Idempotency-Key was first used for (all processes)
+    progress: Progress  # Kafka's log ends and the projection's marker (read-your-writes)
     _contacts_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def source(self, key: ApiKey) -> str:

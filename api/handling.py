@@ -4,12 +4,18 @@ Each call, in this order (nothing is produced unless every step passes):
 
 1. the key is valid (401) and its role may take the action (403);
 2. the case id follows the id rule and the body has the right shape (400 naming the field);
-3. the case as currently projected exists (404), and a department key acts on its own
-   department's task (403);
-4. the SDK builds and validates the event (400 naming the field);
-5. the fold's guards accept it for the projected state (409 with the guard's reason) — the
+3. the projection catches up with the case: it waits (at most ``CATCH_UP_S``) until the
+   worker's marker covers the end of the case's partition as Kafka had it when the call came,
+   so every event accepted before — by any API process — is in the case it judges
+   (api/progress.py); a refusal that could only come from a stale case is 503 instead;
+4. the case as projected exists (404), and a department key acts on its own department's
+   task (403);
+5. the SDK builds and validates the event (400 naming the field);
+6. the fold's guards accept it for the projected state (409 with the guard's reason) — the
    same guards the worker applies, so a call that races another still dead-letters there;
-6. it is produced idempotently and answered 202 with the event id.
+7. it is produced idempotently and answered 202 with the event id and its status URL
+   (api/events.py); with ``Prefer: wait=N`` the answer waits up to N s for the outcome:
+   200 with the case after it, or 409 with the worker's reason.
 
 An ``Idempotency-Key`` header makes the event id (and a dispatch's task id) a function of
 the key, the case, the action and that header, so a retried call is one event: an id this
@@ -32,7 +38,16 @@ from starlette.responses import JSONResponse
 from civicloop.api import auth
 from civicloop.api.actions import ACTIONS, Action, Body, Context
 from civicloop.api.backend import Backend, backend, derived_id
-from civicloop.api.errors import ApiError, Problem, bad_request, not_found, shorten
+from civicloop.api.errors import ApiError, Problem, bad_request, not_found, shorten, unavailable
+from civicloop.api.events import (
+    DEAD_LETTERED,
+    PENDING,
+    PROJECTED,
+    Outcome,
+    projected_case,
+    status_url,
+    wait_outcome,
+)
 from civicloop.api.idempotency import digest
 from civicloop.api.keys import ApiKey
 from civicloop.api.requests_common import idempotency_key
@@ -44,11 +59,16 @@ from civicloop.projections.tables.schema import CASE_STATE
 from civicloop.schemas.event import Event
 from civicloop.schemas.events import EventValidationError, new_event
 from civicloop.schemas.ids import id_problem
+from civicloop.streams.producer import Delivered
 
 router = APIRouter(prefix="/api/v1", tags=["handling"])
 CaseId = Annotated[str, Path(min_length=1, max_length=200, description="The case (an Open311 request id).")]
 #: actor type of the events each role produces
 ACTOR_TYPES = {"department": "department", "supervisor": "supervisor", "dispatcher": "hotline_agent"}
+#: how long a call waits for the projection to show the case's accepted events before judging
+CATCH_UP_S = 30.0
+#: the longest ``Prefer: wait`` honoured
+MAX_WAIT_S = 30.0
 
 
 async def take(action: Action, case_id: str, body: Body, request: Request) -> JSONResponse:
@@ -59,12 +79,19 @@ async def take(action: Action, case_id: str, body: Body, request: Request) -> JS
     retry = idempotency_key(request)
     if (problem := id_problem(case_id)) is not None:  # the SDK's rule (schemas/ids.py)
         raise bad_request(f"case_id {shorten(case_id)}: {problem}", "case_id")
+    wait = preferred_wait(request)
+    # Read-your-writes: judge against a projection that shows every event Kafka held for the
+    # case when this call came (whichever API process accepted them).
+    caught_up = await api.progress.caught_up(case_id, CATCH_UP_S)
     state = await run_in_threadpool(load_state, api, case_id)
     if state is None:
+        _unless_behind(caught_up, case_id)
         raise not_found(f"case {case_id!r} not found (not reported, or not projected yet)", "case_id")
     task_id = getattr(body, "task_id", None)
     if action.on_task and task_id is not None:
         task = state.tasks.get(task_id)
+        if task is None:
+            _unless_behind(caught_up, case_id)
         auth.require_own_task(key, task.department if task else None, task_id)
     now = datetime.now(UTC)
     new_task = "t-" + derived_id(key, retry, case_id, "task").replace("-", "")[:16]
@@ -80,16 +107,70 @@ async def take(action: Action, case_id: str, body: Body, request: Request) -> JS
     if retry is not None:
         request_digest = digest([action.name, case_id, body.model_dump(mode="json")])
         await run_in_threadpool(api.idempotency.claim, event.event_id, request_digest)
-    if api.sender.already_sent(event.event_id) is not None:
-        return _accepted(event, duplicate=True)
+    sent = api.sender.already_sent(event.event_id)
+    if sent is not None:
+        return await _answer(api, event, sent, wait, duplicate=True)
     try:
         after = fold(state, event, now=now)
     except IllegalTransition as exc:
+        _unless_behind(caught_up, case_id)
         raise ApiError(409, [Problem(exc.message, None, exc.reason)], {"reason": exc.reason}) from None
     if after is state:  # the fold has seen this event id: a retry of a call already projected
-        return _accepted(event, duplicate=True)
-    await api.sender.send(event)
-    return _accepted(event, duplicate=False)
+        return await _answer(api, event, None, wait, duplicate=True)
+    delivered = await api.sender.send(event)
+    return await _answer(api, event, delivered, wait, duplicate=False)
+
+
+def preferred_wait(request: Request) -> float | None:
+    """Seconds asked for by ``Prefer: wait=N`` (RFC 7240; at most ``MAX_WAIT_S``), or None.
+    Other preferences, and a wait that is no number of seconds, are ignored, as the RFC says."""
+    for header in request.headers.getlist("prefer"):
+        for preference in header.split(","):
+            name, _, value = preference.split(";")[0].partition("=")
+            if name.strip().lower() == "wait" and value.strip().strip('"').isdigit():
+                return min(float(value.strip().strip('"')), MAX_WAIT_S)
+    return None
+
+
+def _unless_behind(caught_up: bool, case_id: str) -> None:
+    """503 when the projection had not caught up with the case: a refusal would be judged
+    on a stale case (the worker is down or far behind)."""
+    if not caught_up:
+        raise unavailable(
+            f"the projections have not yet shown every event of case {case_id!r} after "
+            f"{CATCH_UP_S:.0f} s (is the worker running?); retry shortly"
+        )
+
+
+async def _answer(
+    api: Backend, event: Event, delivered: Delivered | None, wait: float | None, duplicate: bool
+) -> JSONResponse:
+    """202 with the event id and its status URL; with ``Prefer: wait``, the outcome once known:
+    200 with the case after it, or 409 with the worker's reason."""
+    body = _accepted(event, duplicate)
+    location = {"Location": body["status_url"]}
+    if wait is None:
+        return JSONResponse(body, status_code=202, headers=location)
+    if delivered is None:  # already folded into the projected case
+        outcome = await run_in_threadpool(
+            lambda: Outcome(
+                PROJECTED, event.event_id, event.case_id, event.type, case=projected_case(api, event.case_id)
+            )
+        )
+    else:
+        outcome = await wait_outcome(
+            api, event.event_id, event.case_id, event.type, delivered.partition, delivered.offset, wait
+        )
+    if outcome.status == PENDING:
+        return JSONResponse(body, status_code=202, headers=location)
+    headers = {**location, "Preference-Applied": "wait"}
+    if outcome.status == DEAD_LETTERED:
+        problem = {"code": outcome.reason, "field": None, "description": outcome.detail}
+        answer = {**body, "status": outcome.status, "reason": outcome.reason, "errors": [problem]}
+        return JSONResponse(answer, status_code=409, headers=headers)
+    return JSONResponse(
+        {**body, "status": outcome.status, "case": outcome.case}, status_code=200, headers=headers
+    )
 
 
 async def _check_original(api: Backend, case_id: str, body: Body) -> None:
@@ -99,6 +180,7 @@ async def _check_original(api: Backend, case_id: str, body: Body) -> None:
         return
     if original == case_id:
         raise _unknown_original(f"duplicate_of {original!r} is this case itself")
+    await api.progress.caught_up(original, CATCH_UP_S)  # a case reported just now counts too
     if await run_in_threadpool(load_state, api, original) is None:
         raise _unknown_original(
             f"duplicate_of {original!r}: no such case (not reported, or not projected yet)"
@@ -139,16 +221,17 @@ def _event(
         raise bad_request(str(exc).removeprefix(f"{action.event_type}."), field, exc.reason) from None
 
 
-def _accepted(event: Event, duplicate: bool) -> JSONResponse:
+def _accepted(event: Event, duplicate: bool) -> dict[str, Any]:
     body: dict[str, Any] = {
         "event_id": event.event_id,
         "case_id": event.case_id,
         "type": event.type,
         "duplicate": duplicate,
+        "status_url": status_url(event.event_id, event.case_id),
     }
     if "task_id" in event.fields:
         body["task_id"] = event["task_id"]
-    return JSONResponse(body, status_code=202)
+    return body
 
 
 def _endpoint(action: Action) -> Callable[..., Awaitable[JSONResponse]]:
@@ -181,5 +264,12 @@ for _action in ACTIONS.values():
             for r, may in auth.PERMITTED.items()
             if _action.name in may
         ),
-        responses={409: {"description": "illegal for the case as projected; `reason` says why"}},
+        responses={
+            200: {"description": "with `Prefer: wait=N`: projected in time; `case` is the case after it"},
+            409: {
+                "description": "illegal for the case as projected (or, with `Prefer: wait`, refused by "
+                "the worker); `reason` says why"
+            },
+            503: {"description": "Kafka or the projections cannot be reached, or are too far behind"},
+        },
     )

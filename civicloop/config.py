@@ -97,6 +97,10 @@ VARIABLES: dict[str, tuple[str, str]] = {
         "8080",
         "Port of `civicloop api` (Open311 GeoReport v2, handling API, OpenAPI docs).",
     ),
+    "CIVICLOOP_API_WORKERS": (
+        "0",
+        "Processes of `civicloop api` serving its one port (`--workers` overrides). 0: one per usable core.",
+    ),
     "CIVICLOOP_API_KEYS": (
         "var/api/keys.sqlite",
         "API keys with their roles, stored hashed (`civicloop apikey`); relative paths are under "
@@ -164,6 +168,7 @@ class Config:
     worker_id: str = ""
     api_host: str = "127.0.0.1"
     api_port: int = 8080
+    api_workers: int = 0  # 0: one per usable core (see ``api_processes``)
     api_keys_file: Path | None = None  # None: var/api/keys.sqlite under home
     services: Path | None = None  # None: the packaged example catalogue
     departments: Path | None = None  # None: the packaged example departments
@@ -174,6 +179,11 @@ class Config:
     def folders(self) -> int:
         """Processes that fold case events (1: the writing process folds them itself)."""
         return self.fold_processes or len(os.sched_getaffinity(0))
+
+    @property
+    def api_processes(self) -> int:
+        """Processes of ``civicloop api`` behind its one port."""
+        return self.api_workers or len(os.sched_getaffinity(0))
 
     @property
     def events_topic(self) -> str:
@@ -256,6 +266,9 @@ def load() -> Config:
         worker_id=_checked_worker_id(_env("CIVICLOOP_WORKER_ID").strip()),
         api_host=_env("CIVICLOOP_API_HOST").strip() or "127.0.0.1",
         api_port=_port("CIVICLOOP_API_PORT"),
+        api_workers=_number(
+            "CIVICLOOP_API_WORKERS", int, "an integer", lambda v: v >= 0, "0 (one per core) or more"
+        ),
         api_keys_file=home / _env("CIVICLOOP_API_KEYS"),
         services=home / services if (services := _env("CIVICLOOP_SERVICES").strip()) else None,
         departments=home / found if (found := _env("CIVICLOOP_DEPARTMENTS").strip()) else None,
@@ -377,6 +390,7 @@ def to_env(config: Config) -> dict[str, str]:
         "CIVICLOOP_WORKER_ID": config.worker_id,
         "CIVICLOOP_API_HOST": config.api_host,
         "CIVICLOOP_API_PORT": str(config.api_port),
+        "CIVICLOOP_API_WORKERS": str(config.api_workers),
         "CIVICLOOP_API_KEYS": str(config.api_keys),
         "CIVICLOOP_SERVICES": str(config.services or ""),
         "CIVICLOOP_DEPARTMENTS": str(config.departments or ""),

@@ -19,11 +19,24 @@ def register(app: typer.Typer) -> None:
     app.add_typer(keys, name="apikey")
 
 
-def api() -> None:
+Workers = Annotated[
+    int | None,
+    typer.Option(
+        "--workers",
+        min=1,
+        help="Processes serving the one port (default: CIVICLOOP_API_WORKERS, one per core).",
+    ),
+]
+
+
+def api(workers: Workers = None) -> None:
     """Serve Open311 GeoReport v2, the handling API and OpenAPI docs (/docs) in the foreground."""
+    from dataclasses import replace
+
     from civicloop.api.server import run
 
-    run(configured())
+    config = configured()
+    run(replace(config, api_workers=workers) if workers else config)
 
 
 Role = Annotated[

@@ -178,12 +178,20 @@ def api_command(
     events: Annotated[
         int, typer.Option("--events", "-n", min=1, help="Events for the SDK ceiling.")
     ] = 20_000,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers",
+            min=1,
+            help="API processes of the second run (default: CIVICLOOP_API_WORKERS, one per core).",
+        ),
+    ] = None,
     as_json: AsJson = False,
 ) -> None:
-    """Open311 POSTs over HTTP (a real API process, loaded by wrk) vs the SDK producer."""
+    """Open311 POSTs over HTTP (a real API, 1 and N processes, loaded by wrk) vs the SDK producer."""
     from civicloop.tools.bench.api import run
 
-    _on_kafka(lambda config: run(config, seconds, concurrency, threads, events), as_json)
+    _on_kafka(lambda config: run(config, seconds, concurrency, threads, events, workers), as_json)
 
 
 def _on_kafka(bench: Callable[[Config], Result], as_json: bool) -> None:

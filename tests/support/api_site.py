@@ -11,7 +11,7 @@ import shutil
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -46,8 +46,11 @@ class Site:
         api_process(self.config).stop(timeout=30)
         self.worker.stop()
 
-    def restart_api(self) -> None:
+    def restart_api(self, workers: int | None = None) -> None:
+        """Restart ``civicloop api`` (with ``workers`` processes when given)."""
         api_process(self.config).stop(timeout=30)
+        if workers is not None:
+            self.config = replace(self.config, api_workers=workers)
         start_api(self.config)
 
     @contextmanager

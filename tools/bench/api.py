@@ -1,7 +1,8 @@
 """``civicloop bench api``: Open311 POSTs over HTTP against the bare SDK producer, same run.
 
-A real ``civicloop api`` process on a throwaway namespace (its own topics, key stores and
-port) is loaded by Debian's ``wrk`` at a fixed concurrency for a fixed time, after a warm-up:
+A real ``civicloop api`` on a throwaway namespace (its own topics, key stores and port), with
+one process and then with N processes behind the port (``--workers``, default one per core),
+is loaded by Debian's ``wrk`` at a fixed concurrency for a fixed time, after a warm-up:
 every request is a form-encoded Open311 POST with a contact, so each one is checked, sealed,
 validated, produced and acknowledged by Kafka before it is answered. wrk reports requests/s
 and latency percentiles. The ceiling is the SDK doing the same work in-process with no HTTP:
@@ -17,6 +18,7 @@ import subprocess
 import tempfile
 import time
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -35,6 +37,9 @@ from civicloop.tools.local.api_server import api_process, api_url, start_api
 from civicloop.tools.local.maven import ToolMissing
 
 RATIOS = [Ratio("api_vs_sdk", "Open311 POST over HTTP / SDK produce", "open311_post", "sdk_produce")]
+RATIO_WORKERS = Ratio(
+    "api_workers_vs_sdk", "Open311 POST, N API processes / SDK produce", "open311_post_workers", "sdk_produce"
+)
 FORM = {
     "service_code": "POTHOLE",
     "lat": "39.2904",
@@ -51,8 +56,16 @@ _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
 
 def run(
-    config: Config, seconds: int = 15, concurrency: int = 32, threads: int = 2, sdk_events: int = 20_000
+    config: Config,
+    seconds: int = 15,
+    concurrency: int = 32,
+    threads: int = 2,
+    sdk_events: int = 20_000,
+    workers: int | None = None,
 ) -> Result:
+    """The load at one API process, and — when ``workers`` (default: the configured count, one
+    per core) is more than one — again at that many processes behind the port."""
+    many = workers or config.api_processes
     wrk = shutil.which("wrk")
     if wrk is None:
         raise ToolMissing("wrk is missing: `make wrk` installs Debian's package (or apt-get install wrk)")
@@ -66,34 +79,45 @@ def run(
             script = home / "post.lua"
             script.write_text(_lua(urlencode({**FORM, "api_key": token})))
             url = f"{api_url(cfg)}/open311/v2/requests.json"
-            start_api(cfg)
-            try:
-                warm_up = _wrk(wrk, url, script, WARM_UP_S, concurrency, threads)
-                output = _wrk(wrk, url, script, seconds, concurrency, threads)
-            finally:
-                api_process(cfg).stop(timeout=30)
-            http = _parse(output)
+            reports: dict[int, tuple[str, str]] = {}
+            for processes in sorted({1, many}):
+                served = replace(cfg, api_workers=processes)
+                start_api(served)
+                try:
+                    warm_up = _wrk(wrk, url, script, WARM_UP_S, concurrency, threads)
+                    reports[processes] = (warm_up, _wrk(wrk, url, script, seconds, concurrency, threads))
+                finally:
+                    api_process(served).stop(timeout=30)
+            runs = {processes: _parse(output) for processes, (_, output) in reports.items()}
             ok_total = sum(
                 _int(r"(\d+) requests in", r) - _int(r"Non-2xx or 3xx responses: (\d+)", r)
-                for r in (warm_up, output)
+                for pair in reports.values()
+                for r in pair
             )
             posted = _events_in(cfg)
             sdk_seconds = _sdk(cfg, sdk_events, home)
-    over_http = f"Open311 POST over HTTP (wrk, {concurrency} connections)"
+    over_http = f"Open311 POST over HTTP (wrk, {concurrency} connections"
     figures = {
-        "open311_post": Figure(over_http, http["requests"], http["seconds"]),
+        "open311_post": Figure(f"{over_http}, 1 API process)", runs[1]["requests"], runs[1]["seconds"]),
         "sdk_produce": Figure(
             "SDK: new_event + seal contact + send + flush (ceiling)", sdk_events, sdk_seconds
         ),
     }
+    ratios = list(RATIOS)
+    if many > 1:
+        figures["open311_post_workers"] = Figure(
+            f"{over_http}, {many} API processes)", runs[many]["requests"], runs[many]["seconds"]
+        )
+        ratios.append(RATIO_WORKERS)
     notes: dict[str, Any] = {
         "concurrency": concurrency,
         "wrk_threads": threads,
         "duration_s": seconds,
-        "latency_ms": http["latency_ms"],
-        "non_2xx": http["non_2xx"],
-        "socket_errors": http["socket_errors"],
-        "events_in_topic_vs_2xx_posts": f"{posted} vs {ok_total} (warm-up included; cut-off in-flight "
+        "api_processes": sorted(runs),
+        "latency_ms": {f"{processes}_process": run["latency_ms"] for processes, run in runs.items()},
+        "non_2xx": sum(run["non_2xx"] for run in runs.values()),
+        "socket_errors": sum(run["socket_errors"] for run in runs.values()),
+        "events_in_topic_vs_2xx_posts": f"{posted} vs {ok_total} (warm-ups included; cut-off in-flight "
         "requests may add up to one per connection per run)",
         "partitions": cfg.partitions,
         "sdk_rounds": SDK_ROUNDS,
@@ -101,9 +125,10 @@ def run(
     }
     # wrk stops with requests in flight: the server may still produce those (at most one per
     # connection per run) after wrk stopped counting. Anything else means a lost or extra event.
-    if http["non_2xx"] or http["socket_errors"] or not ok_total <= posted <= ok_total + 2 * concurrency:
+    slack = 2 * len(runs) * concurrency
+    if notes["non_2xx"] or notes["socket_errors"] or not ok_total <= posted <= ok_total + slack:
         raise RuntimeError(f"the load run is not clean, figures would mislead: {notes}")
-    return Result("civicloop bench api", figures, RATIOS, notes)
+    return Result("civicloop bench api", figures, ratios, notes)
 
 
 def _lua(body: str) -> str:

@@ -22,8 +22,12 @@ def site(
         if request.param == "chdb"
         else request.getfixturevalue("clickhouse_server_url")
     )
-    # the SLA watchdog is off: its escalations would add events the tests do not expect
-    config = make_config(home, kafka_bootstrap=kafka_bootstrap, clickhouse_url=url, watchdog_interval=0)
+    # the SLA watchdog is off: its escalations would add events the tests do not expect; two API
+    # processes behind the one port, whatever the machine's cores: every answer must not depend
+    # on which process gave it
+    config = make_config(
+        home, kafka_bootstrap=kafka_bootstrap, clickhouse_url=url, watchdog_interval=0, api_workers=2
+    )
     running = Site(config, Worker(config)).start()
     yield running
     running.stop()
