@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Scope
 
-from civicloop import log
+from civicloop import geography, log
 from civicloop.api import auth, cases, catalogue, departments, events, handling, open311
 from civicloop.api.backend import Backend, backend
 from civicloop.api.dashboard.router import create_dashboard_router
@@ -47,6 +47,7 @@ def open_backend(config: Config) -> Backend:
     """Everything the handlers share, opened; raises with a clear message when a part is missing."""
     services = catalogue.load(config.services)
     known = departments.load(config.departments, services)
+    boundaries = geography.load(config.boundaries)
     address = kafka.bootstrap(config)
     kafka.ensure_topics(config, address)  # the API may start first: topics get civicloop's settings
     projections = Projections(config)
@@ -67,6 +68,7 @@ def open_backend(config: Config) -> Backend:
         projections=projections,
         idempotency=Idempotency(config.api_keys.parent / "idempotency.sqlite"),
         progress=Progress(address, config.events_topic, marks),
+        boundaries=boundaries,
     )
 
 
@@ -92,7 +94,11 @@ def create_app(config: Config) -> FastAPI:
     app.include_router(cases.router)
     app.include_router(events.router)
     app.include_router(
-        create_dashboard_router(lambda request: backend(request).projections, auth.dashboard_reader)
+        create_dashboard_router(
+            lambda request: backend(request).projections,
+            auth.dashboard_reader,
+            outline=lambda request: backend(request).boundaries,
+        )
     )
     app.add_api_route("/health", health, methods=["GET"], summary="Liveness (no key, reveals nothing)")
     app.add_exception_handler(ApiError, _api_error)  # type: ignore[arg-type]

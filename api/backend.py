@@ -1,5 +1,5 @@
 """What every handler shares for the life of the process: configuration, catalogue, keys,
-the producer and the projections (``app.state.backend``, made by the app's lifespan)."""
+the producer, the projections and the boundaries (``app.state.backend``, made by the app's lifespan)."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from civicloop.api.producing import Sender
 from civicloop.api.progress import Progress
 from civicloop.api.projected import Projections
 from civicloop.config import Config
+from civicloop.geography import Boundaries
 from civicloop.privacy import KeyStore
 
 T = TypeVar("T")
@@ -39,6 +40,7 @@ class Backend:
     projections: Projections
     idempotency: Idempotency  # what each Idempotency-Key was first used for (all processes)
     progress: Progress  # Kafka's log ends and the projection's marker (read-your-writes)
+    boundaries: Boundaries  # districts and grid cells (CIVICLOOP_BOUNDARIES)
     _contacts_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def source(self, key: ApiKey) -> str:

@@ -1,7 +1,9 @@
 """An Open311 ``POST requests`` form, checked field by field, turned into a ``CaseReported``.
 
 Every problem is collected and answered at once (400, each naming its field and value); an
-unknown ``service_code`` or ``jurisdiction_id`` is 404, as the spec says. The reporter's
+unknown ``service_code`` or ``jurisdiction_id`` is 404, as the spec says. A point is
+placed in its district and grid cell by the deployment's boundaries (``place``); one outside
+the service area is refused (400) unless the deployment accepts it. The reporter's
 contact (e-mail, phone, names, account and device ids) never enters the event in plaintext:
 it is sealed under the reporter's own key exactly as the SDK does (civicloop/privacy.py), and
 the reporter is known by a pseudonym.
@@ -21,7 +23,8 @@ from urllib.parse import urlparse
 
 from civicloop.api import attributes
 from civicloop.api.catalogue import Catalogue, Service
-from civicloop.api.errors import ApiError, Problem, not_found, shorten
+from civicloop.api.errors import ApiError, Problem, bad_request, not_found, shorten
+from civicloop.geography import Boundaries
 from civicloop.privacy import KeyStore, pseudonym, seal
 from civicloop.schemas.event import Event
 from civicloop.schemas.events import new_event
@@ -67,6 +70,8 @@ class Submission:
     description: str
     lat: float | None = None
     lon: float | None = None
+    district: str | None = None
+    grid: str | None = None
     address: str | None = None
     address_id: str | None = None
     media_url: str | None = None
@@ -174,6 +179,25 @@ def _degrees(name: str, text: str, limit: float) -> tuple[float | None, list[Pro
     return value, []
 
 
+def place(submission: Submission, boundaries: Boundaries, accept_outside: bool) -> None:
+    """Set the submission's district and grid from its coordinates; a point in no district
+    is a 400 naming it, unless ``accept_outside`` (then it has neither)."""
+    if submission.lat is None or submission.lon is None:
+        return  # an address alone: nothing to place it by (no geocoding)
+    found = boundaries.locate(submission.lat, submission.lon)
+    if found is None and not accept_outside:
+        west, south, east, north = boundaries.bounds
+        raise bad_request(
+            f"lat {submission.lat:g}, long {submission.lon:g} is outside the service area: reports "
+            f"are taken within the city's districts (latitude {south:g} to {north:g}, longitude "
+            f"{west:g} to {east:g})",
+            "lat",
+            "out_of_area",
+        )
+    if found is not None:
+        submission.district, submission.grid = found.district, found.grid
+
+
 def _contact(single: dict[str, str], out: Submission) -> list[Problem]:
     problems = []
     out.contact = {name: value for name in CONTACT if (value := single.get(name, "").strip())}
@@ -231,7 +255,13 @@ def reported(
         channel=submission.channel,
         category=submission.service.category,
         description=submission.description,
-        location={"lat": submission.lat, "lon": submission.lon, "address": submission.address},
+        location={
+            "lat": submission.lat,
+            "lon": submission.lon,
+            "address": submission.address,
+            "district": submission.district,
+            "grid_id": submission.grid,
+        },
         priority=submission.service.priority,
         reporter_ref=who.ref,
         media_url=submission.media_url,

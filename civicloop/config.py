@@ -121,6 +121,17 @@ VARIABLES: dict[str, tuple[str, str]] = {
         "Open311 reads of service requests and tokens: public (no key, as GeoReport v2 says; "
         "private services' descriptions and media withheld) or key (any valid API key).",
     ),
+    "CIVICLOOP_BOUNDARIES": (
+        "",
+        'District and grid-cell boundaries (GeoJSON FeatureCollection, docs/API.md "Geography"): '
+        "they give every report with coordinates its district and grid. Relative paths are under "
+        "CIVICLOOP_HOME. Empty: the packaged demo city (the simulator's).",
+    ),
+    "CIVICLOOP_OUT_OF_AREA": (
+        "refuse",
+        "refuse: the API answers 400 to a report whose lat/long is in no district of "
+        "CIVICLOOP_BOUNDARIES; accept: it takes the report, without district or grid.",
+    ),
     "CIVICLOOP_FOLD_PROCESSES": (
         "0",
         "Processes that decode and fold case events for the worker and the replay; the worker's "
@@ -174,6 +185,8 @@ class Config:
     departments: Path | None = None  # None: the packaged example departments
     open311_reads: str = "public"  # public: Open311 GETs need no key; key: they need one
     fold_processes: int = 0  # 0: one per usable core (see ``folders``)
+    boundaries: Path | None = None  # None: the packaged demo city (civicloop/geography.py)
+    out_of_area: str = "refuse"  # or "accept"
 
     @property
     def folders(self) -> int:
@@ -276,7 +289,16 @@ def load() -> Config:
         fold_processes=_number(
             "CIVICLOOP_FOLD_PROCESSES", int, "an integer", lambda v: v >= 0, "0 (one per core) or more"
         ),
+        boundaries=boundaries_file(),
+        out_of_area=_choice("CIVICLOOP_OUT_OF_AREA", ("refuse", "accept")),
     )
+
+
+def boundaries_file() -> Path | None:
+    """The boundaries file ``CIVICLOOP_BOUNDARIES`` names (under CIVICLOOP_HOME when relative),
+    or None for the packaged demo city."""
+    named = _env("CIVICLOOP_BOUNDARIES").strip()
+    return Path(_env("CIVICLOOP_HOME")).expanduser().resolve() / named if named else None
 
 
 def _choice(name: str, allowed: tuple[str, ...]) -> str:
@@ -396,4 +418,6 @@ def to_env(config: Config) -> dict[str, str]:
         "CIVICLOOP_DEPARTMENTS": str(config.departments or ""),
         "CIVICLOOP_OPEN311_READS": config.open311_reads,
         "CIVICLOOP_FOLD_PROCESSES": str(config.fold_processes),
+        "CIVICLOOP_BOUNDARIES": str(config.boundaries or ""),
+        "CIVICLOOP_OUT_OF_AREA": config.out_of_area,
     }

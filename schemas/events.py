@@ -1,7 +1,9 @@
 """Building events in Python: envelope filled in, defaults applied, contract checked.
 
 Field names, types, enums and defaults come from the latest ``.avsc`` of each type (through
-``validate``); the rules a schema cannot express are the guards in ``rules``.
+``validate``); the rules a schema cannot express are the guards in ``rules``. A
+``CaseReported`` with coordinates gets the district and grid cell its point is in from the
+configured boundaries (``civicloop/geography.py``), unless the caller named them.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from civicloop import geography
 
 from .event import Event
 from .jsonform import from_json_value, to_json_value
@@ -68,6 +72,10 @@ def _build(type: str, fields: Fields, max_future: timedelta) -> Event:
         fields["actor"] = _actor(fields["actor"])
     try:
         checked = check_record(reader_schema(type), fields)
+        if type == "CaseReported":
+            # a report with coordinates gets the district and grid its point is in (those the
+            # caller gave are kept): civicloop/geography.py, CIVICLOOP_BOUNDARIES
+            checked["location"] = geography.configured().fill(checked["location"])
         check_not_in_future(checked["occurred_at"], now, max_future)
         _check_rules(type, checked)
     except EventValidationError as err:

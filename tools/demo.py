@@ -64,13 +64,8 @@ def reports(run: str, count: int, seed: int = 7, keys: KeyStore | None = None) -
             category=category,
             description=f"demo report {i} ({category})",
             priority=rng.choice(["normal", "normal", "normal", "high", "urgent", "low"]),
-            location={
-                "lat": 39.29 + rng.uniform(-0.05, 0.05),
-                "lon": -76.61 + rng.uniform(-0.05, 0.05),
-                "address": None,
-                "grid_id": f"G{rng.randrange(1, 13):02d}",
-                "district": f"D{rng.randrange(1, 5)}",
-            },
+            # in the demo city's Old Town: the SDK gives it its district and grid cell
+            location={"lat": 31.29 + rng.uniform(-0.025, 0.025), "lon": 121.43 + rng.uniform(-0.025, 0.025)},
             reporter_ref=reporter,
             **_sealed(keys, reporter, f"+1-410-555-{rng.randrange(10**4):04d}"),
         )

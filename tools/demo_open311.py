@@ -22,8 +22,8 @@ from civicloop.tools.local.process import wait_until
 REPORTS = (
     {
         "service_code": "POTHOLE",
-        "lat": "39.2904",
-        "long": "-76.6122",
+        "lat": "31.2815",
+        "long": "121.4312",
         "attribute[SIZE]": "large",
         "description": "Deep pothole in the right lane",
         "email": "ann@example.org",
@@ -37,8 +37,8 @@ REPORTS = (
     },
     {
         "service_code": "STREETLIGHT",
-        "lat": "39.3001",
-        "long": "-76.6050",
+        "lat": "31.2904",
+        "long": "121.4405",
         "attribute[LIGHTS_OUT]": "3",
         "description": "Three lights out on the avenue",
     },

@@ -3,7 +3,9 @@
 Each function takes what a ``figures`` function returned and gives a plotly figure as a
 JSON-ready dict; the page draws it with the plotly.js that the ``plotly`` package ships
 (served by the dashboard, inlined in the report). No trace type that fetches map tiles or
-topojson is used: the map is a plain scatter of longitude and latitude.
+topojson is used: the map is a plain scatter of longitude and latitude, drawn over the
+districts of the boundaries file (``civicloop/geography.py``) as filled outlines, and framed
+on them — not on the points, so a few reports far away cannot squash the city into a dot.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from typing import Any
 
 import plotly.graph_objects as go
 import plotly.io as pio
+
+from civicloop.geography import Boundaries
 
 #: one colour per case state (``projections/fold/states.py``), so the map reads the same everywhere
 STATE_COLOURS = {
@@ -88,9 +92,19 @@ def backlog(data: dict[str, Any]) -> dict[str, Any]:
     return _json(fig)
 
 
-def places(data: dict[str, Any]) -> dict[str, Any]:
+DISTRICT_LINE, DISTRICT_FILL = "#78909c", "rgba(120, 144, 156, 0.08)"
+#: the extent's margin around the service area, as a share of its width and height
+PAD = 0.03
+
+
+def places(data: dict[str, Any], boundaries: Boundaries | None = None) -> dict[str, Any]:
+    """The cases as points coloured by state; with ``boundaries`` that cover any of them (or
+    when there are none), over the districts and framed on the service area."""
     points = data["cases"]
     fig = go.Figure()
+    frame = _frame(boundaries, points)
+    if frame is not None and boundaries is not None:
+        _districts(fig, boundaries)
     states = list(STATE_COLOURS) + sorted({p["state"] for p in points} - set(STATE_COLOURS))
     for state in states:
         colour = STATE_COLOURS.get(state, "#616161")
@@ -107,20 +121,86 @@ def places(data: dict[str, Any]) -> dict[str, Any]:
                     hovertemplate="%{text}<extra>" + state.lower() + "</extra>",
                 )
             )
-    mid_lat = sum(p["lat"] for p in points) / len(points) if points else 0.0
+    if frame is None:
+        mid_lat = sum(p["lat"] for p in points) / len(points) if points else 0.0
+        xaxis: dict[str, Any] = {}
+        yaxis: dict[str, Any] = {}
+        outside = ""
+    else:
+        west, south, east, north = frame
+        mid_lat = (south + north) / 2
+        xaxis, yaxis = {"range": [west, east]}, {"range": [south, north]}
+        away = sum(1 for p in points if not (west <= p["lon"] <= east and south <= p["lat"] <= north))
+        outside = f"; {away:,} outside the map" if away else ""
     shown = f"{len(points):,} of {data['total']:,}" if data["total"] > len(points) else f"{data['total']:,}"
     fig.update_layout(
         **LAYOUT,
-        title=f"Cases reported in the period by state ({shown})",
-        xaxis={"title": "longitude", "showgrid": False},
+        title=f"Cases reported in the period by state ({shown}{outside})",
+        xaxis={"title": "longitude", "showgrid": False, **xaxis},
         # a degree of longitude is cos(latitude) of a degree of latitude on the ground
         yaxis={
             "title": "latitude",
+            "showgrid": False,
             "scaleanchor": "x",
             "scaleratio": 1 / max(math.cos(math.radians(mid_lat)), 0.1),
+            **yaxis,
         },
     )
     return _json(fig)
+
+
+def _frame(
+    boundaries: Boundaries | None, points: list[dict[str, Any]]
+) -> tuple[float, float, float, float] | None:
+    """The service area with a margin, if the map should show it: it covers some of the points
+    (a file for another city would frame an empty map), or there are none."""
+    if boundaries is None:
+        return None
+    west, south, east, north = boundaries.bounds
+    if points and not any(west <= p["lon"] <= east and south <= p["lat"] <= north for p in points):
+        return None
+    dx, dy = (east - west) * PAD, (north - south) * PAD
+    return west - dx, south - dy, east + dx, north + dy
+
+
+def _districts(fig: go.Figure, boundaries: Boundaries) -> None:
+    """Each district as a filled outline (its holes as lines), then every name at its label
+    point; none in the legend, none answering a hover or a click."""
+    outlines = boundaries.outlines()
+    for outline in outlines:
+        xs: list[float | None] = []
+        ys: list[float | None] = []
+        for ring in outline.rings:
+            xs += [x for x, _ in ring] + [None]
+            ys += [y for _, y in ring] + [None]
+        fig.add_trace(
+            go.Scatter(
+                x=xs,
+                y=ys,
+                name=outline.name,
+                meta=outline.code,
+                legendgroup="districts",
+                showlegend=False,
+                mode="lines",
+                fill="toself",
+                fillcolor=DISTRICT_FILL,
+                line={"color": DISTRICT_LINE, "width": 1},
+                hoverinfo="skip",
+            )
+        )
+    fig.add_trace(
+        go.Scatter(
+            x=[o.label[0] for o in outlines],
+            y=[o.label[1] for o in outlines],
+            text=[o.name for o in outlines],
+            name="district names",
+            legendgroup="districts",
+            showlegend=False,
+            mode="text",
+            textfont={"color": "#546e7a", "size": 11},
+            hoverinfo="skip",
+        )
+    )
 
 
 def problems(data: dict[str, Any]) -> dict[str, Any]:

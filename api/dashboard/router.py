@@ -2,13 +2,14 @@
 
 ``create_dashboard_router`` makes an ``APIRouter`` to mount on civicloop's HTTP server
 (``app.include_router(...)``). It opens nothing itself: ``source(request)`` gives the
-projections to read (``database`` and a read-only ``query``), and ``require_reader`` is the
-FastAPI dependency that checks the caller's key and role. Every JSON route depends on it;
-the pages and scripts carry no data, so a browser can load them before the person has
-entered a key (the page sends it as ``X-API-Key`` with each request for figures). A reader
-may fix filters for the request (``request.state.dashboard_filters``, e.g. a department key's
-own department): every figure and the filters' choices are then narrowed to them, and asking
-for another value is 403.
+projections to read (``database`` and a read-only ``query``), ``require_reader`` is the
+FastAPI dependency that checks the caller's key and role, and ``outline(request)`` gives the
+boundaries the map is drawn on (by default the configured ones, ``CIVICLOOP_BOUNDARIES``).
+Every JSON route depends on ``require_reader``; the pages and scripts carry no data, so a
+browser can load them before the person has entered a key (the page sends it as
+``X-API-Key`` with each request for figures). A reader may fix filters for the request
+(``request.state.dashboard_filters``, e.g. a department key's own department): every figure
+and the filters' choices are then narrowed to them, and asking for another value is 403.
 
 JSON routes (all GET, under ``{prefix}/api``; ``from``/``to`` are ISO dates or times, UTC
 without an offset, ``to`` exclusive, as in ``civicloop metrics``; filters ``department``,
@@ -29,6 +30,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, Response
 
+from civicloop import geography
 from civicloop.api.dashboard import assets, charts, figures
 from civicloop.projections.metrics import cases
 from civicloop.projections.store.base import Params, Row
@@ -44,6 +46,7 @@ class Source(Protocol):
 
 
 SourceFor = Callable[[Request], Source]
+OutlineFor = Callable[[Request], geography.Boundaries]
 Text = Annotated[str | None, Query(max_length=200)]
 
 
@@ -74,8 +77,12 @@ View = Annotated[figures.View, Depends(chosen_view)]
 
 
 def create_dashboard_router(
-    source: SourceFor, require_reader: Callable[..., Any], prefix: str = "/dashboard"
+    source: SourceFor,
+    require_reader: Callable[..., Any],
+    prefix: str = "/dashboard",
+    outline: OutlineFor | None = None,
 ) -> APIRouter:
+    boundaries_of = outline or (lambda request: geography.configured())
     router = APIRouter(prefix=prefix, tags=["dashboard"])
     data = APIRouter(prefix="/api", dependencies=[Depends(require_reader)])
 
@@ -132,7 +139,8 @@ def create_dashboard_router(
     def places(request: Request, v: View) -> Response:
         def drawn(q: Any, db: str) -> dict[str, Any]:
             found = figures.places(q, db, v)  # the points go out once, inside the figure
-            return {"total": found["total"], "shown": len(found["cases"]), "figure": charts.places(found)}
+            figure = charts.places(found, boundaries_of(request))
+            return {"total": found["total"], "shown": len(found["cases"]), "figure": figure}
 
         return read(request, drawn)
 

@@ -24,6 +24,7 @@ def report(
 ) -> None:
     """The month's headline figures against the previous month, ranked departments, top
     problems and charts: one self-contained HTML file (docs/DASHBOARD.md)."""
+    from civicloop import geography
     from civicloop.tools.report import contents, render
 
     try:
@@ -31,10 +32,15 @@ def report(
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--month") from None
     cfg = configured()
+    boundaries = geography.load(cfg.boundaries)
     reader = open_reader(cfg)
     try:
         found = contents.contents(
-            reader.query, cfg.database, chosen, utc_offset_s=int(cfg.signal_utc_offset_h * 3600)
+            reader.query,
+            cfg.database,
+            chosen,
+            utc_offset_s=int(cfg.signal_utc_offset_h * 3600),
+            boundaries=boundaries,
         )
     finally:
         reader.close()

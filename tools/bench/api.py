@@ -42,8 +42,8 @@ RATIO_WORKERS = Ratio(
 )
 FORM = {
     "service_code": "POTHOLE",
-    "lat": "39.2904",
-    "long": "-76.6122",
+    "lat": "31.2815",
+    "long": "121.4312",  # in the demo city (the default boundaries)
     "attribute[SIZE]": "medium",
     "description": "A deep pothole in the right lane, near the bus stop.",
     "email": "bench.reporter@example.org",

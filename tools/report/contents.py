@@ -1,6 +1,7 @@
 """What a monthly report holds: the dashboard's figures for one calendar month (UTC, as
 ``civicloop metrics --from YYYY-MM-01 --to <next month>``) against the previous month, the
-month's durations and hotspots, and the charts of them."""
+month's durations and hotspots, and the charts of them (the map over the configured
+district boundaries, ``CIVICLOOP_BOUNDARIES``)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from civicloop import geography
 from civicloop.api.dashboard import charts, figures
 from civicloop.projections.metrics import reports
 from civicloop.projections.signals.hotspots import hotspots, month_bounds
@@ -28,7 +30,12 @@ class Month:
 
 
 def contents(
-    run: Query, db: str, month: Month, now: datetime | None = None, utc_offset_s: int = 0
+    run: Query,
+    db: str,
+    month: Month,
+    now: datetime | None = None,
+    utc_offset_s: int = 0,
+    boundaries: geography.Boundaries | None = None,
 ) -> dict[str, Any]:
     """Every figure and chart of the report, as plain data (rendered by ``render.html``)."""
     moment = now or datetime.now(UTC)
@@ -54,6 +61,6 @@ def contents(
             "trend": charts.trend(trend),
             "backlog": charts.backlog(backlog),
             "problems": charts.problems(problems),
-            "places": charts.places(places),
+            "places": charts.places(places, boundaries or geography.configured()),
         },
     }

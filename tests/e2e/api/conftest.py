@@ -9,6 +9,7 @@ import pytest
 
 from tests.conftest import BACKENDS, make_config
 from tests.support.api_site import Site
+from tests.support.geo import write_test_city
 from tests.support.workers import Worker
 
 
@@ -24,9 +25,17 @@ def site(
     )
     # the SLA watchdog is off: its escalations would add events the tests do not expect; two API
     # processes behind the one port, whatever the machine's cores: every answer must not depend
-    # on which process gave it
+    # on which process gave it; the boundaries are a deployment's own file: the demo city and a
+    # test district around the Baltimore coordinates the tests report from (out-of-area reports
+    # refused, the default)
+    boundaries = write_test_city(home / "boundaries.geojson")
     config = make_config(
-        home, kafka_bootstrap=kafka_bootstrap, clickhouse_url=url, watchdog_interval=0, api_workers=2
+        home,
+        kafka_bootstrap=kafka_bootstrap,
+        clickhouse_url=url,
+        watchdog_interval=0,
+        api_workers=2,
+        boundaries=boundaries,
     )
     running = Site(config, Worker(config)).start()
     yield running
