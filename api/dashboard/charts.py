@@ -129,12 +129,16 @@ def places(data: dict[str, Any], boundaries: Boundaries | None = None) -> dict[s
     else:
         west, south, east, north = frame
         mid_lat = (south + north) / 2
-        xaxis, yaxis = {"range": [west, east]}, {"range": [south, north]}
+        # constrain="domain": the plot area shrinks to the map's shape, the ranges stay as set
+        xaxis = {"range": [west, east], "constrain": "domain"}
+        yaxis = {"range": [south, north], "constrain": "domain"}
+        _district_names(fig, boundaries)  # last: the names on top of the cases
         away = sum(1 for p in points if not (west <= p["lon"] <= east and south <= p["lat"] <= north))
         outside = f"; {away:,} outside the map" if away else ""
     shown = f"{len(points):,} of {data['total']:,}" if data["total"] > len(points) else f"{data['total']:,}"
     fig.update_layout(
-        **LAYOUT,
+        # the states beside the map, so the map keeps the chart's height
+        **{**LAYOUT, "legend": {"orientation": "v", "x": 1.02, "y": 1}},
         title=f"Cases reported in the period by state ({shown}{outside})",
         xaxis={"title": "longitude", "showgrid": False, **xaxis},
         # a degree of longitude is cos(latitude) of a degree of latitude on the ground
@@ -164,10 +168,9 @@ def _frame(
 
 
 def _districts(fig: go.Figure, boundaries: Boundaries) -> None:
-    """Each district as a filled outline (its holes as lines), then every name at its label
-    point; none in the legend, none answering a hover or a click."""
-    outlines = boundaries.outlines()
-    for outline in outlines:
+    """Each district as a filled outline (its holes as lines); none in the legend, none
+    answering a hover or a click."""
+    for outline in boundaries.outlines():
         xs: list[float | None] = []
         ys: list[float | None] = []
         for ring in outline.rings:
@@ -188,6 +191,11 @@ def _districts(fig: go.Figure, boundaries: Boundaries) -> None:
                 hoverinfo="skip",
             )
         )
+
+
+def _district_names(fig: go.Figure, boundaries: Boundaries | None) -> None:
+    """Every district's name at its label point."""
+    outlines = boundaries.outlines() if boundaries else []
     fig.add_trace(
         go.Scatter(
             x=[o.label[0] for o in outlines],
@@ -197,7 +205,7 @@ def _districts(fig: go.Figure, boundaries: Boundaries) -> None:
             legendgroup="districts",
             showlegend=False,
             mode="text",
-            textfont={"color": "#546e7a", "size": 11},
+            textfont={"color": "#37474f", "size": 12, "shadow": "auto"},
             hoverinfo="skip",
         )
     )

@@ -22,6 +22,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import Select, WebDriverWait
 from typer.testing import CliRunner
 
+from civicloop import geography
 from civicloop.api.keys import ApiKeyStore
 from civicloop.cli import app as cli
 from civicloop.config import Config
@@ -192,6 +193,7 @@ def test_the_dashboard_shows_the_clis_figures_and_loads_nothing_from_outside(
         wait_for(driver, "ready", loaded={"from": FROM, "to": TO})
         assert_page_equals_cli(driver)
         save_screenshot(driver, ARTIFACTS / f"{backend}-all.png")
+        assert_map_shows_the_districts(driver)
 
         # when a filter changes, then the figures are the CLI's with that filter
         departments = [row for row in cli_metrics(FROM, TO, by="department") if row["group"]]
@@ -241,6 +243,30 @@ def test_the_dashboard_shows_the_clis_figures_and_loads_nothing_from_outside(
     assert sum("/dashboard/api/" in url for url in seen) >= 3 * 7
     assert outside(seen, dashboard) == []
     assert (ARTIFACTS / f"{backend}-department.png").stat().st_size > 10_000
+
+
+def assert_map_shows_the_districts(driver: WebDriver) -> None:
+    """The map's SVG has each district of the (default, demo city) boundaries as a filled
+    path with its name, under the cases, and the map is framed on the service area."""
+    drawn = driver.execute_script(
+        """const map = document.getElementById("places");
+        const traces = Array.from(map.querySelectorAll(".scatterlayer .trace"));
+        return {
+          fills: traces.filter((t) => t.querySelector("path.js-fill")).length,
+          first_points: traces.findIndex((t) => t.querySelector("path.point")),
+          last_fill: traces.map((t) => !!t.querySelector("path.js-fill")).lastIndexOf(true),
+          names: Array.from(map.querySelectorAll(".scatterlayer .textpoint")).map((t) => t.textContent),
+          x: map._fullLayout.xaxis.range, y: map._fullLayout.yaxis.range,
+        };"""
+    )
+    city = geography.load()
+    assert drawn["fills"] == len(city.districts) == 6
+    assert sorted(drawn["names"]) == sorted(o.name for o in city.outlines())
+    assert 0 <= drawn["last_fill"] < drawn["first_points"], "the cases are drawn on top of the districts"
+    west, south, east, north = city.bounds
+    (x0, x1), (y0, y1) = drawn["x"], drawn["y"]
+    assert x0 < west < east < x1 and y0 < south < north < y1
+    assert x1 - x0 < 1.1 * (east - west) and y1 - y0 < 1.1 * (north - south), "framed on the city"
 
 
 def test_figures_need_the_key(dashboard: str, analyst_key: str) -> None:

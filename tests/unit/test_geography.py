@@ -17,9 +17,12 @@ from civicloop.api.dashboard import charts
 from civicloop.api.errors import ApiError
 from civicloop.geography import Boundaries, Place
 from civicloop.schemas.events import new_event
+from civicloop.tools.ingest import nyc311
 from civicloop.tools.simulate import simulate
 from civicloop.tools.simulate.city import boundaries_text
 from tests.support.geo import rectangle, write_test_city
+
+NYC = Path(__file__).parents[1] / "data" / "nyc"
 
 # Two districts side by side sharing the edge lon = 1; A has a hole (0.2..0.4 square) that the
 # enclave E fills in part, and its own two cells; B is a MultiPolygon of two squares.
@@ -287,3 +290,24 @@ def test_boundaries_of_another_city_are_not_drawn_under_this_citys_cases() -> No
     assert not [t for t in figure["data"] if t.get("legendgroup") == "districts"]
     assert "range" not in figure["layout"]["xaxis"]
     assert json.dumps(figure)  # still a plain JSON figure
+
+
+def test_an_import_keeps_the_exports_districts_and_fills_only_what_is_missing(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # given boundaries that cover New York, in a deployment's own file
+    nyc = collection(
+        rectangle(-74.3, 40.4, -73.6, 41.0, level="district", district="NYC"),
+        rectangle(-74.3, 40.4, -73.6, 41.0, level="grid", grid="NYC-1", district="NYC"),
+    )
+    (tmp_path / "nyc.geojson").write_text(json.dumps(nyc), encoding="utf-8")
+    monkeypatch.setenv("CIVICLOOP_HOME", str(tmp_path))
+    monkeypatch.setenv("CIVICLOOP_BOUNDARIES", "nyc.geojson")
+    # when the NYC export is imported
+    events = {e.case_id: e for e in nyc311.read(NYC / "iso_2019.csv") if e.type == "CaseReported"}
+    # then a row with no borough of its own gets the boundaries' district and cell
+    unplaced = events["nyc-43000005"]["location"]
+    assert (unplaced["district"], unplaced["grid_id"]) == ("NYC", "NYC-1")
+    # and a row with its own borough and community board keeps them
+    own = events["nyc-43000001"]["location"]
+    assert own["grid_id"] == "01 BROOKLYN" and own["district"] not in (None, "NYC")

@@ -1,7 +1,7 @@
 """Dependencies point one way: cli → tools → streams → projections → schemas.
 
 The folder layout is the architecture (docs/DESIGN.md §2); this test keeps it honest. A module
-may import its own layer and any lower one; ``civicloop.{config,log,privacy,runtime,stats}``
+may import its own layer and any lower one; ``civicloop.{config,geography,log,privacy,runtime,stats}``
 are the base every layer may use, and they import no layer. Inside projections, the fold is
 pure: it imports the schemas and nothing else of projections.
 """
