@@ -12,16 +12,40 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictStr
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictStr,
+)
 
+from civicloop.api import text
 from civicloop.api.departments import Departments
 from civicloop.api.errors import ApiError, Problem, bad_request, shorten
 from civicloop.projections.fold.casestate import CaseState
 from civicloop.projections.fold.policy import deadlines_for, default_policy
+from civicloop.schemas.limits import MAX_ID, MAX_TEXT
 
-# Strict: a number is not a task id and "yes" is not true (a clear 400, not a guess).
-Text = StrictStr
-Note = StrictStr | None
+
+def _checked(multiline: bool) -> AfterValidator:
+    def check(value: str) -> str:
+        wrong = text.problem(value, multiline)
+        if wrong:
+            raise ValueError(f"the text {wrong}")
+        return value
+
+    return AfterValidator(check)
+
+
+# Strict: a number is not a task id and "yes" is not true (a clear 400, not a guess). Ids,
+# codes and names are one line of at most MAX_ID characters, as the event's fields hold;
+# a note may have several lines (tab and line breaks, no other control character).
+Text = Annotated[StrictStr, Field(max_length=MAX_ID), _checked(multiline=False)]
+Note = Annotated[StrictStr, Field(max_length=MAX_TEXT["note"]), _checked(multiline=True)] | None
 
 
 def _iso(value: Any) -> datetime:
@@ -53,19 +77,19 @@ class RegisterBody(Body):
 class VoidBody(Body):
     reason: Text = Field(description="invalid, out_of_scope or duplicate.")
     duplicate_of: Text | None = Field(None, description="The original case (required for duplicate).")
-    note: Note = Field(None, max_length=2000)
+    note: Note = None
 
 
 class DispatchBody(Body):
     department: Text | None = Field(None, description="Default: the department the case's service routes to.")
     role: Text = Field("lead", description="lead or assist.")
-    task_id: Text | None = Field(None, max_length=100, description="Default: a new id.")
+    task_id: Text | None = Field(None, description="Default: a new id.")
     accept_by: Moment | None = Field(None, description="Default: from the deadline policy.")
     dispose_by: Moment | None = Field(None, description="Default: from the deadline policy.")
 
 
 class TaskBody(Body):
-    task_id: Text = Field(max_length=100)
+    task_id: Text
 
 
 class ExtendBody(TaskBody):
@@ -75,19 +99,19 @@ class ExtendBody(TaskBody):
 
 class ReturnBody(TaskBody):
     reason: Text = Field(description="wrong_area, unclear_ownership, not_our_duty, insufficient_info, other.")
-    note: Note = Field(None, max_length=2000)
+    note: Note = None
 
 
 class DisposeBody(TaskBody):
     outcome: Text = Field(
         description="fixed, not_responsible, no_further_action, referred, cannot_fix, other."
     )
-    note: Note = Field(None, max_length=2000)
+    note: Note = None
 
 
 class CheckBody(Body):
     passed: StrictBool
-    note: Note = Field(None, max_length=2000)
+    note: Note = None
 
 
 class CloseBody(Body):

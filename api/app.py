@@ -13,22 +13,25 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.metadata import version
 from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import Match
 from starlette.types import ASGIApp, Scope
 
 from civicloop import geography, log
-from civicloop.api import auth, cases, catalogue, departments, events, handling, open311
+from civicloop.api import auth, cases, catalogue, departments, events, handling, open311, openapi
 from civicloop.api.backend import Backend, backend
 from civicloop.api.dashboard.router import create_dashboard_router
+from civicloop.api.docs import create_docs_router
 from civicloop.api.errors import ApiError, Problem
 from civicloop.api.idempotency import Idempotency
 from civicloop.api.keys import ApiKeyStore
-from civicloop.api.middleware import AccessLog, BodyLimit
+from civicloop.api.middleware import AccessLog, BodyLimit, CleanTarget, SecurityHeaders, printable
 from civicloop.api.open311_format import render, split_format
 from civicloop.api.producing import Sender
 from civicloop.api.progress import Progress
@@ -88,7 +91,15 @@ def create_app(config: Config) -> FastAPI:
         summary="Open311 GeoReport v2 for citizen apps, a handling API for departments, keys with roles.",
         description="See docs/API.md. Keys: `civicloop apikey create --role ROLE`.",
         lifespan=lifespan,
+        docs_url=None,  # served below from the pinned swagger-ui-py package, not a CDN
+        redoc_url=None,
+        servers=[{"url": config.api_public_url}],
     )
+    app.state.public_url = config.api_public_url
+    # Starlette's own trailing-slash redirect names the Host header's host and keeps the query
+    # (an Open311 api_key with it): the 404 handler redirects instead (_http_error).
+    app.router.redirect_slashes = False
+    app.include_router(create_docs_router(app.title))
     app.include_router(open311.router)
     app.include_router(handling.router)
     app.include_router(cases.router)
@@ -101,11 +112,15 @@ def create_app(config: Config) -> FastAPI:
         )
     )
     app.add_api_route("/health", health, methods=["GET"], summary="Liveness (no key, reveals nothing)")
+    openapi.install(app, public_reads=config.open311_reads == "public")
     app.add_exception_handler(ApiError, _api_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(HTTPException, _http_error)  # type: ignore[arg-type]
-    app.add_middleware(BodyLimit, limit=BODY_LIMIT, render=error_response)
+    # outermost last: headers on every answer, then the log, then the checks before routing
+    app.add_middleware(BodyLimit, limit=BODY_LIMIT, render=error_response, timeout=config.api_body_timeout)
+    app.add_middleware(CleanTarget, render=error_response)
     app.add_middleware(AccessLog)
+    app.add_middleware(SecurityHeaders)
     return app
 
 
@@ -139,6 +154,20 @@ async def _validation_error(request: Request, error: RequestValidationError) -> 
     return await _api_error(request, ApiError(400, problems))
 
 
+def _without_slash(request: Request) -> Response | None:
+    """A 308 to the same path without its trailing slash when that is a route: at the
+    configured public URL (never the Host header), and without ``api_key`` in the query."""
+    path: str = request.scope["path"]
+    if len(path) < 2 or not path.endswith("/"):
+        return None
+    scope = {**request.scope, "path": path.rstrip("/")}
+    if not any(route.matches(scope)[0] == Match.FULL for route in request.app.router.routes):
+        return None
+    query = [(k, v) for k, v in parse_qsl(request.url.query, keep_blank_values=True) if k != "api_key"]
+    target = request.app.state.public_url + request.scope.get("root_path", "") + scope["path"]
+    return RedirectResponse(target + ("?" + urlencode(query) if query else ""), status_code=308)
+
+
 def _problem(error: dict[str, Any]) -> Problem:
     location = [str(part) for part in error.get("loc", ()) if part not in ("body", "query", "path")]
     field = ".".join(location) or "body"
@@ -154,8 +183,12 @@ def _problem(error: dict[str, Any]) -> Problem:
 
 async def _http_error(request: Request, error: HTTPException) -> Response:
     detail = str(error.detail) if error.detail else "request failed"
+    path = printable(request.url.path)
     if error.status_code == 404:
-        detail = f"no such resource: {request.method} {request.url.path} (see /docs)"
+        moved = None if "endpoint" in request.scope else _without_slash(request)
+        if moved is not None:
+            return moved
+        detail = f"no such resource: {request.method} {path} (see /docs)"
     elif error.status_code == 405:
-        detail = f"{request.method} is not allowed on {request.url.path}"
+        detail = f"{request.method} is not allowed on {path}"
     return await _api_error(request, ApiError(error.status_code, [Problem(detail, None, "http")]))

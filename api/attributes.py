@@ -4,15 +4,13 @@ numbers, ISO 8601 datetimes, no line breaks in a ``string``, none for informatio
 
 from __future__ import annotations
 
-import math
-import re
 from datetime import datetime
 
+from civicloop.api import text
 from civicloop.api.catalogue import LISTS, Attribute, Service
 from civicloop.api.errors import Problem, shorten
 
 ATTRIBUTE_LIMIT = 1000  # characters per value
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def checked(
@@ -73,10 +71,7 @@ def _datatype_problem(attribute: Attribute, value: str) -> str | None:
         keys = [v.key for v in attribute.values]
         return None if value in keys else f"not one of the keys {', '.join(keys)}"
     if kind == "number":
-        try:
-            return None if math.isfinite(float(value)) else "not a finite number"
-        except ValueError:
-            return "not a number"
+        return None if text.number(value) is not None else "not a number (finite, in ASCII digits)"
     if kind == "datetime":
         try:
             datetime.fromisoformat(value)
@@ -85,6 +80,4 @@ def _datatype_problem(attribute: Attribute, value: str) -> str | None:
         return None
     if kind == "string" and ("\n" in value or "\r" in value):
         return "a string has no line breaks (use a text attribute)"
-    if _CONTROL.search(value):
-        return "contains control characters"
-    return None
+    return text.problem(value, multiline=kind == "text")

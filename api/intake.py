@@ -12,7 +12,6 @@ the reporter is known by a pseudonym.
 from __future__ import annotations
 
 import json
-import math
 import re
 import uuid
 from collections.abc import Iterable
@@ -21,14 +20,14 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlparse
 
-from civicloop.api import attributes
+from civicloop.api import attributes, text
 from civicloop.api.catalogue import Catalogue, Service
 from civicloop.api.errors import ApiError, Problem, bad_request, not_found, shorten
 from civicloop.geography import Boundaries
 from civicloop.privacy import KeyStore, pseudonym, seal
 from civicloop.schemas.event import Event
 from civicloop.schemas.events import new_event
-from civicloop.schemas.limits import MAX_TEXT
+from civicloop.schemas.limits import MAX_ID, MAX_TEXT
 
 #: the form fields of POST Service Request (GeoReport v2), each at most once
 FIELDS = frozenset(
@@ -56,9 +55,15 @@ IDENTITY = ("account_id", "email", "phone", "device_id")
 _ATTRIBUTE = re.compile(r"^attribute\[([^\[\]]{1,100})\](\[\])?$")
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
 _PHONE = re.compile(r"^\+?[0-9 ().\-]{3,40}$")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-#: longest accepted value per field (characters); description follows Open311 (4,000)
-LIMITS = {"description": MAX_TEXT["description"], "media_url": 2048, "address_string": 500, "email": 254}
+#: longest accepted value per field (characters): what the event's field may hold
+#: (schemas/limits.py); description follows Open311 (4,000)
+LIMITS = {
+    "description": MAX_TEXT["description"],
+    "media_url": MAX_TEXT["media_url"],
+    "address_string": MAX_TEXT["location.address"],
+    "address_id": MAX_ID,
+    "email": 254,
+}
 DEFAULT_LIMIT = 200
 
 
@@ -143,12 +148,9 @@ def _text_problems(name: str, value: str) -> list[Problem]:
     limit = LIMITS.get(name, DEFAULT_LIMIT)
     if len(value) > limit:
         return [Problem(f"{name} is {len(value)} characters long; at most {limit} are allowed", name)]
-    if any(0xD800 <= ord(c) <= 0xDFFF for c in value):
-        return [Problem(f"{name} is not valid UTF-8 text", name)]
-    if _CONTROL.search(value):
-        return [Problem(f"{name} {shorten(value)} contains control characters", name)]
-    if name != "description" and ("\n" in value or "\r" in value):
-        return [Problem(f"{name} {shorten(value)} contains a line break (only description may)", name)]
+    wrong = text.problem(value, multiline=name == "description")
+    if wrong:
+        return [Problem(f"{name} {shorten(value)} {wrong}", name)]
     return []
 
 
@@ -169,13 +171,14 @@ def _location(single: dict[str, str], out: Submission) -> list[Problem]:
     return problems
 
 
-def _degrees(name: str, text: str, limit: float) -> tuple[float | None, list[Problem]]:
-    try:
-        value = float(text)
-    except ValueError:
-        return None, [Problem(f"{name} {shorten(text)} is not a number (WGS84 degrees)", name)]
-    if not math.isfinite(value) or not -limit <= value <= limit:
-        return None, [Problem(f"{name} {shorten(text)} must be between {-limit:g} and {limit:g}", name)]
+def _degrees(name: str, given: str, limit: float) -> tuple[float | None, list[Problem]]:
+    value = text.number(given)
+    if value is None:
+        return None, [
+            Problem(f"{name} {shorten(given)} is not a number (WGS84 degrees in ASCII digits)", name)
+        ]
+    if not -limit <= value <= limit:
+        return None, [Problem(f"{name} {shorten(given)} must be between {-limit:g} and {limit:g}", name)]
     return value, []
 
 
@@ -210,11 +213,19 @@ def _contact(single: dict[str, str], out: Submission) -> list[Problem]:
         problems.append(Problem(f"phone {shorten(phone)} is not a phone number", "phone"))
     media = single.get("media_url", "").strip()
     if media:
-        parsed = urlparse(media)
-        if parsed.scheme not in ("http", "https") or not parsed.netloc or " " in media:
+        if not _web_url(media):
             problems.append(Problem(f"media_url {shorten(media)} is not an http(s) URL", "media_url"))
         out.media_url = media
     return problems
+
+
+def _web_url(url: str) -> bool:
+    try:
+        parsed = urlparse(url)
+        parsed.port  # noqa: B018 -- reading it checks it (a bad port or IPv6 literal raises)
+    except ValueError:  # e.g. an IPv6 literal without its closing bracket: http://[::1
+        return False
+    return parsed.scheme in ("http", "https") and bool(parsed.hostname) and " " not in url
 
 
 @dataclass(frozen=True)

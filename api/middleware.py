@@ -1,30 +1,102 @@
-"""What wraps every request: a body-size limit and the access log.
+"""What wraps every request: security headers, a clean request target, a body-size limit
+and deadline, and the access log.
 
 The body limit reads at most ``limit`` bytes before any handler runs (chunked bodies too),
-so an oversized request is refused with 413 and never parsed. The access log records the
-method, the path without its query string (an Open311 client may put ``api_key`` there), the
-status, the time taken and the id of the key used — never the key.
+so an oversized request is refused with 413 and never parsed; a body not whole within
+``timeout`` seconds (announced and not sent, or trickled) is answered 408 and the connection
+closed. A path or query string that is not UTF-8 once percent-decoded, or holds a control
+character, is refused with 400 before routing. The access log records the method, the path
+without its query string (an Open311 client may put ``api_key`` there) with anything
+unprintable escaped, the status, the time taken and the id of the key used — never the key.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
+from urllib.parse import unquote_to_bytes
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from civicloop import log
+from civicloop.api import text
 from civicloop.api.errors import ApiError, Problem
 
 _log = log.get("civicloop.api.access")
 Render = Callable[[Scope, ApiError], ASGIApp]
 
 
-class BodyLimit:
-    """413 for a request body larger than ``limit`` bytes; the body is buffered up to it."""
+#: what every answer carries: no script, style sheet, frame or form target from elsewhere, no
+#: inline script (the pages load their scripts as files), never framed, no MIME sniffing, and
+#: no URL (which may hold an ``api_key``) sent on as a Referer
+SECURITY_HEADERS = [
+    (
+        b"content-security-policy",
+        b"default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+        b"img-src 'self' data: blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+        b"form-action 'self'; frame-ancestors 'none'",
+    ),
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+]
 
-    def __init__(self, app: ASGIApp, limit: int, render: Render) -> None:
-        self.app, self.limit, self.render = app, limit, render
+
+class SecurityHeaders:
+    """Adds :data:`SECURITY_HEADERS` to every answer (errors and static files included)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def sending(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                names = {name.lower() for name, _ in message.get("headers", [])}
+                extra = [(n, v) for n, v in SECURITY_HEADERS if n not in names]
+                message = {**message, "headers": [*message.get("headers", []), *extra]}
+            await send(message)
+
+        await self.app(scope, receive, sending)
+
+
+class CleanTarget:
+    """400 for a path or query string that is not UTF-8 once percent-decoded (the server would
+    put U+FFFD in its place) or that holds a control character (``%00``, ``%0A``, ``%C2%85``)."""
+
+    def __init__(self, app: ASGIApp, render: Render) -> None:
+        self.app, self.render = app, render
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            raw_path = scope.get("raw_path") or scope["path"].encode("utf-8", "surrogateescape")
+            for part, raw in (("path", raw_path), ("query string", scope.get("query_string", b""))):
+                wrong = _target_problem(raw.replace(b"+", b" ") if part == "query string" else raw)
+                if wrong:
+                    error = ApiError(400, [Problem(f"the {part} {wrong}", part.split()[0], "bad_text")])
+                    await self.render(scope, error)(scope, receive, send)
+                    return
+        await self.app(scope, receive, send)
+
+
+def _target_problem(raw: bytes) -> str | None:
+    try:
+        decoded = unquote_to_bytes(raw).decode("utf-8")
+    except UnicodeDecodeError:
+        return "is not UTF-8 once percent-decoded"
+    return text.problem(decoded)
+
+
+class BodyLimit:
+    """413 for a request body larger than ``limit`` bytes; the body is buffered up to it.
+    408 for one not whole within ``timeout`` seconds."""
+
+    def __init__(self, app: ASGIApp, limit: int, render: Render, timeout: float = 10.0) -> None:
+        self.app, self.limit, self.render, self.timeout = app, limit, render, timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -34,20 +106,22 @@ class BodyLimit:
         if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
             await self._refuse(scope, receive, send)
             return
-        chunks, size = [], 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.limit:
-                await self._refuse(scope, receive, send)
-                return
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
-        body = b"".join(chunks)
+        try:
+            async with asyncio.timeout(self.timeout):
+                body = await self._read(receive)
+        except TimeoutError:
+            error = ApiError(
+                408,
+                [Problem(f"the request body was not whole within {self.timeout:g} s", "body", "timeout")],
+            )
+            # the answer goes out with Connection: close: what the client sends on is never read
+            await self.render(scope, error)(scope, receive, _closing(send))
+            return
+        except _TooLarge:
+            await self._refuse(scope, receive, send)
+            return
+        if body is None:  # the client went away
+            return
         replayed = False
 
         async def replay() -> Message:
@@ -59,11 +133,46 @@ class BodyLimit:
 
         await self.app(scope, replay, send)
 
+    async def _read(self, receive: Receive) -> bytes | None:
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return None
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.limit:
+                raise _TooLarge
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(chunks)
+
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         error = ApiError(
             413, [Problem(f"the request body is larger than {self.limit:,} bytes", "body", "too_large")]
         )
         await self.render(scope, error)(scope, receive, send)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def _closing(send: Send) -> Send:
+    async def sending(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message = {**message, "headers": [*message.get("headers", []), (b"connection", b"close")]}
+        await send(message)
+
+    return sending
+
+
+def printable(value: str) -> str:
+    """``value`` with every unprintable character escaped (``\\n``, ``\\x1b``, ``\\u2028``), so
+    what a client sends cannot forge or break a log line."""
+    if value.isprintable():
+        return value
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in value)
 
 
 class AccessLog:
@@ -91,8 +200,8 @@ class AccessLog:
             state = scope.get("state") or {}
             _log.info(
                 "http_request",
-                method=scope["method"],
-                path=scope["path"],
+                method=printable(scope["method"]),
+                path=printable(scope["path"]),
                 status=status,
                 ms=round((time.perf_counter() - started) * 1000, 1),
                 key_id=state.get("key_id"),

@@ -43,7 +43,7 @@ async def discovery(fmt: str, request: Request) -> Response:
     catalogue = _catalogue(request)
     endpoint = {
         "specification": SPEC,
-        "url": str(request.base_url).rstrip("/") + PREFIX,
+        "url": request.app.state.public_url + PREFIX,  # configured, never the Host header
         "changeset": catalogue.changeset,
         "type": "production",
         "formats": ["text/xml", "application/json"],

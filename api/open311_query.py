@@ -17,6 +17,7 @@ from starlette.datastructures import QueryParams
 from civicloop.api.catalogue import Catalogue
 from civicloop.api.errors import ApiError, Problem, not_found, shorten
 from civicloop.api.service_requests import Query
+from civicloop.api.text import whole
 
 MAX_SPAN = timedelta(days=90)
 MAX_PAGE = 1000
@@ -94,10 +95,11 @@ def _number(values: dict[str, str], name: str, default: int, most: int, problems
     text = values.get(name, "").strip()
     if not text:
         return default
-    if not text.isdigit() or not 1 <= int(text) <= most:
+    number = whole(text)  # ASCII digits: str.isdigit() takes '²', which int() then refuses
+    if number is None or not 1 <= number <= most:
         problems.append(Problem(f"{name} {shorten(text)} must be a whole number from 1 to {most}", name))
         return default
-    return int(text)
+    return number
 
 
 def _period(values: dict[str, str], problems: list[Problem]) -> tuple[datetime, datetime]:

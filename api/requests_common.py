@@ -4,14 +4,16 @@ header and form bodies."""
 from __future__ import annotations
 
 import re
+from urllib.parse import parse_qsl
 
-from starlette.datastructures import FormData
+from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
 
 from civicloop.api.errors import bad_request
 
 _IDEMPOTENCY = re.compile(r"^[\x21-\x7e]{1,200}$")
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+MAX_FIELDS = 200
 
 
 def idempotency_key(request: Request) -> str | None:
@@ -36,7 +38,35 @@ async def form(request: Request) -> FormData:
             f"not {content_type or 'no content type'!r}",
             "Content-Type",
         )
+    body = await request.body()
     try:
-        return await request.form(max_files=0, max_fields=200)
+        body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        # starlette would read such bytes as Latin-1 (b"\xff\xfe" as "ÿþ"): refused, never altered
+        raise bad_request(f"the form body is not UTF-8: {exc.reason} at byte {exc.start}", "body") from None
+    if content_type == FORM_TYPES[0]:
+        return _urlencoded(body)
+    try:
+        return await request.form(max_files=0, max_fields=MAX_FIELDS)
     except Exception as exc:
         raise bad_request(f"the form body cannot be read: {str(exc) or type(exc).__name__}", "body") from None
+
+
+def _urlencoded(body: bytes) -> FormData:
+    """The fields of an application/x-www-form-urlencoded body; percent-escapes must decode as
+    UTF-8 (starlette would replace a bad one with U+FFFD)."""
+    try:
+        pairs = parse_qsl(
+            body.decode("utf-8"),  # checked by the caller
+            keep_blank_values=True,
+            strict_parsing=False,
+            encoding="utf-8",
+            errors="strict",
+            max_num_fields=MAX_FIELDS,
+        )
+    except UnicodeDecodeError as exc:
+        raise bad_request(f"a form field is not UTF-8 once percent-decoded: {exc.reason}", "body") from None
+    except ValueError as exc:  # more than MAX_FIELDS fields
+        raise bad_request(f"the form body cannot be read: {exc}", "body") from None
+    fields: list[tuple[str, str | UploadFile]] = list(pairs)
+    return FormData(fields)

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
+from urllib.parse import urlsplit
 
 N = TypeVar("N", int, float)
 
@@ -101,6 +102,17 @@ VARIABLES: dict[str, tuple[str, str]] = {
         "0",
         "Processes of `civicloop api` serving its one port (`--workers` overrides). 0: one per usable core.",
     ),
+    "CIVICLOOP_API_PUBLIC_URL": (
+        "",
+        "The API's address as its clients reach it (e.g. https://311.example.org behind a proxy): "
+        "discovery's endpoint URL and every redirect use it, never a request's Host header. "
+        "Empty: http://CIVICLOOP_API_HOST:CIVICLOOP_API_PORT.",
+    ),
+    "CIVICLOOP_API_BODY_TIMEOUT": (
+        "10",
+        "Seconds a client has to send a request's whole body; one that announces more than it "
+        "sends, or trickles it, is answered 408 and cut off.",
+    ),
     "CIVICLOOP_API_KEYS": (
         "var/api/keys.sqlite",
         "API keys with their roles, stored hashed (`civicloop apikey`); relative paths are under "
@@ -181,6 +193,8 @@ class Config:
     api_port: int = 8080
     api_workers: int = 0  # 0: one per usable core (see ``api_processes``)
     api_keys_file: Path | None = None  # None: var/api/keys.sqlite under home
+    api_public_url_setting: str = ""  # empty: derived from api_host and api_port
+    api_body_timeout: float = 10.0
     services: Path | None = None  # None: the packaged example catalogue
     departments: Path | None = None  # None: the packaged example departments
     open311_reads: str = "public"  # public: Open311 GETs need no key; key: they need one
@@ -218,6 +232,15 @@ class Config:
     @property
     def var(self) -> Path:
         return self.home / "var"
+
+    @property
+    def api_public_url(self) -> str:
+        """The API's base URL as clients reach it, without a trailing slash."""
+        if self.api_public_url_setting:
+            return self.api_public_url_setting.rstrip("/")
+        host = "127.0.0.1" if self.api_host in ("", "0.0.0.0") else self.api_host
+        host = "[::1]" if host == "::" else f"[{host}]" if ":" in host else host
+        return f"http://{host}:{self.api_port}"
 
     @property
     def api_keys(self) -> Path:
@@ -283,6 +306,10 @@ def load() -> Config:
             "CIVICLOOP_API_WORKERS", int, "an integer", lambda v: v >= 0, "0 (one per core) or more"
         ),
         api_keys_file=home / _env("CIVICLOOP_API_KEYS"),
+        api_public_url_setting=_public_url("CIVICLOOP_API_PUBLIC_URL"),
+        api_body_timeout=_number(
+            "CIVICLOOP_API_BODY_TIMEOUT", float, "a number", lambda v: 0 < v <= 3600, "seconds, 0 < s <= 3600"
+        ),
         services=home / services if (services := _env("CIVICLOOP_SERVICES").strip()) else None,
         departments=home / found if (found := _env("CIVICLOOP_DEPARTMENTS").strip()) else None,
         open311_reads=_choice("CIVICLOOP_OPEN311_READS", ("public", "key")),
@@ -307,6 +334,27 @@ def _choice(name: str, allowed: tuple[str, ...]) -> str:
     if value not in allowed:
         raise ValueError(f"{name}={raw!r} must be {' or '.join(allowed)}")
     return value
+
+
+def _public_url(name: str) -> str:
+    raw = _env(name).strip()
+    if not raw:
+        return ""
+    try:
+        parts = urlsplit(raw)
+        parts.port  # noqa: B018 -- reading it checks it
+    except ValueError:
+        parts = None
+    if (
+        parts is None
+        or parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or parts.query
+        or parts.fragment
+        or parts.username is not None
+    ):
+        raise ValueError(f"{name}={raw!r} must be an http(s) URL without credentials, query or fragment")
+    return raw.rstrip("/")
 
 
 def _windows(name: str) -> tuple[str, ...]:
@@ -414,6 +462,8 @@ def to_env(config: Config) -> dict[str, str]:
         "CIVICLOOP_API_PORT": str(config.api_port),
         "CIVICLOOP_API_WORKERS": str(config.api_workers),
         "CIVICLOOP_API_KEYS": str(config.api_keys),
+        "CIVICLOOP_API_PUBLIC_URL": config.api_public_url_setting,
+        "CIVICLOOP_API_BODY_TIMEOUT": str(config.api_body_timeout),
         "CIVICLOOP_SERVICES": str(config.services or ""),
         "CIVICLOOP_DEPARTMENTS": str(config.departments or ""),
         "CIVICLOOP_OPEN311_READS": config.open311_reads,

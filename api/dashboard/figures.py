@@ -9,6 +9,7 @@ before it, so "change" always compares like with like.
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -98,10 +99,37 @@ def headline(run: Query, db: str, view: View) -> dict[str, Any]:
         "period": _period(view.start, view.end),
         "previous_period": _period(*view.previous),
         "as_of": view.as_of,
+        "command": same_figures(view),
         "tiles": tiles,
         "current": current,
         "previous": previous,
     }
+
+
+def same_figures(view: View) -> str:
+    """The ``civicloop metrics`` command line that prints the period's figures, every argument
+    quoted for a POSIX shell: the filters come from a URL anyone can craft, and a person may
+    paste the line into a terminal."""
+    words = [
+        "civicloop",
+        "metrics",
+        "--by",
+        "all",
+        "--from",
+        _cli_time(view.start),
+        "--to",
+        _cli_time(view.end),
+    ]
+    for dimension, value in sorted(view.filters.items()):
+        words += [f"--{dimension}", value]
+    return shlex.join([*words, "--format", "json"])
+
+
+def _cli_time(moment: datetime) -> str:
+    utc = moment.astimezone(UTC)
+    if utc == utc.replace(hour=0, minute=0, second=0, microsecond=0):
+        return utc.date().isoformat()
+    return utc.replace(tzinfo=None).isoformat()
 
 
 def trend(run: Query, db: str, view: View, step: str | None = None) -> dict[str, Any]:

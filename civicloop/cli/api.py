@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from rich.console import Console
 from rich.table import Table
 
 from civicloop.cli.common import configured, console
@@ -73,12 +74,20 @@ def list_keys() -> None:
         keys = store.list()
     finally:
         store.close()
+    rows = [(k.key_id, k.role_name, k.label, k.created_at, k.revoked_at or "") for k in keys]
+    columns = ("key", "role", "label", "created", "revoked")
+    widest = [max([len(name), *(len(row[i]) for row in rows)]) for i, name in enumerate(columns)]
     table = Table(title="API keys")
-    for column in ("key", "role", "label", "created", "revoked"):
-        table.add_column(column)
-    for key in keys:
-        table.add_row(key.key_id, key.role_name, key.label, key.created_at, key.revoked_at or "")
-    console.print(table)
+    for name, width in zip(columns, widest, strict=True):
+        # ids, roles and times are copied into commands and grepped: always whole, on one
+        # line; a narrow terminal wraps the label instead, or the table runs past its edge
+        table.add_column(
+            name, no_wrap=name != "label", min_width=min(width, 12) if name == "label" else width
+        )
+    for row in rows:
+        table.add_row(*row)
+    needed = sum(widest) - widest[2] + min(widest[2], 12) + 3 * len(columns) + 1
+    Console(width=max(console.width, needed)).print(table)  # at least as wide as they need
 
 
 def revoke(

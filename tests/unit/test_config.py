@@ -120,3 +120,19 @@ def test_a_reader_url_needs_servers_and_round_trips_to_children(monkeypatch: pyt
     loaded = config.load()
     assert loaded.clickhouse_reader_url == reader
     assert config.to_env(loaded)["CIVICLOOP_CLICKHOUSE_READER_URL"] == reader
+
+
+def test_the_public_url_is_configured_or_derived_from_the_bind_address(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in config.VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    assert config.load().api_public_url == "http://127.0.0.1:8080"
+    monkeypatch.setenv("CIVICLOOP_API_HOST", "::1")
+    assert config.load().api_public_url == "http://[::1]:8080"
+    monkeypatch.setenv("CIVICLOOP_API_PUBLIC_URL", "https://311.example.org/")
+    assert config.load().api_public_url == "https://311.example.org"
+    for bad in ("311.example.org", "https://u:p@311.example.org", "https://x.org/?api_key=1", "http://[::1"):
+        monkeypatch.setenv("CIVICLOOP_API_PUBLIC_URL", bad)
+        with pytest.raises(ValueError, match="CIVICLOOP_API_PUBLIC_URL"):
+            config.load()

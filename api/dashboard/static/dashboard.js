@@ -146,10 +146,10 @@ function emptyRow(span, text) {
   return tr;
 }
 
-function sameAs(query) {
-  const filters = FILTERS.filter((n) => query[n]).map((n) => ` --${n} '${query[n]}'`).join("");
-  document.getElementById("same-as").textContent =
-    `Same figures: civicloop metrics --by all --from ${query.from} --to ${query.to}${filters} --format json`;
+// The command line comes from the server, each argument quoted there (shlex.quote): the
+// filters are the URL's, and a crafted link must not become a command someone pastes.
+function sameAs(command) {
+  document.getElementById("same-as").textContent = `Same figures: ${command}`;
 }
 
 async function load() {
@@ -173,7 +173,7 @@ async function load() {
     openCaseOnClick(document.getElementById("places"));
     draw("problems", problems.figure);
     signals(raised, query);
-    sameAs(query);
+    sameAs(head.command);
     document.body.dataset.loaded = loaded;
     document.body.dataset.state = "ready";
   } catch (error) {

@@ -25,7 +25,8 @@ def site(
     )
     # the SLA watchdog is off: its escalations would add events the tests do not expect; two API
     # processes behind the one port, whatever the machine's cores: every answer must not depend
-    # on which process gave it; the boundaries are a deployment's own file: the demo city and a
+    # on which process gave it; a request body has 2 s to arrive (test_hardening's slow
+    # clients); the boundaries are a deployment's own file: the demo city and a
     # test district around the Baltimore coordinates the tests report from (out-of-area reports
     # refused, the default)
     boundaries = write_test_city(home / "boundaries.geojson")
@@ -36,6 +37,7 @@ def site(
         watchdog_interval=0,
         api_workers=2,
         boundaries=boundaries,
+        api_body_timeout=2.0,
     )
     running = Site(config, Worker(config)).start()
     yield running

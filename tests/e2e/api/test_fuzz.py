@@ -1,10 +1,13 @@
-"""At least 1,000 malformed requests against the real server: every one is answered 4xx, the
+"""At least 2,000 malformed requests against the real server: every one is answered 4xx, the
 server keeps serving, and none of them produced an event.
 
 Each request is a valid one broken in exactly one way drawn by hypothesis (a field missing, of
-the wrong type, out of range, unknown, repeated, too long, with control characters; a bad key
-or role; a body that is no form or no JSON; an unknown case, service, route or format), so
-every request is known to be malformed — the property is that the answer says so.
+the wrong type, out of range, unknown, repeated, too long, with control characters C0 or C1;
+bytes that are not UTF-8, raw or percent-escaped, in a body, path or query; numbers in
+non-ASCII digits, with underscores, that overflow or underflow; a malformed IPv6 URL; ids with
+NUL or line breaks; a bad key or role; a body that is no form or no JSON; an unknown case,
+service, route or format), so every request is known to be malformed — the property is that
+the answer says so.
 """
 
 from __future__ import annotations
@@ -20,11 +23,32 @@ from hypothesis import strategies as st
 from tests.support.api_site import Site
 
 pytestmark = pytest.mark.integration
-EXAMPLES = 1_100
+EXAMPLES = 2_200
 
 text = st.text(st.characters(exclude_categories=("Cs",)), max_size=30)
 junk = st.one_of(st.binary(max_size=300), text.map(str.encode))
-control = st.sampled_from(["\x00", "\x01", "\x07", "\x1b", "\x7f"])
+control = st.sampled_from(["\x00", "\x01", "\x07", "\x1b", "\x7f", "\x85", "\x9b", "\x80", "\x9f"])
+#: one-line fields refuse these too
+line_break = st.sampled_from(["\n", "\r", "\t"])
+#: not UTF-8: raw, and as percent-escapes
+raw_not_utf8 = st.sampled_from([b"\xff\xfe", b"\xc3\x28", b"\xed\xa0\x80", b"\x80", b"\xf8\x88\x80\x80\x80"])
+escaped_not_utf8 = st.sampled_from(["%FF%FE", "%C3%28", "%ED%A0%80", "%80", "%C0%AF"])
+#: digits float() reads, but not ASCII (Arabic-Indic, Devanagari, full-width, superscript)
+foreign_digits = st.sampled_from(["\u0661\u0662", "\u0967\u0968.\u0969", "\uff11\uff12", "\u00b2", "1\u0662"])
+#: numbers float() reads that are no plain finite ASCII number in range
+odd_numbers = st.sampled_from(
+    ["1e-400", "-3e-999", "1e400", "inf", "-Infinity", "nan", "1_2", "0x1A", "12.5.1", "--1"]
+)
+broken_urls = st.sampled_from(
+    [
+        "http://[::1",
+        "http://[::1]:99999/a.jpg",
+        "https://[zz]/a.jpg",
+        "http://[::1/x",
+        "http://:80/",
+        "http:///a",
+    ]
+)
 not_a_number = text.filter(lambda s: _not_float(s))
 big = st.sampled_from([91, -91, 1e9, float("inf")]).map(str)
 #: calls of the right shape that no merely reported case allows (409)
@@ -89,6 +113,13 @@ def broken_form(draw: st.DrawFn, key: str) -> tuple[str, str, Any, dict[str, str
                 "jurisdiction",
                 "huge_body",
                 "line_break",
+                "raw_not_utf8",
+                "escaped_not_utf8",
+                "foreign_digits",
+                "odd_number",
+                "broken_url",
+                "long_address_id",
+                "odd_attribute_number",
             ]
         )
     )
@@ -153,6 +184,31 @@ def broken_form(draw: st.DrawFn, key: str) -> tuple[str, str, Any, dict[str, str
         form["jurisdiction_id"] = "elsewhere-" + draw(st.text(alphabet="abc", max_size=5))
     elif how == "huge_body":
         form["description"] = "y" * 70_000
+    elif how in ("raw_not_utf8", "escaped_not_utf8"):
+        name = draw(st.sampled_from(["description", "address_string", "first_name", "z"]))
+        bad = draw(raw_not_utf8) if how == "raw_not_utf8" else draw(escaped_not_utf8).encode()
+        return (
+            "POST",
+            f"/open311/v2/requests.{fmt}",
+            _encode(form) + b"&" + name.encode() + b"=" + bad,
+            headers,
+        )
+    elif how == "foreign_digits":
+        form[draw(st.sampled_from(["lat", "long"]))] = draw(foreign_digits)
+    elif how == "odd_number":
+        form[draw(st.sampled_from(["lat", "long"]))] = draw(odd_numbers)
+    elif how == "broken_url":
+        form["media_url"] = draw(broken_urls)
+    elif how == "long_address_id":
+        form["address_id"] = "A" * draw(st.integers(129, 300))
+    elif how == "odd_attribute_number":
+        form = {
+            "api_key": key,
+            "service_code": "STREETLIGHT",
+            "lat": "39.3",
+            "long": "-76.6",
+            "attribute[LIGHTS_OUT]": draw(st.one_of(foreign_digits, odd_numbers)),
+        }
     return "POST", f"/open311/v2/requests.{fmt}", _encode(form), headers
 
 
@@ -187,6 +243,10 @@ def broken_call(draw: st.DrawFn, key: str, case_id: str) -> tuple[str, str, Any,
                 "bad_idempotency",
                 "bad_time",
                 "huge",
+                "control_id",
+                "control_note",
+                "long_id",
+                "surrogate",
             ]
         )
     )
@@ -232,6 +292,28 @@ def broken_call(draw: st.DrawFn, key: str, case_id: str) -> tuple[str, str, Any,
         )
     elif how == "huge":
         content = json.dumps({"note": "z" * 70_000}).encode()
+    elif how == "control_id":  # ids are one line: no NUL, line break, tab or C1
+        action = draw(st.sampled_from(["accept", "dispose", "contact"]))
+        bad = draw(st.one_of(control, line_break))
+        body = {"task_id": draw(text) + bad + draw(text), "outcome": "fixed"}
+        if action != "dispose":
+            del body["outcome"]
+    elif how == "control_note":  # a note may have lines and tabs, no other control character
+        action = draw(st.sampled_from(["void", "check", "dispose"]))
+        note = draw(text) + draw(control) + draw(text)
+        body = {
+            "void": {"reason": "invalid", "note": note},
+            "check": {"passed": True, "note": note},
+            "dispose": {"task_id": "T1", "outcome": "fixed", "note": note},
+        }[action]
+    elif how == "long_id":
+        action, body = "accept", {"task_id": "T" * draw(st.integers(129, 400))}
+    elif how == "surrogate":  # a lone surrogate as a JSON escape: no UTF-8 text can carry it
+        escape = draw(st.sampled_from(["\\ud800", "\\udcff", "\\udfff"]))
+        action = draw(st.sampled_from(["accept", "void"]))
+        field = "task_id" if action == "accept" else "note"
+        extra = '"reason": "invalid", ' if action == "void" else ""
+        content = ("{" + extra + f'"{field}": "x{escape}y"' + "}").encode()
     if content is None:
         content = json.dumps(body).encode()
     return "POST", f"/api/v1/cases/{case}/{action}", content, headers
@@ -257,6 +339,9 @@ def broken_read(draw: st.DrawFn, key: str) -> tuple[str, str, Any, dict[str, str
                 "service",
                 "case",
                 "metrics",
+                "odd_page",
+                "path_bytes",
+                "query_bytes",
             ]
         )
     )
@@ -288,6 +373,21 @@ def broken_read(draw: st.DrawFn, key: str) -> tuple[str, str, Any, dict[str, str
     elif how == "metrics":
         path, bad = draw(st.sampled_from(BAD_FIGURES))
         path, params = f"/api/v1/{path}", {**bad, "api_key": key}
+    elif how == "odd_page":
+        params[draw(st.sampled_from(["page", "page_size"]))] = draw(foreign_digits)
+    elif how in ("path_bytes", "query_bytes"):  # sent as written: percent-escapes of bad bytes
+        bad = draw(
+            st.one_of(escaped_not_utf8, st.sampled_from(["%00", "%0A", "%0D", "%1B", "%7F", "%C2%85"]))
+        )
+        if how == "path_bytes":
+            where = draw(
+                st.sampled_from(["/open311/v2/requests/sr-{}.json", "/api/v1/cases/c{}", "/open311/v2/{}"])
+            )
+            path = where.format(bad)
+        else:
+            name = draw(st.sampled_from(["status", "service_code", "start_date", "q"]))
+            path = f"{path}?{name}=x{bad}&api_key={key}"
+        params = {}
     return "GET", path, None, {"X-Params": json.dumps(params)}
 
 
@@ -308,7 +408,7 @@ def test_malformed_requests_are_4xx_and_produce_nothing(site: Site) -> None:
         def one(request: tuple[str, str, Any, dict[str, str]]) -> None:
             method, path, content, headers = request
             params = json.loads(headers.pop("X-Params", "{}"))
-            response = http.request(method, path, content=content, headers=headers, params=params)
+            response = http.request(method, path, content=content, headers=headers, params=params or None)
             answers.append(response.status_code)
             # the answer is a client error, with a body that says what was wrong
             assert 400 <= response.status_code < 500, (
@@ -322,7 +422,7 @@ def test_malformed_requests_are_4xx_and_produce_nothing(site: Site) -> None:
 
         one()
 
-        assert len(answers) >= 1_000
+        assert len(answers) >= 2_000
         assert {400, 401, 403, 404, 409, 413} <= set(answers)  # the whole range of refusals was exercised
         # then the server still serves, and no malformed request produced an event
         assert http.get("/health").json() == {"status": "ok"}
