@@ -9,6 +9,7 @@ from anywhere but the server. Screenshots go to build/artifacts/dashboard/."""
 from __future__ import annotations
 
 import json
+import shlex
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -212,6 +213,12 @@ def test_the_dashboard_shows_the_clis_figures_and_loads_nothing_from_outside(
         driver.find_element(By.ID, "apply").click()
         wait_for(driver, "ready", loaded={"department": department, "district": district["group"]})
         assert_page_equals_cli(driver, department=department, district=district["group"])
+        # the "same figures" line is a command a person may paste: each argument quoted
+        same = driver.find_element(By.ID, "same-as").text.removeprefix("Same figures: ")
+        assert shlex.split(same) == [
+            *("civicloop", "metrics", "--by", "all", "--from", FROM, "--to", TO),
+            *("--department", department, "--district", district["group"], "--format", "json"),
+        ]
         seen += requested(driver)
 
         # the case page shows every event of the case, in the order they occurred
