@@ -4,8 +4,8 @@ and deadline, and the access log.
 The body limit reads at most ``limit`` bytes before any handler runs (chunked bodies too),
 so an oversized request is refused with 413 and never parsed; a body not whole within
 ``timeout`` seconds (announced and not sent, or trickled) is answered 408 and the connection
-closed. A path or query string that is not UTF-8 once percent-decoded, or holds a control
-character, is refused with 400 before routing. The access log records the method, the path
+closed. A path or query string that is not UTF-8 once percent-decoded, or a query string that
+holds a control character, is refused with 400 before routing. The access log records the method, the path
 without its query string (an Open311 client may put ``api_key`` there) with anything
 unprintable escaped, the status, the time taken and the id of the key used — never the key.
 """
@@ -66,7 +66,9 @@ class SecurityHeaders:
 
 class CleanTarget:
     """400 for a path or query string that is not UTF-8 once percent-decoded (the server would
-    put U+FFFD in its place) or that holds a control character (``%00``, ``%0A``, ``%C2%85``)."""
+    put U+FFFD in its place), and for a query string that holds a control character (``%00``,
+    ``%0A``, ``%C2%85``). A control character in the path is the route's to refuse: the case
+    id's rule names ``case_id`` (schemas/ids.py); elsewhere such a path names nothing (404)."""
 
     def __init__(self, app: ASGIApp, render: Render) -> None:
         self.app, self.render = app, render
@@ -74,21 +76,24 @@ class CleanTarget:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             raw_path = scope.get("raw_path") or scope["path"].encode("utf-8", "surrogateescape")
-            for part, raw in (("path", raw_path), ("query string", scope.get("query_string", b""))):
-                wrong = _target_problem(raw.replace(b"+", b" ") if part == "query string" else raw)
-                if wrong:
-                    error = ApiError(400, [Problem(f"the {part} {wrong}", part.split()[0], "bad_text")])
-                    await self.render(scope, error)(scope, receive, send)
-                    return
+            query = scope.get("query_string", b"").replace(b"+", b" ")
+            wrong = _target_problem(raw_path, controls=False)
+            where = "path"
+            if wrong is None:
+                wrong, where = _target_problem(query, controls=True), "query"
+            if wrong:
+                error = ApiError(400, [Problem(f"the {where} {wrong}", where, "bad_text")])
+                await self.render(scope, error)(scope, receive, send)
+                return
         await self.app(scope, receive, send)
 
 
-def _target_problem(raw: bytes) -> str | None:
+def _target_problem(raw: bytes, controls: bool) -> str | None:
     try:
         decoded = unquote_to_bytes(raw).decode("utf-8")
     except UnicodeDecodeError:
         return "is not UTF-8 once percent-decoded"
-    return text.problem(decoded)
+    return text.problem(decoded) if controls else None
 
 
 class BodyLimit:
