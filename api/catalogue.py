@@ -92,6 +92,13 @@ class Service(_Strict):
         return next((a for a in self.attributes if a.code == code), None)
 
 
+def once(values: list[str], what: str) -> None:
+    """Raise a ValueError naming every value of ``values`` that appears more than once."""
+    repeated = sorted({v for v in values if values.count(v) > 1})
+    if repeated:
+        raise ValueError(f"each {what} may appear once; repeated: {', '.join(repeated)}")
+
+
 class Catalogue(_Strict):
     jurisdiction_id: str | None = None
     contact: str = "Ask the city's 311 centre."
@@ -105,9 +112,7 @@ class Catalogue(_Strict):
             ("service code", [s.code for s in self.services]),
             ("category", [s.category for s in self.services]),
         ):
-            repeated = sorted({v for v in values if values.count(v) > 1})
-            if repeated:
-                raise ValueError(f"each {what} may appear once; repeated: {', '.join(repeated)}")
+            once(values, what)
         return self
 
     def service(self, code: str) -> Service | None:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from civicloop.api.catalogue import Catalogue, CatalogueError
+from civicloop.api.catalogue import Catalogue, CatalogueError, once
 
 
 class Department(BaseModel):
@@ -32,10 +32,7 @@ class Departments(BaseModel):
 
     @model_validator(mode="after")
     def _each_name_once(self) -> Departments:
-        names = [d.name for d in self.departments]
-        repeated = sorted({n for n in names if names.count(n) > 1})
-        if repeated:
-            raise ValueError(f"each department name may appear once; repeated: {', '.join(repeated)}")
+        once([d.name for d in self.departments], "department name")
         return self
 
     def get(self, name: str) -> Department | None:
