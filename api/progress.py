@@ -17,7 +17,6 @@ them, none when nobody waits); the marker only grows, so an offset seen covered 
 from __future__ import annotations
 
 import asyncio
-import zlib
 from collections.abc import Callable
 
 from confluent_kafka import TopicPartition
@@ -26,15 +25,11 @@ from starlette.concurrency import run_in_threadpool
 
 from civicloop import log
 from civicloop.api.errors import unavailable
+from civicloop.streams.producer import partition_of
 
 _log = log.get(__name__)
 #: how often the marker is read while requests wait on it
 POLL_S = 0.05
-
-
-def partition_of(case_id: str, partitions: int) -> int:
-    """The partition librdkafka's default partitioner gives the key ``case_id``."""
-    return zlib.crc32(case_id.encode()) % partitions
 
 
 class Progress:

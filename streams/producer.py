@@ -7,6 +7,7 @@ send. ``send`` is asynchronous (delivery reported through ``flush``); ``send_syn
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +17,13 @@ from confluent_kafka import KafkaError, Message, Producer
 from civicloop.schemas.codec import encode
 from civicloop.schemas.event import Event
 from civicloop.streams import settings
+
+
+def partition_of(case_id: str, partitions: int) -> int:
+    """The partition a case's events go to: librdkafka's default partitioner
+    (``consistent_random``: ``crc32(key) % partitions`` for a keyed message), which this
+    producer keeps."""
+    return zlib.crc32(case_id.encode()) % partitions
 
 
 class DeliveryError(RuntimeError):

@@ -10,9 +10,8 @@ from pathlib import Path
 import pytest
 from confluent_kafka import KafkaError, Message
 
-from civicloop.api.progress import partition_of
 from civicloop.streams import kafka
-from civicloop.streams.producer import EventProducer
+from civicloop.streams.producer import EventProducer, partition_of
 from tests.conftest import make_config
 
 pytestmark = pytest.mark.integration
