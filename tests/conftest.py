@@ -63,7 +63,7 @@ def make_config(home: Path, **overrides: object) -> Config:
         "home": home,
         "cache": Path(os.environ.get("CIVICLOOP_CACHE", "~/.cache/civicloop")).expanduser(),
         "partitions": 3,
-        "worker_web_port": free_port(),
+        "worker_web_port": free_port(count=4),  # one port per worker index
         "api_port": free_port(),
         "keystore": home / "var" / "keys.sqlite",
         # Two fold processes whatever the machine's cores: the crash, redelivery and replay

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -16,12 +17,34 @@ from civicloop import log
 _log = log.get(__name__)
 
 
-def free_port() -> int:
-    """A loopback TCP port nobody listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+def free_port(count: int = 1) -> int:
+    """The first of ``count`` consecutive loopback TCP ports nobody listens on right now.
+
+    Chosen below the kernel's ephemeral range, so that the outgoing connections every test makes
+    cannot take one of them between this call and the moment a server binds it: a worker with
+    index ``i`` listens on ``base + i`` (tools/local/stack.py), and a port handed out by
+    ``bind(0)`` leaves its neighbours to chance."""
+    low, high = _below_ephemeral()
+    for _ in range(1000):
+        base = _random.randrange(low, high - count)
+        ports = range(base, base + count)
+        if not _handed_out.intersection(ports) and all(port_free(port) for port in ports):
+            _handed_out.update(ports)
+            return base
+    raise RuntimeError(f"no {count} consecutive free loopback ports between {low} and {high}")
+
+
+_random = random.SystemRandom()
+_handed_out: set[int] = set()
+
+
+def _below_ephemeral() -> tuple[int, int]:
+    """Ports from 10000 up to the start of the ephemeral range (Linux: 32768 by default)."""
+    try:
+        first = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        first = 32768
+    return 10000, max(first, 12000)
 
 
 def port_free(port: int) -> bool:
