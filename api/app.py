@@ -24,8 +24,20 @@ from starlette.routing import Match
 from starlette.types import ASGIApp, Scope
 
 from civicloop import geography, log
-from civicloop.api import auth, cases, catalogue, departments, events, handling, open311, openapi
+from civicloop.api import (
+    auth,
+    cases,
+    casework,
+    catalogue,
+    departments,
+    events,
+    handling,
+    open311,
+    openapi,
+    worklist,
+)
 from civicloop.api.backend import Backend, backend
+from civicloop.api.console.router import create_console_router
 from civicloop.api.dashboard.router import create_dashboard_router
 from civicloop.api.docs import create_docs_router
 from civicloop.api.errors import ApiError, Problem
@@ -102,6 +114,8 @@ def create_app(config: Config) -> FastAPI:
     app.include_router(create_docs_router(app.title))
     app.include_router(open311.router)
     app.include_router(handling.router)
+    app.include_router(worklist.router)  # before cases: /cases/{id}/actions is casework's
+    app.include_router(casework.router)
     app.include_router(cases.router)
     app.include_router(events.router)
     app.include_router(
@@ -111,6 +125,7 @@ def create_app(config: Config) -> FastAPI:
             outline=lambda request: backend(request).boundaries,
         )
     )
+    app.include_router(create_console_router())
     app.add_api_route("/health", health, methods=["GET"], summary="Liveness (no key, reveals nothing)")
     openapi.install(app, public_reads=config.open311_reads == "public")
     app.add_exception_handler(ApiError, _api_error)  # type: ignore[arg-type]

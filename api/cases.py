@@ -1,7 +1,8 @@
 """Reads for department, supervisor and analyst apps: one case in full, and the figures.
 
 ``GET /api/v1/cases/{id}`` gives the case's lifecycle row, its tasks and deadlines and its
-event timeline (from the event log). The reporter's contact is unsealed only for a key that
+event timeline (from the event log); a department key sees its own department's tasks only,
+and no event of another department's task. The reporter's contact is unsealed only for a key that
 may call back (supervisors, and departments with a task on the case); nobody else sees it,
 not even as ciphertext. ``metrics``, ``durations`` and ``backlog`` are the CLI's queries and
 JSON, with exactly the CLI's parameters (filters included); any other parameter, and an empty
@@ -46,7 +47,18 @@ async def get_case(case_id: Annotated[str, Path(min_length=1, max_length=200)], 
     report = case.pop("_report")
     if auth.may_call_back(key, departments):
         case["contact"] = await run_in_threadpool(_contact, api, report)
+    if key.role == "department":
+        _own_tasks_only(case, key.department)
     return _json(case)
+
+
+def _own_tasks_only(case: dict[str, Any], department: str | None) -> None:
+    """The case as a department sees it: its own tasks, and no event of another department's
+    task (what others were asked, did or said is not its business)."""
+    own = {task["task_id"] for task in case["tasks"] if task["department"] == department}
+    case["tasks"] = [task for task in case["tasks"] if task["task_id"] in own]
+    case["deadlines"]["tasks"] = {t: d for t, d in case["deadlines"]["tasks"].items() if t in own}
+    case["timeline"] = [e for e in case["timeline"] if e.get("task_id") is None or e["task_id"] in own]
 
 
 #: each figure's parameters: exactly the CLI's options (civicloop/cli/analytics.py), and the key

@@ -99,7 +99,7 @@ async def take(action: Action, case_id: str, body: Body, request: Request) -> JS
     context = Context(
         state, now, key.key_id, new_task, lambda category: _route(api, category), api.departments
     )
-    event = _event(action, case_id, body, context, key, derived_id(key, retry, case_id, action.name), api)
+    event = event_for(action, case_id, body, context, key, derived_id(key, retry, case_id, action.name), api)
     if seconds(event.occurred_at) < state.reported_at:
         raise bad_request(
             f"occurred_at {event.occurred_at.isoformat()} is before the case was reported", "occurred_at"
@@ -201,7 +201,7 @@ def _route(api: Backend, category: str) -> str | None:
     return service.department if service else None
 
 
-def _event(
+def event_for(
     action: Action, case_id: str, body: Body, ctx: Context, key: ApiKey, event_id: str, api: Backend
 ) -> Event:
     actor_type = ACTOR_TYPES.get(key.role, "system")

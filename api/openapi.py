@@ -51,6 +51,10 @@ PUBLIC_PATHS = frozenset(
         "/dashboard",
         "/dashboard/cases/{case_id}",
         "/dashboard/static/{name}",
+        "/console",
+        "/console/search",
+        "/console/cases/{case_id}",
+        "/console/static/{name}",
     }
 )
 ERRORS = {
@@ -266,7 +270,27 @@ def _add(parameters: list[dict[str, Any]], *added: dict[str, Any]) -> None:
             parameters.append(parameter)
 
 
+IF_NONE_MATCH = {
+    "name": "If-None-Match",
+    "in": "header",
+    "required": False,
+    "description": "The `ETag` of an earlier answer: 304 while nothing new has been projected.",
+    "schema": {"type": "string"},
+}
+
+
+def _conditional(path: str, method: str, operation: dict[str, Any]) -> None:
+    """The console's polled reads: ``If-None-Match`` and, for the worklist, its CSV form."""
+    _add(operation["parameters"], IF_NONE_MATCH)
+    if path == "/api/v1/worklist":
+        operation["responses"]["200"].setdefault("content", {})["text/csv"] = {
+            "schema": {"type": "string", "description": "With format=csv: the whole list."}
+        }
+
+
 _EDITS: dict[tuple[str, str], Callable[[str, str, dict[str, Any]], None]] = {
     ("post", "/open311/v2/requests.{fmt}"): _open311_post,
     ("get", "/open311/v2/requests.{fmt}"): _open311_search,
+    ("get", "/api/v1/worklist"): _conditional,
+    ("get", "/api/v1/cases/{case_id}/actions"): _conditional,
 }

@@ -1,0 +1,1 @@
+"""The operations console: pages for dispatchers, departments and supervisors (docs/CONSOLE.md)."""

@@ -1,0 +1,496 @@
+"""The console's reads (docs/CONSOLE.md): work queues per role, search, and CSV export.
+
+``GET /api/v1/worklist`` lists cases — a role's queue (``queue=``) or any search (``q``, a case
+id or a word of the report: its description, address, attributes; filters category,
+department, district, grid, status, channel, reported ``from``/``to``) — sorted by deadline
+or age, a page at a time: keyset paging (``after`` is the last row's cursor, ``ORDER BY key,
+case_id LIMIT n``), so paging through 100,000 open cases never reads more than a page of
+rows out of the store. ``format=csv`` gives the whole list (every page) as CSV, the same rows
+in the same order. A department key sees the cases its own department has tasks on, and only
+its own queues; intake keys see nothing here. Answers carry an ``ETag`` (the projection's
+progress marker, the minute and the question), so a console polling with ``If-None-Match``
+gets ``304`` until something new is projected.
+
+Every value the caller gives reaches SQL as a bound parameter (``%(name)s``,
+``projections/store/base.bind``); the SQL runs on chDB and on ClickHouse 18.16 alike
+(no tuple comparison, no ``LIKE`` patterns: ``positionCaseInsensitiveUTF8`` on the report).
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import hashlib
+import io
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from civicloop.api import auth
+from civicloop.api.backend import Backend, backend
+from civicloop.api.errors import bad_request, forbidden
+from civicloop.api.keys import ApiKey
+from civicloop.api.projected import NothingProjected
+from civicloop.projections.signals.nearby import nearby
+from civicloop.projections.store.base import Row
+from civicloop.projections.tables.schema import CASE_LIFECYCLE, CASE_TASKS, EVENT_LOG
+
+router = APIRouter(prefix="/api/v1", tags=["console"])
+
+#: the largest page; the default page
+MAX_PAGE, PAGE = 500, 50
+#: rows per store query while a CSV export pages through the whole list
+CSV_PAGE = 2000
+#: a deadline that is not set sorts after every real one
+NO_DEADLINE = 4294967295
+OPEN_STATES = (
+    "REPORTED",
+    "REGISTERED",
+    "DISPATCHED",
+    "IN_PROGRESS",
+    "RETURNED",
+    "DISPOSED",
+    "CHECKED",
+    "REOPENED",
+)
+LIVE_TASK = ("dispatched", "accepted")
+
+
+@dataclass(frozen=True)
+class Queue:
+    """A work queue: the roles that see it, what it reads (cases or one department's tasks),
+    its condition, the deadline it sorts by, and whether rows carry duplicate suggestions."""
+
+    name: str
+    roles: tuple[str, ...]
+    tasks: bool
+    where: str
+    deadline: str
+    nearby: bool = False
+
+
+_OPEN = "state IN %(open_states)s"
+QUEUES: dict[str, Queue] = {
+    q.name: q
+    for q in (
+        Queue("to_register", ("dispatcher", "supervisor"), False, "state = 'REPORTED'", "reported_at", True),
+        Queue(
+            "to_dispatch",
+            ("dispatcher", "supervisor"),
+            False,
+            "state IN ('REGISTERED', 'RETURNED', 'REOPENED')",
+            "reported_at",
+        ),
+        Queue("to_accept", ("department",), True, "status = 'dispatched'", "accept_by"),
+        Queue("in_progress", ("department",), True, "status = 'accepted'", "dispose_by"),
+        Queue(
+            "due_soon",
+            ("department",),
+            True,
+            "status IN %(live)s AND dispose_by >= %(now)s AND dispose_by < %(day)s",
+            "dispose_by",
+        ),
+        Queue(
+            "task_overdue", ("department",), True, "status IN %(live)s AND dispose_by < %(now)s", "dispose_by"
+        ),
+        Queue("returned", ("department",), True, "status = 'returned'", "returned_at"),
+        Queue("to_check", ("supervisor",), False, "state = 'DISPOSED'", "due_at"),
+        Queue("overdue", ("supervisor", "dispatcher"), False, f"{_OPEN} AND due_at < %(now)s", "due_at"),
+        Queue("escalated", ("supervisor",), False, f"{_OPEN} AND escalations > 0", "due_at"),
+        Queue("reopened", ("supervisor", "dispatcher"), False, "state = 'REOPENED'", "reported_at"),
+        Queue("to_close", ("supervisor", "dispatcher"), False, "state = 'CHECKED'", "due_at"),
+    )
+}
+#: the queues each role works; an analyst reads the case queues (and takes no action)
+ROLE_QUEUES = {
+    role: [q.name for q in QUEUES.values() if role in q.roles]
+    for role in ("dispatcher", "department", "supervisor")
+}
+ROLE_QUEUES["analyst"] = [q.name for q in QUEUES.values() if not q.tasks]  # to read, not to work
+#: columns of a listed row, in the CSV's order
+COLUMNS = (
+    "case_id",
+    "task_id",
+    "department",
+    "state",
+    "category",
+    "priority",
+    "channel",
+    "district",
+    "grid_id",
+    "reported_at",
+    "deadline",
+    "lat",
+    "lon",
+)
+#: the search's filters: parameter → the column it matches in case_lifecycle
+FILTERS = {
+    "category": "category",
+    "district": "district",
+    "grid": "grid_id",
+    "status": "state",
+    "channel": "channel",
+}
+Text = Annotated[str | None, Query(max_length=200)]
+
+
+@dataclass(frozen=True)
+class Listing:
+    """What one list asks: a queue or a search, its filters, sort and page."""
+
+    queue: Queue | None
+    filters: dict[str, str]
+    text: str | None
+    department: str | None  # the department's cases only (a department key: always its own)
+    start: datetime | None
+    end: datetime | None
+    sort: str
+    now: datetime
+
+    def key_column(self) -> str:
+        """The sort key as one UInt32 (a missing deadline last)."""
+        if self.sort == "age":
+            return (
+                "toUInt32(reported_at)"
+                if self.queue is None or not self.queue.tasks
+                else "toUInt32(dispatched_at)"
+            )
+        column = self.queue.deadline if self.queue else "due_at"
+        return f"ifNull(toUInt32({column}), {NO_DEADLINE})"
+
+
+def _cursor(key: int, case_id: str, task_id: str) -> str:
+    return base64.urlsafe_b64encode(json.dumps([key, case_id, task_id]).encode()).decode().rstrip("=")
+
+
+def _uncursor(text: str) -> tuple[int, str, str]:
+    try:
+        key, case_id, task_id = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
+        if isinstance(key, int) and isinstance(case_id, str) and isinstance(task_id, str):
+            return key, case_id, task_id
+    except (ValueError, TypeError):
+        pass
+    raise bad_request(f"after {text[:40]!r} is not a cursor this list gave (take it from `next`)", "after")
+
+
+def _where(listing: Listing, params: dict[str, Any], tasks: bool) -> list[str]:
+    """The conditions of the list, on case_lifecycle (or case_tasks for a task queue)."""
+    where = []
+    for name, value in listing.filters.items():
+        if tasks and name == "status":  # a task queue is its tasks' status already
+            continue
+        params[name] = value
+        where.append(f"{FILTERS[name]} = %({name})s")
+    if listing.start is not None:
+        params["start"] = listing.start
+        where.append(f"{'dispatched_at' if tasks else 'reported_at'} >= %(start)s")
+    if listing.end is not None:
+        params["end"] = listing.end
+        where.append(f"{'dispatched_at' if tasks else 'reported_at'} < %(end)s")
+    if listing.text:
+        params["text"] = listing.text
+        where.append(
+            f"(case_id = %(text)s OR case_id IN (SELECT case_id FROM {{db}}.{EVENT_LOG} "
+            "WHERE type = 'CaseReported' AND positionCaseInsensitiveUTF8(payload, %(text)s) > 0))"
+        )
+    if listing.department:
+        params["department"] = listing.department
+        where.append(
+            "department = %(department)s"
+            if tasks
+            else f"case_id IN (SELECT case_id FROM {{db}}.{CASE_TASKS} WHERE department = %(department)s)"
+        )
+    if listing.queue is not None:
+        where.append(listing.queue.where)
+    return where
+
+
+def page(
+    query: Any, db: str, listing: Listing, limit: int, after: tuple[int, str, str] | None
+) -> tuple[list[dict[str, Any]], str | None]:
+    """One page of the list after ``after``, and the cursor of the next page (None: the last)."""
+    tasks = listing.queue is not None and listing.queue.tasks
+    params: dict[str, Any] = {
+        "open_states": OPEN_STATES,
+        "live": LIVE_TASK,
+        "now": listing.now,
+        "day": listing.now + timedelta(days=1),
+        "limit": limit + 1,
+    }
+    where = _where(listing, params, tasks)
+    key = listing.key_column()
+    if after is not None:
+        params["after_key"], params["after_case"], params["after_task"] = after
+        tie = "(case_id > %(after_case)s OR (case_id = %(after_case)s AND task_id > %(after_task)s))"
+        where.append(
+            f"({key} > %(after_key)s OR ({key} = %(after_key)s AND "
+            + (tie if tasks else "case_id > %(after_case)s")
+            + "))"
+        )
+    condition = " AND ".join(where) or "1"
+    if tasks:
+        sql = (
+            f"SELECT {key} AS k, case_id, task_id, department, status, category, priority, channel, "
+            f"district, grid_id, dispatched_at, {listing.queue.deadline if listing.queue else 'dispose_by'} "
+            f"FROM {{db}}.{CASE_TASKS} FINAL WHERE {condition} ORDER BY k, case_id, task_id LIMIT %(limit)s"
+        )
+    else:
+        deadline = listing.queue.deadline if listing.queue else "due_at"
+        sql = (
+            f"SELECT {key} AS k, case_id, '' AS task_id, lead_department, state, category, priority, "
+            f"channel, district, grid_id, reported_at, {deadline}, lat, lon "
+            f"FROM {{db}}.{CASE_LIFECYCLE} FINAL WHERE {condition} ORDER BY k, case_id LIMIT %(limit)s"
+        )
+    rows = query(sql.replace("{db}", db), params)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    found = [_row(row, tasks) for row in rows]
+    if tasks and found:
+        _case_facts(query, db, found)
+    last = rows[-1] if rows else None
+    cursor = _cursor(int(last[0]), str(last[1]), str(last[2])) if more and last is not None else None
+    return found, cursor
+
+
+def _row(row: Row, tasks: bool) -> dict[str, Any]:
+    if tasks:
+        _, case_id, task_id, department, status, category, priority, channel, district, grid, at, deadline = (
+            row
+        )
+        return {
+            "case_id": case_id,
+            "task_id": task_id,
+            "department": department,
+            "task_status": status,
+            "state": "",
+            "category": category,
+            "priority": priority,
+            "channel": channel,
+            "district": district,
+            "grid_id": grid,
+            "reported_at": None,
+            "dispatched_at": at,
+            "deadline": deadline,
+            "lat": None,
+            "lon": None,
+        }
+    _, case_id, _, department, state, category, priority, channel, district, grid, at, deadline, lat, lon = (
+        row
+    )
+    return {
+        "case_id": case_id,
+        "task_id": "",
+        "department": department,
+        "state": state,
+        "category": category,
+        "priority": priority,
+        "channel": channel,
+        "district": district,
+        "grid_id": grid,
+        "reported_at": at,
+        "deadline": deadline,
+        "lat": lat,
+        "lon": lon,
+    }
+
+
+def _case_facts(query: Any, db: str, rows: list[dict[str, Any]]) -> None:
+    """A task row's case state, report time and place, read for the page's cases only."""
+    ids = sorted({row["case_id"] for row in rows})
+    found = {
+        case_id: (state, reported_at, lat, lon)
+        for case_id, state, reported_at, lat, lon in query(
+            f"SELECT case_id, state, reported_at, lat, lon FROM {db}.{CASE_LIFECYCLE} FINAL "
+            "WHERE case_id IN %(ids)s",
+            {"ids": ids},
+        )
+    }
+    for row in rows:
+        state, reported_at, lat, lon = found.get(row["case_id"], ("", None, None, None))
+        row.update(state=state, reported_at=reported_at, lat=lat, lon=lon)
+
+
+def _suggest(query: Any, db: str, rows: list[dict[str, Any]], now: datetime) -> None:
+    """Duplicate suggestions beside each report waiting to be registered (``nearby``)."""
+    for row in rows:
+        if row["lat"] is None or row["lon"] is None:
+            row["nearby"] = []
+            continue
+        row["nearby"] = [
+            {"case_id": n["case_id"], "distance_m": n["distance_m"], "state": n["state"]}
+            for n in nearby(
+                query,
+                db,
+                float(row["lat"]),
+                float(row["lon"]),
+                row["category"],
+                exclude=row["case_id"],
+                as_of=now,
+            )
+        ]
+
+
+def reader(request: Request) -> tuple[Backend, ApiKey]:
+    """The caller's key, when its role works in the console (every role but intake)."""
+    api = backend(request)
+    key = auth.authenticate(api.keys, auth.presented_token(request))
+    request.state.key_id = key.key_id
+    auth.require(key, auth.DASHBOARD)
+    return api, key
+
+
+async def etag(api: Backend, key: ApiKey, request: Request, minute: datetime) -> str:
+    """What a list's answer depends on: the projection's marker, the minute (the deadlines'
+    "now"), the key and the question."""
+    marks = await api.progress.marks()
+    seen = json.dumps([sorted(marks.items()), minute.isoformat(), key.key_id, str(request.url.query)])
+    return '"' + hashlib.sha256(seen.encode()).hexdigest()[:32] + '"'
+
+
+def unchanged(request: Request, tag: str) -> Response | None:
+    if request.headers.get("if-none-match") == tag:
+        return Response(status_code=304, headers={"ETag": tag, "Cache-Control": "no-cache"})
+    return None
+
+
+@router.get(
+    "/worklist",
+    summary="A work queue or a search over the cases, a page at a time (keyset), or all of it as CSV",
+    responses={304: {"description": "`If-None-Match` named the list as it still is"}},
+)
+async def get_worklist(
+    request: Request,
+    queue: Annotated[
+        str | None, Query(description="A queue of the key's role (see `queues` in the answer).")
+    ] = None,
+    q: Annotated[str | None, Query(max_length=200, description="A case id, or a word of the report.")] = None,
+    category: Text = None,
+    department: Text = None,
+    district: Text = None,
+    grid: Text = None,
+    status: Text = None,
+    channel: Text = None,
+    t_from: Annotated[
+        str | None, Query(alias="from", max_length=40, description="Reported from (ISO).")
+    ] = None,
+    t_to: Annotated[
+        str | None, Query(alias="to", max_length=40, description="Reported before (ISO).")
+    ] = None,
+    sort: Annotated[
+        str, Query(pattern="^(deadline|age)$", description="deadline (soonest first) or age (oldest first).")
+    ] = "deadline",
+    after: Annotated[str | None, Query(max_length=600, description="`next` of the previous page.")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = PAGE,
+    format: Annotated[str, Query(pattern="^(json|csv)$")] = "json",
+) -> Response:
+    api, key = reader(request)
+    now = datetime.now(UTC).replace(microsecond=0)
+    chosen = None
+    if queue:
+        chosen = QUEUES.get(queue)
+        if chosen is None or chosen.name not in ROLE_QUEUES.get(key.role, []):
+            mine = ", ".join(ROLE_QUEUES.get(key.role, [])) or "none; search instead"
+            raise bad_request(
+                f"queue {queue!r} is not one of role {key.role}'s queues (they are: {mine})", "queue"
+            )
+    if key.role == "department":
+        if department not in (None, "", key.department):
+            raise forbidden(f"this key sees department {key.department!r} only, not {department!r}")
+        department = key.department
+    given = {"category": category, "district": district, "grid": grid, "status": status, "channel": channel}
+    listing = Listing(
+        queue=chosen,
+        filters={name: value for name, value in given.items() if value},
+        text=(q or "").strip() or None,
+        department=department or None,
+        start=_moment(t_from, "from"),
+        end=_moment(t_to, "to"),
+        sort=sort,
+        now=now,
+    )
+    if format == "csv":
+        return _csv(api, listing, chosen)
+    tag = await etag(api, key, request, now.replace(second=0))
+    if (same := unchanged(request, tag)) is not None:
+        return same
+    cursor = _uncursor(after) if after else None
+    rows, following = await run_in_threadpool(_page, api, listing, limit, cursor)
+    body = {
+        "role": key.role,
+        "department": key.department if key.role == "department" else None,
+        "queues": ROLE_QUEUES.get(key.role, []),
+        "queue": chosen.name if chosen else None,
+        "rows": rows,
+        "next": following,
+    }
+    text = json.dumps(body, ensure_ascii=False, default=_plain)
+    return Response(text, media_type="application/json", headers={"ETag": tag, "Cache-Control": "no-cache"})
+
+
+def _page(
+    api: Backend, listing: Listing, limit: int, after: tuple[int, str, str] | None
+) -> tuple[list[dict[str, Any]], str | None]:
+    p = api.projections
+    try:
+        rows, following = page(p.query, p.database, listing, limit, after)
+        if listing.queue is not None and listing.queue.nearby:
+            _suggest(p.query, p.database, rows, listing.now)
+    except NothingProjected:
+        return [], None
+    return rows, following
+
+
+def _csv(api: Backend, listing: Listing, chosen: Queue | None) -> Response:
+    def lines() -> Iterator[str]:
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(COLUMNS)
+        after = None
+        while True:
+            rows, following = _page(api, Listing(**{**listing.__dict__, "queue": chosen}), CSV_PAGE, after)
+            for row in rows:
+                writer.writerow([_cell(row.get(column)) for column in COLUMNS])
+            yield out.getvalue()
+            out.seek(0)
+            out.truncate()
+            if following is None:
+                return
+            after = _uncursor(following)
+
+    name = f"civicloop-{chosen.name if chosen else 'cases'}.csv"
+    return StreamingResponse(
+        iterate_in_threadpool(lines()),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)
+
+
+def _plain(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else str(value)
+
+
+def _moment(value: str | None, name: str) -> datetime | None:
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise bad_request(
+            f"{name} {value!r} is not an ISO date or date-time (e.g. 2026-05-01)", name
+        ) from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
