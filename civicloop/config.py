@@ -150,6 +150,16 @@ VARIABLES: dict[str, tuple[str, str]] = {
         "process writes what they fold (docs/DESIGN.md §8). 0: one per usable core; 1: fold in "
         "the writing process itself.",
     ),
+    "CIVICLOOP_NOTIFY_DB": (
+        "var/notify/notify.sqlite",
+        "The notifier's webhook subscriptions (with their signing secrets) and delivery state "
+        "(`civicloop webhook`, docs/NOTIFY.md); relative paths are under CIVICLOOP_HOME.",
+    ),
+    "CIVICLOOP_NOTIFY_RETRY_FOR": (
+        "3600",
+        "Seconds the notifier keeps retrying a failing delivery (backoff doubling from 1 s to "
+        "60 s) before it goes to the failures list (`civicloop webhook failures` / `retry`).",
+    ),
     "CIVICLOOP_LOG_LEVEL": ("info", "debug, info, warning or error."),
     "CIVICLOOP_LOG_FORMAT": ("console", "console (human) or json (one JSON object a line)."),
 }
@@ -201,6 +211,8 @@ class Config:
     fold_processes: int = 0  # 0: one per usable core (see ``folders``)
     boundaries: Path | None = None  # None: the packaged demo city (civicloop/geography.py)
     out_of_area: str = "refuse"  # or "accept"
+    notify_db_file: Path | None = None  # None: var/notify/notify.sqlite under home
+    notify_retry_for: float = 3600.0
 
     @property
     def folders(self) -> int:
@@ -246,6 +258,15 @@ class Config:
     def api_keys(self) -> Path:
         """The API key store (hashed keys and their roles)."""
         return self.api_keys_file or self.var / "api" / "keys.sqlite"
+
+    @property
+    def notify_db(self) -> Path:
+        """The notifier's subscriptions and delivery state."""
+        return self.notify_db_file or self.var / "notify" / "notify.sqlite"
+
+    @property
+    def notifier_group(self) -> str:
+        return f"{self.namespace}-notifier"
 
     @property
     def worker_token_file(self) -> Path:
@@ -318,6 +339,10 @@ def load() -> Config:
         ),
         boundaries=boundaries_file(),
         out_of_area=_choice("CIVICLOOP_OUT_OF_AREA", ("refuse", "accept")),
+        notify_db_file=home / _env("CIVICLOOP_NOTIFY_DB"),
+        notify_retry_for=_number(
+            "CIVICLOOP_NOTIFY_RETRY_FOR", float, "a number", lambda v: v >= 0, "0 or more seconds"
+        ),
     )
 
 
@@ -470,4 +495,6 @@ def to_env(config: Config) -> dict[str, str]:
         "CIVICLOOP_FOLD_PROCESSES": str(config.fold_processes),
         "CIVICLOOP_BOUNDARIES": str(config.boundaries or ""),
         "CIVICLOOP_OUT_OF_AREA": config.out_of_area,
+        "CIVICLOOP_NOTIFY_DB": str(config.notify_db),
+        "CIVICLOOP_NOTIFY_RETRY_FOR": str(config.notify_retry_for),
     }

@@ -53,3 +53,15 @@ WORKER_CONSUMER: dict[str, Any] = {
 #: is a dynamic member: its partitions move after the session timeout above.
 def group_instance_id(consumer_group: str, worker_id: str) -> str | None:
     return f"{consumer_group}-{worker_id}" if worker_id else None
+
+
+#: the notifier's consumer (streams/notify/notifier.py): offsets committed by hand, after the
+#: batch's deliveries are in the outbox; a new group starts at the beginning of the log (what a
+#: subscription or a reporter message is owed is decided per event, not by where it starts);
+#: the same short session as the worker's, so a killed notifier's partitions move within seconds
+NOTIFIER_CONSUMER: dict[str, Any] = {
+    "enable.auto.commit": False,
+    "auto.offset.reset": "earliest",
+    "session.timeout.ms": 6000,
+    "heartbeat.interval.ms": 1000,
+}

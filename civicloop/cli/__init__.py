@@ -15,6 +15,7 @@ from civicloop.cli import (
     api,
     bench,
     ingest,
+    notify,
     privacy,
     produce,
     replay,
@@ -42,6 +43,7 @@ for module in (
     produce,
     replay,
     privacy,
+    notify,
     schemas,
     bench,
 ):

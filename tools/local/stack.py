@@ -1,5 +1,5 @@
-"""The local stack in the background: the broker (unless one is configured), its workers and
-the HTTP API (``civicloop api``).
+"""The local stack in the background: the broker (unless one is configured), its workers, the
+notifier (``civicloop notifier``) and the HTTP API (``civicloop api``).
 
 Each worker runs under a supervisor (``tools/local/supervisor.py``) that restarts it with
 backoff when it dies; ``down`` stops both. A worker that finds Kafka away waits for it
@@ -12,21 +12,28 @@ cluster: chDB lets one process hold its directory.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sys
+import time
 from dataclasses import dataclass, replace
+from typing import Any
 
 from civicloop import log
 from civicloop.config import Config, to_env
 from civicloop.projections.store.worker import deployment_health
 from civicloop.streams import kafka
+from civicloop.streams.notify.notifier import health_file
+from civicloop.streams.notify.store import NotifyStore
 from civicloop.tools.local import api_server
 from civicloop.tools.local.kafka_broker import LocalKafka
 from civicloop.tools.local.process import Managed, wait_until
 from civicloop.tools.local.supervisor import Status, read_status
 
 _log = log.get(__name__)
+
+NOTIFIER_STALE_S = 15.0  # a notifier writes its health every 2 s
 
 
 def worker_process(config: Config, index: int = 0) -> Managed:
@@ -107,6 +114,7 @@ def up(config: Config, workers: int = 1, settle_s: float = 30.0) -> None:
     kafka.ensure_topics(config)
     for index in range(workers):
         start_worker(config, index=index)
+    start_notifier(config)
     api_server.start_api(config)
 
     def all_ok() -> bool:
@@ -129,6 +137,7 @@ def workers(config: Config) -> list[Managed]:
 def down(config: Config) -> list[str]:
     """Stop what ``up`` started; return the names of what was running."""
     stopped = ["api"] if api_server.api_process(config).stop(timeout=30) else []
+    stopped += ["notifier"] if notifier_process(config).stop(timeout=30) else []
     stopped += [process.name for process in workers(config) if process.stop(timeout=60)]
     if not config.kafka_bootstrap and LocalKafka(config).down():
         stopped.append("kafka")
@@ -148,6 +157,7 @@ def status(config: Config) -> list[Part]:
     for process in workers(config):
         index = 0 if process.name == "worker" else int(process.name.split("-")[1]) - 1
         parts += _worker_parts(config, index)
+    parts += _notifier_parts(config)
     api = api_server.api_health(config)
     parts.append(
         Part(
@@ -215,6 +225,96 @@ def _worker_parts(config: Config, index: int = 0) -> list[Part]:
         f"{lag or 'no partitions'}; * = held by this worker",
     )
     return [worker, lag_part]
+
+
+def notifier_process(config: Config) -> Managed:
+    """The notifier's supervisor (its process group holds the notifier too)."""
+    return Managed("notifier", config.var)
+
+
+def notifier_health(config: Config) -> dict[str, Any] | None:
+    """What the running notifier last wrote about itself (streams/notify/notifier.py), or None
+    when no notifier runs or it has not written for ``NOTIFIER_STALE_S`` seconds."""
+    status = read_status(config.var / "notifier.supervisor.json")
+    try:
+        health: dict[str, Any] = json.loads(health_file(config).read_text())
+    except (FileNotFoundError, ValueError):
+        return None
+    current = status is not None and status.child_pid == health.get("pid")
+    return health if current and time.time() - health["at"] < NOTIFIER_STALE_S else None
+
+
+def start_notifier(config: Config, timeout: float = 60.0) -> int:
+    """Start ``civicloop notifier`` under a supervisor in the background; wait until it reports."""
+    process = notifier_process(config)
+    pid = process.pid()
+    if pid is not None:
+        return pid
+    env = {**os.environ, **to_env(config), "PYTHONUNBUFFERED": "1"}
+    cli = [sys.executable, "-m", "civicloop.cli"]
+    status_file = config.var / "notifier.supervisor.json"
+    status_file.unlink(missing_ok=True)
+    pid = process.start(
+        [*cli, "supervise", "--status-file", str(status_file), "--", *cli, "notifier"], env=env
+    )
+    try:
+        wait_until(
+            lambda: notifier_health(config) is not None or "kafka_unreachable" in process.log_tail(5),
+            timeout,
+            "notifier start",
+        )
+    except TimeoutError:
+        tail = process.log_tail(40)
+        process.stop()
+        raise RuntimeError(f"the notifier did not become ready; its log ends:\n{tail}") from None
+    return pid
+
+
+def kill_notifier_only(config: Config) -> int | None:
+    """SIGKILL the notifier but not its supervisor; the pid killed, or None when none ran."""
+    status = read_status(config.var / "notifier.supervisor.json")
+    if status is None or status.child_pid is None:
+        return None
+    try:
+        os.kill(status.child_pid, signal.SIGKILL)
+    except ProcessLookupError:
+        return None
+    return status.child_pid
+
+
+def _notifier_parts(config: Config) -> list[Part]:
+    """The notifier, its lag, and per target (subscription, reporter adapter) its queue."""
+    if notifier_process(config).pid() is None:
+        return [Part("notifier", "stopped", "not running")]
+    health = notifier_health(config)
+    if health is None:
+        return [Part("notifier", "waiting", "starting or waiting for Kafka")]
+    lag = health["lag"]
+    total = sum(lag.values())
+    parts = [
+        Part(
+            "notifier",
+            "running",
+            f"pid {health['pid']}; lag {total} ("
+            + (", ".join(f"p{p} {n}" for p, n in sorted(lag.items(), key=lambda kv: int(kv[0]))) or "none")
+            + ")",
+        )
+    ]
+    store = NotifyStore(config.notify_db)
+    try:
+        targets = store.targets()
+    finally:
+        store.close()
+    for target in targets:
+        age = "" if target.oldest_pending_age_s is None else f", oldest {target.oldest_pending_age_s:.0f} s"
+        parts.append(
+            Part(
+                target.target,
+                "degraded" if target.failed else "ok",
+                f"pending {target.pending}{age}, failed {target.failed}, delivered {target.delivered}",
+            )
+        )
+    return parts
 
 
 def _age(seconds: float | None) -> str:

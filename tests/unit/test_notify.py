@@ -1,0 +1,90 @@
+"""The notifier's pure parts and its outbox: which deliveries an event owes, the signature,
+the backoff, and an outbox that records each delivery once however often it is told."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+from pathlib import Path
+
+from civicloop.streams.notify import routing, signing
+from civicloop.streams.notify.couriers import backoff
+from civicloop.streams.notify.store import CaseContext, NotifyStore, Subscription
+from tests.support import case_events as ev
+
+NOW = time.time()
+
+
+def sub(events: tuple[str, ...] = ("*",), department: str | None = None, created: float = 0) -> Subscription:
+    return Subscription("wh1", "http://127.0.0.1:9/h", events, department, "s3cret", created)
+
+
+def test_a_subscription_gets_its_event_types_of_its_department_logged_after_it_was_made() -> None:
+    closed = ev.closed(ev.at(5), case_id="R-1")
+    roads = CaseContext(None, None, "roads")
+    assert routing.deliveries(closed, roads, [sub()], NOW, "http://x", ())[0][0] == "webhook:wh1"
+    assert routing.deliveries(closed, roads, [sub(("CaseReported",))], NOW, "http://x", ()) == []
+    assert routing.deliveries(closed, roads, [sub(department="parks")], NOW, "http://x", ()) == []
+    assert routing.deliveries(closed, roads, [sub(department="roads")], NOW, "http://x", ()) != []
+    assert routing.deliveries(closed, roads, [sub(created=NOW + 1)], NOW, "http://x", ()) == []
+
+
+def test_the_body_carries_no_contact_and_the_public_status_link() -> None:
+    report = ev.reported(ev.at(0), case_id="R/2", contact_ciphertext=b"sealed", contact_key_id="k1")
+    context = routing.next_context(CaseContext(None, None, None), report)
+    [(_, body)] = routing.deliveries(report, context, [sub()], NOW, "https://311.example.org", ())
+    data = json.loads(body)
+    assert data["event_id"] == report.event_id and data["event_type"] == "CaseReported"
+    assert data["status_url"] == "https://311.example.org/open311/v2/requests/R%2F2.json"
+    assert not {"contact_ciphertext", "contact_key_id", "reporter_ref"} & set(data["data"])
+
+
+def test_the_reporter_is_told_of_received_closed_reopened_only_with_a_contact() -> None:
+    with_contact = CaseContext("k1", b"sealed", "roads")
+    for event, kind in (
+        (ev.reported(ev.at(0)), b"received"),
+        (ev.closed(ev.at(1)), b"closed"),
+        (ev.reopened(ev.at(2)), b"reopened"),
+    ):
+        assert routing.deliveries(event, with_contact, [], NOW, "http://x", ("email",)) == [("email", kind)]
+    assert (
+        routing.deliveries(ev.closed(ev.at(1)), CaseContext(None, None, "roads"), [], NOW, "", ("email",))
+        == []
+    )
+    assert routing.deliveries(ev.registered(ev.at(1)), with_contact, [], NOW, "", ("email",)) == []
+
+
+def test_the_lead_department_follows_lead_dispatches_only() -> None:
+    context = CaseContext(None, None, None)
+    context = routing.next_context(context, ev.dispatched(ev.at(1), dept="roads"))
+    context = routing.next_context(
+        context, ev.dispatched(ev.at(2), task_id="T2", dept="parks", role="assist")
+    )
+    assert context.department == "roads"
+
+
+def test_the_signature_is_hmac_sha256_over_timestamp_dot_body() -> None:
+    body = b'{"a": 1}'
+    want = "sha256=" + hmac.new(b"k", b"1700000000." + body, hashlib.sha256).hexdigest()
+    assert signing.signature("k", 1700000000, body) == want
+    assert signing.verify("k", "1700000000", body, want)
+    assert not signing.verify("k", "1700000001", body, want)
+    assert not signing.verify("other", "1700000000", body, want)
+
+
+def test_backoff_doubles_up_to_a_minute() -> None:
+    assert [backoff(n) for n in (1, 2, 3, 7, 20)] == [1, 2, 4, 60, 60]
+
+
+def test_the_outbox_records_a_delivery_once_however_often_it_is_told(tmp_path: Path) -> None:
+    store = NotifyStore(tmp_path / "notify.sqlite")
+    rows = [("webhook:wh1", "C-1", "e1", b"{}"), ("email", "C-1", "e1", b"received")]
+    assert store.record({}, rows) == 2
+    assert store.record({}, rows) == 0  # the re-read after a kill
+    first = store.next_due("webhook:wh1", time.time())
+    assert first is not None and first.event_id == "e1"
+    store.delivered(first.seq)
+    assert store.record({}, rows) == 0 and store.next_due("webhook:wh1", time.time()) is None
+    assert oct((tmp_path / "notify.sqlite").stat().st_mode & 0o777) == "0o600"  # it holds secrets
