@@ -39,16 +39,17 @@ clickhouse-server:
 		echo "clickhouse-server is missing: run 'sudo apt-get install clickhouse-server' (Debian), then make test again"; exit 1; \
 	fi
 
-# The dashboard's browser test drives Debian's Chromium through its ChromeDriver (selenium);
-# no test tool downloads a browser of its own.
+# The dashboard's and the console's browser tests drive Debian's Chromium through its
+# ChromeDriver (selenium); no test tool downloads a browser of its own. fonts-noto-cjk: headless
+# Chromium has no Chinese font of its own (the console's Chinese screenshots).
 chromium:
-	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then :; \
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null && dpkg -s fonts-noto-cjk >/dev/null 2>&1; then :; \
 	elif [ "$$(id -u)" = 0 ]; then \
-		echo "installing Debian's chromium and chromium-driver packages"; \
-		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null) \
-		|| { echo "apt-get could not install chromium chromium-driver"; exit 1; }; \
+		echo "installing Debian's chromium, chromium-driver and fonts-noto-cjk (the console's Chinese) packages"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver fonts-noto-cjk >/dev/null) \
+		|| { echo "apt-get could not install chromium chromium-driver fonts-noto-cjk"; exit 1; }; \
 	else \
-		echo "chromium is missing: run 'sudo apt-get install chromium chromium-driver' (Debian), then make test again"; exit 1; \
+		echo "chromium or its Chinese font is missing: run 'sudo apt-get install chromium chromium-driver fonts-noto-cjk' (Debian), then make test again"; exit 1; \
 	fi
 
 # Debian's wrk: the HTTP load generator of `civicloop bench api` (and its test).

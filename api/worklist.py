@@ -66,7 +66,10 @@ LIVE_TASK = ("dispatched", "accepted")
 @dataclass(frozen=True)
 class Queue:
     """A work queue: the roles that see it, what it reads (cases or one department's tasks),
-    its condition, the deadline it sorts by, and whether rows carry duplicate suggestions."""
+    its condition, what ``sort=deadline`` orders it by (the deadline that matters there, or the
+    report's time where nothing is due yet), and whether rows carry duplicate suggestions.
+    A row's ``deadline`` is the case's (``due_at``), or for a task row the task's: ``accept_by``
+    while it waits to be accepted, ``dispose_by`` after."""
 
     name: str
     roles: tuple[str, ...]
@@ -238,14 +241,13 @@ def page(
     if tasks:
         sql = (
             f"SELECT {key} AS k, case_id, task_id, department, status, category, priority, channel, "
-            f"district, grid_id, dispatched_at, {listing.queue.deadline if listing.queue else 'dispose_by'} "
+            "district, grid_id, dispatched_at, if(status = 'dispatched', accept_by, dispose_by) "
             f"FROM {{db}}.{CASE_TASKS} FINAL WHERE {condition} ORDER BY k, case_id, task_id LIMIT %(limit)s"
         )
     else:
-        deadline = listing.queue.deadline if listing.queue else "due_at"
         sql = (
             f"SELECT {key} AS k, case_id, '' AS task_id, lead_department, state, category, priority, "
-            f"channel, district, grid_id, reported_at, {deadline}, lat, lon "
+            "channel, district, grid_id, reported_at, due_at, lat, lon "
             f"FROM {{db}}.{CASE_LIFECYCLE} FINAL WHERE {condition} ORDER BY k, case_id LIMIT %(limit)s"
         )
     rows = query(sql.replace("{db}", db), params)

@@ -125,7 +125,7 @@ function renderRows(rows, queue) {
     first.appendChild(link);
     if (row.task_id) first.appendChild(el("small", ` ${row.task_id}`));
     tr.appendChild(first);
-    [t(`s_${row.state}`, row.state) + (row.task_status ? ` / ${row.task_status}` : ""), row.category, row.district,
+    [t(`s_${row.state}`, row.state) + (row.task_status ? ` / ${t(`ts_${row.task_status}`, row.task_status)}` : ""), row.category, row.district,
       row.department, moment(row.reported_at), moment(row.deadline)].forEach((v) => tr.appendChild(el("td", v)));
     if (dups) {
       const td = el("td", null, { class: "dups" });
@@ -295,14 +295,14 @@ function renderCase(found) {
   ]);
   $("tasks").tBodies[0].replaceChildren(...found.tasks.map((task) => {
     const tr = el("tr", null, { "data-task-id": task.task_id });
-    [task.task_id, task.department, t(task.role, task.role), task.status, moment(task.accept_by), moment(task.dispose_by),
+    [task.task_id, task.department, t(task.role, task.role), t(`ts_${task.status}`, task.status), moment(task.accept_by), moment(task.dispose_by),
       ["accepted", "dispatched"].includes(task.status) ? left(task.dispose_by) : "—",
       moment(task.accepted_at), moment(task.disposed_at)].forEach((v) => tr.appendChild(el("td", v)));
     return tr;
   }));
   $("timeline").replaceChildren(...found.timeline.map((e) => {
     const li = el("li", null, { "data-type": e.type });
-    li.append(el("time", moment(e.occurred_at)), " ", el("strong", e.type), " ",
+    li.append(el("time", moment(e.occurred_at)), " ", el("strong", t(`e_${e.type}`, e.type), { title: e.type }), " ",
       el("span", e.actor ? `${e.actor.type} ${e.actor.id}` : "", { class: "actor" }), " ",
       el("span", Object.entries(e).filter(([k, v]) => !["type", "event_id", "case_id", "occurred_at", "recorded_at",
         "actor", "source", "schema_version"].includes(k) && v !== null && typeof v !== "object")
