@@ -38,7 +38,7 @@ StoreKind = Annotated[
 
 def register(app: typer.Typer) -> None:
     """Add the ``civicloop bench`` sub-app (``codec``, ``produce``, ``replay``, ``live``,
-    ``queries``, ``signals``, ``dashboard``, ``chaos``, ``api``) to ``app``."""
+    ``queries``, ``signals``, ``dashboard``, ``console``, ``chaos``, ``api``) to ``app``."""
     bench = typer.Typer(
         help="Throughput against a raw ceiling measured in the same run.", no_args_is_help=True
     )
@@ -49,6 +49,7 @@ def register(app: typer.Typer) -> None:
     bench.command("queries")(queries_command)
     bench.command("signals")(signals_command)
     bench.command("dashboard")(dashboard_command)
+    bench.command("console")(console_command)
     bench.command("chaos")(chaos_command)
     bench.command("api")(api_command)
     app.add_typer(bench, name="bench")
@@ -114,6 +115,21 @@ def dashboard_command(
     """The dashboard's page and JSON figures over HTTP vs the store answering the metrics."""
     from civicloop import log
     from civicloop.tools.bench.dashboard import run
+    from civicloop.tools.bench.report import show
+
+    log.configure()
+    show(run(cases, store, rounds), as_json)
+
+
+def console_command(
+    cases: Annotated[int, typer.Option(min=1, help="Cases in the synthetic projections.")] = 1_000_000,
+    store: StoreKind = Backend.chdb,
+    rounds: Rounds = 3,
+    as_json: AsJson = False,
+) -> None:
+    """The console's first useful paint (department inbox, search) over HTTP vs the store."""
+    from civicloop import log
+    from civicloop.tools.bench.console import run
     from civicloop.tools.bench.report import show
 
     log.configure()
