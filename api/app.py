@@ -31,6 +31,7 @@ from civicloop.api import (
     catalogue,
     departments,
     events,
+    feedback,
     handling,
     open311,
     openapi,
@@ -126,6 +127,7 @@ def create_app(config: Config) -> FastAPI:
         )
     )
     app.include_router(create_console_router())
+    app.include_router(feedback.router)  # the public page behind a closed case's feedback link
     app.add_api_route("/health", health, methods=["GET"], summary="Liveness (no key, reveals nothing)")
     openapi.install(app, public_reads=config.open311_reads == "public")
     app.add_exception_handler(ApiError, _api_error)  # type: ignore[arg-type]

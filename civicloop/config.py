@@ -160,6 +160,24 @@ VARIABLES: dict[str, tuple[str, str]] = {
         "Seconds the notifier keeps retrying a failing delivery (backoff doubling from 1 s to "
         "60 s) before it goes to the failures list (`civicloop webhook failures` / `retry`).",
     ),
+    "CIVICLOOP_SMTP_HOST": (
+        "",
+        "SMTP server that carries messages to reporters who left an e-mail address (received, "
+        "closed with a feedback link, reopened). Empty: no e-mail is sent.",
+    ),
+    "CIVICLOOP_SMTP_PORT": ("25", "Port of CIVICLOOP_SMTP_HOST."),
+    "CIVICLOOP_SMTP_SECURITY": ("none", "none, starttls or ssl (SMTP over TLS)."),
+    "CIVICLOOP_SMTP_USER": ("", "SMTP login user; empty: no login."),
+    "CIVICLOOP_SMTP_PASSWORD": ("", "SMTP login password."),
+    "CIVICLOOP_SMTP_FROM": ("civicloop@localhost", "From: address of reporter messages."),
+    "CIVICLOOP_NOTIFY_LANGUAGE": (
+        "en",
+        "Language of reporter messages when the report named none: en or zh (Simplified Chinese).",
+    ),
+    "CIVICLOOP_FEEDBACK_TTL": (
+        "1209600",
+        "Seconds a feedback link in a closed case's message stays valid (default 14 days).",
+    ),
     "CIVICLOOP_LOG_LEVEL": ("info", "debug, info, warning or error."),
     "CIVICLOOP_LOG_FORMAT": ("console", "console (human) or json (one JSON object a line)."),
 }
@@ -213,6 +231,14 @@ class Config:
     out_of_area: str = "refuse"  # or "accept"
     notify_db_file: Path | None = None  # None: var/notify/notify.sqlite under home
     notify_retry_for: float = 3600.0
+    smtp_host: str = ""  # "": reporters get no e-mail
+    smtp_port: int = 25
+    smtp_security: str = "none"  # none | starttls | ssl
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_from: str = "civicloop@localhost"
+    notify_language: str = "en"
+    feedback_ttl: float = 1209600.0
 
     @property
     def folders(self) -> int:
@@ -342,6 +368,16 @@ def load() -> Config:
         notify_db_file=home / _env("CIVICLOOP_NOTIFY_DB"),
         notify_retry_for=_number(
             "CIVICLOOP_NOTIFY_RETRY_FOR", float, "a number", lambda v: v >= 0, "0 or more seconds"
+        ),
+        smtp_host=_env("CIVICLOOP_SMTP_HOST").strip(),
+        smtp_port=_port("CIVICLOOP_SMTP_PORT"),
+        smtp_security=_choice("CIVICLOOP_SMTP_SECURITY", ("none", "starttls", "ssl")),
+        smtp_user=_env("CIVICLOOP_SMTP_USER"),
+        smtp_password=_env("CIVICLOOP_SMTP_PASSWORD"),
+        smtp_from=_env("CIVICLOOP_SMTP_FROM").strip(),
+        notify_language=_choice("CIVICLOOP_NOTIFY_LANGUAGE", ("en", "zh")),
+        feedback_ttl=_number(
+            "CIVICLOOP_FEEDBACK_TTL", float, "a number", lambda v: v > 0, "a positive number of seconds"
         ),
     )
 
@@ -497,4 +533,12 @@ def to_env(config: Config) -> dict[str, str]:
         "CIVICLOOP_OUT_OF_AREA": config.out_of_area,
         "CIVICLOOP_NOTIFY_DB": str(config.notify_db),
         "CIVICLOOP_NOTIFY_RETRY_FOR": str(config.notify_retry_for),
+        "CIVICLOOP_SMTP_HOST": config.smtp_host,
+        "CIVICLOOP_SMTP_PORT": str(config.smtp_port),
+        "CIVICLOOP_SMTP_SECURITY": config.smtp_security,
+        "CIVICLOOP_SMTP_USER": config.smtp_user,
+        "CIVICLOOP_SMTP_PASSWORD": config.smtp_password,
+        "CIVICLOOP_SMTP_FROM": config.smtp_from,
+        "CIVICLOOP_NOTIFY_LANGUAGE": config.notify_language,
+        "CIVICLOOP_FEEDBACK_TTL": str(config.feedback_ttl),
     }

@@ -10,6 +10,7 @@ only named here (kind and case), and composed when sent, so an erasure in betwee
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import replace
 from typing import Any
 from urllib.parse import quote
@@ -21,6 +22,8 @@ from civicloop.streams.notify.store import CaseContext, Subscription
 
 #: reporter messages: the event type that triggers each kind
 REPORTER_MESSAGES = {"CaseReported": "received", "CaseClosed": "closed", "CaseReopened": "reopened"}
+#: a reporter is told of events logged at most this long before the notifier read them
+REPORTER_MAX_AGE_S = 7 * 86400
 #: fields no subscriber receives: the sealed contact and the reporter's pseudonym
 PRIVATE_FIELDS = frozenset({"contact_ciphertext", "contact_key_id", "reporter_ref"})
 
@@ -67,11 +70,14 @@ def deliveries(
     logged_at: float,
     public_url: str,
     reporter_targets: tuple[str, ...],
+    now: float | None = None,
 ) -> list[tuple[str, bytes]]:
     """(target, payload) of every delivery ``event`` owes, given its case's context after it.
 
     A subscription receives the events that entered the log after it was made (``logged_at``,
-    the Kafka record time), so adding one does not replay history to it."""
+    the Kafka record time), so adding one does not replay history to it; the reporter, the
+    events of the last ``REPORTER_MAX_AGE_S`` (a first start on a long history writes to
+    nobody about the past)."""
     owed: list[tuple[str, bytes]] = []
     wanting = [
         s for s in subscriptions if s.created_at <= logged_at and s.wants(event.type, context.department)
@@ -80,6 +86,7 @@ def deliveries(
         body = webhook_body(event, context.department, public_url)
         owed += [(s.target, body) for s in wanting]
     kind = REPORTER_MESSAGES.get(event.type)
-    if kind and context.sealed is not None and context.key_id is not None:
+    recent = (time.time() if now is None else now) - logged_at <= REPORTER_MAX_AGE_S
+    if kind and recent and context.sealed is not None and context.key_id is not None:
         owed += [(target, kind.encode()) for target in reporter_targets]
     return owed

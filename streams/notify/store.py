@@ -243,3 +243,10 @@ class NotifyStore:
             (target,),
         )
         return [r[0] for r in rows.fetchall()]
+
+    def counts(self, target: str) -> dict[str, int]:
+        """Deliveries of ``target`` by status (pending, delivered, skipped, failed, dropped)."""
+        rows = self._db.execute(
+            "SELECT status, count(*) FROM outbox WHERE target = ? GROUP BY status", (target,)
+        ).fetchall()
+        return {str(status): int(n) for status, n in rows}

@@ -9,8 +9,12 @@ import json
 import time
 from pathlib import Path
 
-from civicloop.streams.notify import routing, signing
+import pytest
+
+from civicloop.privacy import KeyStore
+from civicloop.streams.notify import feedback, routing, signing
 from civicloop.streams.notify.couriers import backoff
+from civicloop.streams.notify.reporter import compose, contact_fields, language
 from civicloop.streams.notify.store import CaseContext, NotifyStore, Subscription
 from tests.support import case_events as ev
 
@@ -88,3 +92,48 @@ def test_the_outbox_records_a_delivery_once_however_often_it_is_told(tmp_path: P
     store.delivered(first.seq)
     assert store.record({}, rows) == 0 and store.next_due("webhook:wh1", time.time()) is None
     assert oct((tmp_path / "notify.sqlite").stat().st_mode & 0o777) == "0o600"  # it holds secrets
+
+
+def test_a_sealed_contact_is_read_as_fields_from_json_or_a_bare_address() -> None:
+    assert contact_fields('{"email": "a@b.org", "language": "zh"}') == {"email": "a@b.org", "language": "zh"}
+    assert contact_fields("a@b.org") == {"email": "a@b.org"}
+    assert contact_fields("+86 10 1234 5678") == {"phone": "+86 10 1234 5678"}
+    assert language({"language": "zh-CN"}, "en") == "zh" and language({}, "zh") == "zh"
+    assert language({"language": "fr"}, "en") == "en"
+
+
+def test_messages_escape_html_and_speak_the_reporters_language() -> None:
+    message = compose("closed", "en", "C<1>", "http://x/s", "http://x/feedback/t&k")
+    assert "C&lt;1&gt;" in message.html and "<1>" not in message.html
+    assert "C<1>" in message.text and "http://x/feedback/t&k" in message.text
+    assert "http://x/feedback/t&amp;k" in message.html
+    chinese = compose("received", "zh", "C-1", "http://x/s", None)
+    assert "已受理" in chinese.subject and "C-1" in chinese.text
+
+
+def test_a_feedback_link_reads_back_and_refuses_alteration(tmp_path: Path) -> None:
+    keys = KeyStore(tmp_path / "keys" / "keys.sqlite")
+    link = feedback.token(keys, "C-1", "e-9")
+    assert feedback.read(keys, link, 60) == ("C-1", "e-9")
+    altered = link[:-2] + ("AA" if not link.endswith("AA") else "BB")
+    with pytest.raises(feedback.InvalidLink) as refused:
+        feedback.read(keys, altered, 60)
+    assert not refused.value.expired
+    assert (
+        feedback.event_id("C-1", "e-9") == feedback.event_id("C-1", "e-9") != feedback.event_id("C-1", "e-8")
+    )
+    assert [feedback.SATISFACTION[n] for n in range(1, 6)] == [
+        "unsatisfied",
+        "unsatisfied",
+        "basically_satisfied",
+        "satisfied",
+        "satisfied",
+    ]
+
+
+def test_the_reporter_is_not_told_of_old_history() -> None:
+    with_contact = CaseContext("k1", b"sealed", None)
+    week = routing.REPORTER_MAX_AGE_S
+    old = routing.deliveries(ev.closed(ev.at(1)), with_contact, [], NOW - week - 1, "", ("email",), now=NOW)
+    assert old == []
+    assert routing.deliveries(ev.closed(ev.at(1)), with_contact, [], NOW - 5, "", ("email",), now=NOW) != []
