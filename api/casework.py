@@ -7,8 +7,9 @@ each task action once per task the key may act on; only those the fold accepts a
 so the page offers exactly the actions a click can take, and none other. With them come what
 the forms need: the departments a case may be dispatched to and the deadlines that will apply,
 the duplicate suggestions (``nearby``) for a void, the case's place on the district map, and
-the signals that name its district or grid cell. Answers carry an ``ETag`` (the projection's
-progress marker and the minute) for conditional polling.
+the signals that name its district or grid cell, and each live task's clock: the working time
+left to the deadline that applies (the deadline policy's calendar). Answers carry an
+``ETag`` (the projection's progress marker and the minute) for conditional polling.
 """
 
 from __future__ import annotations
@@ -30,11 +31,12 @@ from civicloop.api.errors import ApiError, not_found
 from civicloop.api.handling import event_for, load_state
 from civicloop.api.keys import ApiKey
 from civicloop.api.projected import NothingProjected
+from civicloop.projections.fold.calendar import working_seconds
 from civicloop.projections.fold.casestate import CaseState
 from civicloop.projections.fold.clock import seconds
 from civicloop.projections.fold.guards import IllegalTransition
 from civicloop.projections.fold.lifecycle import fold
-from civicloop.projections.fold.policy import deadlines_for
+from civicloop.projections.fold.policy import deadlines_for, default_policy
 from civicloop.projections.signals.nearby import nearby
 from civicloop.projections.tables.schema import SIGNALS
 
@@ -75,7 +77,12 @@ def _work(api: Backend, key: ApiKey, case_id: str, now: datetime) -> dict[str, A
     if key.role == "department" and key.department not in {t.department for t in state.tasks.values()}:
         return None  # another department's case is not this key's to see
     allowed = allowed_actions(api, key, state, now)
-    answer: dict[str, Any] = {"case_id": case_id, "role": key.role, "actions": allowed}
+    answer: dict[str, Any] = {
+        "case_id": case_id,
+        "role": key.role,
+        "department": key.department if key.role == "department" else None,
+        "actions": allowed,
+    }
     if any(a["action"] == "dispatch" for a in allowed):
         answer["departments"] = [
             {"name": d.name, "display_name": d.display_name} for d in api.departments.departments
@@ -91,9 +98,34 @@ def _work(api: Backend, key: ApiKey, case_id: str, now: datetime) -> dict[str, A
         answer["duplicates"] = nearby(
             p.query, p.database, state.lat, state.lon, state.category, exclude=case_id
         )
+    answer["clocks"] = clocks(key, state, now)
+    answer["working_day_s"] = default_policy().calendar.day_seconds()
     answer["map"] = _map(api, state)
     answer["signals"] = _signals(api, state)
     return answer
+
+
+def clocks(key: ApiKey, state: CaseState, now: datetime) -> dict[str, dict[str, Any]]:
+    """Each live task's clock (a department: its own tasks only): the deadline that applies now
+    (``accept_by`` until it is accepted, then ``dispose_by``) and the working time left to it,
+    in office seconds of the deadline policy's calendar (negative: overdue by that much)."""
+    calendar = default_policy().calendar
+    found: dict[str, dict[str, Any]] = {}
+    for task in state.tasks.values():
+        if key.role == "department" and task.department != key.department:
+            continue
+        if task.status not in ("dispatched", "accepted"):
+            continue
+        which, due = (
+            ("accept_by", task.accept_by) if task.status == "dispatched" else ("dispose_by", task.dispose_by)
+        )
+        if due is None:
+            continue
+        found[task.task_id] = {
+            "deadline": which,
+            "working_s_left": working_seconds(seconds(now), due, calendar),
+        }
+    return found
 
 
 def _routed(api: Backend, state: CaseState) -> str | None:

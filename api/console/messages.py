@@ -85,7 +85,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "dispose_by": ("Dispose by", "处置期限"),
     "accepted_at": ("Accepted", "签收时间"),
     "disposed_at": ("Disposed", "处置时间"),
-    "working_left": ("Time left", "剩余时间"),
+    "working_left": ("Working time left", "剩余工作时间"),
     "overdue_by": ("Overdue by", "已超期"),
     "contact": ("Reporter's contact", "上报人联系方式"),
     "done": ("Done.", "已完成。"),

@@ -80,6 +80,16 @@ function moment(text) {
   return text ? text.replace("T", " ").replace(/(:\d\d)(\.\d+)?(Z|\+00:00)$/, "$1 UTC") : "—";
 }
 
+// Working time (office seconds of the deadline policy's calendar) as days, hours and minutes.
+function working(seconds, day) {
+  const s = Math.abs(seconds);
+  const d = Math.floor(s / day);
+  const h = Math.floor((s % day) / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const text = `${d ? d + " d " : ""}${h} h ${m} min`;
+  return seconds < 0 ? `${t("overdue_by")} ${text}` : text;
+}
+
 function left(deadline) {
   if (!deadline) return "—";
   const ms = Date.parse(deadline) - Date.now();
@@ -200,7 +210,7 @@ function queuesPage() {
     const tabs = $("queue-tabs");
     if (!tabs.childElementCount) {
       first.queues.forEach((name) => {
-        const tab = el("button", t(`q_${name}`, name), { type: "button", role: "tab", id: `queue-${name}` });
+        const tab = el("button", t(`q_${name}`, name), { type: "button", id: `queue-${name}` });
         tab.addEventListener("click", () => { location.hash = name; });
         tabs.appendChild(tab);
       });
@@ -209,7 +219,7 @@ function queuesPage() {
         return;
       }
     }
-    tabs.querySelectorAll("button").forEach((b) => b.setAttribute("aria-selected", String(b.id === `queue-${list.params.queue}`)));
+    tabs.querySelectorAll("button").forEach((b) => b.setAttribute("aria-pressed", String(b.id === `queue-${list.params.queue}`)));
     $("list-caption").textContent = t(`q_${list.params.queue}`, "");
   }
   function choose() {
@@ -269,7 +279,7 @@ function dl(rows) {
   });
 }
 
-function renderCase(found) {
+function renderCase(found, work) {
   $("case-state").textContent = t(`s_${found.state}`, found.state);
   document.body.dataset.caseState = found.state;
   const reported = found.timeline.find((e) => e.type === "CaseReported") || {};
@@ -296,7 +306,7 @@ function renderCase(found) {
   $("tasks").tBodies[0].replaceChildren(...found.tasks.map((task) => {
     const tr = el("tr", null, { "data-task-id": task.task_id });
     [task.task_id, task.department, t(task.role, task.role), t(`ts_${task.status}`, task.status), moment(task.accept_by), moment(task.dispose_by),
-      ["accepted", "dispatched"].includes(task.status) ? left(task.dispose_by) : "—",
+      work.clocks && work.clocks[task.task_id] ? working(work.clocks[task.task_id].working_s_left, work.working_day_s) : "—",
       moment(task.accepted_at), moment(task.disposed_at)].forEach((v) => tr.appendChild(el("td", v)));
     return tr;
   }));
@@ -499,8 +509,8 @@ async function loadCase(conditional, force) {
   if (work === null) return;
   caseView.etag = work.etag;
   const found = (await api(`cases/${id}`)).data;
-  who(work.data.role, null);
-  renderCase(found);
+  who(work.data.role, work.data.department);
+  renderCase(found, work.data);
   renderMap(work.data.map);
   renderSignals(work.data.signals || []);
   renderActions(work.data, force);

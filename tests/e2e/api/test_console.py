@@ -87,6 +87,10 @@ def test_each_role_sees_its_queues_and_a_department_only_its_own_tasks(site: Sit
             assert [t["task_id"] for t in case["tasks"]] == [mine]
             tasked = {e["task_id"] for e in case["timeline"] if e.get("task_id")}
             assert tasked == {mine}
+            # the clock of its own task only: working time left to accept (some is left)
+            clocks = _get(http, site, role, f"/api/v1/cases/{case_id}/actions")["clocks"]
+            assert list(clocks) == [mine] and clocks[mine]["deadline"] == "accept_by"
+            assert clocks[mine]["working_s_left"] > 0
             # its actions: exactly what a dispatched task allows, on its own task
             assert _offered(http, site, role, case_id) == {
                 ("accept", mine),
