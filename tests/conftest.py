@@ -24,9 +24,14 @@ from civicloop.tools.local.process import free_port
 
 log.configure(level="warning")
 REPO = Path(__file__).resolve().parents[1]
-# `make test` runs every backend test on chDB and on the real server; `make check` (the inner loop's
-# tier) sets CIVICLOOP_TEST_BACKENDS=chdb and deselects the tests marked `server`.
+# `make test` runs every unit and component backend test on chDB and on the real server; `make
+# check` (the inner loop's tier) sets CIVICLOOP_TEST_BACKENDS=chdb and deselects the tests marked
+# `server`. An end-to-end test runs on the first backend (chDB) only, unless the property it checks
+# is the backend's own: those say so with `@pytest.mark.every_backend("why")` and run on each
+# (docs/TESTING.md lists them). The server's and the cluster's other promises are the contract
+# suite's (tests/component/test_backend_contract.py) and the server's component tests.
 BACKENDS = tuple(os.environ.get("CIVICLOOP_TEST_BACKENDS", "chdb,server").split(","))
+BACKEND_FIXTURES = ("backend_url", "site")  # each takes its backend as its parameter
 SERVER_FIXTURES = {"clickhouse_server_url", "clickhouse_cluster"}
 # Component tests whose property is a process boundary (spawned fold processes, Apache Avro's
 # Java decoder, a worker beside the real broker) or a large batch: `make test` runs them,
@@ -53,6 +58,20 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.server)
         if item.path.name in SLOW_COMPONENT_MODULES or item.originalname in SLOW_TESTS:
             item.add_marker(pytest.mark.slow)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Give ``backend_url`` (and the API's ``site``) the backends the test runs on."""
+    for name in BACKEND_FIXTURES:
+        if name in metafunc.fixturenames:
+            metafunc.parametrize(name, backends_of(metafunc.definition), indirect=True)
+
+
+def backends_of(item: pytest.Item) -> tuple[str, ...]:
+    end_to_end = "e2e" in item.path.relative_to(REPO).parts
+    if end_to_end and item.get_closest_marker("every_backend") is None:
+        return BACKENDS[:1]
+    return BACKENDS
 
 
 def make_config(home: Path, **overrides: object) -> Config:
@@ -115,7 +134,7 @@ def clickhouse_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loc
     cluster.down()
 
 
-@pytest.fixture(params=BACKENDS)
+@pytest.fixture
 def backend_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A ClickHouse URL for each backend in turn: chDB in a temp dir, then the real server."""
     if request.param == "chdb":

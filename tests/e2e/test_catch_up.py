@@ -10,7 +10,10 @@ from civicloop.config import Config
 from tests.support import case_events as ev
 from tests.support.workers import Worker, produce, wait_projected
 
-pytestmark = pytest.mark.integration
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.every_backend("a batch's state look-up must fit each backend's query size"),
+]
 CASES = 20_000
 
 

@@ -26,7 +26,10 @@ from tests.support.hostile import Hostile, Message, good
 from tests.support.workers import Worker, deployment, wait_projected
 from tests.support.workload import workload
 
-pytestmark = pytest.mark.integration
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.every_backend("hostile strings must round-trip through each backend's writer"),
+]
 GOOD_CASES = 300
 SIMPLE_CASES = 50  # reported and registered, dispatched only after misrouted copies of them
 CONFLICTING, COPIED = 500, 200  # projected events whose id comes again: another body, the same

@@ -37,6 +37,7 @@ def _physical_rows_after_merge(config: Config) -> int:
         store.close()
 
 
+@pytest.mark.every_backend("each engine's merge collapses the copies")
 def test_events_produced_twice_leave_one_row_each(config: Config, worker: Worker) -> None:
     events = list(reports("twice", 400))
     produce(config, events)

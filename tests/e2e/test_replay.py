@@ -22,7 +22,10 @@ from civicloop.tools.simulate import simulate
 from tests.support.checksums import checksum_sql, checksums
 from tests.support.workers import Worker
 
-pytestmark = pytest.mark.integration
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.every_backend("the rebuild's switch and its resume are each backend's own"),
+]
 # The acceptance size on the default backend; a smaller city on the server keeps CI short.
 EVENTS = {"chdb": 1_000_000, "server": 100_000}
 

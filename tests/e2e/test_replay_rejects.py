@@ -17,7 +17,10 @@ from civicloop.tools.local.process import wait_until
 from tests.support import case_events as ev
 from tests.support.workers import produce
 
-pytestmark = pytest.mark.integration
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.every_backend("what the store refuses is each backend's own"),
+]
 
 
 def coordinator_ready(config: Config, group: str) -> None:

@@ -7,13 +7,13 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.conftest import BACKENDS, make_config
+from tests.conftest import make_config
 from tests.support.api_site import Site
 from tests.support.geo import write_test_city
 from tests.support.workers import Worker
 
 
-@pytest.fixture(scope="package", params=BACKENDS)
+@pytest.fixture(scope="package")  # parametrised by tests/conftest.py: backends_of
 def site(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, kafka_bootstrap: str
 ) -> Iterator[Site]:

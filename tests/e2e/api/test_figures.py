@@ -17,7 +17,12 @@ from civicloop.schemas.events import new_event
 from civicloop.streams.producer import EventProducer
 from tests.support.api_site import Site
 
-pytestmark = pytest.mark.integration
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.every_backend(
+        "the dashboard's figures: the metric SQL through the API's reader of each backend"
+    ),
+]
 
 
 def _cli(site: Site, *args: str) -> list[dict[str, Any]]:

@@ -13,7 +13,10 @@ import pytest
 from tests.support.api_site import Site, poll
 from tests.support.open311_spec import checked
 
-pytestmark = pytest.mark.integration
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.every_backend("the API reads through the worker on chDB, as the reader user on a server"),
+]
 V2 = "/open311/v2"
 
 
