@@ -26,8 +26,10 @@ pytestmark = [
     pytest.mark.integration,
     pytest.mark.every_backend("the rebuild's switch and its resume are each backend's own"),
 ]
-# The acceptance size on the default backend; a smaller city on the server keeps CI short.
-EVENTS = {"chdb": 1_000_000, "server": 100_000}
+# Ten replay batches (REPLAY_BATCH) and more on chDB, five on the server: the equality and the
+# switch do not depend on the size past a few batches. The 1 M and 10 M scale (rate, memory, every
+# case projected) is `civicloop bench replay`'s, in `make bench` (docs/BENCHMARKS.md).
+EVENTS = {"chdb": 200_000, "server": 100_000}
 
 
 def _city(size: int) -> Iterator:
