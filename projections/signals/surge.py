@@ -20,7 +20,6 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.stats import nbinom
 
 Cell = tuple[str, str, str]  # (level, category, place)
 #: counts of reports per (cell, window) for windows in [lo, hi); absent = 0. ``cell`` limits
@@ -88,6 +87,10 @@ def assess(
     observed: Iterable[int], totals: Iterable[int], windows: Iterable[int], s: SurgeSettings
 ) -> list[Assessment]:
     """Vectorised: one assessment per (observed count, reference reports, reference windows)."""
+    # Imported here: scipy.stats takes most of a second to import, and every worker start (and
+    # every command that imports the signals) would pay it before its first surge sweep.
+    from scipy.stats import nbinom
+
     y = np.asarray(list(observed), dtype=np.int64)
     total = np.asarray(list(totals), dtype=np.int64)
     n = np.asarray(list(windows), dtype=np.int64)

@@ -30,4 +30,6 @@ def config(tmp_path: Path, kafka_bootstrap: str, backend_url: str, monkeypatch: 
 def worker(config: Config) -> Iterator[Worker]:
     running = Worker(config).start()
     yield running
-    running.stop()
+    # SIGKILL, not a graceful stop: the teardown checks nothing, and a graceful stop costs seconds
+    # per test. Stopping gracefully is the property of the tests that call stop() (test_shutdown).
+    running.kill()
