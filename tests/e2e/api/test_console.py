@@ -16,7 +16,10 @@ import pytest
 
 from tests.support.api_site import Site, poll
 
-pytestmark = pytest.mark.integration
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.every_backend("the worklist's search and keyset pages are SQL that each backend runs"),
+]
 
 
 def _run() -> str:
