@@ -52,6 +52,8 @@ TEXT: dict[str, dict[str, str]] = {
         "unknown": "We cannot find this case yet. Please try again later.",
         "closed_no_more": "This case is no longer waiting for a rating.",
         "bad": "Please choose a rating from 1 to 5 and whether the problem is solved.",
+        "comment": "Anything to add? (optional)",
+        "bad_comment": "The comment cannot be sent as it is (at most 4,000 characters of text).",
     },
     "zh": {
         "title": "请您评价",
@@ -69,6 +71,8 @@ TEXT: dict[str, dict[str, str]] = {
         "unknown": "暂未找到此诉求，请稍后再试。",
         "closed_no_more": "此诉求目前无需评价。",
         "bad": "请选择 1 至 5 分，并说明问题是否已解决。",
+        "comment": "其他意见或建议（选填）",
+        "bad_comment": "留言无法提交（最多 4000 字的文本）。",
     },
 }
 
@@ -121,6 +125,7 @@ async def rate(
     request: Request,
     rating: Annotated[str, Form()] = "",
     resolved: Annotated[str, Form()] = "",
+    comment: Annotated[str, Form()] = "",
 ) -> Response:
     api = backend(request)
     try:
@@ -129,16 +134,21 @@ async def rate(
         return _page(request, 410 if exc.expired else 404, "expired" if exc.expired else "invalid")
     if rating not in ("1", "2", "3", "4", "5") or resolved not in ("yes", "no"):
         return _page(request, 400, "bad", form=True, case=case_id)
-    judged = await _judge(api, case_id, closing, int(rating), resolved == "yes")
+    judged = await _judge(api, case_id, closing, int(rating), resolved == "yes", comment.strip() or None)
+    if judged == "bad_comment":
+        return _page(request, 400, judged, form=True, case=case_id)
     if isinstance(judged, str):
         return _page(request, 200 if judged == "already" else 404, judged)
     await api.sender.send(judged)
     return _page(request, 200, "thanks")
 
 
-async def _judge(api: Backend, case_id: str, closing: str, rating: int, resolved: bool) -> Any:
+async def _judge(
+    api: Backend, case_id: str, closing: str, rating: int, resolved: bool, comment: str | None = None
+) -> Any:
     """The feedback event, if the case takes it now; else the page's message: ``already``
-    (this closure was rated, by this link or otherwise), ``unknown`` or ``closed_no_more``."""
+    (this closure was rated, by this link or otherwise), ``unknown``, ``closed_no_more`` or
+    ``bad_comment`` (the SDK refused the comment: too long, or control characters)."""
     event_id = feedback.event_id(case_id, closing)
     if api.sender.already_sent(event_id) is not None:
         return "already"
@@ -157,9 +167,13 @@ async def _judge(api: Backend, case_id: str, closing: str, rating: int, resolved
             occurred_at=now,
             resolved=resolved,
             satisfaction=feedback.SATISFACTION[rating],
+            rating=rating,
+            comment=comment,
         )
-    except EventValidationError as exc:  # the token was ours, so this is a bug: say so in the log
-        _log.error("feedback_event_refused", case_id=case_id, error=str(exc))
+    except EventValidationError as exc:
+        if exc.field.endswith("comment"):
+            return "bad_comment"
+        _log.error("feedback_event_refused", case_id=case_id, error=str(exc))  # ours: a bug
         return "unknown"
     try:
         after = fold(state, event, now=now)

@@ -27,7 +27,13 @@ TIME_MIN = datetime(1970, 1, 1, tzinfo=UTC)
 TIME_MAX = datetime(2105, 12, 31, 23, 59, 59, 999000, tzinfo=UTC)
 __all__ = ["MAX_BYTES", "MAX_ID", "MAX_TEXT", "TIME_MAX", "TIME_MIN", "storable"]
 #: characters of free text, per field path
-MAX_TEXT = {"description": 4000, "note": 4000, "location.address": 1000, "media_url": 2048}
+MAX_TEXT = {
+    "description": 4000,
+    "note": 4000,
+    "comment": 4000,
+    "location.address": 1000,
+    "media_url": 2048,
+}
 #: bytes of a sealed contact (a phone number or e-mail address sealed with AES-GCM)
 MAX_BYTES = 4096
 

@@ -81,12 +81,18 @@ def check_escalation_level(f: Fields) -> None:
         raise EventValidationError("level", f["level"], "out_of_range", allowed)
 
 
+def check_rating(f: Fields) -> None:
+    if f.get("rating") is not None and f["rating"] not in (1, 2, 3, 4, 5):
+        raise EventValidationError("rating", f["rating"], "out_of_range", "must be 1 to 5 stars, or null")
+
+
 ALWAYS = (check_event_id_is_uuid, check_ids_not_blank)
 RULES: dict[str, tuple[Callable[[Fields], None], ...]] = {
     "CaseReported": (check_coordinates, check_contact_has_key),
     "CaseVoided": (check_duplicate_names_a_case,),
     "TaskDispatched": (check_dispose_not_before_accept,),
     "CaseEscalated": (check_escalation_level,),
+    "FeedbackReceived": (check_rating,),
 }
 
 

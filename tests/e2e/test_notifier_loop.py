@@ -27,6 +27,7 @@ from civicloop.cli import app
 from civicloop.config import Config
 from civicloop.privacy import KeyStore, seal
 from civicloop.projections.metrics.closed_loop import metrics
+from civicloop.schemas.codec import decode
 from civicloop.schemas.event import Event
 from civicloop.streams.notify.notifier import Notifier
 from civicloop.streams.notify.reporter import adapters
@@ -139,7 +140,7 @@ def text_of(message: EmailMessage) -> str:
 def feedback_events(worker: Worker, config: Config, case_id: str) -> list[tuple[Any, ...]]:
     db = config.database
     return worker.reader().query(
-        f"SELECT event_id FROM {db}.event_log FINAL WHERE case_id = %(c)s AND type = 'FeedbackReceived'",
+        f"SELECT hex(payload) FROM {db}.event_log FINAL WHERE case_id = %(c)s AND type = 'FeedbackReceived'",
         {"c": case_id},
     )
 
@@ -164,6 +165,7 @@ def test_the_reporter_is_told_and_rates_through_the_link(loop: Config, mailbox: 
         browser.get(url)
         browser.find_element(By.ID, "rating-4").click()
         browser.find_element(By.ID, "resolved-yes").click()
+        browser.find_element(By.ID, "comment").send_keys("Fixed <quickly>, thanks — 谢谢")
         browser.find_element(By.ID, "send").click()
         assert "Thank you" in browser.find_element(By.ID, "message").text
         wait_until(lambda: roads_satisfaction(worker, config) == 1.0, 60, "the rating counted")
@@ -180,7 +182,10 @@ def test_the_reporter_is_told_and_rates_through_the_link(loop: Config, mailbox: 
     # nothing more came of the reuse, the forgery and the expired link
     sentinel = ev.reported(ev.at(0), case_id="L-sentinel")
     wait_projected(config, produce(config, [sentinel]), 60)
-    assert len(feedback_events(worker, config, "L-1")) == 1
+    [(payload,)] = feedback_events(worker, config, "L-1")
+    rated = decode(bytes.fromhex(payload))
+    assert (rated["rating"], rated["satisfaction"], rated["resolved"]) == (4, "satisfied", True)
+    assert rated["comment"] == "Fixed <quickly>, thanks — 谢谢"
     assert roads_satisfaction(worker, config) == 1.0
 
     # an erased reporter gets nothing (the erasure comes after the report, before the closure)

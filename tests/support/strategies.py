@@ -35,10 +35,11 @@ _BY_NAME: dict[str, st.SearchStrategy[Any]] = {
     "lat": st.floats(-90, 90),
     "lon": st.floats(-180, 180),
     "level": st.integers(1, 3),
+    "rating": st.integers(1, 5),
     "description": st.text(max_size=200),
     **{name: ids for name in ("case_id", "task_id", "duplicate_of")},
     **{name: codes for name in ("source", "department", "approver", "category", "id")},
-    **{name: free_text for name in ("note", "address", "media_url")},
+    **{name: free_text for name in ("note", "comment", "address", "media_url")},
 }
 _BY_TYPE: dict[str, st.SearchStrategy[Any]] = {
     "string": codes | st.just(""),

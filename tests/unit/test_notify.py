@@ -137,3 +137,29 @@ def test_the_reporter_is_not_told_of_old_history() -> None:
     old = routing.deliveries(ev.closed(ev.at(1)), with_contact, [], NOW - week - 1, "", ("email",), now=NOW)
     assert old == []
     assert routing.deliveries(ev.closed(ev.at(1)), with_contact, [], NOW - 5, "", ("email",), now=NOW) != []
+
+
+def test_feedback_carries_one_to_five_stars_and_a_comment() -> None:
+    from datetime import UTC, datetime
+
+    from civicloop.schemas.events import EventValidationError, new_event
+
+    def rated(stars: int, comment: str | None = None) -> object:
+        return new_event(
+            "FeedbackReceived",
+            case_id="C-1",
+            event_id=feedback.event_id("C-1", "e"),
+            actor={"type": "citizen", "id": "feedback-link"},
+            source="tests/1",
+            occurred_at=datetime.now(UTC),
+            resolved=True,
+            satisfaction=feedback.SATISFACTION[min(stars, 5) or 1],
+            rating=stars,
+            comment=comment,
+        )
+
+    assert rated(4, "ok")
+    with pytest.raises(EventValidationError, match="rating"):
+        rated(6)
+    with pytest.raises(EventValidationError, match="comment"):
+        rated(3, "x" * 4001)
