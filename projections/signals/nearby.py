@@ -18,7 +18,8 @@ from civicloop.projections.tables.schema import CASE_LIFECYCLE
 
 RADIUS_M = 250.0
 LIMIT = 5
-_M_PER_DEG_LAT = 111_320.0
+#: metres per degree of latitude (the bounding box that narrows the scan)
+M_PER_DEG_LAT = 111_320.0
 
 
 def nearby(
@@ -37,8 +38,8 @@ def nearby(
         raise ValueError(f"lat={lat}, lon={lon}: latitude must be -90..90 and longitude -180..180")
     if radius_m <= 0 or limit < 1:
         raise ValueError(f"radius {radius_m} m and limit {limit} must be positive")
-    dlat = radius_m / _M_PER_DEG_LAT
-    dlon = radius_m / (_M_PER_DEG_LAT * max(math.cos(math.radians(lat)), 0.01))
+    dlat = radius_m / M_PER_DEG_LAT
+    dlon = radius_m / (M_PER_DEG_LAT * max(math.cos(math.radians(lat)), 0.01))
     rows = query(
         "SELECT case_id, state, reported_at, district, grid_id, lat, lon, distance FROM ("
         "SELECT case_id, state, reported_at, district, grid_id, lat, lon, "

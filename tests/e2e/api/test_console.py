@@ -26,13 +26,17 @@ def _run() -> str:
     return datetime.now(UTC).strftime("%H%M%S%f")
 
 
-def _report(http: httpx.Client, site: Site, description: str, address: str) -> str:
+def _report(
+    http: httpx.Client, site: Site, description: str, address: str, at: tuple[float, float] | None = None
+) -> str:
     form = {
         "api_key": site.key("intake"),
         "service_code": "PARKING",
         "address_string": address,
         "description": description,
     }
+    if at is not None:  # in the test city's Baltimore district
+        form |= {"lat": str(at[0]), "long": str(at[1])}
     created = http.post("/open311/v2/requests.json", data=form)
     assert created.status_code == 200, created.text
     case_id = str(created.json()[0]["service_request_id"])
@@ -66,8 +70,13 @@ def test_each_role_sees_its_queues_and_a_department_only_its_own_tasks(site: Sit
     with site.client() as http:
         # given a case registered and dispatched to transport (lead) and parks (assist), and one
         # only reported
-        case_id = _report(http, site, f"car on the pavement {run}", "3 Dock Street")
-        waiting = _report(http, site, f"van on the kerb {run}", "4 Dock Street")
+        # (at the same place, with a third one 100 m away and a fourth 1 km away: the waiting
+        # report's duplicate suggestions are the first two, nearest first)
+        here = (39.3, -76.6)
+        case_id = _report(http, site, f"car on the pavement {run}", "3 Dock Street", here)
+        waiting = _report(http, site, f"van on the kerb {run}", "4 Dock Street", here)
+        near = _report(http, site, f"truck in the bay {run}", "5 Dock Street", (here[0] + 0.0009, here[1]))
+        far = _report(http, site, f"bus on the corner {run}", "9 Dock Street", (here[0] + 0.009, here[1]))
         _act(http, site, "dispatcher", case_id, "register", {})
         _act(http, site, "dispatcher", case_id, "dispatch", {"department": "transport", "task_id": lead})
         _act(
@@ -105,14 +114,17 @@ def test_each_role_sees_its_queues_and_a_department_only_its_own_tasks(site: Sit
         transport = {"X-API-Key": site.key("department:transport")}
         assert http.get(f"/api/v1/cases/{waiting}/actions", headers=transport).status_code == 404
         search = _get(http, site, "department:transport", "/api/v1/worklist", q=run)
-        assert [r["case_id"] for r in search["rows"]] == [case_id]
+        assert [r["case_id"] for r in search["rows"]] == [case_id]  # of the four with the word
         other = http.get("/api/v1/worklist", params={"department": "parks"}, headers=transport)
         assert other.status_code == 403
 
         # the dispatcher: the waiting report is in its queue; on the dispatched case it may add
         # an assist or close it; an analyst may read every queue but take no action
-        queue = _get(http, site, "dispatcher", "/api/v1/worklist", queue="to_register", q=run)
-        assert [r["case_id"] for r in queue["rows"]] == [waiting]
+        queue = _get(http, site, "dispatcher", "/api/v1/worklist", queue="to_register", q=run, sort="age")
+        assert sorted(r["case_id"] for r in queue["rows"]) == sorted([waiting, near, far])
+        suggested = {r["case_id"]: [n["case_id"] for n in r["nearby"]] for r in queue["rows"]}
+        assert suggested[waiting] == [case_id, near] and suggested[far] == []
+        assert set(suggested[near]) == {case_id, waiting}
         assert _offered(http, site, "dispatcher", case_id) == {("dispatch", "assist"), ("close", "")}
         assert _offered(http, site, "dispatcher", waiting) == {("register", ""), ("void", "")}
         assert _offered(http, site, "analyst", case_id) == set()
