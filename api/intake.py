@@ -219,6 +219,16 @@ def _contact(single: dict[str, str], out: Submission) -> list[Problem]:
     return problems
 
 
+def note_language(submission: Submission, accept_language: str) -> None:
+    """Keep the reporter's language (the request's first Accept-Language, en or zh) in the
+    sealed contact, for the notifier's messages to them (docs/NOTIFY.md); only when there is a
+    contact, so an anonymous report stays one."""
+    first = accept_language.split(",")[0].split(";")[0].strip().lower()
+    language = next((lang for lang in ("en", "zh") if first.startswith(lang)), None)
+    if submission.contact and language:
+        submission.contact["language"] = language
+
+
 def _web_url(url: str) -> bool:
     try:
         parsed = urlparse(url)

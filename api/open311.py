@@ -97,6 +97,7 @@ async def post_request(fmt: str, request: Request) -> Response:
     auth.require(key, auth.REPORT)
     request.state.key_id = key.key_id
     submission = intake.parse(body.multi_items(), api.catalogue)
+    intake.note_language(submission, request.headers.get("accept-language", ""))
     intake.place(submission, api.boundaries, accept_outside=api.config.out_of_area == "accept")
     retry = idempotency_key(request)
     case_id = "sr-" + derived_id(key, retry, "open311").replace("-", "")[:24]

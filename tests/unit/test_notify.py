@@ -163,3 +163,22 @@ def test_feedback_carries_one_to_five_stars_and_a_comment() -> None:
         rated(6)
     with pytest.raises(EventValidationError, match="comment"):
         rated(3, "x" * 4001)
+
+
+def test_an_open311_reporter_s_language_is_kept_in_the_sealed_contact_only() -> None:
+    from civicloop.api.catalogue import load
+    from civicloop.api.intake import note_language, parse
+
+    catalogue = load(None)
+    fields = [
+        ("service_code", "FLOODING"),
+        ("description", "pothole"),
+        ("lat", "39.3"),
+        ("long", "-76.6"),
+    ]
+    with_contact = parse([*fields, ("email", "a@b.org")], catalogue)
+    note_language(with_contact, "zh-CN,zh;q=0.9,en;q=0.8")
+    assert with_contact.contact == {"email": "a@b.org", "language": "zh"}
+    anonymous = parse(fields, catalogue)
+    note_language(anonymous, "zh-CN")
+    assert anonymous.contact == {}
