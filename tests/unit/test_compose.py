@@ -29,7 +29,7 @@ def _default_services() -> dict:
 def test_compose_runs_kafka_4_in_kraft_clickhouse_and_the_worker() -> None:
     services = _default_services()
 
-    assert set(services) == {"kafka", "clickhouse", "worker", "api"}
+    assert set(services) == {"kafka", "clickhouse", "worker", "api", "notifier"}
     image, tag = services["kafka"]["image"].split(":")
     assert image == "apache/kafka" and int(tag.split(".")[0]) >= 4
     assert services["kafka"]["environment"]["KAFKA_PROCESS_ROLES"] == "broker,controller"
@@ -94,3 +94,11 @@ def test_the_cluster_config_names_every_node_and_each_its_own_macros() -> None:
         shard, replica = name.removeprefix("ch-s").split("r")
         macros = (docker / f"macros-s{shard}r{replica}.xml").read_text()
         assert f"<shard>{shard}</shard><replica>s{shard}r{replica}</replica>" in macros
+
+
+def test_the_notifier_shares_the_key_store_with_the_api() -> None:
+    services = _compose()["services"]
+    notifier, api = services["notifier"], services["api"]
+    assert notifier["command"] == ["notifier"]
+    assert set(notifier["environment"]) <= set(VARIABLES)
+    assert {v.split(":")[0] for v in notifier["volumes"]} & {v.split(":")[0] for v in api["volumes"]}
