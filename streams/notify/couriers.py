@@ -59,17 +59,18 @@ class Courier(threading.Thread):
             return False
         try:
             outcome = self.send(delivery)
-        except Undeliverable as exc:
+        except Exception as exc:  # Undeliverable, or our own bug: either way this one waits, not the queue
+            reason = str(exc) if isinstance(exc, Undeliverable) else f"internal: {type(exc).__name__}"
             attempts, now = delivery.attempts + 1, time.time()
             failing_for = now - (delivery.first_failed_at or now)
             give_up = failing_for >= self.retry_for
-            self.store.failed(delivery, str(exc), backoff(attempts), give_up)
+            self.store.failed(delivery, reason, backoff(attempts), give_up)
             _log.warning(
                 "delivery_failed",
                 target=self.target,
                 event_id=delivery.event_id,
                 attempts=attempts,
-                error=str(exc),
+                error=reason,  # never the exception's text of a bug: it might quote a contact
                 gave_up=give_up,
             )
             return False

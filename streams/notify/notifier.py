@@ -94,13 +94,18 @@ class Notifier:
                 event = decode(message.value() or b"")
             except DecodeError:
                 continue  # the worker dead-letters it; a notice needs an event
-            before = contexts.get(event.case_id) or self.store.context(event.case_id)
-            context = contexts[event.case_id] = routing.next_context(before, event)
-            logged_at = message.timestamp()[1] / 1000
-            for target, payload in routing.deliveries(
-                event, context, subscriptions, logged_at, public_url, tuple(self.reporter_senders)
-            ):
-                rows.append((target, event.case_id, event.event_id, payload))
+            try:
+                before = contexts.get(event.case_id) or self.store.context(event.case_id)
+                context = routing.next_context(before, event)
+                logged_at = message.timestamp()[1] / 1000
+                owed = routing.deliveries(
+                    event, context, subscriptions, logged_at, public_url, tuple(self.reporter_senders)
+                )
+            except Exception as exc:  # a bug on one message must not stop the log (a poison pill)
+                _log.error("notify_event_failed", event_id=event.event_id, error=repr(exc))
+                continue
+            contexts[event.case_id] = context
+            rows += [(target, event.case_id, event.event_id, payload) for target, payload in owed]
         added = self.store.record(contexts, rows)
         _log.debug("batch_recorded", messages=len(messages), deliveries=added)
 

@@ -182,3 +182,21 @@ def test_an_open311_reporter_s_language_is_kept_in_the_sealed_contact_only() -> 
     anonymous = parse(fields, catalogue)
     note_language(anonymous, "zh-CN")
     assert anonymous.contact == {}
+
+
+def test_a_courier_that_hits_a_bug_lists_the_delivery_and_goes_on(tmp_path: Path) -> None:
+    from civicloop.streams.notify.couriers import Courier
+
+    store = NotifyStore(tmp_path / "notify.sqlite")
+    store.record({}, [("email", "C-1", "e1", b"closed"), ("email", "C-2", "e2", b"closed")])
+
+    def send(delivery: object) -> str:
+        if delivery.event_id == "e1":
+            raise ValueError("alice@example.org is not in the mood")  # a bug quoting a contact
+        return "delivered"
+
+    courier = Courier(store, "email", send, retry_for=0)
+    assert courier.step() is False and courier.step() is True
+    [(_, target, _, event_id, attempts, error)] = store.failures()
+    assert (target, event_id, attempts, error) == ("email", "e1", 1, "internal: ValueError")
+    assert store.counts("email") == {"failed": 1, "delivered": 1}
