@@ -59,5 +59,6 @@ def event_id(case_id: str, closing_event_id: str) -> str:
     return str(uuid.uuid5(FEEDBACK_IDS, f"{case_id}\x00{closing_event_id}"))
 
 
-def url(public_url: str, link_token: str) -> str:
-    return f"{public_url}/feedback/{link_token}"
+def url(public_url: str, link_token: str, language: str = "en") -> str:
+    """The page's address; in Chinese for a reporter written to in Chinese."""
+    return f"{public_url}/feedback/{link_token}" + ("?lang=zh" if language == "zh" else "")

@@ -151,14 +151,13 @@ def sender(config: Config, adapter: Adapter) -> Send:
         address = adapter.address(contact)
         if address is None:
             return "skipped"
-        link = None
+        lang, link = language(contact, config.notify_language), None
         if kind == "closed":
-            link = feedback.url(
-                config.api_public_url, feedback.token(keys, delivery.case_id, delivery.event_id)
-            )
+            signed = feedback.token(keys, delivery.case_id, delivery.event_id)
+            link = feedback.url(config.api_public_url, signed, lang)
         message = compose(
             kind,
-            language(contact, config.notify_language),
+            lang,
             delivery.case_id,
             status_url(config.api_public_url, delivery.case_id),
             link,

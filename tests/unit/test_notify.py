@@ -200,3 +200,10 @@ def test_a_courier_that_hits_a_bug_lists_the_delivery_and_goes_on(tmp_path: Path
     [(_, target, _, event_id, attempts, error)] = store.failures()
     assert (target, event_id, attempts, error) == ("email", "e1", 1, "internal: ValueError")
     assert store.counts("email") == {"failed": 1, "delivered": 1}
+
+
+def test_the_feedback_page_opens_in_the_language_the_reporter_was_written_in() -> None:
+    assert (
+        feedback.url("https://311.example.org", "tok", "zh") == "https://311.example.org/feedback/tok?lang=zh"
+    )
+    assert feedback.url("https://311.example.org", "tok", "en") == "https://311.example.org/feedback/tok"
