@@ -18,7 +18,11 @@ from typing import Any
 
 import httpx
 import pytest
-from selenium.common.exceptions import TimeoutException
+from selenium.common.exceptions import (
+    NoSuchElementException,
+    StaleElementReferenceException,
+    TimeoutException,
+)
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -135,7 +139,7 @@ def _queue(driver: WebDriver, name: str, case_id: str, shot: str | None = None) 
     _until(driver, f"{case_id} in {name}", lambda d: d.find_elements(By.CSS_SELECTOR, link))
     if shot is not None:
         _shot(driver, shot)
-    driver.find_element(By.CSS_SELECTOR, link).click()
+    _click(driver, link)
     _until(
         driver,
         "the case page",
@@ -143,12 +147,25 @@ def _queue(driver: WebDriver, name: str, case_id: str, shot: str | None = None) 
     )
 
 
+def _click(driver: WebDriver, css: str) -> None:
+    """Click what ``css`` finds, again if the list was redrawn under the pointer (a poll)."""
+
+    def clicked(d: WebDriver) -> bool:
+        try:
+            d.find_element(By.CSS_SELECTOR, css).click()
+        except (NoSuchElementException, StaleElementReferenceException):
+            return False
+        return True
+
+    _until(driver, f"a click on {css}", clicked)
+
+
 def _act(driver: WebDriver, button: str, fill: Callable[[], None] | None = None) -> None:
     """Open an action's form by its button id (``do-…``), fill it, submit it, and wait until the
     page has redrawn the case after it."""
     _until(driver, button, lambda d: d.find_elements(By.ID, f"do-{button}"))
     events = driver.find_element(By.TAG_NAME, "body").get_attribute("data-events")
-    driver.find_element(By.ID, f"do-{button}").click()
+    _click(driver, f"[id='do-{button}']")
     if fill is not None:
         fill()
     driver.find_element(By.ID, f"submit-{button}").click()
@@ -268,7 +285,7 @@ def test_a_report_walks_the_whole_loop_with_clicks_only(site: tuple[str, Config]
         _until(
             driver, "rows", lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-rows") == "1"
         )
-        driver.find_element(By.CSS_SELECTOR, f"#list tr[data-case-id='{case_id}'] a").click()
+        _click(driver, f"#list tr[data-case-id='{case_id}'] a")
         _until(
             driver,
             "the case",
@@ -283,8 +300,11 @@ def test_a_report_walks_the_whole_loop_with_clicks_only(site: tuple[str, Config]
         _act(driver, "close", lambda: _choose(driver, "close-reason", "resolved"))
         assert driver.find_element(By.TAG_NAME, "body").get_attribute("data-case-state") == "CLOSED"
 
-        # the citizen's feedback arrives through the API; the open page shows it, unreloaded
+        # the citizen's feedback arrives through the API; the open page shows it, unreloaded,
+        # and a form the supervisor has half filled meanwhile stays as it was
         marker = driver.execute_script("window.stayed = true; return 1")
+        driver.find_element(By.ID, "do-reopen").click()
+        _choose(driver, "reopen-reason", "other")
         feedback = http.post(
             f"/api/v1/cases/{case_id}/feedback",
             json={"resolved": True, "satisfaction": "satisfied"},
@@ -294,6 +314,8 @@ def test_a_report_walks_the_whole_loop_with_clicks_only(site: tuple[str, Config]
         shown = "#timeline li[data-type='FeedbackReceived']"
         _until(driver, "the feedback on the open page", lambda d: d.find_elements(By.CSS_SELECTOR, shown), 60)
         assert marker == 1 and driver.execute_script("return window.stayed === true")  # no reload
+        assert Select(driver.find_element(By.ID, "reopen-reason")).first_selected_option.text == "other"
+        assert driver.find_element(By.ID, "reopen-reason").is_displayed()
         timeline = [
             li.get_attribute("data-type") for li in driver.find_elements(By.CSS_SELECTOR, "#timeline li")
         ]
@@ -324,7 +346,7 @@ def test_a_report_walks_the_whole_loop_with_clicks_only(site: tuple[str, Config]
         )
         assert driver.find_elements(By.CSS_SELECTOR, found)
         _shot(driver, "search-en")
-        driver.find_element(By.CSS_SELECTOR, f"{found} a").click()
+        _click(driver, f"{found} a")
 
         # the supervisor's queue, and the case in Chinese (the switch is a link)
         _as(driver, keys["supervisor"])

@@ -116,7 +116,7 @@ $("sign-out").addEventListener("click", () => {
 
 // ---- lists: a queue or a search, a page at a time ------------------------------------------
 
-const list = { params: {}, cursors: [null], etag: null, timer: null };
+const list = { params: {}, cursors: [null], etag: null, timer: null, asked: 0 };
 
 function query(extra) {
   const params = new URLSearchParams();
@@ -152,8 +152,9 @@ function renderRows(rows, queue) {
 
 async function loadList(conditional) {
   const cursor = list.cursors[list.cursors.length - 1];
+  const asked = ++list.asked;  // an answer to an older question (another queue, page) is dropped
   const found = await api(`worklist?${query({ after: cursor })}`, { etag: conditional ? list.etag : null });
-  if (found === null) return found;  // unchanged
+  if (found === null || asked !== list.asked) return null;  // unchanged, or no longer asked for
   list.etag = found.etag;
   const data = found.data;
   who(data.role, data.department);
@@ -207,6 +208,7 @@ function queuesPage() {
   const chosen = () => decodeURIComponent(location.hash.slice(1));
   async function show() {
     const first = await loadList(false);
+    if (first === null) return;  // another queue was chosen meanwhile
     const tabs = $("queue-tabs");
     if (!tabs.childElementCount) {
       first.queues.forEach((name) => {
