@@ -15,9 +15,8 @@ from typing import Any
 from civicloop import log
 from civicloop.api.errors import unavailable
 from civicloop.config import Config
+from civicloop.projections import backend
 from civicloop.projections.store.base import Params, Reader, Row
-from civicloop.projections.store.reader import open_server_reader
-from civicloop.projections.store.worker import worker_reader
 
 _log = log.get(__name__)
 #: how ClickHouse says the database or a table does not exist yet (nothing projected so far)
@@ -35,6 +34,8 @@ class Projections:
         self.config = config
         self.database = config.database
         self._local = threading.local()
+        # chDB: always through the worker, even while it is down (a 503 then), never the directory
+        self._backend = backend.from_config(config, chdb="through")
 
     def query(self, sql: str, params: Params | None = None) -> list[Row]:
         """Rows with UTC datetimes; 503 when the projections cannot be reached."""
@@ -70,9 +71,7 @@ class Projections:
         return reader
 
     def _open(self) -> Reader:
-        if self.config.clickhouse_url.startswith("chdb:"):
-            return worker_reader(self.config)
-        return open_server_reader(self.config)
+        return self._backend.open_reader()
 
 
 def _utc(value: Any) -> Any:

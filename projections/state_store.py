@@ -16,8 +16,8 @@ Look-ups are chunked so that no SQL text grows with the batch: at most ``LOOKUP_
 characters of case ids per query, whatever the number or length of the ids (ClickHouse refuses
 a query text over 256 KiB; docs/TRUST.md §3).
 
-On a cluster the states are read from a replica per shard that holds every acknowledged write
-(``ClusterStore.query_caught_up``): a lagging replica would hand back an older state.
+States are read up to date (``Store.query_caught_up``): on a cluster, from a replica per shard
+that holds every acknowledged write, as a lagging replica would hand back an older state.
 """
 
 from __future__ import annotations
@@ -30,7 +30,6 @@ from typing import Any
 
 from civicloop.projections.fold.casestate import CaseState
 from civicloop.projections.store.base import Query, Row, Store, literal
-from civicloop.projections.store.cluster import ClusterStore
 from civicloop.projections.tables.schema import CASE_STATE
 
 #: characters of case-id literals in one look-up query (ClickHouse's max_query_size: 256 KiB)
@@ -95,11 +94,8 @@ class StateStore(StateCache):
         return found
 
     def _query(self, case_ids: list[str]) -> list[Row]:
-        params = {"ids": case_ids}
-        if isinstance(self.store, ClusterStore):
-            # on a cluster, read only from replicas that have every write (docs/CLUSTER.md)
-            return self.store.query_caught_up(self.database, CASE_STATE, _SELECT, params)
-        return self.store.query(_SELECT.replace("{table}", self.table), params)
+        # on a cluster, only from replicas that have every write (docs/CLUSTER.md)
+        return self.store.query_caught_up(self.database, CASE_STATE, _SELECT, {"ids": case_ids})
 
 
 def state_rows(changed: dict[str, Known]) -> list[dict[str, Any]]:

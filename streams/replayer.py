@@ -23,7 +23,6 @@ from confluent_kafka.admin import AdminClient, OffsetSpec
 
 from civicloop import log
 from civicloop.config import Config
-from civicloop.projections import rebuild
 from civicloop.projections.parallel import projection
 from civicloop.projections.projector import Projection, RawMessage
 from civicloop.projections.signals.projector import SignalProjection
@@ -78,7 +77,7 @@ class Replayer:
 
     def run(self) -> ReplayStatus:
         try:
-            rebuild.prepare(self.store, self.status.target)
+            self.store.prepare_rebuild(self.status.target)
             consumer = self._consumer(self.config.events_topic)
             signals = self._consumer(self.config.signals_topic, whole=True)
             try:
@@ -88,7 +87,7 @@ class Replayer:
                 self._project(consumer, self.status.target)
                 self._drain(signals, self._signals(self.status.target).project_or_split, counted=False)
                 self._phase("switching")
-                rebuild.switch(self.store, self.config.database, self.status.target, self.keep_old)
+                self.store.switch_rebuild(self.config.database, self.status.target, self.keep_old)
                 self._phase("catching-up")
                 self._project(consumer, self.config.database)
                 self._drain(signals, self._signals(self.config.database).project_or_split, counted=False)

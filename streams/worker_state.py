@@ -11,12 +11,12 @@ from typing import Any
 
 from civicloop import localauth, log
 from civicloop.config import Config
+from civicloop.projections import backend
 from civicloop.projections.parallel import projection
 from civicloop.projections.projector import Projection, RawMessage
 from civicloop.projections.rebuild import rebuild_database
 from civicloop.projections.signals.projector import SignalProjection
-from civicloop.projections.store.base import Store, open_store
-from civicloop.projections.tables import schema
+from civicloop.projections.store.base import Store
 from civicloop.streams import watchdog
 from civicloop.streams.dead_letter import DeadLetterPublisher
 from civicloop.streams.health import BrokerProbe, judge
@@ -53,8 +53,9 @@ class WorkerState:
         self.token = localauth.issue(config.worker_token_file)
         self.config = config
         self.bootstrap = bootstrap
-        self.store: Store = open_store(config.clickhouse_url, config.home, config.clickhouse_cluster)
-        schema.ensure(self.store, config.database)
+        # the worker holds a chDB directory itself (it is the one readers go through)
+        self.store: Store = backend.from_config(config, chdb="own").open_writer()
+        self.store.lay_out(config.database)
         # Folding in config.folders processes, written here (docs/DESIGN.md §8).
         self.projector: Projection = projection(
             self.store,

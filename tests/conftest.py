@@ -16,7 +16,8 @@ import pytest
 
 from civicloop import log
 from civicloop.config import Config
-from civicloop.projections.store.base import Store, open_store
+from civicloop.projections.backend import open_store
+from civicloop.projections.store.base import Store
 from civicloop.tools.local.clickhouse_cluster import LocalCluster
 from civicloop.tools.local.clickhouse_server import LocalClickHouse
 from civicloop.tools.local.kafka_broker import LocalKafka

@@ -23,8 +23,8 @@ from rich.table import Table
 from civicloop import log
 from civicloop.config import Config
 from civicloop.privacy import KeyStore, seal
+from civicloop.projections.backend import open_reader
 from civicloop.projections.metrics.closed_loop import metrics
-from civicloop.projections.store.reader import open_reader
 from civicloop.schemas.event import Event
 from civicloop.schemas.events import new_event
 from civicloop.tools import demo_open311, feed

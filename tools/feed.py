@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from civicloop.config import Config
-from civicloop.projections.store.reader import open_reader
+from civicloop.projections.backend import open_reader
 from civicloop.projections.tables.progress import projected_offsets, remaining
 from civicloop.schemas.event import Event
 from civicloop.streams import kafka

@@ -21,8 +21,8 @@ from starlette.responses import RedirectResponse
 
 from civicloop.api.dashboard.router import SourceFor, create_dashboard_router
 from civicloop.config import Config
+from civicloop.projections.backend import open_reader
 from civicloop.projections.store.base import Params, Reader, Row
-from civicloop.projections.store.reader import open_reader
 
 
 def require_key(expected: str) -> Callable[[Request], None]:

@@ -90,7 +90,7 @@ def _for_the_user(exc: Exception) -> str | None:
     """The message for an error the user can act on (configuration, missing tools or services,
     a stack that would not start), or None for a bug, which keeps its traceback."""
     from civicloop.privacy import KeyStoreNotPrivate
-    from civicloop.projections.store.base import StoreURLError
+    from civicloop.projections.backend import StoreURLError
     from civicloop.streams.kafka import NoKafka
     from civicloop.tools.local.maven import ToolMissing
 

@@ -12,9 +12,9 @@ from typing import Annotated, Any
 import typer
 
 from civicloop.cli.common import Dimension, configured, console, parse_time
+from civicloop.projections.backend import open_reader
 from civicloop.projections.metrics import closed_loop, reports
 from civicloop.projections.metrics.scope import Scope
-from civicloop.projections.store.reader import open_reader
 from civicloop.tools.output import Format, emit
 
 From = Annotated[str | None, typer.Option("--from", help="Period start, inclusive (ISO; UTC if no offset).")]

@@ -10,7 +10,7 @@ from rich.console import Console
 from civicloop import config as config_module
 from civicloop import log
 from civicloop.privacy import KeyStore, unseal
-from civicloop.projections.store.reader import open_reader
+from civicloop.projections.backend import open_reader
 from civicloop.schemas.codec import decode
 
 ReporterRef = Annotated[str, typer.Argument(help="The pseudonymous reporter reference.")]

@@ -1,7 +1,8 @@
 """``civicloop replay``: rebuild every projection from the event log, without downtime.
 
-With a ClickHouse server the rebuild runs here; with chDB the running worker owns the
-directory, so the command asks the worker to run it and follows its progress.
+The rebuild runs here, unless the running worker holds a chDB directory
+(``backend.ChdbThroughWorker``): then the command asks the worker to run it and follows its
+progress.
 """
 
 from __future__ import annotations
@@ -19,9 +20,9 @@ from civicloop import config as config_module
 from civicloop import localauth, log
 from civicloop.cli.common import parse_time
 from civicloop.config import Config
+from civicloop.projections import backend
 from civicloop.projections.rebuild import rebuild_database
-from civicloop.projections.store.base import open_store
-from civicloop.projections.store.worker import deployment_health
+from civicloop.projections.store.base import Store
 from civicloop.runtime import tune_gc
 from civicloop.streams import kafka
 from civicloop.streams.replayer import Replayer, ReplayStatus
@@ -55,10 +56,11 @@ def replay_command(
                 rate=f"{status.rate:,.0f} ev/s",
             )
 
-        if cfg.clickhouse_url.startswith("chdb:") and deployment_health(cfg):
+        where = backend.from_config(cfg)
+        if where.held_by_worker:
             final = _through_worker(cfg, since, keep_old, show)
         else:
-            final = _here(cfg, since, keep_old, show)
+            final = _here(cfg, where.open_writer(), since, keep_old, show)
     if final.phase != "done":
         Console(stderr=True).print(f"[red]replay failed[/]: {final.error}")
         raise typer.Exit(1)
@@ -69,10 +71,9 @@ def replay_command(
 
 
 def _here(
-    cfg: Config, since: str | None, keep_old: bool, show: Callable[[ReplayStatus], None]
+    cfg: Config, store: Store, since: str | None, keep_old: bool, show: Callable[[ReplayStatus], None]
 ) -> ReplayStatus:
     tune_gc()
-    store = open_store(cfg.clickhouse_url, cfg.home, cfg.clickhouse_cluster)
     try:
         replayer = Replayer(
             cfg,

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from civicloop.cli.common import configured, console
-from civicloop.projections.store.reader import open_reader
+from civicloop.projections.backend import open_reader
 
 
 def register(app: typer.Typer) -> None:

@@ -8,10 +8,10 @@ from typing import Annotated, Any
 import typer
 
 from civicloop.cli.common import configured, parse_time
+from civicloop.projections.backend import open_reader
 from civicloop.projections.signals import hotspots as hotspot_sql
 from civicloop.projections.signals import listing
 from civicloop.projections.signals import nearby as nearby_sql
-from civicloop.projections.store.reader import open_reader
 from civicloop.tools.output import Format, emit
 
 Fmt = Annotated[Format, typer.Option("--format", help="table, json (an array) or csv.")]

@@ -1,4 +1,4 @@
-"""One narrow interface to ClickHouse, two backends chosen by URL.
+"""One narrow interface to ClickHouse, three backends chosen by URL (``projections/backend.py``).
 
 - ``chdb://PATH`` — the ClickHouse engine in-process (chDB) on a local directory: the default,
   no server to run. chDB allows one process per directory, so the worker owns it while it runs.
@@ -28,9 +28,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
-from urllib.parse import unquote, urlparse
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -114,51 +112,26 @@ class Store(Reader, Protocol):
     def server_version(self) -> str:
         """The ClickHouse version string of the engine behind this store."""
 
+    # -- what differs by backend: one node (``single.py``) or a cluster (``cluster.py``) ----
 
-class StoreURLError(ValueError):
-    """A CIVICLOOP_CLICKHOUSE_URL that names no backend civicloop knows."""
+    def lay_out(self, database: str) -> None:
+        """Create ``database`` with every projection table when missing (safe at every start)."""
 
+    def prepare_rebuild(self, target: str) -> None:
+        """Create a rebuild's database and tables (kept when a rebuild was interrupted)."""
 
-def open_store(url: str, home: Path | None = None, cluster: str = "") -> Store:
-    """Open the backend that ``url`` names; relative chDB paths are resolved under ``home``.
-    With ``cluster`` (a server URL only), the cluster of that name, entered through that server."""
-    parsed = urlparse(url)
-    if cluster and parsed.scheme != "clickhouse":
-        raise StoreURLError(
-            f"the ClickHouse cluster {cluster!r} needs a server URL (clickhouse://host:port/ of one "
-            f"of its nodes), not {url!r}"
-        )
-    if parsed.scheme == "chdb":
-        from civicloop.projections.store.chdb import ChdbStore
+    def switch_rebuild(self, live: str, new: str, keep_old: bool = False) -> str:
+        """Send readers of ``live`` to the tables of ``new`` all at once; return where the old
+        tables went (dropped unless ``keep_old``)."""
 
-        raw = unquote(parsed.netloc + parsed.path)
-        path = Path(raw)
-        if not path.is_absolute():
-            path = (home or Path.cwd()) / path
-        return ChdbStore(path)
-    if parsed.scheme == "clickhouse" and cluster:
-        from civicloop.projections.store.cluster import ClusterStore
+    def query_caught_up(
+        self, database: str, table: str, select: str, params: Params | None = None
+    ) -> list[Row]:
+        """``select`` (naming the table as ``{table}``) over ``database``.``table`` as it is
+        after every write acknowledged so far (the fold reads case states this way)."""
 
-        return ClusterStore(
-            host=parsed.hostname or "localhost",
-            port=parsed.port or 9000,
-            cluster=cluster,
-            user=unquote(parsed.username or "default"),
-            password=unquote(parsed.password or ""),
-        )
-    if parsed.scheme == "clickhouse":
-        from civicloop.projections.store.server import ServerStore
-
-        return ServerStore(
-            host=parsed.hostname or "localhost",
-            port=parsed.port or 9000,
-            user=unquote(parsed.username or "default"),
-            password=unquote(parsed.password or ""),
-        )
-    raise StoreURLError(
-        f"CIVICLOOP_CLICKHOUSE_URL={url!r}: use chdb:///absolute/dir, chdb://relative/dir "
-        "or clickhouse://host:9000/"
-    )
+    def drop_database(self, database: str) -> None:
+        """Drop ``database`` with its tables."""
 
 
 def bind(sql: str, params: Params | None) -> str:

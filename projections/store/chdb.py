@@ -22,9 +22,10 @@ from chdb import ChdbError
 
 from civicloop.projections.store import arrow, ranges, readonly
 from civicloop.projections.store.base import Params, Row, bind, content_rejection
+from civicloop.projections.store.single import SingleNode
 
 
-class ChdbStore:
+class ChdbStore(SingleNode):
     """chDB sessions on ``path``; one process may hold a directory at a time."""
 
     def __init__(self, path: Path) -> None:

@@ -107,6 +107,33 @@ class ClusterStore:
             connection.close()
         self._connections.clear()
 
+    # -- the layout duties, the cluster's way (``tables/cluster.py``) -----------------------
+
+    def lay_out(self, database: str) -> None:
+        """Replicated tables in a generation and Distributed tables over them, on every node."""
+        from civicloop.projections.tables import cluster  # it builds on this module
+
+        cluster.ensure(self, database)
+
+    def prepare_rebuild(self, target: str) -> None:
+        """The rebuild's tables, in a generation no earlier rebuild used."""
+        from civicloop.projections.tables import cluster
+
+        cluster.ensure(self, target, cluster.new_generation(target))
+
+    def switch_rebuild(self, live: str, new: str, keep_old: bool = False) -> str:
+        """Re-point the Distributed tables at the rebuilt generation, one RENAME per node."""
+        from civicloop.projections.tables import cluster
+
+        return cluster.switch(self, live, new, keep_old)
+
+    def drop_database(self, database: str) -> None:
+        """Drop ``database`` and the generation its Distributed tables read, on every node."""
+        generation = self.local_database(database)
+        for name in (database, generation):
+            if name:
+                self.command(f"DROP DATABASE IF EXISTS {name} ON CLUSTER {self.cluster}")
+
     # -- the cluster -----------------------------------------------------------------------
 
     def nodes(self) -> list[Node]:

@@ -24,6 +24,7 @@ from clickhouse_driver.errors import Error as DriverError
 
 from civicloop.projections.store import readonly
 from civicloop.projections.store.base import Params, Row, StoreRejected, bind, content_rejection
+from civicloop.projections.store.single import SingleNode
 
 #: seconds to connect, and for any one send or receive: a server that stops answering makes
 #: a call fail (and the batch retry) instead of hanging its thread for good
@@ -33,7 +34,7 @@ SEND_RECEIVE_TIMEOUT_S = 300
 _UNCONVERTIBLE = (ValueError, TypeError, OverflowError, struct.error)
 
 
-class ServerStore:
+class ServerStore(SingleNode):
     """A ClickHouse server; safe to share between threads (connections per thread).
     ``settings`` are ClickHouse settings sent with every query."""
 

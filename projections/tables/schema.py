@@ -1,21 +1,20 @@
-"""Every projection table: its name, its DDL (``sql/<name>.sql``), and creating them all.
+"""Every projection table: its name, its DDL (``sql/<name>.sql``), and its upgrades.
 
 Each ``sql/<name>.sql`` holds one ``CREATE TABLE IF NOT EXISTS {db}.<name>`` statement, in the
-SQL both ClickHouse backends accept (docs/DESIGN.md §7, portability). ``ensure`` creates the
-database and every table, and brings the column types of tables created by an older release up
-to date: ``CREATE TABLE IF NOT EXISTS`` leaves an existing table as it is, so a column whose
+SQL both ClickHouse backends accept (docs/DESIGN.md §7, portability). Laying them out creates
+the database and every table, and brings the column types of tables created by an older release
+up to date: ``CREATE TABLE IF NOT EXISTS`` leaves an existing table as it is, so a column whose
 type was widened later is listed in ``NULLABLE_SINCE`` and converted where it is still the old
 type (``ALTER … MODIFY COLUMN``, which ClickHouse 18.16 runs by rewriting the column).
-On a cluster (a :class:`ClusterStore`) ``ensure`` makes the cluster layout instead, derived
-from the same files (``cluster.py``).
+Each store lays these out its own way (``Store.lay_out``): one node runs the statements
+(``store/single.py``), a cluster derives its layout from the same files (``cluster.py``).
 """
 
 from __future__ import annotations
 
 from importlib import resources
 
-from civicloop.projections.store.base import Store
-from civicloop.projections.store.cluster import ClusterStore
+from civicloop.projections.store.base import Reader
 
 EVENT_LOG = "event_log"
 DEAD_LETTERS = "dead_letters"
@@ -57,23 +56,7 @@ def statements(db: str) -> list[str]:
     return [ddl(table).format(db=db) for table in NAMES]
 
 
-def ensure(store: Store, database: str) -> None:
-    """Create the database and every table when missing, and upgrade old column types (safe to
-    run at every start). On a cluster: replicated tables and Distributed tables on every node
-    (cluster tables are new, so no old column types to upgrade)."""
-    if isinstance(store, ClusterStore):
-        from civicloop.projections.tables import cluster  # it builds on this module's DDL
-
-        cluster.ensure(store, database)
-        return
-    store.command(f"CREATE DATABASE IF NOT EXISTS {database}")
-    for statement in statements(database):
-        store.command(statement)
-    for statement in upgrades(database, column_types(store, database)):
-        store.command(statement)
-
-
-def column_types(store: Store, database: str) -> dict[tuple[str, str], str]:
+def column_types(store: Reader, database: str) -> dict[tuple[str, str], str]:
     """(table, column) → type of every column in ``database``."""
     rows = store.query(
         "SELECT table, name, type FROM system.columns WHERE database = %(db)s", {"db": database}

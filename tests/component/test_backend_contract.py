@@ -1,10 +1,12 @@
 """One contract, every backend (the eventsourcing library's pattern: an abstract test class, one
-subclass per backend): chDB, one server, the 2×2 cluster. Each lays out civicloop's tables (and
-again, harmlessly), reads back what it wrote with FINAL exact, reads a case's latest state up to
-date, switches a rebuild in for readers with the old tables gone, and keeps readers to one plain
-read. The backend-specific ways (replicated generations and Distributed tables, ``RENAME`` of a
-single node, caught-up replicas) are the subject of their own tests; this is what every backend
-promises the rest of civicloop."""
+subclass per backend): chDB, one server, the 2×2 cluster, each made by the one factory
+(``projections/backend.py``) from a configuration. Each backend is the kind its configuration
+names, opens a writer that lays out civicloop's tables (and again, harmlessly), reads back what
+it wrote with FINAL exact, reads a case's latest state up to date, switches a rebuild in for
+readers with the old tables gone, drops a database, keeps readers to one plain read, and opens
+readers that see what the writer wrote. The backend-specific ways (replicated generations and
+Distributed tables, ``RENAME`` of a single node, caught-up replicas) are the subject of their own
+tests; this is what every backend promises the rest of civicloop."""
 
 from __future__ import annotations
 
@@ -14,12 +16,14 @@ from pathlib import Path
 
 import pytest
 
-from civicloop.projections import rebuild
+from civicloop.projections import backend, rebuild
+from civicloop.projections.backend import Backend
 from civicloop.projections.state_store import StateStore
-from civicloop.projections.store.base import Store, open_store
+from civicloop.projections.store.base import Store
 from civicloop.projections.store.readonly import Refused
 from civicloop.projections.tables import schema
 from civicloop.tools.local.clickhouse_cluster import LocalCluster
+from tests.conftest import make_config
 
 pytestmark = pytest.mark.integration
 
@@ -39,21 +43,53 @@ def _tables(store: Store, database: str) -> set[str]:
 
 
 class BackendContract:
-    """What every backend does; a subclass gives the ``store`` fixture."""
+    """What every backend does; a subclass gives the ``made`` fixture (the factory's backend)
+    and names the kind it must be."""
+
+    kind: type[Backend]
 
     @pytest.fixture
     def database(self) -> str:
         return f"t{uuid.uuid4().hex[:12]}"
 
+    @pytest.fixture
+    def store(self, made: Backend) -> Iterator[Store]:
+        opened = made.open_writer()
+        yield opened
+        opened.close()
+
+    def test_is_the_kind_its_configuration_names(self, made: Backend) -> None:
+        assert type(made) is self.kind
+        assert not made.held_by_worker
+
+    def test_readers_see_what_the_writer_wrote(self, made: Backend, database: str) -> None:
+        writer = made.open_writer()
+        writer.lay_out(database)
+        writer.insert(f"{database}.case_state", [_state("c-1", "v1", 1), _state("c-2", "v1", 1)])
+        writer.close()  # chDB: one session on a directory at a time
+        reader = made.open_reader()
+        try:
+            assert reader.query(f"SELECT count() FROM {database}.case_state FINAL") == [(2,)]
+            assert reader.query_readonly(f"SELECT count() FROM {database}.case_state") == [(2,)]
+        finally:
+            reader.close()
+
+    def test_drops_a_database_with_its_tables(self, store: Store, database: str) -> None:
+        store.lay_out(database)
+        store.drop_database(database)
+        assert not _tables(store, database)
+        store.lay_out(database)  # and lays it out again from nothing
+        assert store.query(f"SELECT count() FROM {database}.case_state") == [(0,)]
+
     def test_lays_out_every_table_and_again_harmlessly(self, store: Store, database: str) -> None:
-        schema.ensure(store, database)
-        schema.ensure(store, database)
+        store.lay_out(database)
+        store.lay_out(database)
         assert set(schema.NAMES) <= _tables(store, database)
         for table in schema.NAMES:
             assert store.query(f"SELECT count() FROM {database}.{table}") == [(0,)]
 
     def test_reads_back_its_writes_with_final_exact(self, store: Store, database: str) -> None:
-        schema.ensure(store, database)
+        store.lay_out(database)
         store.insert(f"{database}.case_state", [_state(f"c-{n}", "v1", 1) for n in range(20)])
         store.insert(f"{database}.case_state", [_state(f"c-{n}", "v2", 2) for n in range(10)])
         rows = store.query(
@@ -62,7 +98,7 @@ class BackendContract:
         assert rows == [("v1", 10), ("v2", 10)]
 
     def test_reads_each_case_latest_state_up_to_date(self, store: Store, database: str) -> None:
-        schema.ensure(store, database)
+        store.lay_out(database)
         store.insert(f"{database}.case_state", [_state("c-1", "v1", 1), _state("c-2", "w1", 1)])
         store.insert(f"{database}.case_state", [_state("c-1", "v2", 5)])
         stored = StateStore(store, database).stored(["c-1", "c-2", "c-unknown"])
@@ -70,20 +106,20 @@ class BackendContract:
         assert latest == {"c-1": ("v2", 5), "c-2": ("w1", 1)}
 
     def test_switches_a_rebuild_in_for_readers(self, store: Store, database: str) -> None:
-        schema.ensure(store, database)
+        store.lay_out(database)
         store.insert(f"{database}.case_state", [_state("old", "v1", 1)])
         target = rebuild.rebuild_database(database)
-        rebuild.prepare(store, target)
+        store.prepare_rebuild(target)
         store.insert(f"{target}.case_state", [_state("new", "v1", 1)])
 
-        rebuild.switch(store, database, target)
+        store.switch_rebuild(database, target)
 
         assert store.query(f"SELECT case_id FROM {database}.case_state FINAL") == [("new",)]
         assert set(schema.NAMES) <= _tables(store, database)
         assert not _tables(store, f"{target}_old")
 
     def test_keeps_readers_to_one_plain_read(self, store: Store, database: str) -> None:
-        schema.ensure(store, database)
+        store.lay_out(database)
         store.insert(f"{database}.case_state", [_state("c-1", "v1", 1)])
         assert store.query_readonly(f"SELECT count() FROM {database}.case_state") == [(1,)]
         for sql in ("KILL QUERY WHERE 1 SYNC", f"OPTIMIZE TABLE {database}.case_state FINAL", "USE system"):
@@ -95,26 +131,29 @@ class BackendContract:
 
 
 class TestChdb(BackendContract):
+    kind = backend.OwnedChdb
+
     @pytest.fixture
-    def store(self, tmp_path: Path) -> Iterator[Store]:
-        opened = open_store(f"chdb://{tmp_path / 'chdb'}")
-        yield opened
-        opened.close()
+    def made(self, tmp_path: Path) -> Backend:
+        # no worker of this deployment runs, so a command holds the directory itself
+        return backend.from_config(make_config(tmp_path, clickhouse_url=f"chdb://{tmp_path / 'chdb'}"))
 
 
 class TestServer(BackendContract):
+    kind = backend.Server
+
     @pytest.fixture
-    def store(self, clickhouse_server_url: str) -> Iterator[Store]:
-        opened = open_store(clickhouse_server_url)
-        yield opened
-        opened.close()
+    def made(self, clickhouse_server_url: str, tmp_path: Path) -> Backend:
+        return backend.from_config(make_config(tmp_path, clickhouse_url=clickhouse_server_url))
 
 
 class TestCluster(BackendContract):
+    kind = backend.Cluster
+
     @pytest.fixture
-    def store(self, clickhouse_cluster: LocalCluster) -> Iterator[Store]:
+    def made(self, clickhouse_cluster: LocalCluster, tmp_path: Path) -> Backend:
         layout = clickhouse_cluster.layout()
         assert layout is not None
-        opened = open_store(layout.entry.url, cluster=layout.name)
-        yield opened
-        opened.close()
+        return backend.from_config(
+            make_config(tmp_path, clickhouse_url=layout.entry.url, clickhouse_cluster=layout.name)
+        )

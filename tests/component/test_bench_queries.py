@@ -9,9 +9,9 @@ import typer
 from typer.testing import CliRunner
 
 from civicloop.cli import bench
+from civicloop.projections.backend import open_store
 from civicloop.projections.metrics.closed_loop import metrics
 from civicloop.projections.metrics.sql import DURATIONS
-from civicloop.projections.store.base import open_store
 from civicloop.tools.bench import queries
 from civicloop.tools.bench.stores import Backend
 

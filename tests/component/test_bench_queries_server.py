@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from civicloop.projections.store.base import open_store
+from civicloop.projections.backend import open_store
 from civicloop.tools.bench import queries
 from civicloop.tools.bench.stores import Backend
 from civicloop.tools.local.clickhouse_cluster import LocalCluster

@@ -15,10 +15,9 @@ from pathlib import Path
 import pytest
 
 from civicloop.api.projected import Projections
-from civicloop.projections.store.base import open_store
+from civicloop.projections.backend import open_store
 from civicloop.projections.store.cluster import ClusterStore, Node, ReplicasBehind
 from civicloop.projections.store.server import ServerStore
-from civicloop.projections.tables import schema
 from civicloop.tools.local.clickhouse_cluster import LocalCluster
 from civicloop.tools.local.process import wait_until
 from tests.conftest import make_config
@@ -55,7 +54,7 @@ def _shard_of(store: ClusterStore, database: str, case_id: str) -> int:
 
 def test_writes_land_on_one_shard_and_read_back_through_the_distributed_table(cluster: ClusterStore) -> None:
     db = f"t{uuid.uuid4().hex[:12]}"
-    schema.ensure(cluster, db)
+    cluster.lay_out(db)
     cases = [f"case-{n}" for n in range(40)]
 
     cluster.insert(f"{db}.case_state", [_state(c, "v1", 1) for c in cases])
@@ -74,7 +73,7 @@ def test_a_lagging_replica_never_answers_and_without_a_caught_up_one_the_read_fa
     cluster: ClusterStore, clickhouse_cluster: LocalCluster
 ) -> None:
     db = f"t{uuid.uuid4().hex[:12]}"
-    schema.ensure(cluster, db)
+    cluster.lay_out(db)
     local = cluster.local_database(db)
     cluster.insert(f"{db}.case_state", [_state("c-1", "v1", 1)])
     shard = _shard_of(cluster, db, "c-1")
@@ -135,7 +134,7 @@ def test_workers_starting_together_make_one_set_of_tables(clickhouse_cluster: Lo
 
     def start(store: ClusterStore) -> None:
         try:
-            schema.ensure(store, db)
+            store.lay_out(db)
         except BaseException as exc:
             errors.append(exc)
 
@@ -164,7 +163,7 @@ def test_the_api_reads_a_cluster_through_the_entry_node_with_the_cluster_setting
     layout = clickhouse_cluster.layout()
     assert layout is not None
     db = f"t{uuid.uuid4().hex[:12]}"
-    schema.ensure(cluster, db)
+    cluster.lay_out(db)
     cluster.insert(f"{db}.case_state", [_state("c-1", "v1", 1)])
     cluster.insert(f"{db}.case_state", [_state("c-1", "v2", 2)])
     config = make_config(

@@ -38,7 +38,7 @@ def projected(store: Store, database: str, result: ImportResult) -> None:
     for event in result:
         cases[event.case_id] = fold(cases.get(event.case_id), event)
     folded = [c for c in cases.values() if c is not None]
-    schema.ensure(store, database)
+    store.lay_out(database)
     store.insert(f"{database}.{schema.CASE_LIFECYCLE}", [case_row(c) for c in folded])
     store.insert(f"{database}.{schema.CASE_TASKS}", [t for c in folded for t in task_rows(c)])
 

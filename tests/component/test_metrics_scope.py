@@ -13,7 +13,6 @@ from civicloop.projections.metrics.closed_loop import metrics, series
 from civicloop.projections.metrics.reports import backlog, durations
 from civicloop.projections.metrics.scope import Scope
 from civicloop.projections.store.base import Store
-from civicloop.projections.tables import schema
 from civicloop.projections.tables.rows import case_row, task_rows
 from civicloop.schemas.event import Event
 from tests.support.reference_metrics import reference_metrics
@@ -27,7 +26,7 @@ DAY = timedelta(days=1)
 @pytest.fixture
 def projected(store: Store, database: str) -> tuple[str, list[list[Event]]]:
     cases = workload(23, 500)
-    schema.ensure(store, database)
+    store.lay_out(database)
     lifecycle, tasks = [], []
     for events in cases:
         state = None

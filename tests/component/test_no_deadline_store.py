@@ -45,7 +45,7 @@ def test_a_table_of_an_older_release_is_upgraded_and_keeps_its_rows(chdb):
     with_deadline = fold_all([ev.reported(at(0)), ev.registered(at(1)), ev.dispatched(at(2))])
     chdb.insert(f"{name}.case_tasks", task_rows(with_deadline))
     # when the tables are ensured at start
-    schema.ensure(chdb, name)
+    chdb.lay_out(name)
     # then the deadlines are Nullable, the old row is intact and a deadline-less row fits
     assert set(_types(chdb, name).values()) == {"Nullable(DateTime('UTC'))"}
     without = fold_all(

@@ -90,7 +90,7 @@ def with_extras(
 
 
 def serial(store: Store, database: str) -> Projector:
-    schema.ensure(store, database)
+    store.lay_out(database)
     return Projector(store, database, lambda letters: None)
 
 
@@ -147,7 +147,7 @@ def test_forged_copies_are_dead_lettered_and_change_nothing_in_fold_processes_an
     read = city(3_000)
     run_all(serial(store, f"{database}_ref"), list(batches(read, 1_000)))
     mixed, expected = with_extras(read)
-    schema.ensure(store, f"{database}_par")
+    store.lay_out(f"{database}_par")
     # when the replay's projection (two fold processes, the next batch folded beside the
     # write) projects the mixed stream
     parallel = ParallelProjector(store, f"{database}_par", lambda letters: None, 2)

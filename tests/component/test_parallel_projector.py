@@ -22,7 +22,6 @@ from civicloop.projections.fold.lifecycle import fold
 from civicloop.projections.parallel import FoldProcessFailed, ParallelProjector
 from civicloop.projections.projector import BatchResult, Projection, Projector, RawMessage
 from civicloop.projections.store.base import Store, StoreRejected
-from civicloop.projections.tables import schema
 from civicloop.schemas.codec import encode
 from civicloop.schemas.event import Event
 from civicloop.tools.bench import simulated
@@ -70,12 +69,12 @@ def faulty_fold(state: CaseState | None, event: Event, **kw: Any) -> CaseState:
 
 
 def parallel(store: Store, database: str, processes: int = 2, **kw: Any) -> ParallelProjector:
-    schema.ensure(store, database)
+    store.lay_out(database)
     return ParallelProjector(store, database, lambda letters: None, processes, **kw)
 
 
 def serial(store: Store, database: str, **kw: Any) -> Projector:
-    schema.ensure(store, database)
+    store.lay_out(database)
     return Projector(store, database, lambda letters: None, **kw)
 
 

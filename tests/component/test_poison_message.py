@@ -16,11 +16,10 @@ import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from civicloop.projections.backend import open_store
 from civicloop.projections.fold.casestate import CaseState
 from civicloop.projections.fold.lifecycle import fold
 from civicloop.projections.projector import Projector, RawMessage
-from civicloop.projections.store.base import open_store
-from civicloop.projections.tables import schema
 from civicloop.schemas.event import Event
 from civicloop.streams.producer import EventProducer
 from tests.support import case_events as ev
@@ -77,7 +76,7 @@ def test_a_message_that_crashes_the_fold_is_dead_lettered_and_the_rest_projected
 
     store = open_store(f"chdb://{tmp_path / 'chdb'}")
     try:
-        schema.ensure(store, "db")
+        store.lay_out("db")
         projector = Projector(store, "db", lambda letters: None, fold=faulty_fold)
         # when the partition's messages are projected as one batch
         result = projector.project(_read_all(kafka_bootstrap, topic, len(events)))

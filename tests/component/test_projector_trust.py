@@ -12,7 +12,7 @@ import pytest
 
 from civicloop.projections.projector import BatchResult, Projector, RawMessage
 from civicloop.projections.store.base import Store, StoreRejected
-from civicloop.projections.tables import progress, schema
+from civicloop.projections.tables import progress
 from civicloop.schemas.codec import encode
 from civicloop.schemas.event import Event
 from tests.support import case_events as ev
@@ -35,7 +35,7 @@ def batch(*events: Event, partition: int = 0, first: int = 0) -> list[RawMessage
 
 
 def projector(store: Store, database: str, validating: bool = True) -> tuple[Projector, list[object]]:
-    schema.ensure(store, database)
+    store.lay_out(database)
     published: list[object] = []
     if validating:
         return Projector(store, database, published.extend), published

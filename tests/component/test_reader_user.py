@@ -16,11 +16,9 @@ from clickhouse_driver import Client
 from clickhouse_driver.errors import ServerException
 
 from civicloop.api.projected import Projections
-from civicloop.projections.store.base import open_store
+from civicloop.projections.backend import open_reader, open_store
 from civicloop.projections.store.cluster import ClusterStore
-from civicloop.projections.store.reader import open_server_reader
 from civicloop.projections.store.readonly import Refused
-from civicloop.projections.tables import schema
 from civicloop.tools.local.clickhouse_cluster import LocalCluster
 from civicloop.tools.local.clickhouse_server import LocalClickHouse, ReaderUser
 from civicloop.tools.local.process import wait_until
@@ -142,7 +140,7 @@ def test_civicloop_reads_as_the_reader_user_and_its_rules_still_refuse(
     url, reader_user, reader_url = projected
     reader_name = reader_user.name
     config = make_config(tmp_path, clickhouse_url=url, clickhouse_reader_url=reader_url)
-    reader = open_server_reader(config)
+    reader = open_reader(config)
     try:
         assert reader.url == open_store(reader_url).url
         assert reader.query(f"SELECT x FROM {database}.t") == [(1,)]
@@ -167,7 +165,7 @@ def test_on_the_cluster_the_reader_user_reads_distributed_final_and_cannot_write
     assert layout is not None
     db = f"t{uuid.uuid4().hex[:12]}"
     writer = ClusterStore("127.0.0.1", layout.entry.tcp, layout.name)
-    schema.ensure(writer, db)
+    writer.lay_out(db)
     writer.insert(f"{db}.dead_letters", [{"topic": "t", "partition": 0, "offset": n} for n in range(10)])
     # a Distributed table is read under the reader's name on the entry node's own shard too:
     # the reader needs the generation database it names (docs/OPERATIONS.md)
@@ -181,7 +179,7 @@ def test_on_the_cluster_the_reader_user_reads_distributed_final_and_cannot_write
         clickhouse_cluster=layout.name,
         clickhouse_reader_url=reader_url,
     )
-    opened = open_server_reader(config)
+    opened = open_reader(config)
     try:
         assert opened.query(f"SELECT count() FROM {db}.dead_letters FINAL") == [(10,)]
         client = _client(layout.entry.url, reader)

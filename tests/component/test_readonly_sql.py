@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from civicloop.projections.store.base import Store, open_store
+from civicloop.projections.backend import open_store
+from civicloop.projections.store.base import Store
 from civicloop.projections.store.readonly import QueryFailed, Refused
 from civicloop.tools.local.clickhouse_cluster import LocalCluster
 

@@ -18,7 +18,7 @@ def test_threads_sharing_a_store_each_get_their_own_connection(
 ) -> None:
     store = ServerStore("127.0.0.1", int(clickhouse_server_url.rsplit(":", 1)[1].strip("/")))
     try:
-        schema.ensure(store, database)
+        store.lay_out(database)
         table = f"{database}.{schema.DEAD_LETTERS}"  # keyed by (topic, partition, offset)
         start = threading.Barrier(THREADS)
 

@@ -12,10 +12,9 @@ import pytest
 from typer.testing import CliRunner
 
 from civicloop.cli import app
+from civicloop.projections.backend import open_store
 from civicloop.projections.projector import RawMessage
 from civicloop.projections.signals.projector import SignalProjection
-from civicloop.projections.store.base import open_store
-from civicloop.projections.tables import schema
 from civicloop.schemas.signals import new_signal, signal_id
 from tests.component.test_signals_sql import LAT, LON, _case, _north
 
@@ -31,7 +30,7 @@ def deployment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv("CIVICLOOP_HOME", str(tmp_path))
     monkeypatch.setenv("CIVICLOOP_WORKER_WEB_PORT", "1")  # no worker: read the chDB directory itself
     store = open_store(url)
-    schema.ensure(store, "clitest")
+    store.lay_out("clitest")
     rows = [_case(f"m{n}", MAY + timedelta(hours=n), lat=_north(30 * n)) for n in range(4)]
     rows += [_case("a1", MAY - timedelta(days=30), lat=_north(400))]
     store.insert("clitest.case_lifecycle", rows)

@@ -17,7 +17,7 @@ from civicloop.projections.signals.hotspots import hotspots
 from civicloop.projections.signals.nearby import nearby
 from civicloop.projections.signals.projector import SignalProjection
 from civicloop.projections.store.base import Store
-from civicloop.projections.tables import progress, schema
+from civicloop.projections.tables import progress
 from civicloop.projections.tables.rows import case_row
 from civicloop.schemas.event import Event
 from civicloop.schemas.signals import Signal, encode_signal, new_signal, signal_id
@@ -58,7 +58,7 @@ def _case(
 
 def _db(store: Store, database: str, rows: list[dict]) -> str:
     """The case rows, and their reports logged in time order on one partition of ``TOPIC``."""
-    schema.ensure(store, database)
+    store.lay_out(database)
     store.insert(f"{database}.case_lifecycle", rows)
     ordered = sorted(rows, key=lambda r: (r["reported_at"], r["case_id"]))
     store.insert(
@@ -209,7 +209,7 @@ def test_a_signals_batch_the_store_refuses_is_split_and_dead_lettered_like_a_cas
     store: Store, database: str
 ) -> None:
     # given five surges, one of them dated in 2999 (beyond what a DateTime column holds), and junk
-    schema.ensure(store, database)
+    store.lay_out(database)
     start = datetime(2024, 5, 6, tzinfo=UTC)
     surges = [_surge(f"G{n}", start + timedelta(days=n)) for n in range(4)]
     surges.insert(2, _surge("G9", datetime(2999, 1, 1, tzinfo=UTC)))
@@ -310,7 +310,7 @@ def test_signals_depend_on_the_log_alone_not_on_when_or_by_whom_they_are_swept(
     settings = evaluate.SignalSettings(windows=("hour", "day"), chunk_weeks=1)
     # when a clean run projects all of it and then sweeps
     clean = f"{database}clean"
-    schema.ensure(store, clean)
+    store.lay_out(clean)
     for p, rows in enumerate(partitions):
         _project(store, clean, p, rows, 0)
     want = {s.event_id: s.fields for s in _raise(store, clean, settings)}
@@ -328,7 +328,7 @@ def test_signals_depend_on_the_log_alone_not_on_when_or_by_whom_they_are_swept(
     # sometimes killed before it marks
     rng = random.Random(3)
     for order, db in (("random", database), ("1 last", f"{database}last")):
-        schema.ensure(store, db)
+        store.lay_out(db)
         done, raised = [0, 0, 0], []
         while any(done[p] < len(rows) for p, rows in enumerate(partitions)):
             left = [p for p in range(3) if done[p] < len(partitions[p])]

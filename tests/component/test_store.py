@@ -34,7 +34,7 @@ def test_values_round_trip_with_utc_datetimes_nulls_and_raw_bytes(store: Store, 
 
 
 def test_the_same_event_written_twice_is_one_row(store: Store, database: str) -> None:
-    schema.ensure(store, database)
+    store.lay_out(database)
     event = next(reports("dup", 1))
     row = event_log.row(event, "topic", 0, 7, encode(event))
     table = f"{database}.{schema.EVENT_LOG}"
@@ -48,8 +48,8 @@ def test_the_same_event_written_twice_is_one_row(store: Store, database: str) ->
 
 
 def test_ensure_is_idempotent(store: Store, database: str) -> None:
-    schema.ensure(store, database)
-    schema.ensure(store, database)
+    store.lay_out(database)
+    store.lay_out(database)
 
     names = {name for (name,) in store.query(f"SELECT name FROM system.tables WHERE database = '{database}'")}
 

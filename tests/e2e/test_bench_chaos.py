@@ -11,7 +11,7 @@ from dataclasses import replace
 
 import pytest
 
-from civicloop.projections.store.base import open_store
+from civicloop.projections.backend import open_store
 from civicloop.tools.bench.chaos import run
 from civicloop.tools.bench.chaos_report import Plan
 from tests.conftest import make_config

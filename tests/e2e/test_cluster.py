@@ -22,11 +22,12 @@ from typer.testing import CliRunner
 
 from civicloop.cli import app
 from civicloop.config import Config
+from civicloop.projections.backend import open_store
 from civicloop.projections.metrics import reports
 from civicloop.projections.metrics.closed_loop import metrics
 from civicloop.projections.metrics.sql import DIMENSIONS
 from civicloop.projections.rebuild import rebuild_database
-from civicloop.projections.store.base import Reader, open_store
+from civicloop.projections.store.base import Reader
 from civicloop.projections.store.cluster import ClusterStore
 from civicloop.projections.store.worker import worker_health
 from civicloop.schemas.event import Event

@@ -8,7 +8,7 @@ import pytest
 from confluent_kafka import Consumer
 
 from civicloop.config import Config
-from civicloop.projections.store.base import open_store
+from civicloop.projections.backend import open_store
 from civicloop.projections.store.worker import worker_health
 from civicloop.streams.producer import EventProducer
 from civicloop.tools.demo import reports

@@ -13,8 +13,8 @@ from typer.testing import CliRunner
 
 from civicloop.cli import app
 from civicloop.config import Config
+from civicloop.projections.backend import open_store
 from civicloop.projections.rebuild import rebuild_database
-from civicloop.projections.store.base import open_store
 from civicloop.streams import kafka
 from civicloop.streams.replayer import Replayer, ReplayStatus
 from civicloop.tools import feed

@@ -8,8 +8,8 @@ import pytest
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from civicloop.config import Config
+from civicloop.projections.backend import open_store
 from civicloop.projections.rebuild import rebuild_database
-from civicloop.projections.store.base import open_store
 from civicloop.schemas.event import Event
 from civicloop.streams import kafka
 from civicloop.streams.replayer import Replayer

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from civicloop.config import Config
-from civicloop.projections.store.base import open_store
+from civicloop.projections.backend import open_store
 from civicloop.projections.store.worker import worker_health
 from civicloop.tools.local import stack
 from tests.support import case_events as ev

@@ -20,8 +20,8 @@ from confluent_kafka import Consumer, TopicPartition
 
 from civicloop.api.keys import ApiKeyStore
 from civicloop.config import Config
+from civicloop.projections.backend import open_reader
 from civicloop.projections.store.base import Reader
-from civicloop.projections.store.reader import open_reader
 from civicloop.tools.local.api_server import api_process, api_url, start_api
 from civicloop.tools.local.process import free_port
 from tests.support.workers import Worker, wait_projected

@@ -12,7 +12,6 @@ from pathlib import Path
 import pyarrow as pa
 
 from civicloop.projections.store.chdb import ChdbStore
-from civicloop.projections.tables import schema
 
 _numbers = itertools.count()
 
@@ -32,7 +31,7 @@ class Chdb(ChdbStore):
         return super().insert_arrow(table, data)
 
     def create(self, db: str) -> None:
-        schema.ensure(self, db)
+        self.lay_out(db)
 
     def new_database(self, prefix: str) -> str:
         """A database of that prefix no test used before, with every civicloop table."""

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from civicloop.config import Config, to_env
+from civicloop.projections.backend import open_reader
 from civicloop.projections.store.base import Store
-from civicloop.projections.store.reader import open_reader
 from civicloop.schemas.event import Event
 from civicloop.streams import kafka
 from civicloop.streams.producer import EventProducer

@@ -21,8 +21,9 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 from civicloop.api.dashboard.standalone import create_app, require_key, serving
+from civicloop.projections.backend import open_store
 from civicloop.projections.metrics.closed_loop import metrics
-from civicloop.projections.store.base import Params, Row, Store, open_store
+from civicloop.projections.store.base import Params, Row, Store
 from civicloop.projections.tables import schema
 from civicloop.tools.bench.queries import MONTH, build
 from civicloop.tools.bench.report import Figure, Ratio, Result, progress, timed

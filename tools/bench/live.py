@@ -30,8 +30,8 @@ from typing import Any
 from confluent_kafka import Message
 
 from civicloop.config import Config
+from civicloop.projections.backend import open_reader
 from civicloop.projections.store.base import Reader
-from civicloop.projections.store.reader import open_reader
 from civicloop.projections.store.worker import worker_health
 from civicloop.projections.tables.progress import projected_offsets, remaining
 from civicloop.stats import quantile_exact

@@ -18,10 +18,10 @@ from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 
+from civicloop.projections.backend import open_store
 from civicloop.projections.metrics import reports
 from civicloop.projections.metrics.closed_loop import metrics
-from civicloop.projections.store.base import Params, Query, Row, Store, open_store
-from civicloop.projections.store.cluster import ClusterStore
+from civicloop.projections.store.base import Params, Query, Row, Store
 from civicloop.projections.tables import schema
 from civicloop.tools.bench import synthetic
 from civicloop.tools.bench.report import Figure, Ratio, Result, progress, timed
@@ -102,7 +102,7 @@ def run(cases: int = 1_000_000, backend: Backend = Backend.chdb, rounds: int = 3
             rows = table_rows(store, db)
             figures, quantiles = _timed(store, db, rounds, rows)
             version = store.server_version()
-            layout = _layout(store)
+            layout = _layout(store, where.cluster)
         finally:
             store.close()
     total = sum(figures[key].seconds for key in ONE_DIMENSION) * 1000
@@ -128,18 +128,20 @@ def run(cases: int = 1_000_000, backend: Backend = Backend.chdb, rounds: int = 3
     return Result("civicloop bench queries", figures, ratios, notes, unit="rows", in_ms=True)
 
 
-def _layout(store: Store) -> str:
+def _layout(store: Store, cluster: str) -> str:
     """``, 2 shards × 2 replicas`` on a cluster, else nothing."""
-    if not isinstance(store, ClusterStore):
+    if not cluster:
         return ""
-    nodes = store.nodes()
-    shards = len({n.shard for n in nodes})
-    return f", {shards} shards × {len(nodes) // shards} replicas"
+    ((shards, nodes),) = store.query(
+        "SELECT uniqExact(shard_num), count() FROM system.clusters WHERE cluster = %(cluster)s",
+        {"cluster": cluster},
+    )
+    return f", {shards} shards × {nodes // shards} replicas"
 
 
 def build(store: Store, db: str, cases: int) -> None:
     """Create civicloop's tables in ``db`` and fill them with ``cases`` synthetic cases."""
-    schema.ensure(store, db)
+    store.lay_out(db)
     _check_columns(store, db)
     statements = synthetic.inserts(db, cases)
     with progress() as bar:

@@ -21,8 +21,8 @@ from typing import Any
 
 from civicloop import log
 from civicloop.config import Config
+from civicloop.projections.backend import open_store
 from civicloop.projections.rebuild import rebuild_database
-from civicloop.projections.store.base import open_store
 from civicloop.projections.tables import schema
 from civicloop.streams.replayer import Replayer, ReplayStatus
 from civicloop.tools.bench import broker, ceiling, simulated

@@ -25,12 +25,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from civicloop.projections.backend import open_store
 from civicloop.projections.fold.lifecycle import fold
 from civicloop.projections.signals import evaluate
 from civicloop.projections.signals.arrival import CaseLog
 from civicloop.projections.signals.nearby import RADIUS_M, nearby
-from civicloop.projections.store.base import Store, open_store
-from civicloop.projections.tables import event_log, schema
+from civicloop.projections.store.base import Store
+from civicloop.projections.tables import event_log
 from civicloop.projections.tables.rows import case_row
 from civicloop.tools.simulate import SimConfig, simulate
 from civicloop.tools.simulate.city import DISTRICTS
@@ -59,7 +60,7 @@ def project_reports(store: Store, db: str, events: Any) -> int:
     """Case rows of every report, through the real fold and row builder, and their event-log
     rows as read in order from one partition of ``TOPIC`` (reports and their place in the log
     are all the detectors read)."""
-    schema.ensure(store, db)
+    store.lay_out(db)
     cases: list[dict[str, Any]] = []
     logged: list[dict[str, Any]] = []
     n = 0
@@ -171,7 +172,7 @@ def duplicates(csv_path: Path) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="civicloop-bench-dups-") as tmp:
         store = open_store(f"chdb://{tmp}/chdb")
         try:
-            schema.ensure(store, "bench")
+            store.lay_out("bench")
             store.insert("bench.case_lifecycle", rows)
             return _duplicate_recall(store, rows, _duplicate_numbers(csv_path))
         finally:

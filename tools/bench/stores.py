@@ -17,8 +17,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
-from civicloop.projections.store.base import open_store
-from civicloop.projections.store.cluster import ClusterStore
+from civicloop.projections.backend import open_store
 from civicloop.tools.local.clickhouse_cluster import LocalCluster
 from civicloop.tools.local.clickhouse_server import LocalClickHouse
 
@@ -74,12 +73,6 @@ def _drop(where: Target, databases: list[str]) -> None:
     store = open_store(where.url, cluster=where.cluster)
     try:
         for database in databases:
-            if isinstance(store, ClusterStore):
-                generation = store.local_database(database)
-                for name in (database, generation):
-                    if name:
-                        store.command(f"DROP DATABASE IF EXISTS {name} ON CLUSTER {store.cluster}")
-            else:
-                store.command(f"DROP DATABASE IF EXISTS {database}")
+            store.drop_database(database)
     finally:
         store.close()
