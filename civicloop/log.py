@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import logging
-import os
 import sys
 
 import structlog
 
+from civicloop import config
+
 
 def configure(level: str | None = None, fmt: str | None = None) -> None:
     """Configure structlog and the stdlib root logger once per process."""
-    level_name = (level or os.environ.get("CIVICLOOP_LOG_LEVEL", "info")).upper()
+    level_name = (level or config.env("CIVICLOOP_LOG_LEVEL")).upper()
     numeric = getattr(logging, level_name, logging.INFO)
     renderer: structlog.types.Processor
-    if (fmt or os.environ.get("CIVICLOOP_LOG_FORMAT", "console")) == "json":
+    if (fmt or config.env("CIVICLOOP_LOG_FORMAT")) == "json":
         renderer = structlog.processors.JSONRenderer()
     else:
         renderer = structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from civicloop import config
@@ -136,3 +138,36 @@ def test_the_public_url_is_configured_or_derived_from_the_bind_address(
         monkeypatch.setenv("CIVICLOOP_API_PUBLIC_URL", bad)
         with pytest.raises(ValueError, match="CIVICLOOP_API_PUBLIC_URL"):
             config.load()
+
+
+def test_each_setting_is_declared_once_and_every_view_derives_from_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:
+    """The field declarations are the one table: the docs' variables, to_env's variables and the
+    Config fields are the same set, and a field's dataclass default is what load reads from an
+    empty environment (paths under CIVICLOOP_HOME resolved there)."""
+    fields = {f.name: f for f in dataclasses.fields(config.Config)}
+    assert [name for name, _ in config.SETTINGS] == list(fields)
+    assert len(set(config.VARIABLES)) == len(fields)
+    for name in config.VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("CIVICLOOP_HOME", str(tmp_path))
+    loaded = config.load()
+    assert set(config.to_env(loaded)) == set(config.VARIABLES)
+    for name, declared in config.SETTINGS:
+        default = fields[name].default
+        if default is dataclasses.MISSING:  # required when a Config is built by hand
+            continue
+        if declared.under_home and default is not None:
+            default = tmp_path / default
+        assert getattr(loaded, name) == default, declared.env
+
+
+def test_every_setting_is_listed_by_civicloop_config() -> None:
+    from typer.testing import CliRunner
+
+    from civicloop.cli import app
+
+    listed = CliRunner().invoke(app, ["config"], env={"COLUMNS": "400"}).output
+    missing = [name for name in config.VARIABLES if name not in listed]
+    assert missing == []
