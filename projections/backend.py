@@ -48,6 +48,8 @@ class Backend(ABC):
 
     #: writes and rebuilds belong to the running worker, not to this process
     held_by_worker = False
+    #: one process at a time may write (chDB's directory): one worker, not several
+    one_writer = False
 
     @abstractmethod
     def open_writer(self) -> Store:
@@ -61,6 +63,7 @@ class Backend(ABC):
 @dataclass(frozen=True)
 class OwnedChdb(Backend):
     path: Path
+    one_writer = True
 
     def open_writer(self) -> Store:
         from civicloop.projections.store.chdb import ChdbStore
@@ -75,6 +78,7 @@ class OwnedChdb(Backend):
 class ChdbThroughWorker(Backend):
     config: Config
     held_by_worker = True
+    one_writer = True
 
     def open_writer(self) -> Store:
         raise HeldByWorker(

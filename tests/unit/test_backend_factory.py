@@ -48,6 +48,7 @@ def test_chdb_is_owned_by_the_worker_read_through_it_by_the_api(tmp_path: Path) 
     assert backend.from_config(config, chdb="own") == backend.OwnedChdb(tmp_path / "chdb")
     through = backend.from_config(config, chdb="through")
     assert through == backend.ChdbThroughWorker(config) and through.held_by_worker
+    assert backend.from_config(config, chdb="own").one_writer and through.one_writer
     with pytest.raises(HeldByWorker, match=f"the worker on port {config.worker_web_port}"):
         through.open_writer()
 
@@ -60,4 +61,5 @@ def test_a_command_holds_chdb_itself_when_no_worker_of_the_deployment_answers(tm
 def test_a_server_deployment_is_read_directly_whatever_the_chdb_policy(tmp_path: Path) -> None:
     config = make_config(tmp_path, clickhouse_url="clickhouse://ch1:9000/")
     for policy in ("own", "through", "ask"):
-        assert type(backend.from_config(config, chdb=policy)) is backend.Server  # type: ignore[arg-type]
+        made = backend.from_config(config, chdb=policy)  # type: ignore[arg-type]
+        assert type(made) is backend.Server and not made.one_writer and not made.held_by_worker

@@ -30,7 +30,8 @@ from civicloop.api import worklist
 from civicloop.api.console.router import create_console_router
 from civicloop.api.dashboard.standalone import serving
 from civicloop.api.keys import ApiKeyStore
-from civicloop.projections.store.base import Params, Row, Store, open_store
+from civicloop.projections.backend import open_store
+from civicloop.projections.store.base import Params, Row, Store
 from civicloop.projections.tables import schema
 from civicloop.tools.bench import synthetic
 from civicloop.tools.bench.queries import build

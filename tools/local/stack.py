@@ -22,6 +22,7 @@ from typing import Any
 
 from civicloop import log
 from civicloop.config import Config, to_env
+from civicloop.projections import backend
 from civicloop.projections.store.worker import deployment_health
 from civicloop.streams import kafka
 from civicloop.streams.notify.notifier import health_file
@@ -103,7 +104,7 @@ def kill_worker_only(config: Config, index: int = 0) -> int | None:
 def up(config: Config, workers: int = 1, settle_s: float = 30.0) -> None:
     """Start the broker (unless configured) and ``workers`` supervised workers; give them up to
     ``settle_s`` to join their group, so the status printed next is not a snapshot of start-up."""
-    if workers > 1 and not config.clickhouse_url.startswith("clickhouse://"):
+    if workers > 1 and backend.from_config(config, chdb="own").one_writer:
         raise ValueError(
             f"--workers {workers} needs a ClickHouse server or cluster: chDB ({config.clickhouse_url}) "
             "lets one process hold its directory; set CIVICLOOP_CLICKHOUSE_URL (and "
