@@ -62,6 +62,7 @@ def config(
         clickhouse_url=layout.entry.url,
         clickhouse_cluster=layout.name,
         watchdog_interval=0,  # escalations stamped with today's clock would make runs differ
+        signals_interval=0,  # so would sweeps, once a slow run outlasts their interval
     )
 
 
