@@ -44,5 +44,15 @@ def feedback(cfg: SimConfig, case: Case, rng: random.Random, t: int, outcome: st
     resolved = rng.random() >= unresolved
     rating = (_RATING_RESOLVED if resolved else _RATING_UNRESOLVED).draw(rng)
     t += lognormal(rng, 1 * DAY, 0.7)
-    t = case.add(t, "FeedbackReceived", agent(rng), "hotline", resolved=resolved, satisfaction=rating)
+    # entered by a hotline agent: no stars or comment of the citizen's own (FeedbackReceived v2)
+    t = case.add(
+        t,
+        "FeedbackReceived",
+        agent(rng),
+        "hotline",
+        resolved=resolved,
+        satisfaction=rating,
+        rating=None,
+        comment=None,
+    )
     return t, resolved
