@@ -124,22 +124,43 @@ def _public_url(raw: str) -> str:
     return raw.rstrip("/")
 
 
-def _namespace(value: str) -> str:
-    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_.-]{0,62}", value):
-        raise ValueError(
-            "is not usable: start with a letter, then letters, digits, '_', '.' or '-' "
-            "(at most 63 characters)."
-        )
-    return value
+def _named(pattern: str, rule: str, optional: bool = False) -> Callable[[str], str]:
+    """A name matching ``pattern`` (``optional``: or empty, the text stripped first)."""
+
+    def read(raw: str) -> str:
+        value = raw.strip() if optional else raw
+        if (value or not optional) and not re.fullmatch(pattern, value):
+            raise ValueError(rule)
+        return value
+
+    return read
+
+
+_namespace = _named(
+    r"[A-Za-z][A-Za-z0-9_.-]{0,62}",
+    "is not usable: start with a letter, then letters, digits, '_', '.' or '-' (at most 63 characters).",
+)
+_worker_id = _named(
+    r"[A-Za-z0-9_.-]{1,64}",
+    "is not usable: letters, digits, '_', '.' or '-' (at most 64 characters), or empty for dynamic "
+    "membership.",
+    optional=True,
+)
+_cluster_name = _named(
+    r"[A-Za-z_][A-Za-z0-9_]{0,62}",
+    "is not a cluster name ClickHouse accepts: letters, digits and '_', not starting with a digit.",
+    optional=True,
+)
+
+
+def _server_configured() -> bool:
+    """CIVICLOOP_CLICKHOUSE_URL names a server (what a cluster and a reader user need)."""
+    return env("CIVICLOOP_CLICKHOUSE_URL").strip().startswith("clickhouse://")
 
 
 def _cluster(raw: str) -> str:
-    value = raw.strip()
-    if value and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,62}", value):
-        raise ValueError(
-            "is not a cluster name ClickHouse accepts: letters, digits and '_', not starting with a digit."
-        )
-    if value and not env("CIVICLOOP_CLICKHOUSE_URL").strip().startswith("clickhouse://"):
+    value = _cluster_name(raw)
+    if value and not _server_configured():
         raise ValueError(
             "needs a server: set CIVICLOOP_CLICKHOUSE_URL to clickhouse://host:port/ of one of the "
             "cluster's nodes (chDB is a single node)."
@@ -149,25 +170,12 @@ def _cluster(raw: str) -> str:
 
 def _reader_url(raw: str) -> str:
     value = raw.strip()
-    if value and not (
-        value.startswith("clickhouse://")
-        and env("CIVICLOOP_CLICKHOUSE_URL").strip().startswith("clickhouse://")
-    ):
+    if value and not (value.startswith("clickhouse://") and _server_configured()):
         # the whole message, without the value: it holds a password
         raise ValueError(
             "CIVICLOOP_CLICKHOUSE_READER_URL must be clickhouse://user:password@host:port/ of a server's "
             "read-only user, with CIVICLOOP_CLICKHOUSE_URL a server too (chDB readers go through the "
             "worker, which runs them read-only already)."
-        )
-    return value
-
-
-def _worker_id(raw: str) -> str:
-    value = raw.strip()
-    if value and not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", value):
-        raise ValueError(
-            "is not usable: letters, digits, '_', '.' or '-' (at most 64 characters), or empty for "
-            "dynamic membership."
         )
     return value
 

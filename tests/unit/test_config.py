@@ -38,6 +38,8 @@ def test_defaults_work_on_a_fresh_machine(monkeypatch: pytest.MonkeyPatch) -> No
         ("CIVICLOOP_API_PORT", "70000", "TCP port"),
         ("CIVICLOOP_API_PORT", "http", "not an integer"),
         ("CIVICLOOP_OPEN311_READS", "open", "public or key"),
+        ("CIVICLOOP_WORKER_ID", "bad id", "letters, digits"),
+        ("CIVICLOOP_SMTP_PORT", "0", "TCP port"),
     ],
 )
 def test_unusable_values_are_named_in_the_error(
