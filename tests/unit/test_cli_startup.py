@@ -29,6 +29,12 @@ NOT_FOR_THE_WORKER = (
     "fastapi",
     "scipy",
 )
+# ... and what only a server or cluster deployment loads (projections/backend.py opens by kind)
+ON_A_SERVER_ONLY = (
+    "clickhouse_driver",
+    "civicloop.projections.store.server",
+    "civicloop.projections.store.cluster",
+)
 
 
 def loaded_after(code: str) -> set[str]:
@@ -41,18 +47,21 @@ def loaded_after(code: str) -> set[str]:
     return set(json.loads(result.stdout.splitlines()[-1]))
 
 
-def test_the_worker_command_loads_only_the_worker_and_what_it_uses():
-    # given the worker command looked up as `civicloop worker` does, and the worker module it runs
+def test_the_worker_command_loads_only_the_worker_and_what_it_uses(tmp_path):
+    # given the worker command looked up as `civicloop worker` does, the worker module it runs,
+    # and the writer a chDB deployment's worker opens
     loaded = loaded_after(
         "import typer.main\n"
         "from civicloop.cli import app\n"
         "group = typer.main.get_command(app)\n"
         "assert group.get_command(typer.Context(group), 'worker') is not None\n"
         "import civicloop.streams.worker\n"
+        "from civicloop.projections import backend\n"
+        f"backend.open_store('chdb://{tmp_path / 'chdb'}').close()\n"
     )
-    # then nothing of the other commands came with it
-    assert "civicloop.cli.stack" in loaded  # the probe did look the command up
-    assert sorted(loaded.intersection(NOT_FOR_THE_WORKER)) == []
+    # then nothing of the other commands came with it, nor the server's driver
+    assert {"civicloop.cli.stack", "civicloop.projections.store.chdb"} <= loaded  # the probe ran
+    assert sorted(loaded.intersection(NOT_FOR_THE_WORKER + ON_A_SERVER_ONLY)) == []
 
 
 def test_the_supervisor_loads_no_worker_and_no_store():
