@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
-from civicloop.projections.backend import open_store
+from civicloop.projections.backend import from_url, open_store
 from civicloop.tools.local.clickhouse_cluster import LocalCluster
 from civicloop.tools.local.clickhouse_server import LocalClickHouse
 
@@ -46,7 +46,7 @@ def target(backend: Backend, tmp: Path, databases: list[str], keep: bool = False
         return
     configured = os.environ.get("CIVICLOOP_CLICKHOUSE_URL", "")
     cluster = os.environ.get("CIVICLOOP_CLICKHOUSE_CLUSTER", "") if backend is Backend.cluster else ""
-    if configured.startswith("clickhouse://") and (cluster or backend is Backend.server):
+    if configured and not from_url(configured).one_writer and (cluster or backend is Backend.server):
         try:
             yield Target(configured, cluster)
         finally:
