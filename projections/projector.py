@@ -39,7 +39,7 @@ from civicloop.projections.fold.casestate import CaseState, body_digest
 from civicloop.projections.fold.lifecycle import IllegalTransition, fold
 from civicloop.projections.state_store import Known, StateCache, StateStore, state_rows
 from civicloop.projections.store.base import Store, StoreRejected
-from civicloop.projections.tables import event_log, fit, progress
+from civicloop.projections.tables import event_log, fit, periods, progress
 from civicloop.projections.tables.dead_letters import DeadLetter
 from civicloop.projections.tables.rows import case_row, task_rows
 from civicloop.projections.tables.schema import (
@@ -48,6 +48,7 @@ from civicloop.projections.tables.schema import (
     CASE_TASKS,
     DEAD_LETTERS,
     EVENT_LOG,
+    PERIOD_SPANS,
     PROGRESS,
 )
 from civicloop.schemas.codec import DecodeError, decode
@@ -83,6 +84,10 @@ class BatchResult:
         self.skipped += other.skipped
         self.dead.extend(other.dead)
         return self
+
+
+def _spans(rows: _Rows) -> list[dict[str, Any]]:
+    return periods.spans(CASE_LIFECYCLE, rows.cases) + periods.spans(CASE_TASKS, rows.tasks)
 
 
 @dataclass
@@ -168,7 +173,14 @@ class Folder:
         # store cannot hold is refused whole, so the split that follows leaves no rows of the
         # offending message behind.
         columns = self.columns
-        tables = [
+        # The months the rows touch first: a reader that sees a row sees its month's span. A
+        # deployment made before month partitions has no period_spans and reads every month.
+        spans = (
+            [(PERIOD_SPANS, columns.rows_table(PERIOD_SPANS, _spans(rows)))]
+            if PERIOD_SPANS in columns.types()
+            else []
+        )
+        tables = spans + [
             (EVENT_LOG, columns.columns_table(EVENT_LOG, event_log.columns(rows.read(), rows.projected_at))),
             (CASE_LIFECYCLE, columns.rows_table(CASE_LIFECYCLE, rows.cases)),
             (CASE_TASKS, columns.rows_table(CASE_TASKS, rows.tasks)),

@@ -42,6 +42,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from civicloop.projections.metrics import months
 from civicloop.projections.metrics import sql as q
 from civicloop.projections.metrics.scope import WHOLE, Scope
 from civicloop.projections.store.base import Query
@@ -69,6 +70,7 @@ TASK_COLUMNS = (
     "assist_signed_for",
     "returned",
 )
+COUNTS = CASE_COLUMNS + TASK_COLUMNS
 RATES = {  # name → (numerator, denominator terms)
     "closure_rate": ("due_closed", ("due",)),
     "on_time_closure_rate": ("closed_on_time", ("due",)),
@@ -105,7 +107,8 @@ def as_of(t_to: datetime | None, now: datetime | None) -> datetime:
 
 
 def combine(results: Sequence[Sequence[tuple[Any, ...]]]) -> list[dict[str, Any]]:
-    """One dict per group (sorted by group) with counts, rates (None on 0/0) and percentiles."""
+    """One dict per group with anything in the period (sorted by group) with counts, rates
+    (None on 0/0) and percentiles."""
     case_rows, task_rows = results
     groups: dict[str, dict[str, Any]] = {}
     for row in case_rows:
@@ -115,7 +118,8 @@ def combine(results: Sequence[Sequence[tuple[Any, ...]]]) -> list[dict[str, Any]
         out["p50_report_to_close_s"], out["p90_report_to_close_s"] = p50, p90
     for row in task_rows:
         _group(groups, row[0]).update(zip(TASK_COLUMNS, (int(v) for v in row[1:]), strict=True))
-    return [_with_rates(groups[g]) for g in sorted(groups)]
+    # A group with nothing in the period is not listed, whichever months were read for it.
+    return [_with_rates(groups[g]) for g in sorted(groups) if any(groups[g][c] for c in COUNTS)]
 
 
 def metrics(
@@ -129,6 +133,7 @@ def metrics(
 ) -> list[dict[str, Any]]:
     """One dict per group; ``scope`` filters the rows (e.g. one department's) or, as a series
     of periods, makes the groups the periods (see ``series``)."""
+    scope = months.pruned(run, db, scope, t_from, t_to)
     queries = metric_queries(db, dim, t_from, t_to, now, scope)
     return combine([run(sql, scope.params()) for sql in queries])
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from civicloop.projections.metrics import months
 from civicloop.projections.metrics import sql as q
 from civicloop.projections.metrics.scope import WHOLE, Scope
 from civicloop.projections.store.base import Query
@@ -24,6 +25,7 @@ def durations(
     in P, dispatch→accept for tasks accepted in P).
     """
     out = []
+    scope = months.pruned(run, db, scope, t_from, t_to)
     for table in range(len(q.TABLES)):
         names = q.durations_of(table)
         for grp, *values in run(q.durations_sql(db, dim, table, t_from, t_to, scope), scope.params()):

@@ -13,7 +13,12 @@ a :class:`Scope` narrows or repeats them without a second copy of any definition
   with one of the query's period columns inside the series' span are kept: any other row
   counts in no period.
 
-Without filters and periods a query's text is exactly what it was without a scope.
+* ``months`` — table name → a condition on its partition column that keeps only the months a
+  period can count in (``months.py``, from ``period_spans``); set by the query functions, not
+  by callers. Every version of a row is in one month, so dropping whole months before
+  ``FINAL`` changes no result.
+
+Without filters, periods and months a query's text is exactly what it was without a scope.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ PERIOD_FROM, PERIOD_TO = "p_from", "p_to"
 class Scope:
     filters: Mapping[str, str] = field(default_factory=dict)
     periods: Sequence[tuple[datetime, datetime]] = ()
+    months: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if "all" in self.filters:
@@ -67,6 +73,9 @@ class Scope:
         each filtered dimension to its column in that table, ``period_columns`` are the
         columns whose times put a row into a period."""
         where = [f"{columns[dim]} = %(f_{dim})s" for dim in self.filters]
+        keep = self.months.get(table.rpartition(".")[2])
+        if keep is not None:
+            where.append(keep)
         if self.series:
             lo = literal(min(start for start, _ in self.periods))
             hi = literal(max(end for _, end in self.periods))

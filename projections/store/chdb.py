@@ -35,6 +35,7 @@ class ChdbStore(SingleNode):
         self.path = path
         self.url = f"chdb://{path}"
         self._session = session.Session(str(path))
+        _configure(self._session)
         # A chDB session serves one thread at a time; the worker calls from executor threads.
         self._lock = threading.Lock()
         self._reader: Any = None  # the read-only session, opened on first use
@@ -97,6 +98,7 @@ class ChdbStore(SingleNode):
             from chdb import session
 
             reader = session.Session(str(self.path))
+            _configure(reader)
             # readonly = 1 cannot be unset within the session: nothing run on it can write.
             reader.query("SET readonly = 1")
             self._reader = reader
@@ -114,6 +116,19 @@ class ChdbStore(SingleNode):
                 )
             ]
         return self._types[table]
+
+
+#: chDB-only settings, for every session (a ClickHouse 18.16 server knows neither):
+#: ``FINAL`` merges the versions of a row within its partition only — exact, as every version
+#: of a case (task) is in the month of its report (dispatch), and it spares merging across
+#: months; and a batch may touch any number of months (a replayed decade: the default stops
+#: an insert at 100 partitions).
+SESSION_SETTINGS = {"do_not_merge_across_partitions_select_final": 1, "max_partitions_per_insert_block": 0}
+
+
+def _configure(session: Any) -> None:
+    for name, value in SESSION_SETTINGS.items():
+        session.query(f"SET {name} = {value}")
 
 
 def _run(session: Any, sql: str, fmt: str) -> bytes:

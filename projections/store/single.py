@@ -37,8 +37,9 @@ class SingleNode(ABC):
         """Create the database and every table when missing, and upgrade old column types
         (safe to run at every start)."""
         self.command(f"CREATE DATABASE IF NOT EXISTS {database}")
-        for statement in schema.statements(database):
-            self.command(statement)
+        found = self.query("SELECT name FROM system.tables WHERE database = %(db)s", {"db": database})
+        for table in schema.names({str(name) for (name,) in found}):
+            self.command(schema.ddl(table).format(db=database))
         for statement in schema.upgrades(database, schema.column_types(self, database)):
             self.command(statement)
 

@@ -37,6 +37,7 @@ SHARDING: dict[str, str] = {
     schema.DEAD_LETTERS: "cityHash64(case_id)",
     schema.CASE_LIFECYCLE: "cityHash64(case_id)",
     schema.CASE_TASKS: "cityHash64(case_id)",
+    schema.PERIOD_SPANS: "cityHash64(source, month)",
     schema.CASE_STATE: "cityHash64(case_id)",
     schema.PROGRESS: "cityHash64(topic, partition)",
     # signals belong to no case: each lives on the shard of its (deterministic) id
@@ -101,15 +102,16 @@ def ensure(store: ClusterStore, database: str, generation: str | None = None) ->
             "cluster, or replay into it from Kafka after dropping that database"
         )
     existing = store.local_database(database)
-    if existing and set(tables) >= set(schema.NAMES) and set(_tables(store, existing)) >= set(schema.NAMES):
+    names = schema.names(set(tables))
+    if existing and set(tables) >= set(names) and set(_tables(store, existing)) >= set(names):
         return existing
     generation = existing or generation or first_generation(database)
     cluster = store.cluster
     store.command(f"CREATE DATABASE IF NOT EXISTS {generation} ON CLUSTER {cluster}")
     store.command(f"CREATE DATABASE IF NOT EXISTS {database} ON CLUSTER {cluster}")
-    for table in schema.NAMES:
+    for table in names:
         store.command(local_statement(table, generation, cluster))
-    for table in schema.NAMES:
+    for table in names:
         store.command(distributed_statement(table, database, generation, cluster))
     named = store.generations(database)
     if named != {generation}:

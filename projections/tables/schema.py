@@ -21,6 +21,7 @@ DEAD_LETTERS = "dead_letters"
 CASE_LIFECYCLE = "case_lifecycle"
 CASE_TASKS = "case_tasks"
 CASE_STATE = "case_state"
+PERIOD_SPANS = "period_spans"
 PROGRESS = "projection_progress"
 SIGNALS = "signals"
 SIGNAL_PROGRESS = "signal_progress"
@@ -31,6 +32,7 @@ NAMES: tuple[str, ...] = (
     DEAD_LETTERS,
     CASE_LIFECYCLE,
     CASE_TASKS,
+    PERIOD_SPANS,
     CASE_STATE,
     PROGRESS,
     SIGNALS,
@@ -54,6 +56,17 @@ def ddl(table: str) -> str:
 def statements(db: str) -> list[str]:
     """The CREATE TABLE statements for database ``db`` (create the database first)."""
     return [ddl(table).format(db=db) for table in NAMES]
+
+
+def names(present: set[str]) -> tuple[str, ...]:
+    """The tables to make in a database that holds ``present``: all of them, except
+    ``period_spans`` beside a ``case_lifecycle`` made without it (by a release before month
+    partitions). Spans that miss the older rows would let a period's query skip months it
+    needs, so such a deployment reads every month until ``civicloop replay`` rebuilds it in
+    the new layout (docs/OPERATIONS.md)."""
+    if CASE_LIFECYCLE in present and PERIOD_SPANS not in present:
+        return tuple(t for t in NAMES if t != PERIOD_SPANS)
+    return NAMES
 
 
 def column_types(store: Reader, database: str) -> dict[tuple[str, str], str]:

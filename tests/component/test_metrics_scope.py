@@ -16,6 +16,7 @@ from civicloop.projections.store.base import Store
 from civicloop.projections.tables.rows import case_row, task_rows
 from civicloop.schemas.event import Event
 from tests.support.reference_metrics import reference_metrics
+from tests.support.rows import write_rows
 from tests.support.workload import workload
 
 pytestmark = pytest.mark.integration
@@ -35,8 +36,7 @@ def projected(store: Store, database: str) -> tuple[str, list[list[Event]]]:
         assert state is not None
         lifecycle.append(case_row(state))
         tasks += task_rows(state)
-    store.insert(f"{database}.case_lifecycle", lifecycle)
-    store.insert(f"{database}.case_tasks", tasks)
+    write_rows(store, database, lifecycle, tasks)
     return database, cases
 
 

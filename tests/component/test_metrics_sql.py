@@ -18,6 +18,7 @@ from tests.support import case_events as ev
 from tests.support.case_events import at
 from tests.support.chdb_support import Chdb
 from tests.support.reference_metrics import reference_metrics
+from tests.support.rows import write_rows
 from tests.support.workload import workload
 
 P_FROM, P_TO = datetime(2024, 3, 4, tzinfo=UTC), datetime(2024, 3, 11, tzinfo=UTC)
@@ -36,8 +37,7 @@ def project(engine: Chdb, cases: list[list[Event]], flush_every: int = 0) -> str
             if state is not None and (n == len(events) or (flush_every and n % flush_every == 0)):
                 case_rows.append(case_row(state))
                 tasks += task_rows(state)
-    engine.insert(f"{db}.case_lifecycle", case_rows)
-    engine.insert(f"{db}.case_tasks", tasks)
+    write_rows(engine, db, case_rows, tasks)
     return db
 
 
@@ -248,8 +248,7 @@ def test_rows_written_again_change_nothing(chdb):
     state = None
     for event in cases[0]:
         state = fold(state, event)
-    chdb.insert(f"{db}.case_lifecycle", [case_row(state)])
-    chdb.insert(f"{db}.case_tasks", task_rows(state))
+    write_rows(chdb, db, [case_row(state)], task_rows(state))
     assert metrics(chdb.query, db, "district", now=NOW) == before
 
 

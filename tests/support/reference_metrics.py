@@ -105,7 +105,12 @@ def reference_metrics(
                 else:  # an assist only has to sign for its task in time
                     out["assist_with_accept_by"] += 1
                     out["assist_signed_for"] += _on_time(task.accepted_at, task.accept_by)
-    return [_finish(name, out) for name, out in sorted(groups.items())]
+    # a group with nothing in the period (no count above zero) is not listed
+    return [
+        _finish(name, out)
+        for name, out in sorted(groups.items())
+        if any(out[c] for c in CASE_COUNTS + TASK_COUNTS)
+    ]
 
 
 def _case_counts(out: dict[str, Any], c: RefCase, inp: Callable[[Any], bool], as_of: datetime) -> None:

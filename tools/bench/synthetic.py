@@ -15,7 +15,7 @@ in another part, so ``FINAL`` has real duplicates to collapse, as in a live tabl
 
 from __future__ import annotations
 
-from civicloop.projections.tables import schema
+from civicloop.projections.tables import periods, schema
 
 YEAR_START = "2025-01-01 00:00:00"
 DAY = 86400
@@ -174,7 +174,8 @@ def _select(columns: dict[str, str], cases: int, where: str = "1") -> str:
 
 
 def inserts(db: str, cases: int) -> list[str]:
-    """The statements that fill ``db.case_lifecycle`` and ``db.case_tasks`` (tables exist)."""
+    """The statements that fill ``db.case_lifecycle`` and ``db.case_tasks``, and then the months
+    their rows touch into ``db.period_spans`` (tables exist)."""
     stale = {
         **CASE_COLUMNS,
         "version": "toUInt64(1)",
@@ -187,7 +188,23 @@ def inserts(db: str, cases: int) -> list[str]:
         _insert(db, schema.CASE_LIFECYCLE, CASE_COLUMNS, cases),
         _insert(db, schema.CASE_TASKS, TASK_COLUMNS, cases, "reached_disp"),
         _insert(db, schema.CASE_TASKS, extra, cases, "returned OR assisted"),
+        *(spans(db, table) for table in periods.PERIOD_COLUMNS),
     ]
+
+
+def spans(db: str, table: str) -> str:
+    """``period_spans`` of ``table``'s rows, as the projector writes them for its batches."""
+    key, columns = periods.PERIOD_COLUMNS[table]
+    first, last = f"{key}", f"{key}"
+    for column in columns:
+        if column != key:
+            first = f"least({first}, ifNull({column}, {key}))"
+            last = f"greatest({last}, ifNull({column}, {key}))"
+    return (
+        f"INSERT INTO {db}.{schema.PERIOD_SPANS} (source, month, first_at, last_at)\n"
+        f"SELECT '{table}', toYYYYMM({key}) AS m, min({first}), max({last}) "
+        f"FROM {db}.{table} GROUP BY m"
+    )
 
 
 def _insert(db: str, table: str, columns: dict[str, str], cases: int, where: str = "1") -> str:

@@ -1,4 +1,7 @@
--- One row per case: its latest folded state (read with FINAL). ClickHouse 18.16-compatible:
+-- One row per case: its latest folded state (read with FINAL). Partitioned by the month of the
+-- report, which never changes, so every version of a case is in one partition (FINAL within
+-- partitions is exact) and a period's query reads only the months period_spans names.
+-- ClickHouse 18.16-compatible:
 -- second-precision DateTime('UTC'), Nullable for times not reached yet, plain String dims
 -- ('' when absent) so metrics group without NULL handling. due_at / accept_by are NULL for a
 -- case with no lead task, or whose lead was dispatched without that deadline. lead_department
@@ -46,4 +49,5 @@ CREATE TABLE IF NOT EXISTS {db}.case_lifecycle (
     version UInt64,
     updated_at DateTime('UTC')
 ) ENGINE = ReplacingMergeTree(version)
+PARTITION BY toYYYYMM(reported_at)
 ORDER BY case_id

@@ -1,4 +1,5 @@
 -- One row per task (department assignment) of a case, latest version wins (read with FINAL).
+-- Partitioned by the month of dispatch, which never changes (a re-dispatch is a new task).
 -- Carries the case's dimensions so task metrics group without a join. Deadlines are Nullable:
 -- NULL = dispatched without one (TaskDispatched v2), never overdue and outside the response
 -- rate. Tables created before that are converted by tables.ensure (ddl.NULLABLE_SINCE).
@@ -29,4 +30,5 @@ CREATE TABLE IF NOT EXISTS {db}.case_tasks (
     version UInt64,
     updated_at DateTime('UTC')
 ) ENGINE = ReplacingMergeTree(version)
+PARTITION BY toYYYYMM(dispatched_at)
 ORDER BY (case_id, task_id)
