@@ -21,6 +21,17 @@ if TYPE_CHECKING:
 Rounds = Annotated[int, typer.Option(min=1, help="Each figure is the fastest of this many runs.")]
 Events = Annotated[int, typer.Option("--events", "-n", min=1, help="How many events to time.")]
 AsJson = Annotated[bool, typer.Option("--json", help="One JSON object (for recording) instead of tables.")]
+Years = Annotated[
+    int,
+    typer.Option(min=1, max=50, help="Years the cases are reported over (a decade: 10), ending 2026-01-01."),
+]
+Merged = Annotated[
+    bool,
+    typer.Option(
+        help="Merge each month's parts first (OPTIMIZE … FINAL), as background merges leave the "
+        "months no longer written; default: time the parts as inserted (one server, not a cluster)."
+    ),
+]
 StoreKind = Annotated[
     Backend,
     typer.Option(
@@ -110,6 +121,8 @@ def dashboard_command(
     cases: Annotated[int, typer.Option(min=1, help="Cases in the synthetic projections.")] = 1_000_000,
     store: StoreKind = Backend.chdb,
     rounds: Rounds = 3,
+    merged: Merged = False,
+    years: Years = 1,
     as_json: AsJson = False,
 ) -> None:
     """The dashboard's page and JSON figures over HTTP vs the store answering the metrics."""
@@ -118,7 +131,7 @@ def dashboard_command(
     from civicloop.tools.bench.report import show
 
     log.configure()
-    show(run(cases, store, rounds), as_json)
+    show(run(cases, store, rounds, merged, years), as_json)
 
 
 def console_command(
@@ -140,6 +153,8 @@ def queries_command(
     cases: Annotated[int, typer.Option(min=1, help="Cases in the synthetic projections.")] = 1_000_000,
     store: StoreKind = Backend.chdb,
     rounds: Rounds = 3,
+    merged: Merged = False,
+    years: Years = 1,
     as_json: AsJson = False,
 ) -> None:
     """Every closed-loop query over synthetic projections vs reading the table at all."""
@@ -148,7 +163,7 @@ def queries_command(
     from civicloop.tools.bench.report import show
 
     log.configure()
-    show(run(cases, store, rounds), as_json)
+    show(run(cases, store, rounds, merged, years), as_json)
 
 
 def chaos_command(

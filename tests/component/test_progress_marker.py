@@ -55,7 +55,15 @@ def test_the_marker_is_the_last_write_of_a_batch(chdb, db):
     _projector(chdb, db).project(_messages([ev.reported(at(0)), b"garbage"]))
 
     assert chdb.inserted[-1] == schema.PROGRESS
-    assert set(chdb.inserted[:-1]) == {"dead_letters", "event_log", "case_lifecycle", "case_state"}
+    assert set(chdb.inserted[:-1]) == {
+        "dead_letters",
+        "period_spans",
+        "event_log",
+        "case_lifecycle",
+        "case_state",
+    }
+    # a reader that sees a case's row sees the span of its month (docs/DESIGN.md §7)
+    assert chdb.inserted.index(schema.PERIOD_SPANS) < chdb.inserted.index(schema.CASE_LIFECYCLE)
     assert progress.projected_offsets(chdb.query, db, TOPIC) == {0: 1}
 
 

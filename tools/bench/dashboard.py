@@ -45,7 +45,13 @@ class _Projections:
         return self.store.query(sql, params)
 
 
-def run(cases: int = 1_000_000, backend: Backend = Backend.chdb, rounds: int = 3) -> Result:
+def run(
+    cases: int = 1_000_000,
+    backend: Backend = Backend.chdb,
+    rounds: int = 3,
+    merged: bool = False,
+    years: int = 1,
+) -> Result:
     db = f"bench{uuid.uuid4().hex[:8]}"
     key = secrets.token_urlsafe(24)
     with (
@@ -54,7 +60,7 @@ def run(cases: int = 1_000_000, backend: Backend = Backend.chdb, rounds: int = 3
     ):
         store = open_store(where.url, cluster=where.cluster)
         try:
-            build(store, db, cases)
+            build(store, db, cases, merged, years)
             version = store.server_version()
             app = create_app(lambda request: _Projections(store, db), require_key(key))
             with serving(app, free_port()) as base:
@@ -71,6 +77,8 @@ def run(cases: int = 1_000_000, backend: Backend = Backend.chdb, rounds: int = 3
         "store": f"{backend} (ClickHouse {version})",
         "cases": cases,
         "rounds": rounds,
+        "years": years,
+        "parts": "merged (OPTIMIZE … FINAL)" if merged else "as inserted",
         "period": f"{MONTH[0].date()} to {MONTH[1].date()} (trend by day)",
         "page_load_total_ms": round(page, 1),
         "page_load_total_filtered_ms": round(filtered, 1),

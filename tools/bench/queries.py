@@ -22,7 +22,8 @@ from civicloop.projections.backend import open_store
 from civicloop.projections.metrics import reports
 from civicloop.projections.metrics.closed_loop import metrics
 from civicloop.projections.store.base import Params, Query, Row, Store
-from civicloop.projections.tables import schema
+from civicloop.projections.store.cluster import ClusterStore
+from civicloop.projections.tables import periods, schema
 from civicloop.tools.bench import synthetic
 from civicloop.tools.bench.report import Figure, Ratio, Result, progress, timed
 from civicloop.tools.bench.stores import Backend, target
@@ -90,7 +91,13 @@ def _metrics(db: str, dim: str, period: tuple[datetime | None, datetime | None] 
     return call
 
 
-def run(cases: int = 1_000_000, backend: Backend = Backend.chdb, rounds: int = 3) -> Result:
+def run(
+    cases: int = 1_000_000,
+    backend: Backend = Backend.chdb,
+    rounds: int = 3,
+    merged: bool = False,
+    years: int = 1,
+) -> Result:
     db = f"bench{uuid.uuid4().hex[:8]}"
     with (
         tempfile.TemporaryDirectory(prefix="civicloop-bench-queries-") as tmp,
@@ -98,7 +105,7 @@ def run(cases: int = 1_000_000, backend: Backend = Backend.chdb, rounds: int = 3
     ):
         store = open_store(where.url, cluster=where.cluster)
         try:
-            build(store, db, cases)
+            build(store, db, cases, merged, years)
             rows = table_rows(store, db)
             figures, quantiles = _timed(store, db, rounds, rows)
             version = store.server_version()
@@ -117,6 +124,8 @@ def run(cases: int = 1_000_000, backend: Backend = Backend.chdb, rounds: int = 3
         "store": f"{backend} (ClickHouse {version}{layout})",
         "cases": cases,
         "rounds": rounds,
+        "years": f"{years} (reported {2026 - years}-01-01 to 2026-01-01)",
+        "parts": "merged (OPTIMIZE … FINAL)" if merged else "as inserted",
         "table_rows": rows,
         "one_dimension": " + ".join(ONE_DIMENSION),
         "one_dimension_total_ms": round(total, 1),
@@ -139,16 +148,23 @@ def _layout(store: Store, cluster: str) -> str:
     return f", {shards} shards × {nodes // shards} replicas"
 
 
-def build(store: Store, db: str, cases: int) -> None:
-    """Create civicloop's tables in ``db`` and fill them with ``cases`` synthetic cases."""
+def build(store: Store, db: str, cases: int, merged: bool = False, years: int = 1) -> None:
+    """Create civicloop's tables in ``db`` and fill them with ``cases`` synthetic cases
+    reported over ``years``;
+    ``merged``: then merge each month's parts into one, as background merges do in time."""
+    if merged and isinstance(store, ClusterStore):
+        raise ValueError("--merged merges one server's tables; a cluster's are Distributed")
     store.lay_out(db)
     _check_columns(store, db)
-    statements = synthetic.inserts(db, cases)
+    statements = synthetic.inserts(db, cases, years)
     with progress() as bar:
         task = bar.add_task(f"building {cases:,} cases' projections", total=len(statements))
         for sql in statements:
             store.command(sql)
             bar.advance(task)
+    if merged:
+        for table in periods.PERIOD_COLUMNS:
+            store.command(f"OPTIMIZE TABLE {db}.{table} FINAL")
 
 
 def _check_columns(store: Store, db: str) -> None:

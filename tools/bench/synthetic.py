@@ -5,19 +5,19 @@ are made directly by ``INSERT … SELECT … FROM numbers(N)``. Every value is a
 case number through ``cityHash64(number, k)``: a run is reproducible, and chDB and a
 ClickHouse 18.16 server get the same rows. Only functions 18.16 has (checked against it).
 
-The shape follows a city hotline over one year: 40 categories (skewed) led by 14
-departments, 10 districts of 20 grids, 8 channels (skewed), about 85 % closed, deadlines
-from the category class, a few voided, returned, reworked, extended, escalated or reopened
-cases, feedback on about 60 % of closed ones; one task per dispatched case plus an assist or
-a returned first task for about 20 %. A tenth of the cases also have an older row version
-in another part, so ``FINAL`` has real duplicates to collapse, as in a live table.
+The shape follows a city hotline over one year (or ``years``, ending on the same day): 40
+categories (skewed) led by 14 departments, 10 districts of 20 grids, 8 channels (skewed), about
+85 % closed, deadlines from the category class, a few voided, returned, reworked, extended,
+escalated or reopened cases, feedback on about 60 % of closed ones; one task per dispatched
+case plus an assist or a returned first task for about 20 %. A tenth of the cases also have an
+older row version in another part, so ``FINAL`` has real duplicates to collapse, as in a live
+table.
 """
 
 from __future__ import annotations
 
 from civicloop.projections.tables import periods, schema
 
-YEAR_START = "2025-01-01 00:00:00"
 DAY = 86400
 
 
@@ -50,7 +50,7 @@ CASE_BASE: dict[str, str] = {
     "prio": f"multiIf({u(4)} < 0.03, 0, {u(4)} < 0.18, 1, {u(4)} < 0.92, 2, 3)",
     "accept_window": "[1800, 3600, 7200, 7200][1 + cls]",
     "dispose_window": f"[2 * 3600, {DAY}, 7 * {DAY}, 15 * {DAY}][1 + cls]",
-    "t_rep": f"{_at(YEAR_START)} + toUInt32({u(6)} * 365 * {DAY})",
+    "t_rep": "",  # reported(years), made per statement
     "t_reg": f"t_rep + toUInt32(30 + {u(7)} * 1800)",
     "t_disp": f"t_reg + toUInt32(120 + pow({u(8)}, 2) * 14400)",
     "t_acc": f"t_disp + toUInt32(60 + pow({u(9)}, 2) * accept_window * 1.5)",
@@ -165,17 +165,25 @@ EXTRA_TASK: dict[str, str] = {
 }
 
 
-def _select(columns: dict[str, str], cases: int, where: str = "1") -> str:
+def reported(years: int) -> str:
+    """When a case is reported: uniform over the ``years`` before the horizon (2026-01-01)."""
+    start = _at(f"{2026 - years}-01-01 00:00:00")
+    return f"{start} + toUInt32({u(6)} * {365 * years} * {DAY})"
+
+
+def _select(columns: dict[str, str], cases: int, where: str = "1", years: int = 1) -> str:
     # ClickHouse (18.16 included) lets an expression name an alias defined before it in the
     # same SELECT, so the base values are computed once per row in the inner query.
-    base = ",\n    ".join(f"{expr} AS {name}" for name, expr in CASE_BASE.items())
+    made = {**CASE_BASE, "t_rep": reported(years)}
+    base = ",\n    ".join(f"{expr} AS {name}" for name, expr in made.items())
     outer = ",\n    ".join(f"{expr} AS `{name}`" for name, expr in columns.items())
     return f"SELECT {outer}\nFROM (SELECT number,\n    {base}\n  FROM numbers({cases}))\nWHERE {where}"
 
 
-def inserts(db: str, cases: int) -> list[str]:
-    """The statements that fill ``db.case_lifecycle`` and ``db.case_tasks``, and then the months
-    their rows touch into ``db.period_spans`` (tables exist)."""
+def inserts(db: str, cases: int, years: int = 1) -> list[str]:
+    """The statements that fill ``db.case_lifecycle`` and ``db.case_tasks`` with ``cases``
+    reported over ``years`` (ending 2026-01-01), and then the months their rows touch into
+    ``db.period_spans`` (tables exist)."""
     stale = {
         **CASE_COLUMNS,
         "version": "toUInt64(1)",
@@ -184,10 +192,10 @@ def inserts(db: str, cases: int) -> list[str]:
     }
     extra = {**TASK_COLUMNS, **EXTRA_TASK}
     return [
-        _insert(db, schema.CASE_LIFECYCLE, stale, cases, "cityHash64(number, 40) % 10 = 0"),
-        _insert(db, schema.CASE_LIFECYCLE, CASE_COLUMNS, cases),
-        _insert(db, schema.CASE_TASKS, TASK_COLUMNS, cases, "reached_disp"),
-        _insert(db, schema.CASE_TASKS, extra, cases, "returned OR assisted"),
+        _insert(db, schema.CASE_LIFECYCLE, stale, cases, "cityHash64(number, 40) % 10 = 0", years),
+        _insert(db, schema.CASE_LIFECYCLE, CASE_COLUMNS, cases, "1", years),
+        _insert(db, schema.CASE_TASKS, TASK_COLUMNS, cases, "reached_disp", years),
+        _insert(db, schema.CASE_TASKS, extra, cases, "returned OR assisted", years),
         *(spans(db, table) for table in periods.PERIOD_COLUMNS),
     ]
 
@@ -207,6 +215,8 @@ def spans(db: str, table: str) -> str:
     )
 
 
-def _insert(db: str, table: str, columns: dict[str, str], cases: int, where: str = "1") -> str:
+def _insert(
+    db: str, table: str, columns: dict[str, str], cases: int, where: str = "1", years: int = 1
+) -> str:
     names = ", ".join(f"`{name}`" for name in columns)
-    return f"INSERT INTO {db}.{table} ({names})\n{_select(columns, cases, where)}"
+    return f"INSERT INTO {db}.{table} ({names})\n{_select(columns, cases, where, years)}"
