@@ -4,7 +4,8 @@ The projections are made inside ClickHouse (``synthetic``), then each query civi
 for ``metrics``, ``durations`` and ``backlog`` is timed through the store, fastest of
 ``rounds``. The ceiling is reading the same table at all: ``count() … FINAL`` and a plain
 ``GROUP BY`` without ``FINAL``. Rows scanned are the rows in the table parts each query
-reads: none of these queries filters on the sort key (case_id), so each reads whole tables.
+reads: none of these queries filters on the sort key (case_id); the tables named count whole,
+though a period's queries read only the months it can count in (``metrics/months.py``).
 """
 
 from __future__ import annotations
