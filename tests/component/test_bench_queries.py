@@ -43,6 +43,28 @@ def test_synthetic_projections_have_the_hotline_shape(tmp_path: Path) -> None:
         store.close()
 
 
+def test_a_decade_of_synthetic_cases_merged_reads_the_same_month_as_unpruned(tmp_path: Path) -> None:
+    store = open_store(f"chdb://{tmp_path / 'chdb'}")
+    try:
+        # given 2,000 synthetic cases over ten years, each month's parts merged into one
+        queries.build(store, "decade", CASES, merged=True, years=10)
+        ((first, last, months, parts),) = store.query(
+            "SELECT min(reported_at), max(reported_at), uniqExact(toYYYYMM(reported_at)), "
+            "(SELECT count() FROM system.parts WHERE active AND database = 'decade' "
+            "AND table = 'case_lifecycle') FROM decade.case_lifecycle"
+        )
+        assert first.year == 2016 and last.year == 2025 and months == parts == 120
+        # then a month's metrics, which read only the months its spans name, are those of the
+        # same query over every month (the spans left out: a period then reads everything)
+        month = queries.MONTH
+        pruned = metrics(store.query, "decade", "department", *month, now=queries.NOW)
+        store.command("DROP TABLE decade.period_spans")
+        assert pruned == metrics(store.query, "decade", "department", *month, now=queries.NOW)
+        assert sum(r["reported"] for r in pruned) > 0
+    finally:
+        store.close()
+
+
 def test_bench_queries_times_every_query_with_the_rows_it_scanned() -> None:
     # when the benchmark runs on 2,000 cases in chDB
     result = queries.run(CASES, Backend.chdb, rounds=1).as_dict()
