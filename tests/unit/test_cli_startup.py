@@ -9,8 +9,10 @@ command's module only when the command is looked up (``civicloop.cli.COMMANDS``)
 from __future__ import annotations
 
 import json
+import pkgutil
 import subprocess
 import sys
+from importlib import import_module
 
 import typer
 
@@ -79,5 +81,12 @@ def test_the_supervisor_loads_no_worker_and_no_store():
 def test_each_module_registers_the_commands_the_table_names():
     for module, names in cli.COMMANDS.items():
         app = typer.Typer()
-        __import__(f"civicloop.cli.{module}", fromlist=["register"]).register(app)
+        import_module(f"civicloop.cli.{module}").register(app)
         assert tuple(typer.main.get_group(app).commands) == names, module
+
+
+def test_every_module_that_registers_commands_is_in_the_table():
+    # a new command module left out of COMMANDS would never be imported, its commands missing
+    modules = {info.name for info in pkgutil.iter_modules(cli.__path__)} - {"__main__"}  # runs the CLI
+    registering = {name for name in modules if hasattr(import_module(f"civicloop.cli.{name}"), "register")}
+    assert registering == set(cli.COMMANDS)
