@@ -247,10 +247,18 @@ class GatedStore(FailingStore):
         self.overlapped: list[bool] = []
 
     def query(self, sql: str, params: Any = None) -> Any:
+        self._note(params)
+        return self._store.query(sql, params)
+
+    def query_caught_up(self, database: str, table: str, select: str, params: Any = None) -> Any:
+        """The fold's look-up of case states (projections/state_store.py) comes this way."""
+        self._note(params)
+        return self._store.query_caught_up(database, table, select, params)
+
+    def _note(self, params: Any) -> None:
         for case_id in (params or {}).get("ids", []):
             if case_id in self.first_in:
                 self.asked[self.first_in[case_id]].set()
-        return self._store.query(sql, params)
 
     def insert_arrow(self, table: str, data: Any) -> int:
         if table.endswith(".event_log"):
