@@ -35,7 +35,10 @@ from tests.conftest import REPO
 from tests.support.browser import chromium, outside, requested
 from tests.support.workers import Worker, deployment
 
-pytestmark = pytest.mark.integration
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.every_backend("the console's reads are each backend's SQL, walked through from the browser"),
+]
 
 ARTIFACTS = REPO / "build" / "artifacts" / "console"
 HOSTILE = (
@@ -61,14 +64,14 @@ TIMELINE = [
 
 
 @pytest.fixture
-def site(
-    tmp_path: Path, kafka_bootstrap: str, monkeypatch: pytest.MonkeyPatch
+def console(
+    tmp_path: Path, backend_url: str, kafka_bootstrap: str, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[tuple[str, Config]]:
     config = deployment(
         tmp_path,
         monkeypatch,
         kafka_bootstrap=kafka_bootstrap,
-        clickhouse_url=f"chdb://{tmp_path / 'chdb'}",
+        clickhouse_url=backend_url,
         watchdog_interval=0,
         signals_interval=0,
     )
@@ -208,8 +211,8 @@ def _unlabelled(driver: WebDriver) -> list[str]:
     return list(driver.execute_script(script))
 
 
-def test_a_report_walks_the_whole_loop_with_clicks_only(site: tuple[str, Config]) -> None:
-    url, config = site
+def test_a_report_walks_the_whole_loop_with_clicks_only(console: tuple[str, Config]) -> None:
+    url, config = console
     keys = _keys(config)
     lon, lat = geography.configured().outlines()[0].label
     with httpx.Client(base_url=url, timeout=60) as http, chromium() as driver:
