@@ -91,14 +91,7 @@ def _worker_ready(config: Config, process: Managed, index: int) -> bool:
 def kill_worker_only(config: Config, index: int = 0) -> int | None:
     """SIGKILL the worker but not its supervisor (a crash the supervisor recovers from);
     return the pid killed, or None when no worker ran."""
-    status = supervisor_status(config, index)
-    if status is None or status.child_pid is None:
-        return None
-    try:
-        os.kill(status.child_pid, signal.SIGKILL)
-    except ProcessLookupError:
-        return None
-    return status.child_pid
+    return _kill_child(supervisor_status(config, index))
 
 
 def up(config: Config, workers: int = 1, settle_s: float = 30.0) -> None:
@@ -273,7 +266,11 @@ def start_notifier(config: Config, timeout: float = 60.0) -> int:
 
 def kill_notifier_only(config: Config) -> int | None:
     """SIGKILL the notifier but not its supervisor; the pid killed, or None when none ran."""
-    status = read_status(config.var / "notifier.supervisor.json")
+    return _kill_child(read_status(config.var / "notifier.supervisor.json"))
+
+
+def _kill_child(status: Status | None) -> int | None:
+    """SIGKILL the child a supervisor's ``status`` names; its pid, or None when none ran."""
     if status is None or status.child_pid is None:
         return None
     try:
