@@ -13,6 +13,7 @@ from typing import Any
 from civicloop.projections.metrics import sql as q
 from civicloop.projections.metrics.scope import WHOLE, Scope
 from civicloop.projections.store.base import Query
+from civicloop.projections.tables import lifecycle
 from civicloop.projections.tables.schema import CASE_LIFECYCLE, CASE_TASKS, EVENT_LOG
 from civicloop.schemas.codec import decode
 from civicloop.schemas.event import Event
@@ -27,61 +28,15 @@ CHOICES = {
     "district": "district",
     "channel": "channel",
 }
-LIFECYCLE = (
-    "case_id",
-    "state",
-    "category",
-    "priority",
-    "channel",
-    "district",
-    "grid_id",
-    "lat",
-    "lon",
-    "lead_department",
-    "lead_task_id",
-    "reported_at",
-    "registered_at",
-    "first_dispatched_at",
-    "first_accepted_at",
-    "first_contacted_at",
-    "disposed_at",
-    "checked_at",
-    "closed_at",
-    "voided_at",
-    "feedback_at",
-    "closure_reason",
-    "void_reason",
-    "duplicate_of",
-    "due_at",
-    "accept_by",
-    "returns",
-    "extensions",
-    "escalations",
-    "escalation_level",
-    "disposals",
-    "rework",
-    "reopens",
-    "resolved",
-    "satisfaction",
-    "version",
-    "updated_at",
-)
-TASKS = (
-    "task_id",
-    "department",
-    "role",
-    "status",
-    "dispatched_at",
-    "accept_by",
-    "dispose_by",
-    "original_dispose_by",
-    "accepted_at",
-    "contacted_at",
-    "returned_at",
-    "disposed_at",
-    "return_reason",
-    "outcome",
-    "extensions",
+#: what a case page shows of its lifecycle row: every column but the task count (the page
+#: lists the tasks) and the working-seconds durations (figures, not facts of the case)
+LIFECYCLE = tuple(n for n in lifecycle.LIFECYCLE.names if n != "tasks" and not n.endswith("_ws"))
+#: ... and of each task row: the task's own columns (not the case's, which each task row
+#: repeats for the metrics), without durations and row versions
+TASKS = tuple(
+    n
+    for n in lifecycle.TASKS.names
+    if n not in ("case_id", *lifecycle.CASE_DIMENSIONS, "version", "updated_at") and not n.endswith("_ws")
 )
 #: fields of an event that the timeline never shows (the reporter's sealed contact)
 PRIVATE = ("contact_ciphertext", "contact_key_id")

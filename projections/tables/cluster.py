@@ -1,8 +1,9 @@
-"""civicloop's tables on a ClickHouse cluster, derived from the single-node DDL (``sql/*.sql``).
+"""civicloop's tables on a ClickHouse cluster, derived from the single-node DDL
+(``schema.ddl``: the statements of the tables' declarations).
 
 On every node, for each table of ``schema.NAMES`` (docs/CLUSTER.md):
 
-- ``<generation>.<table>``: the table of ``sql/<table>.sql`` with its engine made replicated —
+- ``<generation>.<table>``: the table of ``schema.ddl(table)`` with its engine made replicated —
   ``Replicated<Engine>('/clickhouse/tables/{shard}/<generation>/<table>', '{replica}', <args>)``,
   the same ORDER BY and version column; the ``{shard}`` and ``{replica}`` macros come from each
   node's configuration, so the replicas of a shard share one replication log in ZooKeeper;
@@ -65,11 +66,13 @@ def reader_databases(store: ClusterStore, database: str) -> tuple[str, ...]:
 
 
 def local_statement(table: str, generation: str, cluster: str) -> str:
-    """``sql/<table>.sql`` for ``generation``, ON CLUSTER, with its engine replicated."""
+    """``schema.ddl(table)`` for ``generation``, ON CLUSTER, with its engine replicated."""
     statement = schema.ddl(table).format(db=generation)
     name = f"{generation}.{table}"
     if f"{name} (" not in statement or not _ENGINE.search(statement):
-        raise ValueError(f"sql/{table}.sql is not `CREATE TABLE … {{db}}.{table} (…) ENGINE = …MergeTree(…)`")
+        raise ValueError(
+            f"the DDL of {table} is not `CREATE TABLE … {{db}}.{table} (…) ENGINE = …MergeTree(…)`"
+        )
     statement = statement.replace(f"{name} (", f"{name} ON CLUSTER {cluster} (", 1)
     path = f"'/clickhouse/tables/{{shard}}/{generation}/{table}'"
 

@@ -74,7 +74,7 @@ CASE_BASE: dict[str, str] = {
     "assisted": f"reached_disp AND NOT returned AND {u(22)} < 0.15",
 }
 
-# One expression per column of projections/sql/case_lifecycle.sql.
+# One expression per column of case_lifecycle (projections/tables/lifecycle.py).
 CASE_COLUMNS: dict[str, str] = {
     "case_id": "concat('case-', toString(number))",
     "state": "multiIf(voided, 'VOIDED', reached_cls, 'CLOSED', reached_chk, 'CHECKED', "

@@ -1,0 +1,100 @@
+"""Each projection table's columns are declared once (``tables/schema.py``, ``tables/lifecycle.py``):
+the DDL derived from a declaration is the statement the table was released with, and every row
+builder fills exactly the declared columns, in table order."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from civicloop.projections.fold.casestate import CaseState
+from civicloop.projections.fold.lifecycle import fold_all
+from civicloop.projections.state_store import Known, state_rows
+from civicloop.projections.tables import event_log, periods, progress, schema
+from civicloop.projections.tables.dead_letters import DeadLetter
+from civicloop.projections.tables.lifecycle import LIFECYCLE, TASKS
+from civicloop.projections.tables.rows import case_row, task_rows
+from civicloop.projections.tables.table import Column, Table
+from civicloop.schemas.codec import encode
+from civicloop.tools.demo import reports
+from tests.support import case_events as ev
+from tests.support.case_events import at
+
+#: the statements as released before the declarations (the .sql files they replaced)
+RELEASED = Path(__file__).parents[1] / "data" / "ddl_before"
+
+
+def _without_comments(sql: str) -> str:
+    return "".join(line for line in sql.splitlines(keepends=True) if not line.startswith("--"))
+
+
+@pytest.mark.parametrize("table", schema.NAMES)
+def test_the_derived_statement_is_the_released_one_byte_for_byte(table: str) -> None:
+    # given the statement a deployment's table was made with (its comments aside)
+    released = _without_comments((RELEASED / f"{table}.sql").read_text())
+
+    # when the statement is derived from the table's declaration, then it is the same text
+    assert schema.ddl(table) == released
+
+
+def test_every_released_table_is_declared_and_nothing_else() -> None:
+    assert sorted(schema.NAMES) == sorted(p.stem for p in RELEASED.glob("*.sql"))
+
+
+def test_a_case_row_and_its_task_rows_fill_the_declared_columns_in_table_order() -> None:
+    case = fold_all([ev.reported(at(0)), ev.registered(at(1)), ev.dispatched(at(2))])
+
+    (task,) = task_rows(case)
+
+    assert tuple(case_row(case)) == LIFECYCLE.names
+    assert tuple(task) == TASKS.names
+
+
+def test_the_rows_built_by_hand_name_exactly_their_tables_columns() -> None:
+    now = datetime(2024, 1, 1, tzinfo=UTC)
+    event = next(reports("decl", 1))
+    dead = DeadLetter("t", 0, 1, b"k", b"raw", "too_short", "detail")
+    case = fold_all([ev.reported(at(0))])
+    assert isinstance(case, CaseState)
+
+    built = {
+        schema.EVENT_LOG: event_log.row(event, "t", 0, 1, encode(event), now),
+        schema.DEAD_LETTERS: dead.row(),
+        schema.PROGRESS: progress.rows([("t", 0, 1)], now)[0],
+        schema.CASE_STATE: state_rows({case.case_id: Known(case, 0, 1)})[0],
+        schema.PERIOD_SPANS: periods.spans(schema.CASE_LIFECYCLE, [case_row(case)])[0],
+    }
+
+    for table, row in built.items():
+        assert tuple(row) == schema.TABLES[table].names, table
+
+
+def test_the_event_log_built_as_columns_names_the_declared_columns_in_order() -> None:
+    class Read:
+        topic, partition, offset, value = "t", 0, 1, b"x"
+
+    event = next(reports("decl", 1))
+
+    built = event_log.columns([(Read(), event)], datetime(2024, 1, 1, tzinfo=UTC))
+
+    assert tuple(built) == schema.TABLES[schema.EVENT_LOG].names
+
+
+def test_a_declaration_that_names_a_column_twice_or_keys_by_a_missing_one_is_refused() -> None:
+    with pytest.raises(ValueError, match="declared twice"):
+        Table("t", (Column("a", "String"), Column("a", "String")), version="a", order_by=("a",))
+    with pytest.raises(ValueError, match=r"\['v'\] are not columns"):
+        Table("t", (Column("a", "String"),), version="v", order_by=("a",))
+
+
+def test_the_statement_renders_one_key_plain_several_in_parentheses_and_partitions_when_asked() -> None:
+    one = Table("t", (Column("a", "String"), Column("v", "UInt64")), version="v", order_by=("a",))
+    two = Table("t", one.columns, version="v", order_by=("a", "v"), partition_by="cityHash64(a) % 4")
+
+    assert one.ddl() == (
+        "CREATE TABLE IF NOT EXISTS {db}.t (\n    a String,\n    v UInt64\n) "
+        "ENGINE = ReplacingMergeTree(v)\nORDER BY a\n"
+    )
+    assert two.ddl().endswith("ReplacingMergeTree(v)\nPARTITION BY cityHash64(a) % 4\nORDER BY (a, v)\n")
