@@ -153,33 +153,6 @@ _cluster_name = _named(
 )
 
 
-def _server_configured() -> bool:
-    """CIVICLOOP_CLICKHOUSE_URL names a server (what a cluster and a reader user need)."""
-    return env("CIVICLOOP_CLICKHOUSE_URL").strip().startswith("clickhouse://")
-
-
-def _cluster(raw: str) -> str:
-    value = _cluster_name(raw)
-    if value and not _server_configured():
-        raise ValueError(
-            "needs a server: set CIVICLOOP_CLICKHOUSE_URL to clickhouse://host:port/ of one of the "
-            "cluster's nodes (chDB is a single node)."
-        )
-    return value
-
-
-def _reader_url(raw: str) -> str:
-    value = raw.strip()
-    if value and not (value.startswith("clickhouse://") and _server_configured()):
-        # the whole message, without the value: it holds a password
-        raise ValueError(
-            "CIVICLOOP_CLICKHOUSE_READER_URL must be clickhouse://user:password@host:port/ of a server's "
-            "read-only user, with CIVICLOOP_CLICKHOUSE_URL a server too (chDB readers go through the "
-            "worker, which runs them read-only already)."
-        )
-    return value
-
-
 @dataclass(frozen=True)
 class Config:
     """One deployment's settings; build with :func:`load`."""
@@ -240,7 +213,7 @@ class Config:
         "Name of a ClickHouse cluster (remote_servers) to shard and replicate the projections "
         "over, through the server CIVICLOOP_CLICKHOUSE_URL names (docs/CLUSTER.md). Empty: one "
         "server or chDB.",
-        _cluster,
+        _cluster_name,  # that it names a server's cluster, the backend checks (projections/backend.py)
     )
     clickhouse_reader_url: str = setting(
         "CIVICLOOP_CLICKHOUSE_READER_URL",
@@ -250,7 +223,6 @@ class Config:
         "metric commands, the API and the dashboard; the worker keeps writing as "
         "CIVICLOOP_CLICKHOUSE_URL's user. `civicloop clickhouse up` makes one "
         "(docs/OPERATIONS.md). Empty: readers use CIVICLOOP_CLICKHOUSE_URL.",
-        _reader_url,
     )
     watchdog_interval: float = setting(
         "CIVICLOOP_WATCHDOG_INTERVAL",

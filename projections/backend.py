@@ -22,7 +22,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 from urllib.parse import unquote, urlparse
 
 from civicloop.config import Config
@@ -46,6 +46,9 @@ class HeldByWorker(RuntimeError):
 class Backend(ABC):
     """One deployment kind: where readers and the writer connect."""
 
+    #: which kind, by name (``chdb``, ``server``, ``cluster``): for what is told by kind, such
+    #: as a test's expected figures, so nothing outside this module tells URLs or types apart
+    kind: ClassVar[str]
     #: writes and rebuilds belong to the running worker, not to this process
     held_by_worker = False
     #: one process at a time may write (chDB's directory): one worker, not several
@@ -63,6 +66,7 @@ class Backend(ABC):
 @dataclass(frozen=True)
 class OwnedChdb(Backend):
     path: Path
+    kind = "chdb"
     one_writer = True
 
     def open_writer(self) -> Store:
@@ -77,6 +81,7 @@ class OwnedChdb(Backend):
 @dataclass(frozen=True)
 class ChdbThroughWorker(Backend):
     config: Config
+    kind = "chdb"
     held_by_worker = True
     one_writer = True
 
@@ -104,6 +109,7 @@ class Address:
 class Server(Backend):
     writer: Address
     reader: Address  # CIVICLOOP_CLICKHOUSE_READER_URL's user, or the writer's
+    kind = "server"
 
     def open_writer(self) -> Store:
         return self._open(self.writer)
@@ -120,6 +126,7 @@ class Server(Backend):
 @dataclass(frozen=True)
 class Cluster(Server):
     name: str
+    kind = "cluster"
 
     def _open(self, at: Address) -> Store:
         from civicloop.projections.store.cluster import ClusterStore
@@ -144,8 +151,15 @@ def from_url(url: str, home: Path | None = None, cluster: str = "", reader_url: 
     parsed = urlparse(url)
     if cluster and parsed.scheme != "clickhouse":
         raise StoreURLError(
-            f"the ClickHouse cluster {cluster!r} needs a server URL (clickhouse://host:port/ of one "
-            f"of its nodes), not {url!r}"
+            f"CIVICLOOP_CLICKHOUSE_CLUSTER={cluster!r} needs a server URL: set CIVICLOOP_CLICKHOUSE_URL "
+            f"to clickhouse://host:port/ of one of the cluster's nodes, not {url!r} (chDB is a single node)."
+        )
+    if reader_url and not (parsed.scheme == "clickhouse" and urlparse(reader_url).scheme == "clickhouse"):
+        # the whole message, without the value: it holds a password
+        raise StoreURLError(
+            "CIVICLOOP_CLICKHOUSE_READER_URL must be clickhouse://user:password@host:port/ of a server's "
+            "read-only user, with CIVICLOOP_CLICKHOUSE_URL a server too (chDB readers go through the "
+            "worker, which runs them read-only already)."
         )
     if parsed.scheme == "chdb":
         path = Path(unquote(parsed.netloc + parsed.path))

@@ -100,6 +100,10 @@ class Reader(Protocol):
 class Store(Reader, Protocol):
     """Read and write access: what the projector, the replay and table set-up need."""
 
+    #: the tables are Distributed over shards (a cluster): a statement on the entry node's own
+    #: tables, such as OPTIMIZE, does not reach the data
+    sharded: bool
+
     def command(self, sql: str, params: Params | None = None) -> None:
         """Run a statement that returns nothing (DDL, INSERT … SELECT, OPTIMIZE)."""
 

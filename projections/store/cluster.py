@@ -72,6 +72,8 @@ class Node:
 class ClusterStore:
     """A :class:`Store` over the cluster ``cluster``, entered through the server at host:port."""
 
+    sharded = True
+
     def __init__(self, host: str, port: int, cluster: str, user: str = "default", password: str = "") -> None:
         self.cluster = cluster
         self._credentials = (user, password)

@@ -20,6 +20,7 @@ class SingleNode(ABC):
     """The layout duties of a :class:`Store` on one node, from its plain statements."""
 
     url: str
+    sharded = False
 
     @abstractmethod
     def command(self, sql: str, params: Params | None = None) -> None: ...

@@ -192,7 +192,7 @@ def _sweeps(worker: Worker) -> int:
 
 def _open(config: Config) -> ClusterStore:
     store = open_store(config.clickhouse_url, cluster=config.clickhouse_cluster)
-    assert isinstance(store, ClusterStore)
+    assert store.sharded
     return store
 
 

@@ -27,6 +27,7 @@ from civicloop import geography
 from civicloop.api.keys import ApiKeyStore
 from civicloop.cli import app as cli
 from civicloop.config import Config
+from civicloop.projections.backend import from_url
 from civicloop.schemas.event import Event
 from civicloop.schemas.events import new_event
 from civicloop.tools.local.api_server import api_process, api_url, start_api
@@ -176,7 +177,7 @@ def assert_page_equals_cli(driver: WebDriver, **filters: str) -> None:
 def test_the_dashboard_shows_the_clis_figures_and_loads_nothing_from_outside(
     dashboard: str, city: list[Event], config: Config, analyst_key: str
 ) -> None:
-    backend = "chdb" if config.clickhouse_url.startswith("chdb") else "server"
+    backend = from_url(config.clickhouse_url).kind
     seen: list[str] = []
     with chromium() as driver:
         # given a browser without a key: the page asks for one, and refuses a wrong one

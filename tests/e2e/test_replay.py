@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from civicloop.cli import app
 from civicloop.config import Config
-from civicloop.projections.backend import open_store
+from civicloop.projections.backend import from_url, open_store
 from civicloop.projections.rebuild import rebuild_database
 from civicloop.streams import kafka
 from civicloop.streams.replayer import Replayer, ReplayStatus
@@ -44,7 +44,7 @@ def _city(size: int) -> Iterator:
 def test_rebuild_equals_the_live_projections_and_readers_never_see_half(
     config: Config, worker: Worker, backend_url: str
 ) -> None:
-    size = EVENTS["chdb" if backend_url.startswith("chdb") else "server"]
+    size = EVENTS[from_url(backend_url).kind]
     sent = feed.send(config, _city(size), "city", total=size)
     feed.wait_projected(config, sent, timeout=900)
     reader = worker.reader()
@@ -85,7 +85,7 @@ class _Interrupt(Exception):
 def test_an_interrupted_rebuild_resumes_and_finishes_identical(
     config: Config, worker: Worker, backend_url: str
 ) -> None:
-    if backend_url.startswith("chdb"):
+    if from_url(backend_url).kind == "chdb":
         # chDB rebuilds run inside the worker that holds the directory; resuming is the same
         # code path, exercised here on the server where the test can own the store.
         worker.stop()

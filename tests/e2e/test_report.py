@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 
 from civicloop.cli import app as cli
 from civicloop.config import Config
+from civicloop.projections.backend import from_url
 from civicloop.tools.simulate import simulate
 from tests.conftest import REPO
 from tests.support.browser import chromium, requested, save_screenshot
@@ -113,7 +114,7 @@ def test_the_monthly_report_has_the_clis_numbers_and_opens_offline(
 
     assert pdf.read_bytes().startswith(b"%PDF") and pdf.stat().st_size > 50_000
 
-    backend = "chdb" if config.clickhouse_url.startswith("chdb") else "server"
+    backend = from_url(config.clickhouse_url).kind
     with chromium() as driver:
         driver.get(out.as_uri())
         WebDriverWait(driver, 60).until(

@@ -32,15 +32,20 @@ def test_readers_connect_as_the_reader_url_user() -> None:
 
 
 @pytest.mark.parametrize(
-    ("url", "cluster", "says"),
+    ("url", "cluster", "reader_url", "says"),
     [
-        ("postgres://db/", "", "use chdb:///absolute/dir"),
-        ("chdb://var/chdb", "c2", "needs a server URL"),
+        ("postgres://db/", "", "", "use chdb:///absolute/dir"),
+        ("chdb://var/chdb", "c2", "", "needs a server URL"),
+        ("chdb://var/chdb", "", "clickhouse://r:s@ch1:9000/", "READER_URL must be clickhouse://"),
+        ("clickhouse://ch1:9000/", "", "chdb://var/r", "READER_URL must be clickhouse://"),
     ],
 )
-def test_an_unknown_backend_is_refused_saying_what_to_use(url: str, cluster: str, says: str) -> None:
-    with pytest.raises(StoreURLError, match=says):
-        backend.from_url(url, cluster=cluster)
+def test_an_unknown_backend_is_refused_saying_what_to_use(
+    url: str, cluster: str, reader_url: str, says: str
+) -> None:
+    with pytest.raises(StoreURLError, match=says) as refused:
+        backend.from_url(url, cluster=cluster, reader_url=reader_url)
+    assert ":s@" not in str(refused.value)  # a reader's password is not echoed into logs
 
 
 def test_chdb_is_owned_by_the_worker_read_through_it_by_the_api(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ import dataclasses
 import pytest
 
 from civicloop import config
+from civicloop.projections import backend
 from civicloop.streams import kafka
 
 
@@ -91,10 +92,11 @@ def test_a_cluster_needs_a_server_url(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CIVICLOOP_CLICKHOUSE_URL", "chdb://var/chdb")
 
     with pytest.raises(ValueError, match="CIVICLOOP_CLICKHOUSE_CLUSTER='city' needs a server"):
-        config.load()
+        backend.from_config(config.load())
 
     monkeypatch.setenv("CIVICLOOP_CLICKHOUSE_URL", "clickhouse://ch1:9000/")
     assert config.load().clickhouse_cluster == "city"
+    assert backend.from_config(config.load()).kind == "cluster"
 
 
 def test_a_cluster_name_clickhouse_cannot_take_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -117,12 +119,13 @@ def test_a_reader_url_needs_servers_and_round_trips_to_children(monkeypatch: pyt
     monkeypatch.setenv("CIVICLOOP_CLICKHOUSE_READER_URL", reader)
     monkeypatch.setenv("CIVICLOOP_CLICKHOUSE_URL", "chdb://var/chdb")
     with pytest.raises(ValueError, match="CIVICLOOP_CLICKHOUSE_READER_URL must be") as raised:
-        config.load()
+        backend.from_config(config.load())
     assert "s3cret" not in str(raised.value)  # the password is not echoed into logs
 
     monkeypatch.setenv("CIVICLOOP_CLICKHOUSE_URL", "clickhouse://ch1:9000/")
     loaded = config.load()
     assert loaded.clickhouse_reader_url == reader
+    assert backend.from_config(loaded).kind == "server"
     assert config.to_env(loaded)["CIVICLOOP_CLICKHOUSE_READER_URL"] == reader
 
 

@@ -23,7 +23,6 @@ from civicloop.projections.backend import open_store
 from civicloop.projections.metrics import reports
 from civicloop.projections.metrics.closed_loop import metrics
 from civicloop.projections.store.base import Params, Query, Row, Store
-from civicloop.projections.store.cluster import ClusterStore
 from civicloop.projections.tables import periods, schema
 from civicloop.tools.bench import synthetic
 from civicloop.tools.bench.report import Figure, Ratio, Result, progress, timed
@@ -153,7 +152,7 @@ def build(store: Store, db: str, cases: int, merged: bool = False, years: int = 
     """Create civicloop's tables in ``db`` and fill them with ``cases`` synthetic cases
     reported over ``years``;
     ``merged``: then merge each month's parts into one, as background merges do in time."""
-    if merged and isinstance(store, ClusterStore):
+    if merged and store.sharded:
         raise ValueError("--merged merges one server's tables; a cluster's are Distributed")
     store.lay_out(db)
     _check_columns(store, db)
