@@ -4,7 +4,6 @@ the producer, the projections and the boundaries (``app.state.backend``, made by
 from __future__ import annotations
 
 import threading
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib.metadata import version
@@ -25,8 +24,6 @@ from civicloop.privacy import KeyStore
 
 T = TypeVar("T")
 VERSION = version("civicloop")
-#: namespace of the event ids derived from an Idempotency-Key (uuid5)
-IDEMPOTENCY_NAMESPACE = uuid.UUID("7b1f0c7e-55a4-4c55-9a38-0b1d7c3b9a11")
 
 
 @dataclass
@@ -62,11 +59,3 @@ class Backend:
 def backend(request: Request) -> Backend:
     found: Backend = request.app.state.backend
     return found
-
-
-def derived_id(key: ApiKey, idempotency_key: str | None, *parts: str) -> str:
-    """A new UUID4, or — with an Idempotency-Key — the same UUID5 every time the same key
-    asks the same thing again, so a retried call is one event."""
-    if idempotency_key is None:
-        return str(uuid.uuid4())
-    return str(uuid.uuid5(IDEMPOTENCY_NAMESPACE, "\x1f".join((key.key_id, *parts, idempotency_key))))

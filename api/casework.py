@@ -28,9 +28,10 @@ from civicloop.api import auth, worklist
 from civicloop.api.actions import ACTIONS, Body, Context
 from civicloop.api.backend import Backend
 from civicloop.api.errors import ApiError, not_found
-from civicloop.api.handling import event_for, load_state
+from civicloop.api.events import load_state
 from civicloop.api.keys import ApiKey
 from civicloop.api.projected import NothingProjected
+from civicloop.api.usecases import event_for
 from civicloop.projections.fold.calendar import working_seconds
 from civicloop.projections.fold.casestate import CaseState
 from civicloop.projections.fold.clock import seconds
@@ -87,7 +88,7 @@ def _work(api: Backend, key: ApiKey, case_id: str, now: datetime) -> dict[str, A
         answer["departments"] = [
             {"name": d.name, "display_name": d.display_name} for d in api.departments.departments
         ]
-        answer["routed_to"] = _routed(api, state)
+        answer["routed_to"] = api.catalogue.routed_to(state.category)
         try:
             accept_by, dispose_by = deadlines_for(state.category, state.priority, now)
             answer["deadlines"] = {"accept_by": accept_by, "dispose_by": dispose_by}
@@ -128,18 +129,13 @@ def clocks(key: ApiKey, state: CaseState, now: datetime) -> dict[str, dict[str, 
     return found
 
 
-def _routed(api: Backend, state: CaseState) -> str | None:
-    service = api.catalogue.by_category(state.category)
-    return service.department if service else None
-
-
 def _probes(
     api: Backend, key: ApiKey, state: CaseState, now: datetime
 ) -> list[tuple[str, Body, dict[str, Any]]]:
     """(action, a body it could be taken with, what the page shows of it), for every action
     ``key``'s role may take, each task action once per task the key may act on."""
     may = auth.PERMITTED[key.role]
-    department = _routed(api, state) or api.departments.names[0]
+    department = api.catalogue.routed_to(state.category) or api.departments.names[0]
     soon, later = (now + timedelta(hours=1)).isoformat(), (now + timedelta(days=1)).isoformat()
     wanted: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
         ("register", {}, {}),
@@ -178,13 +174,13 @@ def _probes(
 
 def allowed_actions(api: Backend, key: ApiKey, state: CaseState, now: datetime) -> list[dict[str, Any]]:
     """The actions ``key`` may take on ``state`` now: each tried with the fold's guards."""
-    context = Context(
-        state, now, key.key_id, "t-console-probe", lambda c: _routed(api, state), api.departments
-    )
+    context = Context(state, now, key.key_id, "t-console-probe", api.catalogue.routed_to, api.departments)
     allowed = []
     for name, body, shown in _probes(api, key, state, now):
         try:
-            event = event_for(ACTIONS[name], state.case_id, body, context, key, str(uuid.uuid4()), api)
+            event = event_for(
+                ACTIONS[name], state.case_id, body, context, key, str(uuid.uuid4()), api.source(key)
+            )
             fold(state, event, now=now)
         except (IllegalTransition, ApiError):
             continue

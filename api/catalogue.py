@@ -121,6 +121,11 @@ class Catalogue(_Strict):
     def by_category(self, category: str) -> Service | None:
         return next((s for s in self.services if s.category == category), None)
 
+    def routed_to(self, category: str) -> str | None:
+        """The department ``category``'s service routes cases to (None: no service has it)."""
+        service = self.by_category(category)
+        return service.department if service else None
+
 
 class CatalogueError(ValueError):
     """A catalogue file that cannot be used; the message names the file and the problem."""

@@ -25,7 +25,9 @@ from civicloop.api.projected import NothingProjected
 from civicloop.projections.fold.casestate import CaseState
 from civicloop.projections.state_store import read_known
 from civicloop.projections.tables.schema import CASE_STATE, DEAD_LETTERS, EVENT_LOG
+from civicloop.schemas.event import Event
 from civicloop.schemas.ids import id_problem
+from civicloop.streams.producer import Delivered
 
 router = APIRouter(prefix="/api/v1", tags=["reads"])
 PENDING, PROJECTED, DEAD_LETTERED = "pending", "projected", "dead_lettered"
@@ -114,10 +116,28 @@ async def wait_outcome(
     )
 
 
+async def outcome(api: Backend, event: Event, delivered: Delivered | None, timeout: float) -> Outcome:
+    """What became of ``event``, sent as ``delivered`` (None: the case had already folded it),
+    waiting at most ``timeout`` s for it (``Prefer: wait``)."""
+    if delivered is None:
+        return await run_in_threadpool(
+            _with_case, api, Outcome(PROJECTED, event.event_id, event.case_id, event.type)
+        )
+    return await wait_outcome(
+        api, event.event_id, event.case_id, event.type, delivered.partition, delivered.offset, timeout
+    )
+
+
+def load_state(api: Backend, case_id: str) -> CaseState | None:
+    """The case as projected now (None: not reported, or not projected yet)."""
+    known = read_known(api.projections.query, api.projections.table(CASE_STATE), [case_id]).get(case_id)
+    return known.state if known else None
+
+
 def projected_case(api: Backend, case_id: str) -> dict[str, Any] | None:
     """The case as projected now, as the handling answers show it."""
-    known = read_known(api.projections.query, api.projections.table(CASE_STATE), [case_id]).get(case_id)
-    return case_view(known.state) if known else None
+    state = load_state(api, case_id)
+    return case_view(state) if state else None
 
 
 def case_view(state: CaseState) -> dict[str, Any]:

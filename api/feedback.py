@@ -25,7 +25,8 @@ from starlette.responses import HTMLResponse, Response
 
 from civicloop import log
 from civicloop.api.backend import VERSION, Backend, backend
-from civicloop.api.handling import CATCH_UP_S, load_state
+from civicloop.api.events import load_state
+from civicloop.api.usecases import CATCH_UP_S
 from civicloop.projections.fold.lifecycle import IllegalTransition, fold
 from civicloop.schemas.events import EventValidationError, new_event
 from civicloop.streams.notify import feedback

@@ -1,7 +1,7 @@
 """What each Idempotency-Key was first used for, shared by every API process on the host.
 
 The event id of a call with an ``Idempotency-Key`` is derived from the key's id, the case,
-the action and the header (``backend.derived_id``), so a retry is the same event. The first
+the action and the header (``usecases.derived_id``), so a retry is the same event. The first
 request that uses such an id records a digest of what it asked (the action's body, the Open311
 form); a retry with the same request goes on as the same call, and the same header with a
 different request is refused with 422 ``idempotency_key_reused`` — never answered with the

@@ -18,11 +18,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from civicloop.api import auth, intake, open311_query, service_requests
-from civicloop.api.backend import Backend, backend, derived_id
+from civicloop.api import auth, intake, open311_query, service_requests, usecases
+from civicloop.api.backend import Backend, backend
 from civicloop.api.catalogue import Catalogue, Service
 from civicloop.api.errors import ApiError, Problem, not_found, shorten
-from civicloop.api.idempotency import digest
 from civicloop.api.open311_format import FORMATS, Format, render, w3c
 from civicloop.api.requests_common import form, idempotency_key
 
@@ -99,21 +98,11 @@ async def post_request(fmt: str, request: Request) -> Response:
     submission = intake.parse(body.multi_items(), api.catalogue)
     intake.note_language(submission, request.headers.get("accept-language", ""))
     intake.place(submission, api.boundaries, accept_outside=api.config.out_of_area == "accept")
-    retry = idempotency_key(request)
-    case_id = "sr-" + derived_id(key, retry, "open311").replace("-", "")[:24]
-    event_id = derived_id(key, retry, "open311", case_id, "CaseReported")
-    if retry is not None:
-        asked = sorted((name, value) for name, value in body.multi_items() if name != "api_key")
-        await run_in_threadpool(api.idempotency.claim, event_id, digest(asked))
-    if api.sender.already_sent(event_id) is None:
-        # the key store is SQLite (a commit for a new reporter): off the event loop
-        who = await run_in_threadpool(api.with_contacts, lambda keys: intake.reporter(submission, keys))
-        event = intake.reported(
-            submission, who, case_id=case_id, event_id=event_id, source=api.source(key), now=datetime.now(UTC)
-        )
-        await api.sender.send(event)
+    asked = sorted((name, value) for name, value in body.multi_items() if name != "api_key")
+    report = usecases.Report(submission, key, idempotency_key(request), asked, api.source(key))
+    reported = await usecases.report_problem(usecases.writes(api), report)
     answer = {
-        "service_request_id": case_id,
+        "service_request_id": reported.case_id,
         "service_notice": submission.service.notice,
         "account_id": submission.account_id,
     }
