@@ -16,7 +16,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Depends, Path, Query
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -71,45 +71,50 @@ PARAMETERS = {
 Filter = Annotated[str | None, Query(description="Only this value's cases and tasks (as the CLI's option).")]
 
 
-@router.get("/metrics", summary="Closed-loop metrics per group (as `civicloop metrics --format json`)")
-async def get_metrics(
-    request: Request,
+def _period(
     t_from: Annotated[str | None, Query(alias="from", description="Period start, inclusive.")] = None,
     t_to: Annotated[str | None, Query(alias="to", description="Period end, exclusive.")] = None,
+) -> tuple[str | None, str | None]:
+    return t_from, t_to
+
+
+def _grouping(
     by: By = "department",
     department: Filter = None,
     category: Filter = None,
     district: Filter = None,
     channel: Filter = None,
-) -> Response:
+) -> Dimension:
+    """The grouping; the filters are declared here for the docs and read, checked, by ``_scope``."""
+    return by
+
+
+Period = Annotated[tuple[str | None, str | None], Depends(_period)]
+Grouping = Annotated[Dimension, Depends(_grouping)]
+
+
+@router.get("/metrics", summary="Closed-loop metrics per group (as `civicloop metrics --format json`)")
+async def get_metrics(request: Request, period: Period, by: Grouping) -> Response:
     def figures(q: Any, db: str, start: datetime | None, end: datetime | None, scope: Scope) -> Any:
         return closed_loop.metrics(q, db, by, start, end, scope=scope)
 
-    return await _per_group(request, "metrics", figures, t_from, t_to, by)
+    return await _per_group(request, "metrics", figures, period, by)
 
 
 @router.get("/durations", summary="Duration percentiles per group (as `civicloop durations --format json`)")
-async def get_durations(
-    request: Request,
-    t_from: Annotated[str | None, Query(alias="from", description="Period start, inclusive.")] = None,
-    t_to: Annotated[str | None, Query(alias="to", description="Period end, exclusive.")] = None,
-    by: By = "department",
-    department: Filter = None,
-    category: Filter = None,
-    district: Filter = None,
-    channel: Filter = None,
-) -> Response:
+async def get_durations(request: Request, period: Period, by: Grouping) -> Response:
     def figures(q: Any, db: str, start: datetime | None, end: datetime | None, scope: Scope) -> Any:
         return reports.durations(q, db, by, start, end, scope)
 
-    return await _per_group(request, "durations", figures, t_from, t_to, by)
+    return await _per_group(request, "durations", figures, period, by)
 
 
 async def _per_group(
-    request: Request, figure: str, figures: Callable[..., Any], t_from: str | None, t_to: str | None, by: By
+    request: Request, figure: str, figures: Callable[..., Any], period: tuple[str | None, str | None], by: str
 ) -> Response:
     """``figures(query, database, start, end, scope)`` over the period, grouped as the CLI's JSON."""
     api, _ = _reader(request)
+    t_from, t_to = period
     scope = _scope(request, figure)
     start, end = _time(t_from, "from"), _time(t_to, "to")
     if start is not None and end is not None and end <= start:
@@ -120,15 +125,7 @@ async def _per_group(
 
 
 @router.get("/backlog", summary="Open cases by age bucket and overdue state (as `civicloop backlog`)")
-async def get_backlog(
-    request: Request,
-    as_of: Moment = None,
-    by: By = "department",
-    department: Filter = None,
-    category: Filter = None,
-    district: Filter = None,
-    channel: Filter = None,
-) -> Response:
+async def get_backlog(request: Request, by: Grouping, as_of: Moment = None) -> Response:
     api, _ = _reader(request)
     scope = _scope(request, "backlog")
     moment = _time(as_of, "as_of")
