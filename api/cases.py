@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query
@@ -26,6 +26,7 @@ from civicloop.api.backend import Backend, backend
 from civicloop.api.errors import ApiError, Problem, bad_request, not_found, shorten
 from civicloop.api.keys import ApiKey
 from civicloop.api.projected import NothingProjected
+from civicloop.api.requests_common import moment
 from civicloop.privacy import unseal
 from civicloop.projections.metrics import cases, closed_loop, reports
 from civicloop.projections.metrics.scope import Scope
@@ -116,7 +117,7 @@ async def _per_group(
     api, _ = _reader(request)
     t_from, t_to = period
     scope = _scope(request, figure)
-    start, end = _time(t_from, "from"), _time(t_to, "to")
+    start, end = moment(t_from, "from"), moment(t_to, "to")
     if start is not None and end is not None and end <= start:
         raise bad_request(f"the period is empty: to {t_to!r} must be after from {t_from!r}", "to")
     database = api.projections.database
@@ -128,9 +129,9 @@ async def _per_group(
 async def get_backlog(request: Request, by: Grouping, as_of: Moment = None) -> Response:
     api, _ = _reader(request)
     scope = _scope(request, "backlog")
-    moment = _time(as_of, "as_of")
+    at = moment(as_of, "as_of")
     rows = await run_in_threadpool(
-        _figures, api, lambda q: reports.backlog(q, api.projections.database, by, moment, scope)
+        _figures, api, lambda q: reports.backlog(q, api.projections.database, by, at, scope)
     )
     return _json(_grouped(rows, by))
 
@@ -204,18 +205,6 @@ def _grouped(rows: list[dict[str, Any]], by: str) -> list[dict[str, Any]]:
         for row in rows:
             row["group"] = "all"
     return rows
-
-
-def _time(value: str | None, name: str) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise bad_request(
-            f"{name} {value!r} is not an ISO date or date-time (e.g. 2026-05-01)", name
-        ) from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def _json(data: Any) -> Response:

@@ -1,9 +1,10 @@
 """Reading the parts of a request every router checks the same way: the Idempotency-Key
-header and form bodies."""
+header, form bodies and moments given as ISO text."""
 
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from urllib.parse import parse_qsl
 
 from starlette.datastructures import FormData, UploadFile
@@ -70,3 +71,22 @@ def _urlencoded(body: bytes) -> FormData:
         raise bad_request(f"the form body cannot be read: {exc}", "body") from None
     fields: list[tuple[str, str | UploadFile]] = list(pairs)
     return FormData(fields)
+
+
+def utc(value: str) -> datetime:
+    """An ISO date or date-time, in UTC (UTC when it has no offset); ValueError when it is neither."""
+    moment = datetime.fromisoformat(value)
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def moment(value: str | None, name: str) -> datetime | None:
+    """The moment parameter ``name`` gives (None: not given); 400 naming it when it is no ISO
+    date or date-time."""
+    if value is None:
+        return None
+    try:
+        return utc(value)
+    except ValueError:
+        raise bad_request(
+            f"{name} {value!r} is not an ISO date or date-time (e.g. 2026-05-01)", name
+        ) from None

@@ -39,6 +39,7 @@ from civicloop.api.backend import Backend, backend
 from civicloop.api.errors import bad_request, forbidden
 from civicloop.api.keys import ApiKey
 from civicloop.api.projected import NothingProjected
+from civicloop.api.requests_common import moment
 from civicloop.projections.signals.nearby import LIMIT as NEARBY_LIMIT
 from civicloop.projections.signals.nearby import M_PER_DEG_LAT, RADIUS_M
 from civicloop.projections.store.base import Row
@@ -439,8 +440,8 @@ async def get_worklist(
         filters={name: value for name, value in given.items() if value},
         text=(q or "").strip() or None,
         department=department or None,
-        start=_moment(t_from, "from"),
-        end=_moment(t_to, "to"),
+        start=moment(t_from or None, "from"),
+        end=moment(t_to or None, "to"),
         sort=sort,
         now=now,
     )
@@ -511,15 +512,3 @@ def _cell(value: Any) -> str:
 
 def _plain(value: Any) -> Any:
     return value.isoformat() if isinstance(value, datetime) else str(value)
-
-
-def _moment(value: str | None, name: str) -> datetime | None:
-    if not value:
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise bad_request(
-            f"{name} {value!r} is not an ISO date or date-time (e.g. 2026-05-01)", name
-        ) from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

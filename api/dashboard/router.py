@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from importlib.metadata import version
 from typing import Annotated, Any, Protocol
 
@@ -32,6 +32,7 @@ from starlette.responses import FileResponse, HTMLResponse, Response
 
 from civicloop import geography
 from civicloop.api.dashboard import assets, charts, figures
+from civicloop.api.requests_common import utc
 from civicloop.projections.metrics import cases
 from civicloop.projections.store.base import Params, Row
 
@@ -183,10 +184,9 @@ def _moment(value: str | None, name: str) -> datetime | None:
     if not value:
         return None
     try:
-        moment = datetime.fromisoformat(value)
+        return utc(value)
     except ValueError:
         raise HTTPException(400, f"{name} {value!r} is not an ISO date or time (e.g. 2026-05-01)") from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def _json(data: Any) -> Response:
