@@ -11,11 +11,13 @@ from __future__ import annotations
 import tomllib
 from importlib import resources
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from civicloop.schemas.registry import reader_schema
+
+M = TypeVar("M", bound=BaseModel)
 
 DATATYPES = ("string", "number", "datetime", "text", "singlevaluelist", "multivaluelist")
 LISTS = ("singlevaluelist", "multivaluelist")
@@ -133,21 +135,28 @@ class CatalogueError(ValueError):
 
 def load(path: Path | None = None) -> Catalogue:
     """The catalogue at ``path``, or the packaged example when ``path`` is None."""
-    where = str(path) if path else "the packaged services.toml"
+    return load_toml(Catalogue, path, "services.toml", "service catalogue", "CIVICLOOP_SERVICES")
+
+
+def load_toml(model: type[M], path: Path | None, packaged: str, what: str, variable: str) -> M:
+    """``model`` read from the TOML file at ``path`` (None: the packaged ``packaged``); a
+    CatalogueError naming ``what``, the file and every problem when it cannot be used."""
+    where = source(path, packaged)
     try:
-        text = (
-            path.read_text()
-            if path
-            else resources.files("civicloop.api").joinpath("services.toml").read_text()
-        )
-        return Catalogue.model_validate(tomllib.loads(text))
+        text = path.read_text() if path else resources.files("civicloop.api").joinpath(packaged).read_text()
+        return model.model_validate(tomllib.loads(text))
     except OSError as exc:
-        raise CatalogueError(f"service catalogue {where}: {exc} (check CIVICLOOP_SERVICES)") from None
+        raise CatalogueError(f"{what} {where}: {exc} (check {variable})") from None
     except tomllib.TOMLDecodeError as exc:
-        raise CatalogueError(f"service catalogue {where} is not valid TOML: {exc}") from None
+        raise CatalogueError(f"{what} {where} is not valid TOML: {exc}") from None
     except ValidationError as exc:
         problems = "; ".join(f"{_where(e['loc'])}: {e['msg']}" for e in exc.errors())
-        raise CatalogueError(f"service catalogue {where}: {problems}") from None
+        raise CatalogueError(f"{what} {where}: {problems}") from None
+
+
+def source(path: Path | None, packaged: str) -> str:
+    """How messages name the file: its path, or the packaged one."""
+    return str(path) if path else f"the packaged {packaged}"
 
 
 def _where(loc: tuple[int | str, ...]) -> str:

@@ -8,13 +8,11 @@ the department and the field — not as a refused dispatch later.
 
 from __future__ import annotations
 
-import tomllib
-from importlib import resources
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from civicloop.api.catalogue import Catalogue, CatalogueError, once
+from civicloop.api.catalogue import Catalogue, CatalogueError, load_toml, once, source
 
 
 class Department(BaseModel):
@@ -45,21 +43,8 @@ class Departments(BaseModel):
 
 def load(path: Path | None, services: Catalogue) -> Departments:
     """The departments at ``path`` (None: the packaged example), checked against ``services``."""
-    where = str(path) if path else "the packaged departments.toml"
-    try:
-        text = (
-            path.read_text()
-            if path
-            else resources.files("civicloop.api").joinpath("departments.toml").read_text()
-        )
-        found = Departments.model_validate(tomllib.loads(text))
-    except OSError as exc:
-        raise CatalogueError(f"departments {where}: {exc} (check CIVICLOOP_DEPARTMENTS)") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise CatalogueError(f"departments {where} is not valid TOML: {exc}") from None
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or '(top)'}: {e['msg']}" for e in exc.errors())
-        raise CatalogueError(f"departments {where}: {problems}") from None
+    found = load_toml(Departments, path, "departments.toml", "departments", "CIVICLOOP_DEPARTMENTS")
+    where = source(path, "departments.toml")
     missing = sorted({s.department for s in services.services if found.get(s.department) is None})
     if missing:
         raise CatalogueError(
