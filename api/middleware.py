@@ -43,28 +43,50 @@ SECURITY_HEADERS = [
 ]
 
 
-class SecurityHeaders:
-    """Adds :data:`SECURITY_HEADERS` to every answer (errors and static files included)."""
+class _Http:
+    """An ASGI middleware of HTTP requests (``http``); any other scope (lifespan) passes through."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+    app: ASGIApp
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        await self.http(scope, receive, send)
 
-        async def sending(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                names = {name.lower() for name, _ in message.get("headers", [])}
-                extra = [(n, v) for n, v in SECURITY_HEADERS if n not in names]
-                message = {**message, "headers": [*message.get("headers", []), *extra]}
-            await send(message)
-
-        await self.app(scope, receive, sending)
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        raise NotImplementedError
 
 
-class CleanTarget:
+def _on_start(send: Send, change: Callable[[Message], Message]) -> Send:
+    """``send``, with ``change`` applied to the answer's start (its status and headers)."""
+
+    async def sending(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message = change(message)
+        await send(message)
+
+    return sending
+
+
+def _with_headers(message: Message, headers: list[tuple[bytes, bytes]]) -> Message:
+    """The start ``message`` with ``headers`` added, each unless it already has one of its name."""
+    names = {name.lower() for name, _ in message.get("headers", [])}
+    extra = [(n, v) for n, v in headers if n not in names]
+    return {**message, "headers": [*message.get("headers", []), *extra]}
+
+
+class SecurityHeaders(_Http):
+    """Adds :data:`SECURITY_HEADERS` to every answer (errors and static files included)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, _on_start(send, lambda start: _with_headers(start, SECURITY_HEADERS)))
+
+
+class CleanTarget(_Http):
     """400 for a path or query string that is not UTF-8 once percent-decoded (the server would
     put U+FFFD in its place), and for a query string that holds a control character (``%00``,
     ``%0A``, ``%C2%85``). A control character in the path is the route's to refuse: the case
@@ -73,18 +95,17 @@ class CleanTarget:
     def __init__(self, app: ASGIApp, render: Render) -> None:
         self.app, self.render = app, render
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            raw_path = scope.get("raw_path") or scope["path"].encode("utf-8", "surrogateescape")
-            query = scope.get("query_string", b"").replace(b"+", b" ")
-            wrong = _target_problem(raw_path, controls=False)
-            where = "path"
-            if wrong is None:
-                wrong, where = _target_problem(query, controls=True), "query"
-            if wrong:
-                error = ApiError(400, [Problem(f"the {where} {wrong}", where, "bad_text")])
-                await self.render(scope, error)(scope, receive, send)
-                return
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        raw_path = scope.get("raw_path") or scope["path"].encode("utf-8", "surrogateescape")
+        query = scope.get("query_string", b"").replace(b"+", b" ")
+        wrong = _target_problem(raw_path, controls=False)
+        where = "path"
+        if wrong is None:
+            wrong, where = _target_problem(query, controls=True), "query"
+        if wrong:
+            error = ApiError(400, [Problem(f"the {where} {wrong}", where, "bad_text")])
+            await self.render(scope, error)(scope, receive, send)
+            return
         await self.app(scope, receive, send)
 
 
@@ -96,17 +117,14 @@ def _target_problem(raw: bytes, controls: bool) -> str | None:
     return text.problem(decoded) if controls else None
 
 
-class BodyLimit:
+class BodyLimit(_Http):
     """413 for a request body larger than ``limit`` bytes; the body is buffered up to it.
     408 for one not whole within ``timeout`` seconds."""
 
     def __init__(self, app: ASGIApp, limit: int, render: Render, timeout: float = 10.0) -> None:
         self.app, self.limit, self.render, self.timeout = app, limit, render, timeout
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
             await self._refuse(scope, receive, send)
@@ -164,12 +182,9 @@ class _TooLarge(Exception):
 
 
 def _closing(send: Send) -> Send:
-    async def sending(message: Message) -> None:
-        if message["type"] == "http.response.start":
-            message = {**message, "headers": [*message.get("headers", []), (b"connection", b"close")]}
-        await send(message)
-
-    return sending
+    return _on_start(
+        send, lambda start: {**start, "headers": [*start.get("headers", []), (b"connection", b"close")]}
+    )
 
 
 def printable(value: str) -> str:
@@ -180,27 +195,23 @@ def printable(value: str) -> str:
     return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in value)
 
 
-class AccessLog:
+class AccessLog(_Http):
     """One structlog event per request, without query strings or keys."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
         status = 500
 
-        async def sending(message: Message) -> None:
+        def seen(start: Message) -> Message:
             nonlocal status
-            if message["type"] == "http.response.start":
-                status = int(message["status"])
-            await send(message)
+            status = int(start["status"])
+            return start
 
         try:
-            await self.app(scope, receive, sending)
+            await self.app(scope, receive, _on_start(send, seen))
         finally:
             state = scope.get("state") or {}
             _log.info(
