@@ -11,32 +11,20 @@ of ``static/`` (the CSP allows no inline script); nothing is loaded from anywher
 from __future__ import annotations
 
 import json
-from functools import cache
-from importlib import resources
 from importlib.metadata import version
-from pathlib import Path
 from typing import Annotated
 
-import jinja2
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter
 from fastapi import Path as PathParam
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse
 
+from civicloop.api import pages
 from civicloop.api.console import messages
 
 #: the files a page may load, by name
 STATIC = ("console.js", "console.css")
 PREFIX = "/console"
-
-
-@cache
-def _templates() -> jinja2.Environment:
-    return jinja2.Environment(
-        loader=jinja2.PackageLoader("civicloop.api.console", "templates"),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-    )
 
 
 def _page(request: Request, page: str, **values: str) -> HTMLResponse:
@@ -46,7 +34,7 @@ def _page(request: Request, page: str, **values: str) -> HTMLResponse:
     )
     words = messages.words(lang)
     html = (
-        _templates()
+        pages.templates("civicloop.api.console")
         .get_template(f"{page}.html")
         .render(
             t=words,
@@ -82,9 +70,6 @@ def create_console_router() -> APIRouter:
 
     @router.get("/static/{name}", summary="The console's script and styles")
     def static(name: Annotated[str, PathParam(max_length=60)]) -> FileResponse:
-        if name not in STATIC:
-            raise HTTPException(404, f"no static file {name!r}")
-        found = Path(str(resources.files("civicloop.api.console").joinpath("static", name)))
-        return FileResponse(found, headers={"Cache-Control": "public, max-age=3600"})
+        return pages.served(pages.static_file("civicloop.api.console", name, STATIC), name)
 
     return router

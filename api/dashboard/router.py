@@ -31,6 +31,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, Response
 
 from civicloop import geography
+from civicloop.api import pages
 from civicloop.api.dashboard import assets, charts, figures
 from civicloop.api.requests_common import utc
 from civicloop.projections.metrics import cases
@@ -97,10 +98,7 @@ def create_dashboard_router(
 
     @router.get("/static/{name}", summary="The pages' scripts and styles, plotly.js included")
     def static(name: Annotated[str, Path(max_length=60)]) -> FileResponse:
-        found = assets.static_file(name)
-        if found is None:
-            raise HTTPException(404, f"no static file {name!r}")
-        return FileResponse(found, headers={"Cache-Control": "public, max-age=3600"})
+        return pages.served(assets.static_file(name), name)
 
     def computed(request: Request, compute: Callable[[Any, str], Any]) -> Any:
         projections = source(request)
