@@ -217,18 +217,15 @@ def problems(data: dict[str, Any]) -> dict[str, Any]:
         [
             go.Bar(
                 y=[r["category"] for r in rows],
-                x=[r["previous"] for r in rows],
-                name="previous period",
+                x=[r[column] for r in rows],
+                name=name,
                 orientation="h",
-                marker_color="#bdbdbd",
-            ),
-            go.Bar(
-                y=[r["category"] for r in rows],
-                x=[r["reported"] for r in rows],
-                name="this period",
-                orientation="h",
-                marker_color="#5c6bc0",
-            ),
+                marker_color=colour,
+            )
+            for column, name, colour in (
+                ("previous", "previous period", "#bdbdbd"),
+                ("reported", "this period", "#5c6bc0"),
+            )
         ]
     )
     fig.update_layout(**LAYOUT, title="Top problems: cases reported by category", barmode="group")
