@@ -79,12 +79,19 @@ def require(key: ApiKey, action: str) -> None:
         raise forbidden(f"role {key.role_name} may not {action} (it may: {may})")
 
 
+def caller(request: Request, action: str, form: Mapping[str, object] | None = None) -> ApiKey:
+    """The caller's live key (401), when its role may take ``action`` (403); the access log
+    names it from here on (its id, never the token)."""
+    key = authenticate(backend(request).keys, presented_token(request, form))
+    request.state.key_id = key.key_id
+    require(key, action)
+    return key
+
+
 def dashboard_reader(request: Request) -> ApiKey:
     """A FastAPI dependency: the caller's key, when its role may see the dashboard. A department
     key sees its own department's figures: the dashboard's filters are fixed to it."""
-    key = authenticate(backend(request).keys, presented_token(request))
-    request.state.key_id = key.key_id  # the access log names the key, never the token
-    require(key, DASHBOARD)
+    key = caller(request, DASHBOARD)
     if key.role == "department" and key.department:
         request.state.dashboard_filters = {"department": key.department}
     return key

@@ -156,11 +156,7 @@ def _scope(request: Request, figure: str) -> Scope:
 
 
 def _reader(request: Request) -> tuple[Backend, ApiKey]:
-    api = backend(request)
-    key = auth.authenticate(api.keys, auth.presented_token(request))
-    request.state.key_id = key.key_id
-    auth.require(key, auth.READ)
-    return api, key
+    return backend(request), auth.caller(request, auth.READ)
 
 
 def _case(api: Backend, case_id: str) -> dict[str, Any] | None:

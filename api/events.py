@@ -80,9 +80,7 @@ async def get_event(
     ] = None,
 ) -> JSONResponse:
     api = backend(request)
-    key = auth.authenticate(api.keys, auth.presented_token(request))
-    request.state.key_id = key.key_id
-    auth.require(key, auth.READ)
+    auth.caller(request, auth.READ)
     for name, value in (("event_id", event_id), ("case_id", case_id)):
         if value is not None and (problem := id_problem(value)) is not None:  # the SDK's rule
             raise bad_request(f"{name} {shorten(value)}: {problem}", name)

@@ -41,9 +41,7 @@ MAX_WAIT_S = 30.0
 
 async def take(action: Action, case_id: str, body: Body, request: Request) -> JSONResponse:
     api = backend(request)
-    key = auth.authenticate(api.keys, auth.presented_token(request))
-    request.state.key_id = key.key_id
-    auth.require(key, action.name)
+    key = auth.caller(request, action.name)
     retry = idempotency_key(request)
     if (problem := id_problem(case_id)) is not None:  # the SDK's rule (schemas/ids.py)
         raise bad_request(f"case_id {shorten(case_id)}: {problem}", "case_id")

@@ -92,9 +92,7 @@ async def post_request(fmt: str, request: Request) -> Response:
     out = checked_format(fmt)
     api = backend(request)
     body = await form(request)
-    key = auth.authenticate(api.keys, auth.presented_token(request, body))
-    auth.require(key, auth.REPORT)
-    request.state.key_id = key.key_id
+    key = auth.caller(request, auth.REPORT, body)
     submission = intake.parse(body.multi_items(), api.catalogue)
     intake.note_language(submission, request.headers.get("accept-language", ""))
     intake.place(submission, api.boundaries, accept_outside=api.config.out_of_area == "accept")
@@ -165,12 +163,9 @@ def _reader(request: Request) -> tuple[Backend, bool]:
     """
     api = backend(request)
     open311_query.check_jurisdiction(api.catalogue, _jurisdiction(request))
-    token = auth.presented_token(request)
-    if token is None and api.config.open311_reads == "public":
+    if auth.presented_token(request) is None and api.config.open311_reads == "public":
         return api, True
-    key = auth.authenticate(api.keys, token)
-    auth.require(key, auth.READ)
-    request.state.key_id = key.key_id
+    auth.caller(request, auth.READ)
     return api, False
 
 

@@ -369,11 +369,7 @@ def _suggest(query: Any, db: str, rows: list[dict[str, Any]], now: datetime) -> 
 
 def reader(request: Request) -> tuple[Backend, ApiKey]:
     """The caller's key, when its role works in the console (every role but intake)."""
-    api = backend(request)
-    key = auth.authenticate(api.keys, auth.presented_token(request))
-    request.state.key_id = key.key_id
-    auth.require(key, auth.DASHBOARD)
-    return api, key
+    return backend(request), auth.caller(request, auth.DASHBOARD)
 
 
 async def etag(api: Backend, key: ApiKey, request: Request, minute: datetime) -> str:
