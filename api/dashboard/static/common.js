@@ -77,5 +77,17 @@ const civicloop = (() => {
     el.hidden = !text;
   }
 
-  return { KeyNeeded, getJson, askForKey, rate, count, moment, cell, header, showError, base };
+  // What a page shows when loading it failed: the key form when a key is needed (then `retry`
+  // with it), else the error.
+  function failed(error, retry) {
+    if (error instanceof KeyNeeded) {
+      document.body.dataset.state = "key";
+      askForKey(error.message, retry);
+    } else {
+      document.body.dataset.state = "error";
+      showError(error.message);
+    }
+  }
+
+  return { KeyNeeded, getJson, askForKey, failed, rate, count, moment, cell, header, showError, base };
 })();

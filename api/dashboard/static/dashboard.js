@@ -177,13 +177,7 @@ async function load() {
     document.body.dataset.loaded = loaded;
     document.body.dataset.state = "ready";
   } catch (error) {
-    if (error instanceof civicloop.KeyNeeded) {
-      document.body.dataset.state = "key";
-      civicloop.askForKey(error.message, load);
-    } else {
-      document.body.dataset.state = "error";
-      civicloop.showError(error.message);
-    }
+    civicloop.failed(error, load);
   }
 }
 
