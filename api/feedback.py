@@ -13,9 +13,8 @@ page runs under the API's Content-Security-Policy and loads nothing from elsewhe
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Form
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -23,15 +22,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
-from civicloop import log
+from civicloop.api import usecases
 from civicloop.api.backend import VERSION, Backend, backend
-from civicloop.api.events import load_state
-from civicloop.api.usecases import CATCH_UP_S
-from civicloop.projections.fold.lifecycle import IllegalTransition, fold
-from civicloop.schemas.events import EventValidationError, new_event
 from civicloop.streams.notify import feedback
 
-_log = log.get(__name__)
 PAGES = Path(__file__).parent / "feedback_pages"
 router = APIRouter(prefix="/feedback", include_in_schema=False)
 _pages = Environment(loader=FileSystemLoader(PAGES), autoescape=select_autoescape(["html"]))
@@ -114,9 +108,9 @@ async def show(token: str, request: Request) -> Response:
         case_id, closing = await run_in_threadpool(_link, api, token)
     except feedback.InvalidLink as exc:
         return _page(request, 410 if exc.expired else 404, "expired" if exc.expired else "invalid")
-    judged = await _judge(api, case_id, closing, rating=5, resolved=True)
-    if isinstance(judged, str):
-        return _page(request, 200 if judged == "already" else 404, judged)
+    judged = await _judge(api, case_id, closing, rating=5, resolved=True, send=False)
+    if judged != usecases.TAKEN:
+        return _page(request, 200 if judged == usecases.ALREADY else 404, judged)
     return _page(request, 200, form=True, case=case_id)
 
 
@@ -136,48 +130,24 @@ async def rate(
     if rating not in ("1", "2", "3", "4", "5") or resolved not in ("yes", "no"):
         return _page(request, 400, "bad", form=True, case=case_id)
     judged = await _judge(api, case_id, closing, int(rating), resolved == "yes", comment.strip() or None)
-    if judged == "bad_comment":
+    if judged == usecases.BAD_COMMENT:
         return _page(request, 400, judged, form=True, case=case_id)
-    if isinstance(judged, str):
-        return _page(request, 200 if judged == "already" else 404, judged)
-    await api.sender.send(judged)
+    if judged != usecases.TAKEN:
+        return _page(request, 200 if judged == usecases.ALREADY else 404, judged)
     return _page(request, 200, "thanks")
 
 
 async def _judge(
-    api: Backend, case_id: str, closing: str, rating: int, resolved: bool, comment: str | None = None
-) -> Any:
-    """The feedback event, if the case takes it now; else the page's message: ``already``
-    (this closure was rated, by this link or otherwise), ``unknown``, ``closed_no_more`` or
-    ``bad_comment`` (the SDK refused the comment: too long, or control characters)."""
-    event_id = feedback.event_id(case_id, closing)
-    if api.sender.already_sent(event_id) is not None:
-        return "already"
-    await api.progress.caught_up(case_id, CATCH_UP_S)
-    state = await run_in_threadpool(load_state, api, case_id)
-    if state is None:
-        return "unknown"
-    now = datetime.now(UTC)
-    try:
-        event = new_event(
-            "FeedbackReceived",
-            case_id=case_id,
-            event_id=event_id,
-            actor={"type": "citizen", "id": "feedback-link"},
-            source=f"civicloop-api/{VERSION} feedback link",
-            occurred_at=now,
-            resolved=resolved,
-            satisfaction=feedback.SATISFACTION[rating],
-            rating=rating,
-            comment=comment,
-        )
-    except EventValidationError as exc:
-        if exc.field.endswith("comment"):
-            return "bad_comment"
-        _log.error("feedback_event_refused", case_id=case_id, error=str(exc))  # ours: a bug
-        return "unknown"
-    try:
-        after = fold(state, event, now=now)
-    except IllegalTransition as exc:
-        return "already" if exc.reason == "feedback_exists" else "closed_no_more"
-    return "already" if after is state else event
+    api: Backend,
+    case_id: str,
+    closing: str,
+    rating: int,
+    resolved: bool,
+    comment: str | None = None,
+    send: bool = True,
+) -> str:
+    """The rating through the use case (sent unless ``send`` is False): the page's message."""
+    given = usecases.Rating(
+        case_id, closing, rating, resolved, comment, f"civicloop-api/{VERSION} feedback link"
+    )
+    return await usecases.rate_handling(usecases.writes(api), given, send)

@@ -1,7 +1,8 @@
 """The API's writes as plain functions the HTTP handlers call: report a problem (Open311 POST
-requests) and take an action on a case (the handling API, and so the console).
+requests), take an action on a case (the handling API, and so the console) and rate the
+handling (a closed case's feedback link, api/feedback.py).
 
-Both go through the same steps in this order; nothing is produced unless every step before
+Each goes through the same steps in this order; nothing is produced unless every step before
 ``send`` passes:
 
 1. ids: the event id (and a report's case id, a dispatch's task id) is new, or, with an
@@ -38,6 +39,7 @@ from typing import Any, Protocol
 
 from starlette.concurrency import run_in_threadpool
 
+from civicloop import log
 from civicloop.api import auth, events, intake
 from civicloop.api.actions import Action, Body, Context
 from civicloop.api.backend import Backend
@@ -51,7 +53,10 @@ from civicloop.projections.fold.clock import seconds
 from civicloop.projections.fold.lifecycle import IllegalTransition, fold
 from civicloop.schemas.event import Event
 from civicloop.schemas.events import EventValidationError, new_event
+from civicloop.streams.notify import feedback
 from civicloop.streams.producer import Delivered
+
+_log = log.get(__name__)
 
 #: namespace of the event ids derived from an Idempotency-Key (uuid5)
 IDEMPOTENCY_NAMESPACE = uuid.UUID("7b1f0c7e-55a4-4c55-9a38-0b1d7c3b9a11")
@@ -149,6 +154,72 @@ async def report_problem(writes: Writes, report: Report) -> Reported:
     # judge: the fold takes any CaseReported of a new case
     await writes.producer.send(event)
     return Reported(case_id, event_id, duplicate=False)
+
+
+# -- rate the handling (a feedback link) -----------------------------------------------------
+
+#: the feedback page's answers: sent (or, not sending, it would be taken), or why not
+TAKEN, ALREADY, UNKNOWN, NO_MORE, BAD_COMMENT = (
+    "thanks",
+    "already",
+    "unknown",
+    "closed_no_more",
+    "bad_comment",
+)
+
+
+@dataclass(frozen=True)
+class Rating:
+    """A citizen's rating through a feedback link, the link checked: it names the case and the
+    event that closed it."""
+
+    case_id: str
+    closing: str
+    rating: int  # 1-5
+    resolved: bool
+    comment: str | None
+    source: str
+
+
+async def rate_handling(writes: Writes, given: Rating, send: bool = True) -> str:
+    """A FeedbackReceived for ``given``, sent (unless ``send`` is False: only whether it would
+    be taken): TAKEN, or why not — ALREADY (this closure was rated, by this link or otherwise),
+    UNKNOWN, NO_MORE or BAD_COMMENT (too long, or control characters)."""
+    event_id = feedback.event_id(given.case_id, given.closing)  # the link is its own key: one use
+    await writes.progress.caught_up(given.case_id, CATCH_UP_S)
+    state = await run_in_threadpool(writes.case, given.case_id)
+    if state is None:
+        return UNKNOWN
+    now = writes.clock()
+    try:
+        event = new_event(
+            "FeedbackReceived",
+            case_id=given.case_id,
+            event_id=event_id,
+            actor={"type": "citizen", "id": "feedback-link"},
+            source=given.source,
+            occurred_at=now,
+            resolved=given.resolved,
+            satisfaction=feedback.SATISFACTION[given.rating],
+            rating=given.rating,
+            comment=given.comment,
+        )
+    except EventValidationError as exc:
+        if exc.field.endswith("comment"):
+            return BAD_COMMENT
+        _log.error("feedback_event_refused", case_id=given.case_id, error=str(exc))  # ours: a bug
+        return UNKNOWN
+    if writes.producer.already_sent(event_id) is not None:
+        return ALREADY
+    try:
+        after = fold(state, event, now=now)
+    except IllegalTransition as exc:
+        return ALREADY if exc.reason == "feedback_exists" else NO_MORE
+    if after is state:  # folded already
+        return ALREADY
+    if send:
+        await writes.producer.send(event)
+    return TAKEN
 
 
 # -- take an action --------------------------------------------------------------------------

@@ -275,3 +275,58 @@ def test_without_a_key_each_call_is_a_new_event(tmp_path: Path) -> None:
     one, two = site.take("dispatch", {}), site.take("dispatch", {})
     assert one.event.event_id != two.event.event_id and one.event["task_id"] != two.event["task_id"]
     assert len(site.producer.sent) == 2
+
+
+def _closed() -> tuple[CaseState, str]:
+    lead = {"task_id": "L1"}
+    history = [
+        REPORTED,
+        REGISTERED,
+        _event(
+            "TaskDispatched",
+            **lead,
+            department="transport",
+            role="lead",
+            accept_by=NOW + timedelta(hours=2),
+            dispose_by=NOW + timedelta(days=2),
+        ),
+        _event("TaskAccepted", **lead),
+        _event("TaskDisposed", **lead, outcome="fixed", note=None),
+        _event("CaseClosed", reason="resolved"),
+    ]
+    return fold_all(history), history[-1].event_id
+
+
+def _rating(closing: str, case_id: str = "c-1", comment: str | None = None) -> usecases.Rating:
+    return usecases.Rating(case_id, closing, 4, True, comment, "tests/usecases")
+
+
+def test_a_feedback_link_rates_a_closure_once(tmp_path: Path) -> None:
+    closed, closing = _closed()
+    site = Site(tmp_path, {"c-1": closed})
+    rate = lambda **kw: asyncio.run(usecases.rate_handling(site.writes, _rating(closing), **kw))  # noqa: E731
+    # the page asks first (nothing sent), then the citizen rates: one FeedbackReceived
+    assert (rate(send=False), site.producer.sent) == (usecases.TAKEN, [])
+    assert rate() == usecases.TAKEN
+    assert [(e.type, e["rating"], e["satisfaction"]) for e in site.producer.sent] == [
+        ("FeedbackReceived", 4, "satisfied")  # docs/NOTIFY.md: 5 and 4 stars are satisfied
+    ]
+    # the link used again: already rated, nothing more sent, by this process or once folded
+    assert rate() == usecases.ALREADY and len(site.producer.sent) == 1
+    folded = Site(tmp_path / "folded", {"c-1": fold_all([site.producer.sent[0]], closed)})
+    assert asyncio.run(usecases.rate_handling(folded.writes, _rating(closing))) == usecases.ALREADY
+    assert folded.producer.sent == []
+
+
+def test_a_feedback_link_says_why_it_cannot_rate(tmp_path: Path) -> None:
+    closed, closing = _closed()
+    site = Site(tmp_path, {"c-1": closed, "c-open": fold_all([_reported("c-open")])})
+    cases = [
+        (_rating(closing, case_id="c-missing"), usecases.UNKNOWN),
+        (_rating(closing, case_id="c-open"), usecases.NO_MORE),
+        (_rating(closing, comment="x" * 4001), usecases.BAD_COMMENT),  # at most 4,000 characters
+    ]
+    for given, answer in cases:
+        assert asyncio.run(usecases.rate_handling(site.writes, given)) == answer, given
+    assert site.producer.sent == []
+    assert site.progress.asked == ["c-missing", "c-open", "c-1"]  # each judged once caught up
