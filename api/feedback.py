@@ -108,7 +108,7 @@ async def show(token: str, request: Request) -> Response:
         case_id, closing = await run_in_threadpool(_link, api, token)
     except feedback.InvalidLink as exc:
         return _page(request, 410 if exc.expired else 404, "expired" if exc.expired else "invalid")
-    judged = await _judge(api, case_id, closing, rating=5, resolved=True, send=False)
+    judged = await _judge(api, _rating(case_id, closing, 5, True), send=False)
     if judged != usecases.TAKEN:
         return _page(request, 200 if judged == usecases.ALREADY else 404, judged)
     return _page(request, 200, form=True, case=case_id)
@@ -129,7 +129,8 @@ async def rate(
         return _page(request, 410 if exc.expired else 404, "expired" if exc.expired else "invalid")
     if rating not in ("1", "2", "3", "4", "5") or resolved not in ("yes", "no"):
         return _page(request, 400, "bad", form=True, case=case_id)
-    judged = await _judge(api, case_id, closing, int(rating), resolved == "yes", comment.strip() or None)
+    given = _rating(case_id, closing, int(rating), resolved == "yes", comment.strip() or None)
+    judged = await _judge(api, given)
     if judged == usecases.BAD_COMMENT:
         return _page(request, 400, judged, form=True, case=case_id)
     if judged != usecases.TAKEN:
@@ -137,17 +138,13 @@ async def rate(
     return _page(request, 200, "thanks")
 
 
-async def _judge(
-    api: Backend,
-    case_id: str,
-    closing: str,
-    rating: int,
-    resolved: bool,
-    comment: str | None = None,
-    send: bool = True,
-) -> str:
-    """The rating through the use case (sent unless ``send`` is False): the page's message."""
-    given = usecases.Rating(
-        case_id, closing, rating, resolved, comment, f"civicloop-api/{VERSION} feedback link"
-    )
+async def _judge(api: Backend, given: usecases.Rating, send: bool = True) -> str:
+    """The page's message for ``given`` (``send`` False: whether it would be taken, not sent)."""
     return await usecases.rate_handling(usecases.writes(api), given, send)
+
+
+def _rating(
+    case_id: str, closing: str, stars: int, resolved: bool, comment: str | None = None
+) -> usecases.Rating:
+    source = f"civicloop-api/{VERSION} feedback link"
+    return usecases.Rating(case_id, closing, stars, resolved, comment, source)
