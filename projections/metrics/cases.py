@@ -47,7 +47,7 @@ def points(
 ) -> dict[str, Any]:
     """Cases reported in [t_from, t_to) with a location: ``total`` and up to ``limit`` of them
     (case_id, lat, lon, state), a sample that stays the same from one call to the next."""
-    source = q.source(scope, db, 0, ())
+    source = q.source(scope, db, CASE_LIFECYCLE, ())
     where = f"{q.within('reported_at', t_from, t_to)} AND lat IS NOT NULL AND lon IS NOT NULL"
     params = {**(scope.params() or {}), "limit": limit}
     rows = run(

@@ -40,13 +40,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from civicloop.projections.metrics import months
 from civicloop.projections.metrics import sql as q
 from civicloop.projections.metrics.scope import WHOLE, Scope
 from civicloop.projections.store.base import Query
 
+#: the counts of the case query and of the task query (``sql.py``), read from them by name
 CASE_COLUMNS = (
     "reported",
     "closed",
@@ -85,6 +86,13 @@ RATES = {  # name → (numerator, denominator terms)
 }
 
 
+class MetricQueries(NamedTuple):
+    """The two queries of the metrics: case counts and task counts, read back by name."""
+
+    cases: q.Named
+    tasks: q.Named
+
+
 def metric_queries(
     db: str,
     dim: str,
@@ -92,13 +100,13 @@ def metric_queries(
     t_to: datetime | None = None,
     now: datetime | None = None,
     scope: Scope = WHOLE,
-) -> list[str]:
-    """[case query, task query]; run each with ``scope.params()`` and pass their results, in
-    this order, to ``combine``."""
-    return [
+) -> MetricQueries:
+    """The case and the task query; run each with ``scope.params()`` (``sql.named``) and pass
+    their rows to ``combine``."""
+    return MetricQueries(
         q.case_metrics_sql(db, dim, t_from, t_to, as_of(t_to, now), scope),
         q.task_metrics_sql(db, dim, t_from, t_to, scope),
-    ]
+    )
 
 
 def as_of(t_to: datetime | None, now: datetime | None) -> datetime:
@@ -106,18 +114,20 @@ def as_of(t_to: datetime | None, now: datetime | None) -> datetime:
     return moment if t_to is None else min(t_to, moment)
 
 
-def combine(results: Sequence[Sequence[tuple[Any, ...]]]) -> list[dict[str, Any]]:
+def combine(
+    case_rows: Sequence[Mapping[str, Any]], task_rows: Sequence[Mapping[str, Any]]
+) -> list[dict[str, Any]]:
     """One dict per group with anything in the period (sorted by group) with counts, rates
-    (None on 0/0) and percentiles."""
-    case_rows, task_rows = results
+    (None on 0/0) and percentiles, from the rows of the case and the task query (by name)."""
     groups: dict[str, dict[str, Any]] = {}
     for row in case_rows:
-        out = _group(groups, row[0])
-        out.update(zip(CASE_COLUMNS, (int(v) for v in row[1:-1]), strict=True))
-        p50, p90 = _ints(row[-1]) if out["closed"] and row[-1] else (None, None)
+        out = _group(groups, row["grp"])
+        out.update({name: int(row[name]) for name in CASE_COLUMNS})
+        closes = row["report_to_close"]
+        p50, p90 = _ints(closes) if out["closed"] and closes else (None, None)
         out["p50_report_to_close_s"], out["p90_report_to_close_s"] = p50, p90
     for row in task_rows:
-        _group(groups, row[0]).update(zip(TASK_COLUMNS, (int(v) for v in row[1:]), strict=True))
+        _group(groups, row["grp"]).update({name: int(row[name]) for name in TASK_COLUMNS})
     # A group with nothing in the period is not listed, whichever months were read for it.
     return [_with_rates(groups[g]) for g in sorted(groups) if any(groups[g][c] for c in COUNTS)]
 
@@ -134,8 +144,8 @@ def metrics(
     """One dict per group; ``scope`` filters the rows (e.g. one department's) or, as a series
     of periods, makes the groups the periods (see ``series``)."""
     scope = months.pruned(run, db, scope, t_from, t_to)
-    queries = metric_queries(db, dim, t_from, t_to, now, scope)
-    return combine([run(sql, scope.params()) for sql in queries])
+    cases, tasks = metric_queries(db, dim, t_from, t_to, now, scope)
+    return combine(q.named(run, cases, scope.params()), q.named(run, tasks, scope.params()))
 
 
 def series(

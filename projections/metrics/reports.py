@@ -26,19 +26,18 @@ def durations(
     """
     out = []
     scope = months.pruned(run, db, scope, t_from, t_to)
-    for table in range(len(q.TABLES)):
-        names = q.durations_of(table)
-        for grp, *values in run(q.durations_sql(db, dim, table, t_from, t_to, scope), scope.params()):
-            for i, name in enumerate(names):
-                n, wall, working = values[3 * i : 3 * i + 3]
-                if int(n):
+    for table in q.TABLES:
+        for row in q.named(run, q.durations_sql(db, dim, table, t_from, t_to, scope), scope.params()):
+            for name in q.durations_of(table):
+                n = int(row[f"n_{name}"])
+                if n:
                     out.append(
                         {
-                            "group": grp,
+                            "group": row["grp"],
                             "duration": name,
-                            "n": int(n),
-                            **_levels("wall", wall),
-                            **_levels("working", working),
+                            "n": n,
+                            **_levels("wall", row[f"wall_{name}"]),
+                            **_levels("working", row[f"working_{name}"]),
                         }
                     )
     return sorted(out, key=lambda r: (r["group"], r["duration"]))
@@ -50,8 +49,13 @@ def backlog(
     """Open cases as of a moment (default now) by group, age bucket and overdue state."""
     moment = as_of or datetime.now(UTC)
     return [
-        {"group": grp, "age_bucket": bucket, "overdue": bool(int(overdue)), "cases": int(cases)}
-        for grp, bucket, overdue, cases in run(q.backlog_sql(db, dim, moment, scope), scope.params())
+        {
+            "group": r["grp"],
+            "age_bucket": r["age_bucket"],
+            "overdue": bool(int(r["overdue"])),
+            "cases": int(r["cases"]),
+        }
+        for r in q.named(run, q.backlog_sql(db, dim, moment, scope), scope.params())
     ]
 
 

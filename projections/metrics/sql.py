@@ -5,6 +5,9 @@ Only what 18.16 has: ``FINAL``, ``countIf``/``sumIf``, ``quantilesExactIf``, ``m
 ``min(floor(level * n), n - 1)`` of the sorted values (the upper median for even n); the
 Python reference uses the same rule. Period bounds are half-open ``[from, to)``; a missing
 bound is open (all time). Every ratio's parts are counted here and divided in Python.
+Each query is a list of (name, expression) pairs selected ``AS`` their names (:func:`select`)
+and its rows are read back by those names (:func:`named`): adding or moving a measure cannot
+shift another's value.
 A :class:`~civicloop.projections.metrics.scope.Scope` filters the rows or makes a series of
 periods (the dashboard's trends) out of the same queries.
 """
@@ -12,23 +15,53 @@ periods (the dashboard's trends) out of the same queries.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from civicloop.projections.metrics.scope import WHOLE, Scope
-from civicloop.projections.store.base import literal
+from civicloop.projections.store.base import Params, Query, literal
+from civicloop.projections.tables.schema import CASE_LIFECYCLE, CASE_TASKS
 
-#: dimension → (expression on case_lifecycle, expression on case_tasks). Case metrics group
-#: by the lead department, task metrics by the task's own department.
-DIMENSIONS: dict[str, tuple[str, str]] = {
-    "department": ("lead_department", "department"),
-    "category": ("category", "category"),
-    "district": ("district", "district"),
-    "grid": ("grid_id", "grid_id"),
-    "channel": ("channel", "channel"),
-    "priority": ("priority", "priority"),
-    "all": ("''", "''"),
+CASES, TASKS = CASE_LIFECYCLE, CASE_TASKS
+#: the tables the metric queries read
+TABLES = (CASES, TASKS)
+#: dimension → table → the expression it groups by. Case metrics group by the lead
+#: department, task metrics by the task's own department.
+DIMENSIONS: dict[str, dict[str, str]] = {
+    "department": {CASES: "lead_department", TASKS: "department"},
+    "category": {CASES: "category", TASKS: "category"},
+    "district": {CASES: "district", TASKS: "district"},
+    "grid": {CASES: "grid_id", TASKS: "grid_id"},
+    "channel": {CASES: "channel", TASKS: "channel"},
+    "priority": {CASES: "priority", TASKS: "priority"},
+    "all": {CASES: "''", TASKS: "''"},
 }
 LEVELS = (0.5, 0.9, 0.99)
+
+#: what a metric query selects: (name, SQL expression) pairs, each selected ``AS`` its name
+Measures = Sequence[tuple[str, str]]
+
+
+@dataclass(frozen=True)
+class Named:
+    """A query and the names of the columns it returns, in order: its rows are read back by
+    name (:func:`named`), so adding or moving a measure cannot shift another's value."""
+
+    sql: str
+    names: tuple[str, ...]
+
+
+def select(columns: Measures, source: str, rest: str = "GROUP BY grp", where: str = "") -> Named:
+    """``SELECT expr AS name, … FROM source [WHERE where] rest``, with its column names."""
+    selected = ",\n    ".join(f"{expr} AS {name}" for name, expr in columns)
+    condition = f"\nWHERE {where}" if where else ""
+    return Named(f"\nSELECT {selected}\nFROM {source}{condition}\n{rest}", tuple(n for n, _ in columns))
+
+
+def named(run: Query, query: Named, params: Params | None = None) -> list[dict[str, Any]]:
+    """The rows of ``query``, each as column name → value."""
+    return [dict(zip(query.names, row, strict=True)) for row in run(query.sql, params)]
 
 
 #: a period bound: a moment, or SQL naming one (a series' bound column, ``scope.PERIOD_FROM``)
@@ -68,16 +101,16 @@ def quantiles(levels: str, value: str, condition: str) -> str:
     return f"quantilesExactIf({levels})(assumeNotNull({value}), {cond(condition)})"
 
 
-def group_expr(dim: str, table: int) -> str:
+def group_expr(dim: str, table: str) -> str:
     if dim not in DIMENSIONS:
         raise ValueError(f"unknown dimension {dim!r}; use one of {sorted(DIMENSIONS)}")
     return DIMENSIONS[dim][table]
 
 
-def source(scope: Scope, db: str, table: int, period_columns: Sequence[str]) -> str:
-    """The FROM clause of a metric query on ``TABLES[table]`` under ``scope``."""
+def source(scope: Scope, db: str, table: str, period_columns: Sequence[str]) -> str:
+    """The FROM clause of a metric query on ``table`` under ``scope``."""
     columns = {dim: group_expr(dim, table) for dim in scope.filters}
-    return scope.source(f"{db}.{TABLES[table]}", columns, period_columns)
+    return scope.source(f"{db}.{table}", columns, period_columns)
 
 
 #: the columns whose times put a case or a task into a period of the metric queries
@@ -92,7 +125,7 @@ def case_metrics_sql(
     t_to: datetime | None,
     as_of: datetime,
     scope: Scope = WHOLE,
-) -> str:
+) -> Named:
     """Case-level counts per group. ``as_of`` = min(to, now) decides "open and overdue"."""
     t_from, t_to, as_of = scope.bounds(t_from, t_to, as_of)
     due = within("due_at", t_from, t_to)
@@ -100,30 +133,30 @@ def case_metrics_sql(
     closed = within("closed_at", t_from, t_to)
     done = f"{due} AND closed_at IS NOT NULL"
     overdue = f"{due} AND closed_at IS NULL AND voided_at IS NULL AND due_at < {at(as_of)}"
-    return f"""
-SELECT {scope.group(group_expr(dim, 0))} AS grp,
-    countIf({cond(within("reported_at", t_from, t_to))}) AS reported,
-    countIf({cond(closed)}) AS closed,
-    countIf({cond(due)}) AS due,
-    countIf({cond(done)}) AS due_closed,
-    countIf({cond(done + " AND closed_at <= due_at")}) AS closed_on_time,
-    countIf({cond(overdue)}) AS open_overdue,
-    countIf({cond(reg)}) AS registered,
-    sumIf(extensions, {cond(reg)}) AS extensions,
-    sumIf(disposals, {cond(reg)}) AS disposals,
-    sumIf(rework, {cond(reg)}) AS rework,
-    countIf({cond(fb)}) AS feedback,
-    countIf({cond(fb + " AND resolved = 1")}) AS resolved,
-    countIf({cond(fb + " AND satisfaction IN ('satisfied', 'basically_satisfied')")})
-        AS satisfied,
-    {quantiles("0.5, 0.9", elapsed("reported_at", "closed_at"), closed)} AS report_to_close
-FROM {source(scope, db, 0, CASE_PERIOD_COLUMNS)}
-GROUP BY grp"""
+    satisfied = "satisfaction IN ('satisfied', 'basically_satisfied')"
+    measures = [
+        ("grp", scope.group(group_expr(dim, CASES))),
+        ("reported", f"countIf({cond(within('reported_at', t_from, t_to))})"),
+        ("closed", f"countIf({cond(closed)})"),
+        ("due", f"countIf({cond(due)})"),
+        ("due_closed", f"countIf({cond(done)})"),
+        ("closed_on_time", f"countIf({cond(done + ' AND closed_at <= due_at')})"),
+        ("open_overdue", f"countIf({cond(overdue)})"),
+        ("registered", f"countIf({cond(reg)})"),
+        ("extensions", f"sumIf(extensions, {cond(reg)})"),
+        ("disposals", f"sumIf(disposals, {cond(reg)})"),
+        ("rework", f"sumIf(rework, {cond(reg)})"),
+        ("feedback", f"countIf({cond(fb)})"),
+        ("resolved", f"countIf({cond(fb + ' AND resolved = 1')})"),
+        ("satisfied", f"countIf({cond(f'{fb} AND {satisfied}')})"),
+        ("report_to_close", quantiles("0.5, 0.9", elapsed("reported_at", "closed_at"), closed)),
+    ]
+    return select(measures, source(scope, db, CASES, CASE_PERIOD_COLUMNS))
 
 
 def task_metrics_sql(
     db: str, dim: str, t_from: datetime | None, t_to: datetime | None, scope: Scope = WHOLE
-) -> str:
+) -> Named:
     """Task-level counts per group: the cohort is tasks dispatched in the period.
 
     The response rate counts **lead** tasks only (contacting the reporter is the lead's duty,
@@ -136,56 +169,53 @@ def task_metrics_sql(
     assist = f"{disp} AND role = 'assist' AND accept_by IS NOT NULL"
     accepted = "accepted_at IS NOT NULL AND accepted_at <= accept_by"
     contacted = "contacted_at IS NOT NULL AND contacted_at <= accept_by"
-    return f"""
-SELECT {scope.group(group_expr(dim, 1))} AS grp,
-    countIf({cond(disp)}) AS dispatched,
-    countIf({cond(lead)}) AS lead_with_accept_by,
-    countIf({cond(f"{lead} AND {accepted} AND {contacted}")}) AS responded,
-    countIf({cond(assist)}) AS assist_with_accept_by,
-    countIf({cond(f"{assist} AND {accepted}")}) AS assist_signed_for,
-    countIf({cond(disp + " AND returned_at IS NOT NULL")}) AS returned
-FROM {source(scope, db, 1, TASK_PERIOD_COLUMNS)}
-GROUP BY grp"""
+    measures = [
+        ("grp", scope.group(group_expr(dim, TASKS))),
+        ("dispatched", f"countIf({cond(disp)})"),
+        ("lead_with_accept_by", f"countIf({cond(lead)})"),
+        ("responded", f"countIf({cond(f'{lead} AND {accepted} AND {contacted}')})"),
+        ("assist_with_accept_by", f"countIf({cond(assist)})"),
+        ("assist_signed_for", f"countIf({cond(f'{assist} AND {accepted}')})"),
+        ("returned", f"countIf({cond(disp + ' AND returned_at IS NOT NULL')})"),
+    ]
+    return select(measures, source(scope, db, TASKS, TASK_PERIOD_COLUMNS))
 
 
-#: duration → (table index, start column, end column, working-seconds column); a duration
-#: is counted in the period in which it ended
-DURATIONS: dict[str, tuple[int, str, str, str]] = {
-    "report_to_register": (0, "reported_at", "registered_at", "report_to_register_ws"),
-    "register_to_dispatch": (0, "registered_at", "first_dispatched_at", "register_to_dispatch_ws"),
-    "report_to_close": (0, "reported_at", "closed_at", "report_to_close_ws"),
-    "dispatch_to_accept": (1, "dispatched_at", "accepted_at", "dispatch_to_accept_ws"),
-    "dispatch_to_dispose": (1, "dispatched_at", "disposed_at", "dispatch_to_dispose_ws"),
+#: duration → (table, start column, end column, working-seconds column); a duration is counted
+#: in the period in which it ended
+DURATIONS: dict[str, tuple[str, str, str, str]] = {
+    "report_to_register": (CASES, "reported_at", "registered_at", "report_to_register_ws"),
+    "register_to_dispatch": (CASES, "registered_at", "first_dispatched_at", "register_to_dispatch_ws"),
+    "report_to_close": (CASES, "reported_at", "closed_at", "report_to_close_ws"),
+    "dispatch_to_accept": (TASKS, "dispatched_at", "accepted_at", "dispatch_to_accept_ws"),
+    "dispatch_to_dispose": (TASKS, "dispatched_at", "disposed_at", "dispatch_to_dispose_ws"),
 }
-TABLES = ("case_lifecycle", "case_tasks")
 
 
-def durations_of(table: int) -> list[str]:
-    """The durations measured on ``TABLES[table]``, in ``DURATIONS`` order."""
+def durations_of(table: str) -> list[str]:
+    """The durations measured on ``table``, in ``DURATIONS`` order."""
     return [name for name, (on, *_) in DURATIONS.items() if on == table]
 
 
 def durations_sql(
-    db: str, dim: str, table: int, t_from: datetime | None, t_to: datetime | None, scope: Scope = WHOLE
-) -> str:
-    """Per group, for each duration on ``TABLES[table]`` (``durations_of``) in turn: n and
-    p50/p90/p99, wall-clock and working seconds. One pass over the table for all of them."""
+    db: str, dim: str, table: str, t_from: datetime | None, t_to: datetime | None, scope: Scope = WHOLE
+) -> Named:
+    """Per group, for each duration on ``table`` (``durations_of``): ``n_<duration>`` and
+    ``wall_<duration>`` / ``working_<duration>``, the p50/p90/p99 of wall-clock and working
+    seconds. One pass over the table for all of them."""
     t_from, t_to, _ = scope.bounds(t_from, t_to)
     levels = ", ".join(str(level) for level in LEVELS)
-    columns, ends = [], []
+    measures, ends = [("grp", scope.group(group_expr(dim, table)))], []
     for name in durations_of(table):
         _, start, end, working = DURATIONS[name]
         done = f"{within(end, t_from, t_to)} AND {start} IS NOT NULL"
-        columns.append(f"""countIf({cond(done)}) AS n_{name},
-    {quantiles(levels, elapsed(start, end), done)} AS wall_{name},
-    {quantiles(levels, working, f"{done} AND {working} IS NOT NULL")} AS working_{name}""")
+        measures += [
+            (f"n_{name}", f"countIf({cond(done)})"),
+            (f"wall_{name}", quantiles(levels, elapsed(start, end), done)),
+            (f"working_{name}", quantiles(levels, working, f"{done} AND {working} IS NOT NULL")),
+        ]
         ends.append(end)
-    measures = ",\n    ".join(columns)
-    return f"""
-SELECT {scope.group(group_expr(dim, table))} AS grp,
-    {measures}
-FROM {source(scope, db, table, ends)}
-GROUP BY grp"""
+    return select(measures, source(scope, db, table, ends))
 
 
 AGE_BUCKETS = (
@@ -197,7 +227,7 @@ AGE_BUCKETS = (
 )
 
 
-def backlog_sql(db: str, dim: str, as_of: datetime, scope: Scope = WHOLE) -> str:
+def backlog_sql(db: str, dim: str, as_of: datetime, scope: Scope = WHOLE) -> Named:
     """Open cases as of ``as_of`` by age bucket and overdue state (``scope``: filters only).
 
     Exact for ``as_of`` = now. For a past moment it is rebuilt from the current rows (reported
@@ -208,13 +238,15 @@ def backlog_sql(db: str, dim: str, as_of: datetime, scope: Scope = WHOLE) -> str
     t = at(as_of)
     age = elapsed("reported_at", t)
     buckets = ", ".join(f"{age} < {limit}, '{label}'" for limit, label in AGE_BUCKETS)
-    return f"""
-SELECT {group_expr(dim, 0)} AS grp,
-    multiIf({buckets}, '>=30d') AS age_bucket,
-    toUInt8({cond(f"due_at IS NOT NULL AND due_at < {t}")}) AS overdue,
-    count() AS cases
-FROM {source(scope, db, 0, ())}
-WHERE reported_at <= {t} AND {cond(f"voided_at IS NULL OR voided_at > {t}")}
-    AND {cond(f"closed_at IS NULL OR closed_at > {t}")}
-GROUP BY grp, age_bucket, overdue
-ORDER BY grp, age_bucket, overdue"""
+    columns = [
+        ("grp", group_expr(dim, CASES)),
+        ("age_bucket", f"multiIf({buckets}, '>=30d')"),
+        ("overdue", f"toUInt8({cond(f'due_at IS NOT NULL AND due_at < {t}')})"),
+        ("cases", "count()"),
+    ]
+    where = (
+        f"reported_at <= {t} AND {cond(f'voided_at IS NULL OR voided_at > {t}')}\n"
+        f"    AND {cond(f'closed_at IS NULL OR closed_at > {t}')}"
+    )
+    rest = "GROUP BY grp, age_bucket, overdue\nORDER BY grp, age_bucket, overdue"
+    return select(columns, source(scope, db, CASES, ()), rest, where)
