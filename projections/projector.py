@@ -141,7 +141,7 @@ class Folded:
 class Folder:
     """The first half of a batch: decode, refuse, look states up, fold, build rows, check
     them. No writes: the :class:`Projector` writes what this folds, and so does the writer of
-    a :class:`~civicloop.projections.parallel.ParallelProjector` for its fold processes."""
+    a :class:`~civicloop.projections.parallel.projector.ParallelProjector` for its fold processes."""
 
     def __init__(
         self,

@@ -1,4 +1,4 @@
-"""Folding in several processes, writing from one (projections/parallel.py), against one process.
+"""Folding in several processes, writing from one (projections/parallel/), against one process.
 
 On chDB and on the server: the same batches give the same rows in every table (row checksums);
 a batch redelivered after a crash — a write failing half-way, or the whole pool gone — ends in

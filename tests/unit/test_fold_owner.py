@@ -1,4 +1,4 @@
-"""Which fold process folds a message (``projections/parallel.py``): by key, and balanced
+"""Which fold process folds a message (``projections/parallel/pool.py``): by key, and balanced
 within every partition — a batch read from a few partitions must still reach every process."""
 
 from __future__ import annotations
