@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from civicloop.cli.common import Dimension, configured, console, parse_time
+from civicloop.cli.common import Dimension, configured, console, parse_time, read
 from civicloop.projections.backend import open_reader
 from civicloop.projections.metrics import closed_loop, reports
 from civicloop.projections.metrics.scope import Scope
@@ -104,12 +104,7 @@ def sql(query: str) -> None:
 
 
 def _run(compute: Any, by: Dimension) -> list[dict[str, Any]]:
-    cfg = configured()
-    reader = open_reader(cfg)
-    try:
-        result: list[dict[str, Any]] = compute(reader.query, cfg.database)
-    finally:
-        reader.close()
+    result = read(compute)
     if by is Dimension.all:
         for row in result:
             row["group"] = "all"

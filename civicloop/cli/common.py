@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
 
 from civicloop import config as config_module
 from civicloop import log
+
+if TYPE_CHECKING:
+    from civicloop.projections.store.base import Query
 
 console = Console()
 err = Console(stderr=True)
@@ -19,6 +24,18 @@ def configured() -> config_module.Config:
     """Logging set up and the configuration loaded (a ValueError names a bad variable)."""
     log.configure()
     return config_module.load()
+
+
+def read(compute: Callable[[Query, str], list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """``compute(query, database)`` over a reader of the configured deployment's projections."""
+    from civicloop.projections.backend import open_reader
+
+    cfg = configured()
+    reader = open_reader(cfg)
+    try:
+        return compute(reader.query, cfg.database)
+    finally:
+        reader.close()
 
 
 class Dimension(StrEnum):

@@ -1,14 +1,13 @@
 """Signals for analysts and intake staff: ``civicloop signals``, ``hotspots`` and ``nearby``
-(docs/SIGNALS.md). They read through :func:`open_reader`, like the metric commands."""
+(docs/SIGNALS.md). They read through :func:`~civicloop.cli.common.read`, like the metric commands."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
-from civicloop.cli.common import configured, parse_time
-from civicloop.projections.backend import open_reader
+from civicloop.cli.common import configured, parse_time, read
 from civicloop.projections.signals import hotspots as hotspot_sql
 from civicloop.projections.signals import listing
 from civicloop.projections.signals import nearby as nearby_sql
@@ -34,7 +33,7 @@ def signals_command(
     fmt: Fmt = Format.table,
 ) -> None:
     """Surges, their end, and recurring problems, in the order they occurred."""
-    rows = _read(
+    rows = read(
         lambda q, db: listing.signals(q, db, parse_time(t_from), parse_time(t_to), kind, fmt is Format.json)
     )
     emit(rows, fmt, "signals")
@@ -55,7 +54,7 @@ def hotspots_command(
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
     offset = int(configured().signal_utc_offset_h * 3600)
-    rows = _read(lambda q, db: hotspot_sql.hotspots(q, db, month, by, limit, offset))
+    rows = read(lambda q, db: hotspot_sql.hotspots(q, db, month, by, limit, offset))
     emit(rows, fmt, f"hotspots {month} by {by}")
 
 
@@ -68,15 +67,5 @@ def nearby_command(
     fmt: Fmt = Format.table,
 ) -> None:
     """Possible duplicates of a new report: open cases of its category nearby, nearest first."""
-    rows = _read(lambda q, db: nearby_sql.nearby(q, db, lat, lon, category, radius, limit))
+    rows = read(lambda q, db: nearby_sql.nearby(q, db, lat, lon, category, radius, limit))
     emit(rows, fmt, f"nearby open {category} cases within {radius:g} m")
-
-
-def _read(compute: Any) -> list[dict[str, Any]]:
-    cfg = configured()
-    reader = open_reader(cfg)
-    try:
-        rows: list[dict[str, Any]] = compute(reader.query, cfg.database)
-    finally:
-        reader.close()
-    return rows
