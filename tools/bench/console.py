@@ -15,14 +15,12 @@ from __future__ import annotations
 
 import json
 import tempfile
-import urllib.request
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
-from urllib.parse import urlencode
 
 from fastapi import FastAPI
 
@@ -34,6 +32,7 @@ from civicloop.projections.backend import open_store
 from civicloop.projections.store.base import Params, Row, Store
 from civicloop.projections.tables import schema
 from civicloop.tools.bench import synthetic
+from civicloop.tools.bench.fetch import getter
 from civicloop.tools.bench.queries import build
 from civicloop.tools.bench.report import Figure, Ratio, Result, progress, timed
 from civicloop.tools.bench.stores import Backend, target
@@ -135,25 +134,25 @@ def _timed(
     as_search = worklist.Listing(None, {}, SEARCHED, None, None, None, "deadline", now)
     far, pages = _last_page(base, department, inbox)
     loops: dict[str, tuple[str, Callable[[], object]]] = {
-        "page": ("GET /console (the page)", _get(base, "/console", None, {})),
-        "search_page": ("GET /console/search (the page)", _get(base, "/console/search", None, {})),
-        "script": ("GET console.js", _get(base, "/console/static/console.js", None, {})),
-        "style": ("GET console.css", _get(base, "/console/static/console.css", None, {})),
+        "page": ("GET /console (the page)", getter(base, "/console", None, {})),
+        "search_page": ("GET /console/search (the page)", getter(base, "/console/search", None, {})),
+        "script": ("GET console.js", getter(base, "/console/static/console.js", None, {})),
+        "style": ("GET console.css", getter(base, "/console/static/console.css", None, {})),
         "api_inbox": (
             f"GET worklist: {DEPARTMENT}'s overdue tasks, first 50",
-            _get(base, "/api/v1/worklist", department, inbox),
+            getter(base, "/api/v1/worklist", department, inbox),
         ),
         "api_inbox_far": (
             f"GET worklist: the same, its last page ({pages}, keyset cursor)",
-            _get(base, "/api/v1/worklist", department, {**inbox, "after": far}),
+            getter(base, "/api/v1/worklist", department, {**inbox, "after": far}),
         ),
         "api_search": (
             f"GET worklist: search {SEARCHED!r} in every report, first 50",
-            _get(base, "/api/v1/worklist", analyst, search),
+            getter(base, "/api/v1/worklist", analyst, search),
         ),
         "api_csv": (
             f"GET worklist CSV: {DEPARTMENT}'s overdue tasks, all",
-            _get(base, "/api/v1/worklist", department, {**inbox, "format": "csv"}),
+            getter(base, "/api/v1/worklist", department, {**inbox, "format": "csv"}),
         ),
         "store_inbox": (
             "the inbox's first page straight from the store (ceiling)",
@@ -175,7 +174,7 @@ def _timed(
         bar.add_task(f"timing {len(loops)} requests, best of {rounds}", total=None)
         found = timed(1, loops, rounds)
     shown = {
-        name: len(json.loads(_get(base, "/api/v1/worklist", key, params)())["rows"])
+        name: len(json.loads(getter(base, "/api/v1/worklist", key, params)())["rows"])
         for name, key, params in (("api_inbox", department, inbox), ("api_search", analyst, search))
     }
     return found, {
@@ -191,20 +190,8 @@ def _last_page(base: str, key: str, params: dict[str, str]) -> tuple[str, int]:
     cursor, pages = "", 1
     while True:
         answer: dict[str, Any] = json.loads(
-            _get(base, "/api/v1/worklist", key, {**params, **({"after": cursor} if cursor else {})})()
+            getter(base, "/api/v1/worklist", key, {**params, **({"after": cursor} if cursor else {})})()
         )
         if answer["next"] is None:
             return cursor, pages
         cursor, pages = answer["next"], pages + 1
-
-
-def _get(base: str, path: str, key: str | None, params: dict[str, str]) -> Callable[[], bytes]:
-    url = f"{base}{path}" + (f"?{urlencode(params)}" if params else "")
-    headers = {"X-API-Key": key} if key else {}
-
-    def fetch() -> bytes:
-        with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=300) as response:
-            body: bytes = response.read()
-        return body
-
-    return fetch

@@ -13,18 +13,17 @@ from __future__ import annotations
 
 import secrets
 import tempfile
-import urllib.request
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import urlencode
 
 from civicloop.api.dashboard.standalone import create_app, require_key, serving
 from civicloop.projections.backend import open_store
 from civicloop.projections.metrics.closed_loop import metrics
 from civicloop.projections.store.base import Params, Row, Store
 from civicloop.projections.tables import schema
+from civicloop.tools.bench.fetch import getter
 from civicloop.tools.bench.queries import MONTH, build
 from civicloop.tools.bench.report import Figure, Ratio, Result, progress, timed
 from civicloop.tools.bench.stores import Backend, target
@@ -96,17 +95,23 @@ def _timed(base: str, key: str, store: Store, db: str, rounds: int) -> dict[str,
     department = store.query(f"SELECT any(lead_department) FROM {db}.{schema.CASE_LIFECYCLE}")[0][0]
     case_id = store.query(f"SELECT any(case_id) FROM {db}.{schema.CASE_LIFECYCLE}")[0][0]
     loops: dict[str, tuple[str, Callable[[], object]]] = {
-        "page": ("GET /dashboard (the page)", _get(base, "/dashboard", None, {})),
-        "plotly_js": ("GET plotly.min.js (4.8 MB)", _get(base, "/dashboard/static/plotly.min.js", None, {})),
-        "api_choices": ("GET api/choices (filter values)", _get(base, "/dashboard/api/choices", key, {})),
-        "api_case": ("GET api/cases/{id} (one case)", _get(base, f"/dashboard/api/cases/{case_id}", key, {})),
+        "page": ("GET /dashboard (the page)", getter(base, "/dashboard", None, {})),
+        "plotly_js": (
+            "GET plotly.min.js (4.8 MB)",
+            getter(base, "/dashboard/static/plotly.min.js", None, {}),
+        ),
+        "api_choices": ("GET api/choices (filter values)", getter(base, "/dashboard/api/choices", key, {})),
+        "api_case": (
+            "GET api/cases/{id} (one case)",
+            getter(base, f"/dashboard/api/cases/{case_id}", key, {}),
+        ),
     }
     for name in FIGURES:
-        loops[f"api_{name}"] = (f"GET api/{name}", _get(base, f"/dashboard/api/{name}", key, month))
+        loops[f"api_{name}"] = (f"GET api/{name}", getter(base, f"/dashboard/api/{name}", key, month))
     for name in FIGURES:
         loops[f"api_{name}_filtered"] = (
             f"GET api/{name}, one department",
-            _get(base, f"/dashboard/api/{name}", key, {**month, "department": department}),
+            getter(base, f"/dashboard/api/{name}", key, {**month, "department": department}),
         )
     loops[CEILING] = (
         "metrics by all, one month, straight from the store (ceiling)",
@@ -121,15 +126,3 @@ def _timed(base: str, key: str, store: Store, db: str, rounds: int) -> dict[str,
     with progress() as bar:
         bar.add_task(f"timing {len(loops)} requests, best of {rounds}", total=None)
         return timed(1, loops, rounds)
-
-
-def _get(base: str, path: str, key: str | None, params: dict[str, str]) -> Callable[[], bytes]:
-    url = f"{base}{path}" + (f"?{urlencode(params)}" if params else "")
-    headers = {"X-API-Key": key} if key else {}
-
-    def fetch() -> bytes:
-        with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=300) as response:
-            body: bytes = response.read()
-        return body
-
-    return fetch
