@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -73,6 +73,25 @@ def _wait_all(futures: Mapping[str, Future[Any]]) -> None:
                 raise
 
 
+def queue(
+    producer: Producer,
+    topic: str,
+    messages: Iterable[KeyValue],
+    on_delivery: Callable[[KafkaError | None, Message], None],
+    wait_s: float = 0.05,
+) -> None:
+    """Queue each of ``messages`` on ``producer``; while its local queue is full, serve
+    delivery reports (up to ``wait_s`` at a time) to make room."""
+    produce = producer.produce
+    for key, value in messages:
+        while True:
+            try:
+                produce(topic, value, key, on_delivery=on_delivery)
+                break
+            except BufferError:
+                producer.poll(wait_s)
+
+
 @dataclass
 class Sender:
     """A bare confluent-kafka producer (EventProducer's settings) for pre-encoded messages.
@@ -104,14 +123,7 @@ class Sender:
 
     def send(self, messages: Sequence[KeyValue]) -> None:
         """Queue ``messages``; serve delivery reports as they come (never blocks for long)."""
-        produce = self._producer.produce
-        for key, value in messages:
-            while True:
-                try:
-                    produce(self.topic, value, key, on_delivery=self._done)
-                    break
-                except BufferError:  # local queue full: serve delivery reports to make room
-                    self._producer.poll(0.05)
+        queue(self._producer, self.topic, messages, self._done)
         self._producer.poll(0)
 
     def flush(self, timeout: float = 300.0) -> None:

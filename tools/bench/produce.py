@@ -23,6 +23,7 @@ from civicloop.schemas.events import new_event
 from civicloop.streams import kafka, settings
 from civicloop.streams.producer import EventProducer
 from civicloop.tools.bench import codec, workload
+from civicloop.tools.bench.broker import queue
 from civicloop.tools.bench.report import Ratio, Result, timed
 
 RATIOS = [
@@ -89,14 +90,7 @@ class _RawProducer:
             self.failed.append(str(err))
 
     def send_all(self, messages: list[tuple[bytes, bytes]]) -> None:
-        produce = self._producer.produce
-        for key, value in messages:
-            while True:
-                try:
-                    produce(self._topic, value, key, on_delivery=self._done)
-                    break
-                except BufferError:  # local queue full: serve delivery reports to make room
-                    self._producer.poll(0.1)
+        queue(self._producer, self._topic, messages, self._done, wait_s=0.1)
         self._producer.flush(120)
         if self.failed or len(self._producer):
             raise RuntimeError(
