@@ -1,12 +1,14 @@
 """Analysts' commands: ``civicloop metrics``, ``durations``, ``backlog`` (docs/DESIGN.md §5)
 and ``sql``.
 
-They read through :func:`open_reader`, so they work on a server, on a chDB directory, and on a
+They read through :func:`~civicloop.cli.common.read`, so they work on a server, on a chDB directory, and on a
 chDB directory held by a running worker (through the worker's read-only SQL view).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
 from typing import Annotated, Any
 
 import typer
@@ -15,6 +17,7 @@ from civicloop.cli.common import Dimension, configured, console, parse_time, rea
 from civicloop.projections.backend import open_reader
 from civicloop.projections.metrics import closed_loop, reports
 from civicloop.projections.metrics.scope import Scope
+from civicloop.projections.store.base import Query
 from civicloop.tools.output import Format, emit
 
 From = Annotated[str | None, typer.Option("--from", help="Period start, inclusive (ISO; UTC if no offset).")]
@@ -37,38 +40,46 @@ def register(app: typer.Typer) -> None:
     app.command()(sql)
 
 
-def metrics(
-    t_from: From = None,
-    t_to: To = None,
-    by: By = Dimension.department,
-    fmt: Fmt = Format.table,
-    department: Department = None,
-    category: Category = None,
-    district: District = None,
-    channel: Channel = None,
-) -> None:
-    """Closed-loop metrics per group: closure, on-time, response, resolution, satisfaction, …"""
-    scope = _scope(department, category, district, channel)
-    start, end = parse_time(t_from), parse_time(t_to)
-    rows = _run(lambda run, db: closed_loop.metrics(run, db, by.value, start, end, scope=scope), by)
-    emit(rows, fmt, f"metrics by {by.value}")
+#: a per-group figure over a period: (query, database, dimension, from, to, scope) → rows
+PerGroup = Callable[[Query, str, str, datetime | None, datetime | None, Scope], list[dict[str, Any]]]
 
 
-def durations(
-    t_from: From = None,
-    t_to: To = None,
-    by: By = Dimension.department,
-    fmt: Fmt = Format.table,
-    department: Department = None,
-    category: Category = None,
-    district: District = None,
-    channel: Channel = None,
-) -> None:
-    """p50/p90/p99 of report→register→dispatch→accept→dispose→close, wall-clock and working."""
-    scope = _scope(department, category, district, channel)
-    start, end = parse_time(t_from), parse_time(t_to)
-    rows = _run(lambda run, db: reports.durations(run, db, by.value, start, end, scope), by)
-    emit(rows, fmt, f"durations by {by.value} (seconds)")
+def _per_group(name: str, compute: PerGroup, title: str, doc: str) -> Callable[..., None]:
+    """The command ``name``: ``compute`` per group over the period the options give, in the
+    scope their filters give, shown under ``title`` (``{by}``: the dimension)."""
+
+    def command(
+        t_from: From = None,
+        t_to: To = None,
+        by: By = Dimension.department,
+        fmt: Fmt = Format.table,
+        department: Department = None,
+        category: Category = None,
+        district: District = None,
+        channel: Channel = None,
+    ) -> None:
+        scope = _scope(department, category, district, channel)
+        start, end = parse_time(t_from), parse_time(t_to)
+        rows = _run(lambda run, db: compute(run, db, by.value, start, end, scope), by)
+        emit(rows, fmt, title.format(by=by.value))
+
+    command.__name__ = command.__qualname__ = name
+    command.__doc__ = doc
+    return command
+
+
+metrics = _per_group(
+    "metrics",
+    lambda run, db, by, start, end, scope: closed_loop.metrics(run, db, by, start, end, scope=scope),
+    "metrics by {by}",
+    "Closed-loop metrics per group: closure, on-time, response, resolution, satisfaction, …",
+)
+durations = _per_group(
+    "durations",
+    reports.durations,
+    "durations by {by} (seconds)",
+    "p50/p90/p99 of report→register→dispatch→accept→dispose→close, wall-clock and working.",
+)
 
 
 def backlog(
