@@ -7,6 +7,7 @@ signal again raises the same bytes, so its row is the same whichever write the t
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from civicloop.projections.signals.recurring import Recurrence, RecurringSettings
 from civicloop.projections.signals.surge import SurgeEnd, SurgeSettings, SurgeStart
@@ -19,21 +20,12 @@ def surge_id(win: Window, cell: tuple[str, str, str], start: datetime) -> str:
 
 
 def surge_detected(item: SurgeStart, win: Window, offset_s: int, s: SurgeSettings) -> Signal:
-    level, category, place = item.cell
-    start = bucket_start(item.bucket, win, offset_s)
-    end = start + timedelta(seconds=win.seconds)
+    start, where_and_when = _in_window(item.cell, item.bucket, win, offset_s)
     a = item.assessment
     return new_signal(
         "SurgeDetected",
         event_id=surge_id(win, item.cell, start),
-        occurred_at=end,
-        recorded_at=end,
-        level=level,
-        category=category,
-        place=place,
-        window=win.name,
-        window_start=start,
-        window_end=end,
+        **where_and_when,
         observed=a.observed,
         expected=a.expected,
         threshold=a.threshold,
@@ -46,27 +38,38 @@ def surge_detected(item: SurgeStart, win: Window, offset_s: int, s: SurgeSetting
 
 
 def surge_ended(item: SurgeEnd, win: Window, offset_s: int) -> Signal:
-    level, category, place = item.cell
-    start = bucket_start(item.bucket, win, offset_s)
-    end = start + timedelta(seconds=win.seconds)
+    start, where_and_when = _in_window(item.cell, item.bucket, win, offset_s)
     surge_start = bucket_start(item.start, win, offset_s)
     return new_signal(
         "SurgeEnded",
         event_id=signal_id("surge-ended", win.name, *item.cell, start),
-        occurred_at=end,
-        recorded_at=end,
         surge_id=surge_id(win, item.cell, surge_start),
-        level=level,
-        category=category,
-        place=place,
-        window=win.name,
-        window_start=start,
-        window_end=end,
+        **where_and_when,
         surge_start=surge_start,
         alarm_windows=item.alarm_windows,
         observed=item.observed,
         expected=item.expected,
     )
+
+
+def _in_window(
+    cell: tuple[str, str, str], bucket: int, win: Window, offset_s: int
+) -> tuple[datetime, dict[str, Any]]:
+    """The start of window ``bucket`` and the fields that place a surge's signal: its cell and
+    its window, true (occurred and recorded) at the window's end."""
+    level, category, place = cell
+    start = bucket_start(bucket, win, offset_s)
+    end = start + timedelta(seconds=win.seconds)
+    return start, {
+        "occurred_at": end,
+        "recorded_at": end,
+        "level": level,
+        "category": category,
+        "place": place,
+        "window": win.name,
+        "window_start": start,
+        "window_end": end,
+    }
 
 
 def recurring(
