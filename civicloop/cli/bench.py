@@ -7,6 +7,7 @@ figures depend on the machine (which they print) more than on the code.
 from __future__ import annotations
 
 from collections.abc import Callable
+from importlib import import_module
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -32,6 +33,7 @@ Merged = Annotated[
         "months no longer written; default: time the parts as inserted (one server, not a cluster)."
     ),
 ]
+Cases = Annotated[int, typer.Option(min=1, help="Cases in the synthetic projections.")]
 StoreKind = Annotated[
     Backend,
     typer.Option(
@@ -117,25 +119,42 @@ def live_command(
     _on_kafka(lambda config: run(config, events, rate, seconds), as_json)
 
 
-def dashboard_command(
-    cases: Annotated[int, typer.Option(min=1, help="Cases in the synthetic projections.")] = 1_000_000,
-    store: StoreKind = Backend.chdb,
-    rounds: Rounds = 3,
-    merged: Merged = False,
-    years: Years = 1,
-    as_json: AsJson = False,
-) -> None:
-    """The dashboard's page and JSON figures over HTTP vs the store answering the metrics."""
-    from civicloop import log
-    from civicloop.tools.bench.dashboard import run
-    from civicloop.tools.bench.report import show
+def _synthetic_reads(name: str, doc: str) -> Callable[..., None]:
+    """The command timing ``civicloop.tools.bench.<name>``'s reads over synthetic projections
+    (imported when it runs: the worker's start never loads a bench)."""
 
-    log.configure()
-    show(run(cases, store, rounds, merged, years), as_json)
+    def command(
+        cases: Cases = 1_000_000,
+        store: StoreKind = Backend.chdb,
+        rounds: Rounds = 3,
+        merged: Merged = False,
+        years: Years = 1,
+        as_json: AsJson = False,
+    ) -> None:
+        from civicloop import log
+        from civicloop.tools.bench.report import show
+
+        run: Callable[[int, Backend, int, bool, int], Result] = import_module(
+            f"civicloop.tools.bench.{name}"
+        ).run
+        log.configure()
+        show(run(cases, store, rounds, merged, years), as_json)
+
+    command.__name__ = command.__qualname__ = f"{name}_command"
+    command.__doc__ = doc
+    return command
+
+
+dashboard_command = _synthetic_reads(
+    "dashboard", "The dashboard's page and JSON figures over HTTP vs the store answering the metrics."
+)
+queries_command = _synthetic_reads(
+    "queries", "Every closed-loop query over synthetic projections vs reading the table at all."
+)
 
 
 def console_command(
-    cases: Annotated[int, typer.Option(min=1, help="Cases in the synthetic projections.")] = 1_000_000,
+    cases: Cases = 1_000_000,
     store: StoreKind = Backend.chdb,
     rounds: Rounds = 3,
     as_json: AsJson = False,
@@ -147,23 +166,6 @@ def console_command(
 
     log.configure()
     show(run(cases, store, rounds), as_json)
-
-
-def queries_command(
-    cases: Annotated[int, typer.Option(min=1, help="Cases in the synthetic projections.")] = 1_000_000,
-    store: StoreKind = Backend.chdb,
-    rounds: Rounds = 3,
-    merged: Merged = False,
-    years: Years = 1,
-    as_json: AsJson = False,
-) -> None:
-    """Every closed-loop query over synthetic projections vs reading the table at all."""
-    from civicloop import log
-    from civicloop.tools.bench.queries import run
-    from civicloop.tools.bench.report import show
-
-    log.configure()
-    show(run(cases, store, rounds, merged, years), as_json)
 
 
 def chaos_command(
