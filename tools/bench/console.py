@@ -14,11 +14,8 @@ query (``worklist.page`` straight on the store: no HTTP, no key, no JSON).
 from __future__ import annotations
 
 import json
-import tempfile
-import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -28,14 +25,13 @@ from civicloop.api import worklist
 from civicloop.api.console.router import create_console_router
 from civicloop.api.dashboard.standalone import serving
 from civicloop.api.keys import ApiKeyStore
-from civicloop.projections.backend import open_store
 from civicloop.projections.store.base import Params, Row, Store
 from civicloop.projections.tables import schema
 from civicloop.tools.bench import synthetic
 from civicloop.tools.bench.fetch import getter
-from civicloop.tools.bench.queries import build
+from civicloop.tools.bench.queries import built
 from civicloop.tools.bench.report import Figure, Ratio, Result, progress, timed
-from civicloop.tools.bench.stores import Backend, target
+from civicloop.tools.bench.stores import Backend
 from civicloop.tools.local.process import free_port
 
 DEPARTMENT = "department_3"
@@ -72,15 +68,10 @@ def reports(db: str, cases: int) -> str:
 
 
 def run(cases: int = 1_000_000, backend: Backend = Backend.chdb, rounds: int = 3) -> Result:
-    db = f"bench{uuid.uuid4().hex[:8]}"
-    with (
-        tempfile.TemporaryDirectory(prefix="civicloop-bench-console-") as tmp,
-        target(backend, Path(tmp), [db]) as where,
-    ):
-        store = open_store(where.url, cluster=where.cluster)
-        keys = ApiKeyStore(Path(tmp) / "keys.sqlite")
+    with built("console", backend, cases) as made:
+        store, db = made.store, made.db
+        keys = ApiKeyStore(made.tmp / "keys.sqlite")
         try:
-            build(store, db, cases)
             store.command(reports(db, cases))
             version = store.server_version()
             department = keys.create(f"department:{DEPARTMENT}", label="bench")[1]
@@ -95,7 +86,6 @@ def run(cases: int = 1_000_000, backend: Backend = Backend.chdb, rounds: int = 3
                 figures, rows = _timed(base, department, analyst, store, db, rounds)
         finally:
             keys.close()
-            store.close()
     paint = ("page", "script", "style")
     inbox = sum(figures[k].seconds for k in (*paint, "api_inbox")) * 1000
     search = sum(figures[k].seconds for k in ("search_page", "script", "style", "api_search")) * 1000

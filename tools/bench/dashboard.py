@@ -12,21 +12,17 @@ them one at a time). The ceiling is the store answering the same month's metrics
 from __future__ import annotations
 
 import secrets
-import tempfile
-import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
 
 from civicloop.api.dashboard.standalone import create_app, require_key, serving
-from civicloop.projections.backend import open_store
 from civicloop.projections.metrics.closed_loop import metrics
 from civicloop.projections.store.base import Params, Row, Store
 from civicloop.projections.tables import schema
 from civicloop.tools.bench.fetch import getter
-from civicloop.tools.bench.queries import MONTH, build
+from civicloop.tools.bench.queries import MONTH, built
 from civicloop.tools.bench.report import Figure, Ratio, Result, progress, timed
-from civicloop.tools.bench.stores import Backend, target
+from civicloop.tools.bench.stores import Backend
 from civicloop.tools.local.process import free_port
 
 #: the JSON figures one dashboard load asks for, besides ``choices``
@@ -51,21 +47,13 @@ def run(
     merged: bool = False,
     years: int = 1,
 ) -> Result:
-    db = f"bench{uuid.uuid4().hex[:8]}"
     key = secrets.token_urlsafe(24)
-    with (
-        tempfile.TemporaryDirectory(prefix="civicloop-bench-dashboard-") as tmp,
-        target(backend, Path(tmp), [db]) as where,
-    ):
-        store = open_store(where.url, cluster=where.cluster)
-        try:
-            build(store, db, cases, merged, years)
-            version = store.server_version()
-            app = create_app(lambda request: _Projections(store, db), require_key(key))
-            with serving(app, free_port()) as base:
-                figures = _timed(base, key, store, db, rounds)
-        finally:
-            store.close()
+    with built("dashboard", backend, cases, merged, years) as made:
+        store, db = made.store, made.db
+        version = store.server_version()
+        app = create_app(lambda request: _Projections(store, db), require_key(key))
+        with serving(app, free_port()) as base:
+            figures = _timed(base, key, store, db, rounds)
     page = sum(figures[k].seconds for k in _page_keys(filtered=False)) * 1000
     filtered = sum(figures[k].seconds for k in _page_keys(filtered=True)) * 1000
     ratios = [

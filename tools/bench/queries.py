@@ -13,8 +13,9 @@ from __future__ import annotations
 import re
 import tempfile
 import uuid
-from collections.abc import Callable
-from dataclasses import replace
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -26,7 +27,7 @@ from civicloop.projections.store.base import Params, Query, Row, Store
 from civicloop.projections.tables import periods, schema
 from civicloop.tools.bench import synthetic
 from civicloop.tools.bench.report import Figure, Ratio, Result, progress, timed
-from civicloop.tools.bench.stores import Backend, target
+from civicloop.tools.bench.stores import Backend, Target, target
 
 DIMENSIONS = ("department", "category", "district", "grid", "channel")
 NOW = datetime(2026, 1, 1, tzinfo=UTC)  # the end of the synthetic year: results stay fixed
@@ -98,20 +99,11 @@ def run(
     merged: bool = False,
     years: int = 1,
 ) -> Result:
-    db = f"bench{uuid.uuid4().hex[:8]}"
-    with (
-        tempfile.TemporaryDirectory(prefix="civicloop-bench-queries-") as tmp,
-        target(backend, Path(tmp), [db]) as where,
-    ):
-        store = open_store(where.url, cluster=where.cluster)
-        try:
-            build(store, db, cases, merged, years)
-            rows = table_rows(store, db)
-            figures, quantiles = _timed(store, db, rounds, rows)
-            version = store.server_version()
-            layout = _layout(store, where.cluster)
-        finally:
-            store.close()
+    with built("queries", backend, cases, merged, years) as made:
+        rows = table_rows(made.store, made.db)
+        figures, quantiles = _timed(made.store, made.db, rounds, rows)
+        version = made.store.server_version()
+        layout = _layout(made.store, made.where.cluster)
     total = sum(figures[key].seconds for key in ONE_DIMENSION) * 1000
     # what the quantiles add to a statement: one alone, less the same GROUP BY counting rows
     added = max(0.0, figures[ONE_QUANTILE].seconds - figures[ONE_COUNT].seconds) * 1000
@@ -146,6 +138,34 @@ def _layout(store: Store, cluster: str) -> str:
         {"cluster": cluster},
     )
     return f", {shards} shards × {nodes // shards} replicas"
+
+
+@dataclass(frozen=True)
+class Built:
+    """Synthetic projections ready to time: the open store, their database, where it is, and
+    the run's temp dir (gone when the run ends)."""
+
+    store: Store
+    db: str
+    where: Target
+    tmp: Path
+
+
+@contextmanager
+def built(name: str, backend: Backend, cases: int, merged: bool = False, years: int = 1) -> Iterator[Built]:
+    """A fresh database of ``cases`` synthetic cases' projections on ``backend`` for the bench
+    ``name``; the store closed and the database gone when the run ends (``stores.target``)."""
+    db = f"bench{uuid.uuid4().hex[:8]}"
+    with (
+        tempfile.TemporaryDirectory(prefix=f"civicloop-bench-{name}-") as tmp,
+        target(backend, Path(tmp), [db]) as where,
+    ):
+        store = open_store(where.url, cluster=where.cluster)
+        try:
+            build(store, db, cases, merged, years)
+            yield Built(store, db, where, Path(tmp))
+        finally:
+            store.close()
 
 
 def build(store: Store, db: str, cases: int, merged: bool = False, years: int = 1) -> None:
