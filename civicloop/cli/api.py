@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from contextlib import closing
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from civicloop.cli.common import configured, console
+
+if TYPE_CHECKING:
+    from civicloop.api.keys import ApiKeyStore
 
 
 def register(app: typer.Typer) -> None:
@@ -52,28 +56,25 @@ Department = Annotated[
 Label = Annotated[str, typer.Option("--label", help="Who or what holds the key (shown by list).")]
 
 
-def create(role: Role, department: Department = None, label: Label = "") -> None:
-    """Create a key; its token is printed once, alone on the last line (scripts read that line)."""
+def _key_store() -> closing[ApiKeyStore]:
+    """The configured deployment's API keys, closed when the ``with`` ends."""
     from civicloop.api.keys import ApiKeyStore
 
-    store = ApiKeyStore(configured().api_keys)
-    try:
+    return closing(ApiKeyStore(configured().api_keys))
+
+
+def create(role: Role, department: Department = None, label: Label = "") -> None:
+    """Create a key; its token is printed once, alone on the last line (scripts read that line)."""
+    with _key_store() as store:
         key, token = store.create(role, department, label)
-    finally:
-        store.close()
     console.print(f"created key {key.key_id} with role {key.role_name}; the token is shown only now:")
     print(token)
 
 
 def list_keys() -> None:
     """Every key: id, role, label, created, revoked (never the token, which is not stored)."""
-    from civicloop.api.keys import ApiKeyStore
-
-    store = ApiKeyStore(configured().api_keys)
-    try:
+    with _key_store() as store:
         keys = store.list()
-    finally:
-        store.close()
     rows = [(k.key_id, k.role_name, k.label, k.created_at, k.revoked_at or "") for k in keys]
     columns = ("key", "role", "label", "created", "revoked")
     widest = [max([len(name), *(len(row[i]) for row in rows)]) for i, name in enumerate(columns)]
@@ -94,13 +95,8 @@ def revoke(
     key_id: Annotated[str, typer.Argument(help="The key's id (from `civicloop apikey list`).")],
 ) -> None:
     """Revoke a key at once (every API process checks each request against the store)."""
-    from civicloop.api.keys import ApiKeyStore
-
-    store = ApiKeyStore(configured().api_keys)
-    try:
+    with _key_store() as store:
         revoked = store.revoke(key_id)
-    finally:
-        store.close()
     if not revoked:
         raise ValueError(f"no live key {key_id!r}: see `civicloop apikey list`")
     console.print(f"revoked {key_id}")

@@ -3,13 +3,17 @@ retry`` (its subscriptions and its failures list)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from contextlib import closing
+from typing import TYPE_CHECKING, Annotated
 from urllib.parse import urlsplit
 
 import typer
 from rich.table import Table
 
 from civicloop.cli.common import configured, console
+
+if TYPE_CHECKING:
+    from civicloop.streams.notify.store import NotifyStore
 
 
 def register(app: typer.Typer) -> None:
@@ -33,6 +37,13 @@ def notifier() -> None:
     run(configured())
 
 
+def _notify_store() -> closing[NotifyStore]:
+    """The configured deployment's subscriptions and delivery queues, closed when the ``with`` ends."""
+    from civicloop.streams.notify.store import NotifyStore
+
+    return closing(NotifyStore(configured().notify_db))
+
+
 Url = Annotated[str, typer.Argument(help="Where to POST the events (http or https).")]
 Events = Annotated[
     str,
@@ -46,7 +57,6 @@ Department = Annotated[str | None, typer.Option("--department", help="Only cases
 def add(url: Url, events: Events = "*", department: Department = None) -> None:
     """Subscribe URL; prints the signing secret, which is shown this once."""
     from civicloop.schemas.events import EVENT_TYPES
-    from civicloop.streams.notify.store import NotifyStore
 
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -58,24 +68,16 @@ def add(url: Url, events: Events = "*", department: Department = None) -> None:
             f"--events {events!r}: {', '.join(unknown) or 'none given'} is not an event type; "
             f"use * or some of {', '.join(sorted(EVENT_TYPES))}"
         )
-    store = NotifyStore(configured().notify_db)
-    try:
+    with _notify_store() as store:
         sub = store.subscribe(url, ("*",) if "*" in names else names, department)
-    finally:
-        store.close()
     console.print(f"subscription {sub.sub_id}: {url}", highlight=False, soft_wrap=True)
     console.print(f"secret (shown once): {sub.secret}", highlight=False, soft_wrap=True)
 
 
 def list_subscriptions() -> None:
     """Every live subscription with its queue: pending, failed, delivered."""
-    from civicloop.streams.notify.store import NotifyStore
-
-    store = NotifyStore(configured().notify_db)
-    try:
+    with _notify_store() as store:
         subscriptions, states = store.subscriptions(), {s.target: s for s in store.targets()}
-    finally:
-        store.close()
     table = Table(title="webhook subscriptions")
     for column in ("id", "url", "events", "department", "pending", "failed", "delivered"):
         table.add_column(column, overflow="fold")
@@ -90,13 +92,8 @@ def list_subscriptions() -> None:
 
 def remove(sub_id: Annotated[str, typer.Argument(help="The subscription's id.")]) -> None:
     """Stop delivering to a subscription (what it was still owed is dropped)."""
-    from civicloop.streams.notify.store import NotifyStore
-
-    store = NotifyStore(configured().notify_db)
-    try:
+    with _notify_store() as store:
         removed = store.unsubscribe(sub_id)
-    finally:
-        store.close()
     if not removed:
         raise ValueError(f"no live subscription {sub_id!r} (see `civicloop webhook list`)")
     console.print(f"removed {sub_id}")
@@ -104,13 +101,8 @@ def remove(sub_id: Annotated[str, typer.Argument(help="The subscription's id.")]
 
 def failures() -> None:
     """Deliveries that kept failing (webhooks and reporter messages), oldest first."""
-    from civicloop.streams.notify.store import NotifyStore
-
-    store = NotifyStore(configured().notify_db)
-    try:
+    with _notify_store() as store:
         rows = store.failures()
-    finally:
-        store.close()
     table = Table(title=f"failed deliveries ({len(rows)})")
     for column in ("target", "case", "event id", "attempts", "last error"):
         table.add_column(column, overflow="fold")
@@ -125,12 +117,9 @@ def retry(
     ] = None,
 ) -> None:
     """Put failed deliveries back in their queues, to be sent again in their original order."""
-    from civicloop.streams.notify.store import WEBHOOK, NotifyStore
+    from civicloop.streams.notify.store import WEBHOOK
 
-    store = NotifyStore(configured().notify_db)
-    try:
+    with _notify_store() as store:
         name = WEBHOOK + target if target and target.startswith("wh") else target
         count = store.retry(name)
-    finally:
-        store.close()
     console.print(f"{count} deliver{'y' if count == 1 else 'ies'} queued again")
