@@ -28,8 +28,9 @@ from civicloop.api.keys import ApiKey
 from civicloop.api.projected import NothingProjected
 from civicloop.api.requests_common import moment
 from civicloop.privacy import unseal
-from civicloop.projections.metrics import cases, closed_loop, reports
+from civicloop.projections.metrics import closed_loop, reports
 from civicloop.projections.metrics.scope import Scope
+from civicloop.projections.read_model import cases
 from civicloop.schemas.event import Event
 
 router = APIRouter(prefix="/api/v1", tags=["reads"])
@@ -160,7 +161,7 @@ def _reader(request: Request) -> tuple[Backend, ApiKey]:
 
 
 def _case(api: Backend, case_id: str) -> dict[str, Any] | None:
-    """The dashboard's case read (``projections/metrics/cases.py``), with the deadlines in force
+    """The dashboard's case read (``projections/read_model/cases.py``), with the deadlines in force
     and, kept aside for the contact, the case's report."""
     p = api.projections
     try:

@@ -38,8 +38,8 @@ from civicloop.projections.fold.clock import seconds
 from civicloop.projections.fold.guards import IllegalTransition
 from civicloop.projections.fold.lifecycle import fold
 from civicloop.projections.fold.policy import deadlines_for, default_policy
+from civicloop.projections.read_model import cases
 from civicloop.projections.signals.nearby import nearby
-from civicloop.projections.tables.schema import SIGNALS
 
 router = APIRouter(prefix="/api/v1", tags=["console"])
 #: the map's drawing box (an SVG viewBox of this width and height)
@@ -220,17 +220,8 @@ def _map(api: Backend, state: CaseState) -> dict[str, Any] | None:
 def _signals(api: Backend, state: CaseState) -> list[dict[str, Any]]:
     """Signals (surges, recurring problems) that name the case's district or grid cell."""
     places = [place for place in (state.district, state.grid_id) if place]
-    if not places:
-        return []
     p = api.projections
     try:
-        rows = p.query(
-            "SELECT occurred_at, type, level, category, place, observed, threshold "
-            f"FROM {p.database}.{SIGNALS} FINAL WHERE place IN %(places)s "
-            "ORDER BY occurred_at DESC, event_id LIMIT 20",
-            {"places": places},
-        )
+        return cases.signals_at(p.query, p.database, places)
     except NothingProjected:
         return []
-    names = ("occurred_at", "type", "level", "category", "place", "observed", "threshold")
-    return [dict(zip(names, row, strict=True)) for row in rows]

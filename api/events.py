@@ -23,8 +23,7 @@ from civicloop.api.backend import Backend, backend
 from civicloop.api.errors import bad_request, not_found, shorten
 from civicloop.api.projected import NothingProjected
 from civicloop.projections.fold.casestate import CaseState
-from civicloop.projections.state_store import read_known
-from civicloop.projections.tables.schema import CASE_STATE, DEAD_LETTERS, EVENT_LOG
+from civicloop.projections.read_model import cases, events
 from civicloop.schemas.event import Event
 from civicloop.schemas.ids import id_problem
 from civicloop.streams.producer import Delivered
@@ -128,14 +127,13 @@ async def outcome(api: Backend, event: Event, delivered: Delivered | None, timeo
 
 def load_state(api: Backend, case_id: str) -> CaseState | None:
     """The case as projected now (None: not reported, or not projected yet)."""
-    known = read_known(api.projections.query, api.projections.table(CASE_STATE), [case_id]).get(case_id)
-    return known.state if known else None
+    return cases.folded(api.projections.query, api.projections.database, case_id)
 
 
 def projected_case(api: Backend, case_id: str) -> dict[str, Any] | None:
     """The case as projected now, as the handling answers show it."""
     state = load_state(api, case_id)
-    return case_view(state) if state else None
+    return case_view(state) if state is not None else None
 
 
 def case_view(state: CaseState) -> dict[str, Any]:
@@ -155,15 +153,13 @@ def _settled(api: Backend, event: Outcome) -> Outcome:
     """``event`` (covered by the marker) dead-lettered, if a dead letter sits at its offset."""
     p = api.projections
     try:
-        dead = p.query(
-            f"SELECT reason, detail FROM {p.table(DEAD_LETTERS)} "
-            "WHERE topic = %(topic)s AND partition = %(partition)s AND offset = %(offset)s LIMIT 1",
-            {"topic": api.config.events_topic, "partition": event.partition, "offset": event.offset},
+        dead = events.dead_letter_at(
+            p.query, p.database, api.config.events_topic, event.partition, event.offset
         )
     except NothingProjected:
-        dead = []
-    if dead:
-        reason, detail = str(dead[0][0]), str(dead[0][1])
+        dead = None
+    if dead is not None:
+        reason, detail = dead.reason, dead.detail
         return Outcome(
             DEAD_LETTERED,
             event.event_id,
@@ -187,35 +183,23 @@ def _with_case(api: Backend, event: Outcome) -> Outcome:
 def _find(api: Backend, event_id: str, case_id: str | None) -> Outcome | None:
     """Where the projections hold ``event_id``: in the event log (projected, or about to be)
     or among the dead letters; None when in neither."""
-    p = api.projections
-    params = {"event_id": event_id, "case_id": case_id or "", "topic": api.config.events_topic}
-    of_case = " AND case_id = %(case_id)s" if case_id else ""
+    p, topic = api.projections, api.config.events_topic
     try:
-        logged = p.query(
-            f"SELECT case_id, type, partition, offset FROM {p.table(EVENT_LOG)} "
-            f"WHERE event_id = %(event_id)s{of_case} AND topic = %(topic)s ORDER BY offset LIMIT 1",
-            params,
-        )
-        if logged:
-            cid, kind, partition, offset = logged[0]
-            return Outcome(PROJECTED, event_id, str(cid), str(kind), int(partition), int(offset))
-        dead = p.query(
-            f"SELECT case_id, event_type, partition, offset, reason, detail FROM {p.table(DEAD_LETTERS)} "
-            f"WHERE event_id = %(event_id)s{of_case} AND topic = %(topic)s ORDER BY offset DESC LIMIT 1",
-            params,
-        )
+        logged = events.logged(p.query, p.database, topic, event_id, case_id)
+        if logged is not None:
+            return Outcome(PROJECTED, event_id, logged.case_id, logged.type, logged.partition, logged.offset)
+        dead = events.dead_letter_of(p.query, p.database, topic, event_id, case_id)
     except NothingProjected:
         return None
-    if not dead:
+    if dead is None:
         return None
-    cid, kind, partition, offset, reason, detail = dead[0]
     return Outcome(
         DEAD_LETTERED,
         event_id,
-        str(cid),
-        str(kind),
-        int(partition),
-        int(offset),
-        str(reason).removeprefix("illegal:"),
-        str(detail),
+        dead.case_id,
+        dead.event_type,
+        dead.partition,
+        dead.offset,
+        dead.reason.removeprefix("illegal:"),
+        dead.detail,
     )

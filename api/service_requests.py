@@ -12,34 +12,15 @@ marks private: its ``description`` and ``media_url`` are empty. No read carries 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from civicloop.api.catalogue import Catalogue
 from civicloop.api.projected import NothingProjected, Projections
-from civicloop.projections.store.base import Row
-from civicloop.projections.tables.schema import CASE_LIFECYCLE, EVENT_LOG
-from civicloop.schemas.codec import decode
+from civicloop.projections.read_model import cases, requests
+from civicloop.projections.read_model.requests import CLOSED_STATES
+from civicloop.projections.read_model.requests import Search as Query  # the API's name for it
 from civicloop.schemas.event import Event
 
-CLOSED_STATES = ("CLOSED", "VOIDED")
-_COLUMNS = (
-    "case_id",
-    "state",
-    "category",
-    "lead_department",
-    "reported_at",
-    "updated_at",
-    "closed_at",
-    "voided_at",
-    "due_at",
-    "lat",
-    "lon",
-    "closure_reason",
-    "void_reason",
-    "duplicate_of",
-)
 #: status_notes per lifecycle state ({lead} is the lead department)
 NOTES = {
     "REPORTED": "Received; waiting to be registered.",
@@ -60,81 +41,27 @@ _VOID_NOTES = {
 }
 
 
-@dataclass(frozen=True)
-class Query:
-    """A GET requests search: ``ids`` override every other filter (as the spec says)."""
-
-    start: datetime
-    end: datetime
-    categories: tuple[str, ...] | None = None  # None: every service
-    statuses: tuple[str, ...] = ("open", "closed")
-    page: int = 1
-    page_size: int = 1000
-    ids: tuple[str, ...] | None = None
-
-
 def search(
     projections: Projections, query: Query, catalogue: Catalogue, public: bool = False
 ) -> list[dict[str, Any]]:
     """The service requests matching ``query``, newest first, one page (as a public read
     shows them when ``public``)."""
-    where, params = _where(query)
-    sql = (
-        f"SELECT {', '.join(_COLUMNS)} FROM {projections.table(CASE_LIFECYCLE)} FINAL "
-        f"WHERE {' AND '.join(where)} ORDER BY reported_at DESC, case_id "
-        "LIMIT %(offset)s, %(limit)s"  # 18.16 reads the offset, count form
-    )
-    params |= {"offset": (query.page - 1) * query.page_size, "limit": query.page_size}
+    p = projections
     try:
-        rows = projections.query(sql, params)
-        reports = _reports(projections, [str(row[0]) for row in rows])
+        rows = requests.found(p.query, p.database, query)
+        reports = cases.reports(p.query, p.database, [str(row["case_id"]) for row in rows])
     except NothingProjected:
         return []
-    return [
-        record(dict(zip(_COLUMNS, row, strict=True)), reports.get(str(row[0])), catalogue, public)
-        for row in rows
-    ]
+    return [record(row, reports.get(str(row["case_id"])), catalogue, public) for row in rows]
 
 
 def unknown_categories(projections: Projections, categories: tuple[str, ...]) -> list[str]:
     """Those of ``categories`` that no projected case has."""
     try:
-        rows = projections.query(
-            f"SELECT DISTINCT category FROM {projections.table(CASE_LIFECYCLE)} FINAL "
-            "WHERE category IN %(categories)s",
-            {"categories": categories},
-        )
+        seen = requests.categories_with_cases(projections.query, projections.database, categories)
     except NothingProjected:
-        rows = []
-    seen = {str(row[0]) for row in rows}
+        seen = set()
     return [c for c in categories if c not in seen]
-
-
-def _where(query: Query) -> tuple[list[str], dict[str, Any]]:
-    if query.ids is not None:
-        return ["case_id IN %(ids)s"], {"ids": query.ids}
-    where = ["reported_at >= %(start)s", "reported_at <= %(end)s"]
-    params: dict[str, Any] = {"start": query.start, "end": query.end, "closed": CLOSED_STATES}
-    if query.categories is not None:
-        where.append("category IN %(categories)s")
-        params["categories"] = query.categories
-    if set(query.statuses) == {"open"}:
-        where.append("state NOT IN %(closed)s")
-    elif set(query.statuses) == {"closed"}:
-        where.append("state IN %(closed)s")
-    return where, params
-
-
-def _reports(projections: Projections, case_ids: list[str]) -> dict[str, Event]:
-    """Each case's CaseReported, decoded from the event log (payload as hex: it is binary)."""
-    if not case_ids:
-        return {}
-    rows: list[Row] = projections.query(
-        f"SELECT case_id, hex(payload) FROM {projections.table(EVENT_LOG)} FINAL "
-        "WHERE case_id IN %(ids)s AND type = 'CaseReported'",
-        {"ids": tuple(case_ids)},
-    )
-    return {str(case_id): decode(bytes.fromhex(str(payload))) for case_id, payload in rows}
 
 
 def record(

@@ -11,9 +11,8 @@ its own queues; intake keys see nothing here. Answers carry an ``ETag`` (the pro
 progress marker, the minute and the question), so a console polling with ``If-None-Match``
 gets ``304`` until something new is projected.
 
-Every value the caller gives reaches SQL as a bound parameter (``%(name)s``,
-``projections/store/base.bind``); the SQL runs on chDB and on ClickHouse 18.16 alike
-(no tuple comparison, no ``LIKE`` patterns: ``positionCaseInsensitiveUTF8`` on the report).
+The queues, the search and their SQL are the read model's (``projections/read_model/worklist.py``);
+this module is their HTTP side: keys and roles, cursors, ETags and CSV.
 """
 
 from __future__ import annotations
@@ -23,10 +22,8 @@ import csv
 import hashlib
 import io
 import json
-import math
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
@@ -40,10 +37,7 @@ from civicloop.api.errors import bad_request, forbidden
 from civicloop.api.keys import ApiKey
 from civicloop.api.projected import NothingProjected
 from civicloop.api.requests_common import moment
-from civicloop.projections.signals.nearby import LIMIT as NEARBY_LIMIT
-from civicloop.projections.signals.nearby import M_PER_DEG_LAT, RADIUS_M
-from civicloop.projections.store.base import Row
-from civicloop.projections.tables.schema import CASE_LIFECYCLE, CASE_TASKS, EVENT_LOG
+from civicloop.projections.read_model.worklist import QUEUES, Listing, Queue, page, suggest
 
 router = APIRouter(prefix="/api/v1", tags=["console"])
 
@@ -51,69 +45,6 @@ router = APIRouter(prefix="/api/v1", tags=["console"])
 MAX_PAGE, PAGE = 500, 50
 #: rows per store query while a CSV export pages through the whole list
 CSV_PAGE = 2000
-#: a deadline that is not set sorts after every real one
-NO_DEADLINE = 4294967295
-OPEN_STATES = (
-    "REPORTED",
-    "REGISTERED",
-    "DISPATCHED",
-    "IN_PROGRESS",
-    "RETURNED",
-    "DISPOSED",
-    "CHECKED",
-    "REOPENED",
-)
-LIVE_TASK = ("dispatched", "accepted")
-
-
-@dataclass(frozen=True)
-class Queue:
-    """A work queue: the roles that see it, what it reads (cases or one department's tasks),
-    its condition, what ``sort=deadline`` orders it by (the deadline that matters there, or the
-    report's time where nothing is due yet), and whether rows carry duplicate suggestions.
-    A row's ``deadline`` is the case's (``due_at``), or for a task row the task's: ``accept_by``
-    while it waits to be accepted, ``dispose_by`` after."""
-
-    name: str
-    roles: tuple[str, ...]
-    tasks: bool
-    where: str
-    deadline: str
-    nearby: bool = False
-
-
-_OPEN = "state IN %(open_states)s"
-QUEUES: dict[str, Queue] = {
-    q.name: q
-    for q in (
-        Queue("to_register", ("dispatcher", "supervisor"), False, "state = 'REPORTED'", "reported_at", True),
-        Queue(
-            "to_dispatch",
-            ("dispatcher", "supervisor"),
-            False,
-            "state IN ('REGISTERED', 'RETURNED', 'REOPENED')",
-            "reported_at",
-        ),
-        Queue("to_accept", ("department",), True, "status = 'dispatched'", "accept_by"),
-        Queue("in_progress", ("department",), True, "status = 'accepted'", "dispose_by"),
-        Queue(
-            "due_soon",
-            ("department",),
-            True,
-            "status IN %(live)s AND dispose_by >= %(now)s AND dispose_by < %(day)s",
-            "dispose_by",
-        ),
-        Queue(
-            "task_overdue", ("department",), True, "status IN %(live)s AND dispose_by < %(now)s", "dispose_by"
-        ),
-        Queue("returned", ("department",), True, "status = 'returned'", "returned_at"),
-        Queue("to_check", ("supervisor",), False, "state = 'DISPOSED'", "due_at"),
-        Queue("overdue", ("supervisor", "dispatcher"), False, f"{_OPEN} AND due_at < %(now)s", "due_at"),
-        Queue("escalated", ("supervisor",), False, f"{_OPEN} AND escalations > 0", "due_at"),
-        Queue("reopened", ("supervisor", "dispatcher"), False, "state = 'REOPENED'", "reported_at"),
-        Queue("to_close", ("supervisor", "dispatcher"), False, "state = 'CHECKED'", "due_at"),
-    )
-}
 #: the queues each role works; an analyst reads the case queues (and takes no action)
 ROLE_QUEUES = {
     role: [q.name for q in QUEUES.values() if role in q.roles]
@@ -136,44 +67,7 @@ COLUMNS = (
     "lat",
     "lon",
 )
-#: the search's filters: parameter → the column it matches in case_lifecycle
-FILTERS = {
-    "category": "category",
-    "district": "district",
-    "grid": "grid_id",
-    "status": "state",
-    "channel": "channel",
-}
 Text = Annotated[str | None, Query(max_length=200)]
-
-
-@dataclass(frozen=True)
-class Listing:
-    """What one list asks: a queue or a search, its filters, sort and page."""
-
-    queue: Queue | None
-    filters: dict[str, str]
-    text: str | None
-    department: str | None  # the department's cases only (a department key: always its own)
-    start: datetime | None
-    end: datetime | None
-    sort: str
-    now: datetime
-
-    def key_column(self) -> str:
-        """The sort key as one UInt32 (a missing deadline last)."""
-        if self.sort == "age":
-            return (
-                "toUInt32(reported_at)"
-                if self.queue is None or not self.queue.tasks
-                else "toUInt32(dispatched_at)"
-            )
-        column = self.queue.deadline if self.queue else "due_at"
-        return f"ifNull(toUInt32({column}), {NO_DEADLINE})"
-
-
-def _cursor(key: int, case_id: str, task_id: str) -> str:
-    return base64.urlsafe_b64encode(json.dumps([key, case_id, task_id]).encode()).decode().rstrip("=")
 
 
 def _uncursor(text: str) -> tuple[int, str, str]:
@@ -184,187 +78,6 @@ def _uncursor(text: str) -> tuple[int, str, str]:
     except (ValueError, TypeError):
         pass
     raise bad_request(f"after {text[:40]!r} is not a cursor this list gave (take it from `next`)", "after")
-
-
-def _where(listing: Listing, params: dict[str, Any], tasks: bool) -> list[str]:
-    """The conditions of the list, on case_lifecycle (or case_tasks for a task queue)."""
-    where = []
-    for name, value in listing.filters.items():
-        if tasks and name == "status":  # a task queue is its tasks' status already
-            continue
-        params[name] = value
-        where.append(f"{FILTERS[name]} = %({name})s")
-    if listing.start is not None:
-        params["start"] = listing.start
-        where.append(f"{'dispatched_at' if tasks else 'reported_at'} >= %(start)s")
-    if listing.end is not None:
-        params["end"] = listing.end
-        where.append(f"{'dispatched_at' if tasks else 'reported_at'} < %(end)s")
-    if listing.text:
-        params["text"] = listing.text
-        where.append(
-            f"(case_id = %(text)s OR case_id IN (SELECT case_id FROM {{db}}.{EVENT_LOG} "
-            "WHERE type = 'CaseReported' AND positionCaseInsensitiveUTF8(payload, %(text)s) > 0))"
-        )
-    if listing.department:
-        params["department"] = listing.department
-        where.append(
-            "department = %(department)s"
-            if tasks
-            else f"case_id IN (SELECT case_id FROM {{db}}.{CASE_TASKS} WHERE department = %(department)s)"
-        )
-    if listing.queue is not None:
-        where.append(listing.queue.where)
-    return where
-
-
-def page(
-    query: Any, db: str, listing: Listing, limit: int, after: tuple[int, str, str] | None
-) -> tuple[list[dict[str, Any]], str | None]:
-    """One page of the list after ``after``, and the cursor of the next page (None: the last)."""
-    tasks = listing.queue is not None and listing.queue.tasks
-    params: dict[str, Any] = {
-        "open_states": OPEN_STATES,
-        "live": LIVE_TASK,
-        "now": listing.now,
-        "day": listing.now + timedelta(days=1),
-        "limit": limit + 1,
-    }
-    where = _where(listing, params, tasks)
-    key = listing.key_column()
-    if after is not None:
-        params["after_key"], params["after_case"], params["after_task"] = after
-        tie = "(case_id > %(after_case)s OR (case_id = %(after_case)s AND task_id > %(after_task)s))"
-        where.append(
-            f"({key} > %(after_key)s OR ({key} = %(after_key)s AND "
-            + (tie if tasks else "case_id > %(after_case)s")
-            + "))"
-        )
-    condition = " AND ".join(where) or "1"
-    if tasks:
-        sql = (
-            f"SELECT {key} AS k, case_id, task_id, department, status, category, priority, channel, "
-            "district, grid_id, dispatched_at, if(status = 'dispatched', accept_by, dispose_by) "
-            f"FROM {{db}}.{CASE_TASKS} FINAL WHERE {condition} ORDER BY k, case_id, task_id LIMIT %(limit)s"
-        )
-    else:
-        sql = (
-            f"SELECT {key} AS k, case_id, '' AS task_id, lead_department, state, category, priority, "
-            "channel, district, grid_id, reported_at, due_at, lat, lon "
-            f"FROM {{db}}.{CASE_LIFECYCLE} FINAL WHERE {condition} ORDER BY k, case_id LIMIT %(limit)s"
-        )
-    rows = query(sql.replace("{db}", db), params)
-    more = len(rows) > limit
-    rows = rows[:limit]
-    found = [_row(row, tasks) for row in rows]
-    if tasks and found:
-        _case_facts(query, db, found)
-    last = rows[-1] if rows else None
-    cursor = _cursor(int(last[0]), str(last[1]), str(last[2])) if more and last is not None else None
-    return found, cursor
-
-
-def _row(row: Row, tasks: bool) -> dict[str, Any]:
-    if tasks:
-        _, case_id, task_id, department, status, category, priority, channel, district, grid, at, deadline = (
-            row
-        )
-        return {
-            "case_id": case_id,
-            "task_id": task_id,
-            "department": department,
-            "task_status": status,
-            "state": "",
-            "category": category,
-            "priority": priority,
-            "channel": channel,
-            "district": district,
-            "grid_id": grid,
-            "reported_at": None,
-            "dispatched_at": at,
-            "deadline": deadline,
-            "lat": None,
-            "lon": None,
-        }
-    _, case_id, _, department, state, category, priority, channel, district, grid, at, deadline, lat, lon = (
-        row
-    )
-    return {
-        "case_id": case_id,
-        "task_id": "",
-        "department": department,
-        "state": state,
-        "category": category,
-        "priority": priority,
-        "channel": channel,
-        "district": district,
-        "grid_id": grid,
-        "reported_at": at,
-        "deadline": deadline,
-        "lat": lat,
-        "lon": lon,
-    }
-
-
-def _case_facts(query: Any, db: str, rows: list[dict[str, Any]]) -> None:
-    """A task row's case state, report time and place, read for the page's cases only."""
-    ids = sorted({row["case_id"] for row in rows})
-    found = {
-        case_id: (state, reported_at, lat, lon)
-        for case_id, state, reported_at, lat, lon in query(
-            f"SELECT case_id, state, reported_at, lat, lon FROM {db}.{CASE_LIFECYCLE} FINAL "
-            "WHERE case_id IN %(ids)s",
-            {"ids": ids},
-        )
-    }
-    for row in rows:
-        state, reported_at, lat, lon = found.get(row["case_id"], ("", None, None, None))
-        row.update(state=state, reported_at=reported_at, lat=lat, lon=lon)
-
-
-def _suggest(query: Any, db: str, rows: list[dict[str, Any]], now: datetime) -> None:
-    """Duplicate suggestions beside each report waiting to be registered: what ``nearby`` gives
-    (open cases of its category within ``RADIUS_M``, nearest first, at most ``LIMIT``), for the
-    whole page in one query — one ``FINAL`` read of the table, not one per row."""
-    placed = [row for row in rows if row["lat"] is not None and row["lon"] is not None]
-    for row in rows:
-        row["nearby"] = []
-    if not placed:
-        return
-    params: dict[str, Any] = {
-        "now": now,
-        "radius": RADIUS_M,
-        "categories": sorted({r["category"] for r in placed}),
-    }
-    points, boxes = [], []
-    for n, row in enumerate(placed):
-        lat, lon = float(row["lat"]), float(row["lon"])
-        dlat = RADIUS_M / M_PER_DEG_LAT
-        dlon = RADIUS_M / (M_PER_DEG_LAT * max(math.cos(math.radians(lat)), 0.01))
-        params[f"p{n}"] = (row["case_id"], row["category"], lat, lon)
-        params.update(
-            {f"la{n}": lat - dlat, f"lb{n}": lat + dlat, f"oa{n}": lon - dlon, f"ob{n}": lon + dlon}
-        )
-        points.append(f"%(p{n})s")
-        boxes.append(f"(lat BETWEEN %(la{n})s AND %(lb{n})s AND lon BETWEEN %(oa{n})s AND %(ob{n})s)")
-    found = query(
-        "SELECT tupleElement(p, 1) AS for_case, case_id, state, distance FROM ("
-        "SELECT arrayJoin([" + ", ".join(points) + "]) AS p, case_id, state, category, "
-        "greatCircleDistance(assumeNotNull(lon), assumeNotNull(lat), tupleElement(p, 4), tupleElement(p, 3)) "
-        "AS distance FROM ("
-        f"SELECT case_id, state, category, lat, lon FROM {db}.{CASE_LIFECYCLE} FINAL "
-        "WHERE category IN %(categories)s AND reported_at <= %(now)s "
-        "AND (isNull(closed_at) OR closed_at > %(now)s) AND (isNull(voided_at) OR voided_at > %(now)s) "
-        "AND isNotNull(lat) AND isNotNull(lon) AND (" + " OR ".join(boxes) + "))"
-        ") WHERE category = tupleElement(p, 2) AND case_id != tupleElement(p, 1) AND distance <= %(radius)s "
-        "ORDER BY for_case, distance, case_id",
-        params,
-    )
-    by_case = {row["case_id"]: row for row in placed}
-    for for_case, case_id, state, distance in found:
-        suggestions = by_case[for_case]["nearby"]
-        if len(suggestions) < NEARBY_LIMIT:
-            suggestions.append({"case_id": case_id, "distance_m": round(float(distance), 1), "state": state})
 
 
 def reader(request: Request) -> tuple[Backend, ApiKey]:
@@ -467,7 +180,7 @@ def _page(
     try:
         rows, following = page(p.query, p.database, listing, limit, after)
         if listing.queue is not None and listing.queue.nearby:
-            _suggest(p.query, p.database, rows, listing.now)
+            suggest(p.query, p.database, rows, listing.now)
     except NothingProjected:
         return [], None
     return rows, following

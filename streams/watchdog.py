@@ -15,8 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from civicloop.projections.read_model import events, tasks
 from civicloop.projections.store.base import Query
-from civicloop.projections.tables import schema
 from civicloop.schemas.event import Event
 from civicloop.schemas.events import new_event
 
@@ -45,15 +45,8 @@ class Overdue:
 
 def overdue(query: Query, database: str, now: datetime) -> list[Overdue]:
     """Live tasks whose accept-by or dispose-by deadline passed without the next step."""
-    rows = query(
-        f"SELECT case_id, task_id, status, accept_by, dispose_by "
-        f"FROM {database}.{schema.CASE_TASKS} FINAL "
-        "WHERE status IN ('dispatched', 'accepted') "
-        "AND (dispose_by < %(now)s OR (status = 'dispatched' AND accept_by < %(now)s))",
-        {"now": now},
-    )
     found = []
-    for case_id, task_id, status, accept_by, dispose_by in rows:
+    for case_id, task_id, status, accept_by, dispose_by in tasks.past_deadline(query, database, now):
         if status == "dispatched" and accept_by is not None and accept_by < now:
             found.append(Overdue(case_id, task_id, "accept_overdue", accept_by))
         if dispose_by is not None and dispose_by < now:
@@ -66,15 +59,8 @@ def not_yet_escalated(
 ) -> list[Overdue]:
     done: set[str] = set()
     for start in range(0, len(candidates), chunk):
-        ids = tuple(c.event_id for c in candidates[start : start + chunk])
-        done.update(
-            eid
-            for (eid,) in query(
-                f"SELECT event_id FROM {database}.{schema.EVENT_LOG} "
-                "WHERE type = 'CaseEscalated' AND event_id IN %(ids)s",
-                {"ids": ids},
-            )
-        )
+        ids = [c.event_id for c in candidates[start : start + chunk]]
+        done |= events.logged_ids(query, database, "CaseEscalated", ids)
     return [c for c in candidates if c.event_id not in done]
 
 

@@ -25,6 +25,7 @@ from civicloop.config import Config
 from civicloop.privacy import KeyStore, seal
 from civicloop.projections.backend import open_reader
 from civicloop.projections.metrics.closed_loop import metrics
+from civicloop.projections.read_model import cases
 from civicloop.schemas.event import Event
 from civicloop.schemas.events import new_event
 from civicloop.tools import demo_open311, feed
@@ -122,9 +123,9 @@ def run(config: Config, count: int = 300, days: int = 14, timeout: float = 180.0
 
 def _reports_table(config: Config, run_id: str, count: int, timeout: float) -> Table:
     reader = open_reader(config)
-    where = f"FROM {config.database}.case_lifecycle FINAL WHERE case_id LIKE '{run_id}-%'"
+    like = f"{run_id}-%"
     wait_until(
-        lambda: int(reader.query(f"SELECT count() {where}")[0][0]) >= count,
+        lambda: sum(n for *_, n in cases.reports_counted(reader.query, config.database, like)) >= count,
         timeout,
         f"{count} reports in ClickHouse",
         interval=0.5,
@@ -132,11 +133,8 @@ def _reports_table(config: Config, run_id: str, count: int, timeout: float) -> T
     table = Table(title=f"reports by category and channel ({config.database}.case_lifecycle)")
     for name, justify in (("category", "left"), ("channel", "left"), ("reports", "right")):
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
-    rows = reader.query(
-        f"SELECT category, channel, count() AS n {where} "
-        "GROUP BY category, channel ORDER BY n DESC, category, channel"
-    )
+    rows = cases.reports_counted(reader.query, config.database, like)
     for category, channel, n in rows:
         table.add_row(category, channel, str(n))
-    table.add_row("[bold]total[/]", "", f"[bold]{sum(int(r[2]) for r in rows)}[/]")
+    table.add_row("[bold]total[/]", "", f"[bold]{sum(n for *_, n in rows)}[/]")
     return table

@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from civicloop.projections.metrics import cases, closed_loop, reports
+from civicloop.projections.metrics import closed_loop, reports
 from civicloop.projections.metrics.scope import Scope
 from civicloop.projections.metrics.sql import AGE_BUCKETS
+from civicloop.projections.read_model import cases
 from civicloop.projections.signals import listing
 from civicloop.projections.store.base import Query
 

@@ -34,7 +34,7 @@ from civicloop import geography
 from civicloop.api import pages
 from civicloop.api.dashboard import assets, charts, figures
 from civicloop.api.requests_common import utc
-from civicloop.projections.metrics import cases
+from civicloop.projections.read_model import cases
 from civicloop.projections.store.base import Params, Row
 
 

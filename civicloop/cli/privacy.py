@@ -11,7 +11,7 @@ from civicloop import config as config_module
 from civicloop import log
 from civicloop.privacy import KeyStore, unseal
 from civicloop.projections.backend import open_reader
-from civicloop.schemas.codec import decode
+from civicloop.projections.read_model import cases
 
 ReporterRef = Annotated[str, typer.Argument(help="The pseudonymous reporter reference.")]
 CaseId = Annotated[str, typer.Argument(help="The case whose reporter to contact.")]
@@ -40,15 +40,10 @@ def contact_command(case_id: CaseId) -> None:
     """Show the reporter's contact for a case (for the handler calling back), if not erased."""
     log.configure()
     cfg = config_module.load()
-    rows = open_reader(cfg).query(
-        f"SELECT hex(payload) FROM {cfg.database}.event_log FINAL "
-        "WHERE case_id = %(case)s AND type = 'CaseReported'",
-        {"case": case_id},
-    )
-    if not rows:
+    event = cases.reports(open_reader(cfg).query, cfg.database, [case_id]).get(case_id)
+    if event is None:
         Console(stderr=True).print(f"no CaseReported for case {case_id!r}")
         raise typer.Exit(1)
-    event = decode(bytes.fromhex(rows[0][0]))
     ciphertext, key_id = event["contact_ciphertext"], event["contact_key_id"]
     if ciphertext is None or key_id is None:
         Console().print("the report carries no contact")

@@ -8,7 +8,7 @@ API's own read endpoints (``api/worklist.py``) behind a real key store, and each
 timed over HTTP (fastest of ``rounds``). First useful paint of a list is the page, its script
 and style sheet, and the first page of rows: their sum (a browser loads the script and style
 in parallel, so the sum is an upper bound). The ceiling is the store answering the same
-query (``worklist.page`` straight on the store: no HTTP, no key, no JSON).
+query (the read model's ``worklist.page`` straight on the store: no HTTP, no key, no JSON).
 """
 
 from __future__ import annotations
@@ -21,10 +21,11 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from civicloop.api import worklist
+from civicloop.api import worklist as worklist_api
 from civicloop.api.console.router import create_console_router
 from civicloop.api.dashboard.standalone import serving
 from civicloop.api.keys import ApiKeyStore
+from civicloop.projections.read_model import worklist
 from civicloop.projections.store.base import Params, Row, Store
 from civicloop.projections.tables import schema
 from civicloop.tools.bench import synthetic
@@ -80,7 +81,7 @@ def run(cases: int = 1_000_000, backend: Backend = Backend.chdb, rounds: int = 3
             app.state.backend = SimpleNamespace(
                 keys=keys, projections=_Projections(store, db), progress=_Progress()
             )
-            app.include_router(worklist.router)
+            app.include_router(worklist_api.router)
             app.include_router(create_console_router())
             with serving(app, free_port()) as base:
                 figures, rows = _timed(base, department, analyst, store, db, rounds)

@@ -1,5 +1,6 @@
-"""Case-level reads behind the figures: where the cases are (the dashboard's map), the values
-the filters offer, and one case with its timeline from the event log.
+"""Case-level reads: where the cases are (the dashboard's map), the values the filters offer,
+one case with its timeline from the event log, a case's folded state, the reports of cases
+(their ``CaseReported``) and the signals that name a case's places.
 
 The map and the choices read the same rows and filters as the metric queries
 (``Scope``); no figure is computed here.
@@ -7,14 +8,17 @@ The map and the choices read the same rows and filters as the metric queries
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from civicloop.projections.fold.casestate import CaseState
 from civicloop.projections.metrics import sql as q
 from civicloop.projections.metrics.scope import WHOLE, Scope
+from civicloop.projections.state_store import read_known
 from civicloop.projections.store.base import Query
 from civicloop.projections.tables import lifecycle
-from civicloop.projections.tables.schema import CASE_LIFECYCLE, CASE_TASKS, EVENT_LOG
+from civicloop.projections.tables.schema import CASE_LIFECYCLE, CASE_STATE, CASE_TASKS, EVENT_LOG, SIGNALS
 from civicloop.schemas.codec import decode
 from civicloop.schemas.event import Event
 from civicloop.schemas.events import event_to_json
@@ -109,6 +113,52 @@ def case_with_events(run: Query, db: str, case_id: str) -> tuple[dict[str, Any],
     found["tasks"] = [dict(zip(TASKS, task, strict=True)) for task in tasks]
     found["timeline"] = [_public(event_to_json(event)) for event in events]
     return found, events
+
+
+def folded(run: Query, db: str, case_id: str) -> CaseState | None:
+    """The case's folded state as the worker stored it (``case_state``), or None."""
+    known = read_known(run, f"{db}.{CASE_STATE}", [case_id]).get(case_id)
+    return known.state if known else None
+
+
+def reports(run: Query, db: str, case_ids: Sequence[str]) -> dict[str, Event]:
+    """Each case's ``CaseReported``, decoded from the event log (payload as hex: it is
+    binary), for those of ``case_ids`` that have one."""
+    if not case_ids:
+        return {}
+    rows = run(
+        f"SELECT case_id, hex(payload) FROM {db}.{EVENT_LOG} FINAL "
+        "WHERE case_id IN %(ids)s AND type = 'CaseReported'",
+        {"ids": tuple(case_ids)},
+    )
+    return {str(case_id): decode(bytes.fromhex(str(payload))) for case_id, payload in rows}
+
+
+#: what a signal near a case shows, and how many at most (the latest first)
+SIGNAL_COLUMNS = ("occurred_at", "type", "level", "category", "place", "observed", "threshold")
+SIGNALS_SHOWN = 20
+
+
+def signals_at(run: Query, db: str, places: Sequence[str]) -> list[dict[str, Any]]:
+    """The latest signals (surges, recurring problems) that name one of ``places``."""
+    if not places:
+        return []
+    rows = run(
+        f"SELECT {', '.join(SIGNAL_COLUMNS)} FROM {db}.{SIGNALS} FINAL WHERE place IN %(places)s "
+        "ORDER BY occurred_at DESC, event_id LIMIT %(limit)s",
+        {"places": tuple(places), "limit": SIGNALS_SHOWN},
+    )
+    return [dict(zip(SIGNAL_COLUMNS, row, strict=True)) for row in rows]
+
+
+def reports_counted(run: Query, db: str, like: str) -> list[tuple[str, str, int]]:
+    """(category, channel, cases) of the cases whose id is ``LIKE like``, most first."""
+    rows = run(
+        f"SELECT category, channel, count() AS n FROM {db}.{CASE_LIFECYCLE} FINAL "
+        "WHERE case_id LIKE %(like)s GROUP BY category, channel ORDER BY n DESC, category, channel",
+        {"like": like},
+    )
+    return [(str(category), str(channel), int(n)) for category, channel, n in rows]
 
 
 def _public(event: dict[str, Any]) -> dict[str, Any]:
