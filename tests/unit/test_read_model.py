@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from civicloop.projections.read_model import cases, requests, worklist
 from civicloop.projections.tables import schema
 
 REPO = Path(__file__).resolve().parents[2]
@@ -73,3 +74,24 @@ def test_the_check_sees_sql_written_the_ways_the_code_wrote_it() -> None:
     ]
 
     assert all(TABLE.search(" ".join(_texts(ast.parse(code)))) for code in written)
+
+
+def test_every_column_list_of_the_read_model_names_declared_columns() -> None:
+    # given the column lists the read model selects by name, then each names its table's columns
+    lists = {
+        "cases.LIFECYCLE": (cases.LIFECYCLE, schema.CASE_LIFECYCLE),
+        "cases.TASKS": (cases.TASKS, schema.CASE_TASKS),
+        "cases.CHOICES": (tuple(cases.CHOICES.values()), schema.CASE_LIFECYCLE),
+        "cases.SIGNAL_COLUMNS": (cases.SIGNAL_COLUMNS, schema.SIGNALS),
+        "requests.COLUMNS": (requests.COLUMNS, schema.CASE_LIFECYCLE),
+        "worklist.FILTERS": (tuple(worklist.FILTERS.values()), schema.CASE_LIFECYCLE),
+        "worklist deadlines": (tuple(q.deadline for q in worklist.QUEUES.values()), ""),
+    }
+
+    for name, (columns, table) in lists.items():
+        declared = (
+            set(schema.TABLES[table].names)
+            if table
+            else set(schema.TABLES[schema.CASE_LIFECYCLE].names) | set(schema.TABLES[schema.CASE_TASKS].names)
+        )
+        assert set(columns) <= declared, (name, set(columns) - declared)
