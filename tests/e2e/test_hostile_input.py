@@ -18,6 +18,7 @@ import pytest
 from confluent_kafka import Producer
 
 from civicloop.config import Config
+from civicloop.projections.backend import from_url
 from civicloop.projections.store.worker import worker_health
 from civicloop.schemas.event import Event
 from civicloop.streams import settings
@@ -187,7 +188,8 @@ def test_hostile_messages_are_dead_lettered_and_good_events_projected_as_without
 ) -> None:
     # given a deployment fed good and hostile messages, and one fed only the good ones
     def make(name: str) -> Config:
-        url = backend_url if backend_url.startswith("clickhouse") else f"chdb://{tmp_path / name / 'chdb'}"
+        # two workers cannot share one chDB directory (one writer): each deployment gets its own
+        url = f"chdb://{tmp_path / name / 'chdb'}" if from_url(backend_url).one_writer else backend_url
         home = tmp_path / name
         home.mkdir()
         return deployment(
