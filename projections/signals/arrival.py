@@ -66,20 +66,25 @@ def extent(query: Query, database: str, log: CaseLog) -> Extent | None:
     return Extent(min(found[p][0] for p in log.partitions), min(found[p][1] for p in log.partitions))
 
 
+@dataclass(frozen=True)
+class Span:
+    """The windows ``[lo, hi)`` of ``win`` (shifted by the UTC offset ``offset_s``), each closed
+    by the first report at or after its end + ``lateness_s``."""
+
+    win: Window
+    offset_s: int
+    lateness_s: int
+    lo: int
+    hi: int
+
+
 def counted(
-    query: Query,
-    database: str,
-    log: CaseLog,
-    win: Window,
-    offset_s: int,
-    lateness_s: int,
-    lo: int,
-    hi: int,
-    cell: tuple[str, str, str] | None = None,
+    query: Query, database: str, log: CaseLog, span: Span, cell: tuple[str, str, str] | None = None
 ) -> list[tuple[Report, int]]:
-    """(report, window index) of every report of windows [lo, hi) that counts in its window
-    (``cell``: of that (level, category, place) only). Every window must be closed."""
-    ends = closes(query, database, log, win, offset_s, lateness_s, lo, hi)
+    """(report, window index) of every report of the windows of ``span`` that counts in its
+    window (``cell``: of that (level, category, place) only). Every window must be closed."""
+    win, offset_s, lo, hi = span.win, span.offset_s, span.lo, span.hi
+    ends = closes(query, database, log, span)
     found = []
     for report in reports(query, database, log, _start(lo, win, offset_s), _start(hi, win, offset_s), cell):
         b = bucket_of(report.reported_at, win, offset_s)
@@ -89,22 +94,14 @@ def counted(
     return found
 
 
-def closes(
-    query: Query,
-    database: str,
-    log: CaseLog,
-    win: Window,
-    offset_s: int,
-    lateness_s: int,
-    lo: int,
-    hi: int,
-) -> dict[int, dict[int, int]]:
-    """Per partition, per window of [lo, hi) closed in it: the offset of its first report
+def closes(query: Query, database: str, log: CaseLog, span: Span) -> dict[int, dict[int, int]]:
+    """Per partition, per window of ``span`` ([lo, hi)) closed in it: the offset of its first report
     reported at or after the window's end + lateness (reports before it count in the window).
 
     A report at ``t`` closes the windows ``b`` with ``(b + 1) * size - offset + lateness <= t``,
     i.e. those below ``reach = (t - lateness + offset) // size``; a window's close is the least
     offset over the reaches above it (reaches from ``hi`` on are one group: they close all)."""
+    win, offset_s, lateness_s, lo, hi = span.win, span.offset_s, span.lateness_s, span.lo, span.hi
     since = datetime.fromtimestamp((lo + 1) * win.seconds - offset_s + lateness_s, UTC)
     rows = query(
         "SELECT partition, least(intDiv(toInt64(toUInt32(occurred_at)) - %(lateness)s + %(offset)s, "

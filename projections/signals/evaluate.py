@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 
 from civicloop.config import Config
 from civicloop.projections.signals import arrival, raised
-from civicloop.projections.signals.arrival import CaseLog, Report
+from civicloop.projections.signals.arrival import CaseLog, Report, Span
 from civicloop.projections.signals.recurring import RecurringSettings, recurrences
 from civicloop.projections.signals.surge import Cell, SurgeDetector, SurgeSettings
 from civicloop.projections.signals.windows import WINDOWS, Window, bucket_of, bucket_start
@@ -136,7 +136,7 @@ def _recurring(
     steps = _range(DAY, s, first, cutoff, done)
     for lo in steps:
         hi = min(lo + steps.step, steps.stop)
-        on_time = arrival.counted(query, db, log, DAY, offset, s.lateness_s, lo - r.days, hi)
+        on_time = arrival.counted(query, db, log, Span(DAY, offset, s.lateness_s, lo - r.days, hi))
         daily: dict[tuple[tuple[str, str], int], int] = defaultdict(int)
         listed: dict[tuple[str, str], list[tuple[Report, int]]] = defaultdict(list)
         for report, b in on_time:  # earliest first
@@ -159,17 +159,8 @@ class _CountSource:
         self.query, self.database, self.log, self.win, self.s = query, database, log, win, s
 
     def __call__(self, lo: int, hi: int, cell: Cell | None) -> dict[tuple[Cell, int], int]:
-        on_time = arrival.counted(
-            self.query,
-            self.database,
-            self.log,
-            self.win,
-            self.s.utc_offset_s,
-            self.s.lateness_s,
-            lo,
-            hi,
-            cell,
-        )
+        span = Span(self.win, self.s.utc_offset_s, self.s.lateness_s, lo, hi)
+        on_time = arrival.counted(self.query, self.database, self.log, span, cell)
         found: dict[tuple[Cell, int], int] = defaultdict(int)
         for report, b in on_time:
             for level, place in arrival.places(report, (cell[0],) if cell else LEVELS):
