@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 CODE   := civicloop schemas streams projections api tools
 
-.PHONY: help check venv system-deps clickhouse-server chromium wrk kafka-jars zookeeper-jars demo test test-unit lint bench clean
+.PHONY: help check venv compiled system-deps clickhouse-server chromium wrk kafka-jars zookeeper-jars demo test test-unit lint bench clean
 
 help:
 	@echo "make demo   - reports through a real Kafka broker and Faust worker into ClickHouse (chDB)"
@@ -17,13 +17,23 @@ help:
 	@echo "make lint   - ruff check, ruff format --check, mypy"
 	@echo "make bench  - the benchmarks of docs/BENCHMARKS.md"
 
-venv: $(STAMP)
+venv: $(STAMP) compiled
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "civicloop needs Python 3.11: set PYTHON=python3.11")'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]'
 	touch $@
+
+# The per-event path compiled with mypyc into build/compiled (civicloop/compiled.py lists the
+# modules; the sources stay as they are). Rebuilt when a source may have changed; a failed build
+# leaves the pure Python running (`civicloop status` says which) and fails the equivalence test.
+COMPILED_FROM := $(wildcard schemas/*.py projections/fold/*.py projections/tables/*.py) civicloop/compiled.py
+compiled: build/compiled/manifest.json
+
+build/compiled/manifest.json: $(STAMP) $(COMPILED_FROM)
+	$(BIN)/python -c "from civicloop.compiled import build; build()" \
+		|| echo "mypyc could not build the compiled modules: the pure Python runs (see above)"
 
 system-deps:
 	@command -v java >/dev/null || { echo "Java 17+ is missing: apt-get install openjdk-17-jre-headless"; exit 1; }

@@ -387,6 +387,14 @@ class Config:
         "the writing process itself.",
         _processes,
     )
+    compiled: str = setting(
+        "CIVICLOOP_COMPILED",
+        "auto",
+        "The per-event path (fold, contract check, rows) as built by mypyc (make compiled): auto "
+        "runs the build when it matches the sources, else the pure Python; 1 insists on the build; "
+        "0 runs the pure Python (docs/DESIGN.md §8). Read once, when a process starts.",
+        _choice("auto", "1", "0"),
+    )
     notify_db_file: Path = setting(
         "CIVICLOOP_NOTIFY_DB",
         "var/notify/notify.sqlite",
@@ -533,6 +541,11 @@ def load() -> Config:
         if declared.under_home and values[name] is not None:
             values[name] = home / values[name]
     return Config(**values)
+
+
+def value(name: str) -> Any:
+    """The value of the one setting of Config field ``name`` (what ``load`` would give it)."""
+    return _read(dict(SETTINGS)[name])
 
 
 def _read(declared: Setting) -> Any:

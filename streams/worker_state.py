@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import civicloop
 from civicloop import localauth, log
 from civicloop.config import Config
 from civicloop.projections import backend
@@ -202,4 +203,6 @@ class WorkerState:
                 "signals_raised": c.signals_raised,
                 "signal_sweeps": c.signal_sweeps,
                 "uptime_s": round(time.time() - c.started_at, 1),
+                # the fold, contract check and rows: mypyc's build or the sources (civicloop/compiled.py)
+                "per_event_path": civicloop.CHOSEN.describe(),
             }

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
+import civicloop
 from civicloop import config as config_module
 from civicloop.cli.common import configured, console, err
 
@@ -80,6 +81,9 @@ def _print_status(cfg: config_module.Config) -> None:
         table.add_row(part.name, _coloured(part.state), part.detail)
     cluster = f" cluster={cfg.clickhouse_cluster}" if cfg.clickhouse_cluster else ""
     table.add_row("clickhouse", "", cfg.clickhouse_url + cluster)
+    # What a process started from here runs (the worker's health says what it runs itself).
+    chosen = civicloop.CHOSEN
+    table.add_row("per-event path", "compiled" if chosen.compiled else "pure Python", chosen.why)
     console.print(table)
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from functools import cached_property, lru_cache
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 MAX_DAYS = 3700  # ~10 years: a calendar with no working day must fail, not loop
@@ -43,10 +43,13 @@ class Calendar:
     def local_day(self, moment: datetime) -> date:
         return moment.astimezone(ZoneInfo(self.tz)).date()
 
-    @cached_property
-    def office(self) -> _Office:
-        """This calendar's running totals of office seconds (built as days are asked for)."""
-        return _Office(self)
+
+@lru_cache(maxsize=64)
+def office(cal: Calendar) -> _Office:
+    """``cal``'s running totals of office seconds (built as days are asked for). A cache beside
+    the class, not a ``cached_property``: compiled (civicloop/compiled.py), a calendar has no
+    ``__dict__`` to keep one in, and mypyc would recompute it on every read."""
+    return _Office(cal)
 
 
 @lru_cache(maxsize=65536)
@@ -93,11 +96,11 @@ def working_seconds_between(a: datetime, b: datetime, cal: Calendar) -> int:
 
 def working_seconds(a: int, b: int, cal: Calendar) -> int:
     """``working_seconds_between`` for whole seconds since the epoch: office seconds in [a, b)."""
-    office = cal.office
+    totals = office(cal)
     # Both days known before either total is read: learning an earlier day re-bases every
     # total, so a total read before that would not be comparable with one read after.
-    office.cover(a, b)
-    return office.before(b) - office.before(a)
+    totals.cover(a, b)
+    return totals.before(b) - totals.before(a)
 
 
 DAY = 86400

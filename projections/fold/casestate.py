@@ -22,12 +22,17 @@ from hashlib import blake2b
 from typing import Any
 
 import orjson
+from mypy_extensions import mypyc_attr
 
 FORMAT = 2  # bump when the serialised shape changes incompatibly
 READABLE = (1, FORMAT)  # 1: no body digests (read as unknown)
 UNKNOWN_BODY = 0  # the body digest of an event folded before the digests were kept
 
 
+# Plain Python classes even where this module is compiled (civicloop/compiled.py): the fold
+# clones a case per event, and a compiled dataclass builds its instances through the generated
+# (interpreted) __init__ with every attribute set through a descriptor, 2-3x slower.
+@mypyc_attr(native_class=False)
 @dataclass(slots=True)
 class TaskState:
     task_id: str
@@ -54,6 +59,7 @@ class TaskState:
         return self.status in ("dispatched", "accepted")
 
 
+@mypyc_attr(native_class=False)
 @dataclass(slots=True)
 class CaseState:
     case_id: str
