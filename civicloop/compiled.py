@@ -46,6 +46,7 @@ MODULES: tuple[str, ...] = (
     "civicloop.projections.fold.lifecycle",
     "civicloop.projections.fold.calendar",
     # the rows
+    "civicloop.projections.tables.lifecycle",
     "civicloop.projections.tables.rows",
     "civicloop.projections.tables.periods",
     "civicloop.projections.tables.event_log",
