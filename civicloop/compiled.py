@@ -28,7 +28,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-#: the compiled modules: every one a profile of the fold showed per-event time in
+#: the compiled modules (all in the folders installed as civicloop's sub-packages): each one a
+#: profile of the fold showed per-event time in
 MODULES: tuple[str, ...] = (
     # the contract check of every decoded event (the codec itself is fastavro's C)
     "civicloop.schemas.event",
@@ -173,10 +174,10 @@ _FOLDERS = ("schemas", "streams", "projections", "api", "tools")
 
 
 def _source(module: str) -> Path:
-    """The source file of ``module`` in the repository (civicloop.projections.x: projections/x.py)."""
-    parts = module.split(".")[1:]
-    folder = parts[0] if parts[0] in _FOLDERS and len(parts) > 1 else "civicloop"
-    return ROOT.joinpath(folder, *parts[1:] if folder != "civicloop" else parts).with_suffix(".py")
+    """The source of ``module``, one of the folders installed as sub-packages of civicloop
+    (pyproject.toml): civicloop.projections.fold.x is projections/fold/x.py."""
+    _, *parts = module.split(".")
+    return ROOT.joinpath(*parts).with_suffix(".py")
 
 
 def _link_tree(tree: Path) -> None:
