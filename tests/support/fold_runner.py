@@ -10,6 +10,7 @@ the states of each batch remembered for the next (as after its write).
 from __future__ import annotations
 
 import pickle
+import re
 import sys
 import traceback
 from datetime import UTC, datetime
@@ -53,12 +54,15 @@ def _rows(table: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _dead_letter(row: dict[str, Any]) -> dict[str, Any]:
-    """A dead letter's row but the moment it was made (``seen_at``: now); an ``internal:`` one
-    (a bug) keeps its traceback's last line only, as its frames name the compiled or the source
-    files."""
+    """A dead letter's row but the moment it was made (``seen_at``: now) and the addresses of
+    objects; an ``internal:`` one (a bug) keeps its traceback's last line only, as its frames
+    name the compiled or the source files."""
     del row["seen_at"]
     if row["reason"].startswith("internal:"):
         row["detail"] = row["detail"].strip().splitlines()[-1]
+    # An object's address in a message (fastavro's names the buffer it read past the end of)
+    # differs from one process to the next, compiled or not.
+    row["detail"] = re.sub(r" at 0x[0-9a-f]+", " at 0x…", row["detail"])
     return row
 
 
