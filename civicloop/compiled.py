@@ -36,7 +36,6 @@ MODULES: tuple[str, ...] = (
     "civicloop.schemas.ids",
     "civicloop.schemas.rules",
     "civicloop.schemas.limits",
-    "civicloop.schemas.events",
     # the fold
     "civicloop.projections.fold.states",
     "civicloop.projections.fold.clock",
