@@ -50,6 +50,21 @@ SLOW_TESTS = {
     "test_forged_copies_are_dead_lettered_and_change_nothing_in_fold_processes_and_the_replay",
 }
 
+# The parallel fold (docs/DESIGN.md §8: fold processes spawned beside the writing process, two
+# whatever the machine's cores) is what a deployment of these tests runs with: the end-to-end
+# tests of kill -9, redelivery, replay, catch-up, hostile input and shutdown, the cluster and the
+# benchmarks that report the fold processes (the `config` fixture's tests say so with
+# `@pytest.mark.parallel_fold("why")`; the others pass `fold_processes=PARALLEL_FOLD`). Every
+# other test folds in the writing process: each fold process costs a worker start about a second
+# of CPU, and the parallel path's equivalence to one process is test_parallel_projector's.
+PARALLEL_FOLD = 2
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "parallel_fold(why): an end-to-end deployment that folds in fold processes (PARALLEL_FOLD)"
+    )
+
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark what `make check` leaves to `make test`, whatever the layer: every test that needs a
@@ -86,9 +101,9 @@ def make_config(home: Path, **overrides: object) -> Config:
         "worker_web_port": free_port(count=4),  # one port per worker index
         "api_port": free_port(),
         "keystore": home / "var" / "keys.sqlite",
-        # Two fold processes whatever the machine's cores: the crash, redelivery and replay
-        # tests cover the parallel path (docs/DESIGN.md §8); component tests cover one process.
-        "fold_processes": 2,
+        # One fold process (the writing process folds): see PARALLEL_FOLD for the tests whose
+        # property is the parallel fold; a worker of any other test spawns no fold processes.
+        "fold_processes": 1,
     }
     values.update(overrides)
     return Config(**values)  # type: ignore[arg-type]

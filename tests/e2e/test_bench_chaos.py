@@ -14,7 +14,7 @@ import pytest
 from civicloop.projections.backend import open_store
 from civicloop.tools.bench.chaos import run
 from civicloop.tools.bench.chaos_report import Plan
-from tests.conftest import make_config
+from tests.conftest import PARALLEL_FOLD, make_config
 
 pytestmark = pytest.mark.integration
 
@@ -30,7 +30,7 @@ def test_chaos_leaves_no_difference(
 
     # a small city: two cases of a category in one grid cell within 30 days are a recurring
     # problem, so that both runs raise signals to compare
-    report = run(replace(make_config(tmp_path), recurring_cases=2), plan)
+    report = run(replace(make_config(tmp_path, fold_processes=PARALLEL_FOLD), recurring_cases=2), plan)
 
     assert report.differences == []  # signals included: checksums.KEYS names the signals table
     assert report.signals["chaos"] == report.signals["clean"] > 0, report.signals

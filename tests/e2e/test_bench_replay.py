@@ -11,7 +11,7 @@ from confluent_kafka.admin import AdminClient
 from civicloop.config import Config
 from civicloop.tools.bench import broker, replay
 from civicloop.tools.bench.broker import throwaway
-from tests.conftest import make_config
+from tests.conftest import PARALLEL_FOLD, make_config
 
 pytestmark = pytest.mark.integration
 
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.integration
 def test_bench_replay_reports_both_figures_and_deletes_its_topics(
     tmp_path: Path, kafka_bootstrap: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    config = make_config(tmp_path, kafka_bootstrap=kafka_bootstrap)
+    config = make_config(tmp_path, kafka_bootstrap=kafka_bootstrap, fold_processes=PARALLEL_FOLD)
     used: list[Config] = []
 
     def recorded(*args: object) -> Config:

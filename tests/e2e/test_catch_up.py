@@ -13,6 +13,7 @@ from tests.support.workers import Worker, produce, wait_projected
 pytestmark = [
     pytest.mark.integration,
     pytest.mark.every_backend("a batch's state look-up must fit each backend's query size"),
+    pytest.mark.parallel_fold("the fold processes' look-ups, chunked by the writing process"),
 ]
 CASES = 20_000
 
@@ -33,4 +34,4 @@ def test_a_worker_started_behind_20000_events_with_64_character_ids_projects_the
         ]
         assert reader.query(f"SELECT count() FROM {db}.dead_letters") == [(0,)]
     finally:
-        worker.stop()
+        worker.kill()  # teardown: stopping gracefully is test_shutdown's

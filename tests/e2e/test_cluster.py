@@ -37,6 +37,7 @@ from civicloop.tools.local.clickhouse_cluster import LocalCluster, Node
 from civicloop.tools.local.process import wait_until
 from civicloop.tools.local.stack import worker_config
 from civicloop.tools.simulate import simulate
+from tests.conftest import PARALLEL_FOLD
 from tests.support import case_events as ev
 from tests.support.checksums import checksum_sql, checksums
 from tests.support.workers import Worker, deployment, produce, wait_for_value, wait_projected
@@ -63,6 +64,7 @@ def config(
         clickhouse_cluster=layout.name,
         watchdog_interval=0,  # escalations stamped with today's clock would make runs differ
         signals_interval=0,  # so would sweeps, once a slow run outlasts their interval
+        fold_processes=PARALLEL_FOLD,  # kills and a replay
     )
 
 
@@ -71,7 +73,7 @@ def workers(config: Config) -> Iterator[list[Worker]]:
     started = [Worker(config, index).start() for index in range(2)]
     yield started
     for worker in started:
-        worker.stop()
+        worker.kill()  # teardown: stopping gracefully is test_shutdown's
 
 
 def _city() -> list[Event]:
@@ -162,7 +164,7 @@ def test_two_workers_on_the_cluster_escalate_each_missed_deadline_exactly_once(
         cluster.close()
     finally:
         for worker in workers:
-            worker.stop()
+            worker.kill()
 
 
 def _late_case(case_id: str, accepted: bool) -> list[Event]:

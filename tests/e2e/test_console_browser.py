@@ -83,7 +83,7 @@ def console(
         finally:
             api_process(config).stop(timeout=30)
     finally:
-        worker.stop()
+        worker.kill()  # teardown: stopping gracefully is test_shutdown's
 
 
 def _keys(config: Config) -> dict[str, str]:

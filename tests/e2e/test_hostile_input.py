@@ -22,6 +22,7 @@ from civicloop.projections.backend import from_url
 from civicloop.projections.store.worker import worker_health
 from civicloop.schemas.event import Event
 from civicloop.streams import settings
+from tests.conftest import PARALLEL_FOLD
 from tests.support import case_events as ev
 from tests.support.hostile import Hostile, Message, good
 from tests.support.workers import Worker, deployment, wait_projected
@@ -192,8 +193,14 @@ def test_hostile_messages_are_dead_lettered_and_good_events_projected_as_without
         url = f"chdb://{tmp_path / name / 'chdb'}" if from_url(backend_url).one_writer else backend_url
         home = tmp_path / name
         home.mkdir()
+        # misrouted copies and reused ids reach the fold process that holds the case
         return deployment(
-            home, monkeypatch, kafka_bootstrap=kafka_bootstrap, clickhouse_url=url, watchdog_interval=0
+            home,
+            monkeypatch,
+            kafka_bootstrap=kafka_bootstrap,
+            clickhouse_url=url,
+            watchdog_interval=0,
+            fold_processes=PARALLEL_FOLD,
         )
 
     hostile_config, clean_config = make("hostile"), make("clean")
@@ -243,6 +250,6 @@ def test_hostile_messages_are_dead_lettered_and_good_events_projected_as_without
         # and the worker never stalled or exited
         health = worker_health(hostile_config.worker_web_port)
         assert health is not None and health["dead"] >= len(expected)
-    finally:
-        hostile_worker.stop()
-        clean_worker.stop()
+    finally:  # teardown: stopping gracefully is test_shutdown's
+        hostile_worker.kill()
+        clean_worker.kill()

@@ -58,6 +58,7 @@ def test_every_metric_equals_the_plain_computation(city: list[Event], config: Co
     _assert_metrics_match(worker, city)
 
 
+@pytest.mark.parallel_fold("double delivery and kill -9 of a worker, its fold processes with it")
 def test_double_delivery_and_sigkills_change_nothing(
     city: list[Event], config: Config, worker: Worker
 ) -> None:

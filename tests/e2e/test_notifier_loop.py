@@ -87,7 +87,7 @@ def loop(
         notifier.stopping.set()
         thread.join(30)
         api_server.api_process(config).stop(timeout=30)
-        worker.stop()
+        worker.kill()  # teardown: stopping gracefully is test_shutdown's
 
 
 def reported(config: Config, case_id: str, ref: str, contact: dict[str, str]) -> Event:

@@ -38,6 +38,7 @@ def _physical_rows_after_merge(config: Config) -> int:
 
 
 @pytest.mark.every_backend("each engine's merge collapses the copies")
+@pytest.mark.parallel_fold("a redelivered event is known to the fold process that holds its case")
 def test_events_produced_twice_leave_one_row_each(config: Config, worker: Worker) -> None:
     events = list(reports("twice", 400))
     produce(config, events)
@@ -47,11 +48,12 @@ def test_events_produced_twice_leave_one_row_each(config: Config, worker: Worker
     assert _count(worker) == 400
     health = worker_health(worker.config.worker_web_port)
     assert health is not None and (health["projected"], health["skipped"], health["dead"]) == (400, 150, 0)
-    worker.stop()
+    worker.kill()  # the merge below opens the store itself (chDB: one process)
 
     assert _physical_rows_after_merge(config) == 400  # … and collapse to one row per event
 
 
+@pytest.mark.parallel_fold("kill -9 of a worker mid-batch, its fold processes with it")
 def test_sigkill_mid_stream_loses_and_duplicates_nothing(config: Config, worker: Worker) -> None:
     events = list(reports("kill", 20_000, seed=11))
     producer = threading.Thread(target=produce, args=(config, events))
@@ -69,7 +71,7 @@ def test_sigkill_mid_stream_loses_and_duplicates_nothing(config: Config, worker:
         f"(SELECT event_id FROM {config.database}.event_log)) FROM {config.database}.event_log FINAL"
     )
     assert stored == [(len(ids), 0)]
-    worker.stop()
+    worker.kill()  # the merge below opens the store itself (chDB: one process)
     assert _physical_rows_after_merge(config) == 20_000
 
 

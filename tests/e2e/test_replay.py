@@ -25,6 +25,7 @@ from tests.support.workers import Worker
 pytestmark = [
     pytest.mark.integration,
     pytest.mark.every_backend("the rebuild's switch and its resume are each backend's own"),
+    pytest.mark.parallel_fold("the replay folds the next batch in fold processes beside the write"),
 ]
 # Ten replay batches (REPLAY_BATCH) and more on chDB, five on the server: the equality and the
 # switch do not depend on the size past a few batches. The 1 M and 10 M scale (rate, memory, every
@@ -82,18 +83,11 @@ class _Interrupt(Exception):
     pass
 
 
-def test_an_interrupted_rebuild_resumes_and_finishes_identical(
-    config: Config, worker: Worker, backend_url: str
-) -> None:
-    if from_url(backend_url).kind == "chdb":
-        # chDB rebuilds run inside the worker that holds the directory; resuming is the same
-        # code path, exercised here on the server where the test can own the store.
-        worker.stop()
-        worker.start()
+def test_an_interrupted_rebuild_resumes_and_finishes_identical(config: Config, worker: Worker) -> None:
     sent = feed.send(config, _city(30_000), "city", total=30_000)
     feed.wait_projected(config, sent, timeout=300)
     live = checksums(worker.reader(), config.database)
-    worker.stop()  # the rebuild below needs the store to itself (chDB)
+    worker.kill()  # the rebuild below needs the store to itself (chDB)
     store = open_store(config.clickhouse_url)
     try:
 

@@ -20,6 +20,7 @@ from tests.support.workers import produce
 pytestmark = [
     pytest.mark.integration,
     pytest.mark.every_backend("what the store refuses is each backend's own"),
+    pytest.mark.parallel_fold("the fold processes' column checks find what the store would refuse"),
 ]
 
 

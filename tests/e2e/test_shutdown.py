@@ -23,7 +23,7 @@ from civicloop.projections.store.worker import worker_health
 from civicloop.streams.worker import SHUTDOWN_BOUND_S
 from civicloop.tools.local.clickhouse_server import LocalClickHouse
 from civicloop.tools.local.process import Managed, wait_until
-from tests.conftest import make_config
+from tests.conftest import PARALLEL_FOLD, make_config
 from tests.support import case_events as ev
 from tests.support.workers import Worker, produce, wait_projected
 
@@ -74,6 +74,7 @@ def test_sigterm_ends_a_worker_stuck_on_its_store(
         clickhouse_url=url,
         namespace=f"s{uuid.uuid4().hex[:8]}",
         watchdog_interval=0,
+        fold_processes=PARALLEL_FOLD,  # SIGTERM ends the worker's fold processes too
     )
     # given a worker that projected a first lot
     worker = bare_worker(config)
@@ -112,4 +113,4 @@ def test_sigterm_ends_a_worker_stuck_on_its_store(
         sent = produce(config, cases(5, "last"))
         wait_projected(config, sent, timeout=180)
     finally:
-        again.stop()
+        again.kill()

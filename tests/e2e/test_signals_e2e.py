@@ -18,6 +18,7 @@ from civicloop.streams import kafka
 from civicloop.tools.local.process import wait_until
 from civicloop.tools.simulate import SimConfig, simulate
 from civicloop.tools.simulate.config import Surge
+from tests.conftest import PARALLEL_FOLD
 from tests.support.workers import Worker, deployment, produce, wait_projected
 
 pytestmark = pytest.mark.integration
@@ -39,6 +40,7 @@ def config(tmp_path: Path, kafka_bootstrap: str, backend_url: str, monkeypatch: 
         signals_interval=1.0,
         signal_utc_offset_h=8.0,
         signal_lateness_s=0.0,
+        fold_processes=PARALLEL_FOLD,  # a kill -9 and a replay
     )
 
 
@@ -119,4 +121,4 @@ def test_an_injected_surge_is_signalled_and_kill_and_replay_repeat_the_same_sign
         assert replayed == live
         assert set(_topic_ids(config)) == live
     finally:
-        worker.stop()
+        worker.kill()  # teardown: stopping gracefully is test_shutdown's

@@ -36,7 +36,7 @@ def config(
 def worker(config: Config) -> Iterator[Worker]:
     running = Worker(config).start()
     yield running
-    running.stop()
+    running.kill()  # teardown: stopping gracefully is test_shutdown's
 
 
 def _health(config: Config, key: str) -> int:

@@ -44,7 +44,7 @@ class Site:
 
     def stop(self) -> None:
         api_process(self.config).stop(timeout=30)
-        self.worker.stop()
+        self.worker.kill()  # teardown: stopping gracefully is test_shutdown's
 
     def restart_api(self, workers: int | None = None) -> None:
         """Restart ``civicloop api`` (with ``workers`` processes when given)."""
