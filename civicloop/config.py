@@ -90,6 +90,7 @@ _seconds_or_off = _number(float, "a number", lambda v: v >= 0, "0 (off) or a pos
 _positive_int = _number(int, "an integer", lambda v: v > 0, "a positive integer")
 _port = _number(int, "an integer", lambda v: 0 < v < 65536, "a TCP port (1-65535)")
 _processes = _number(int, "an integer", lambda v: v >= 0, "0 (one per core) or more")
+_positive_seconds = _number(float, "a number", lambda v: v > 0, "a positive number of seconds")
 
 
 def _optional_path(raw: str) -> Path | None:
@@ -230,6 +231,13 @@ class Config:
         "Seconds between SLA watchdog sweeps in the worker (automatic escalation of missed "
         "accept-by / dispose-by deadlines); 0 turns the watchdog off.",
         _seconds_or_off,
+    )
+    supervisor_backoff: float = setting(
+        "CIVICLOOP_SUPERVISOR_BACKOFF",
+        "1",
+        "Seconds a supervisor (`civicloop up`) waits before it restarts a worker or notifier that "
+        "died; doubled at each death in a row up to 30 s, back to this once the child ran 60 s.",
+        _positive_seconds,
     )
     worker_id: str = setting(
         "CIVICLOOP_WORKER_ID",

@@ -104,6 +104,9 @@ def make_config(home: Path, **overrides: object) -> Config:
         # One fold process (the writing process folds): see PARALLEL_FOLD for the tests whose
         # property is the parallel fold; a worker of any other test spawns no fold processes.
         "fold_processes": 1,
+        # A supervisor restarts a child that died after 0.1 s, doubling (1 s by default): the
+        # kill tests' restarts are the property, not the delay (test_supervisor keeps the default)
+        "supervisor_backoff": 0.1,
     }
     values.update(overrides)
     return Config(**values)  # type: ignore[arg-type]

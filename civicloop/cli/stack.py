@@ -118,8 +118,8 @@ def supervise(
     """Run the command after `--` and restart it with backoff whenever it dies (used by `up`)."""
     from civicloop.tools.local.supervisor import Supervisor
 
-    configured()
-    raise typer.Exit(Supervisor(ctx.args, status_file).run())
+    config = configured()
+    raise typer.Exit(Supervisor(ctx.args, status_file, first_delay=config.supervisor_backoff).run())
 
 
 def demo(reports: int = typer.Option(300, help="How many simulated reports to produce.")) -> None:

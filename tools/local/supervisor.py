@@ -2,11 +2,12 @@
 
 The supervisor runs the child in its own process group (so ``civicloop down`` stops both with
 one signal), waits for it, and when it exits without having been asked to stop, starts it
-again after a delay that doubles from ``FIRST_DELAY_S`` up to ``MAX_DELAY_S`` — reset once a
-child has run for ``STEADY_S`` — logging each exit. SIGTERM/SIGINT stop it: the child is sent
-SIGTERM (it stops within its own bound, ``streams/worker.py``) and is not restarted. Its
-status — child pid, restarts, last exit code — is kept in a JSON file next to its pid file,
-for ``civicloop status`` and the chaos benchmark (which kills children, not supervisors).
+again after a delay that doubles from ``first_delay`` (CIVICLOOP_SUPERVISOR_BACKOFF, 1 s by
+default) up to ``MAX_DELAY_S`` — reset once a child has run for ``STEADY_S`` — logging each exit.
+SIGTERM/SIGINT stop it: the child is sent SIGTERM (it stops within its own bound,
+``streams/worker.py``) and is not restarted. Its status — child pid, restarts, last exit code —
+is kept in a JSON file next to its pid file, for ``civicloop status`` and the chaos benchmark
+(which kills children, not supervisors).
 """
 
 from __future__ import annotations
@@ -49,8 +50,14 @@ def read_status(path: Path) -> Status | None:
 
 
 class Supervisor:
-    def __init__(self, argv: Sequence[str], status_file: Path, env: dict[str, str] | None = None) -> None:
-        self.argv, self.status_file, self.env = list(argv), status_file, env
+    def __init__(
+        self,
+        argv: Sequence[str],
+        status_file: Path,
+        env: dict[str, str] | None = None,
+        first_delay: float = FIRST_DELAY_S,
+    ) -> None:
+        self.argv, self.status_file, self.env, self.first_delay = list(argv), status_file, env, first_delay
         self.status = Status()
         self.child: subprocess.Popen[bytes] | None = None
         self._stop = threading.Event()
@@ -59,14 +66,14 @@ class Supervisor:
         """Keep the child running until SIGTERM/SIGINT; return the exit status to use."""
         signal.signal(signal.SIGTERM, self._on_signal)
         signal.signal(signal.SIGINT, self._on_signal)
-        delay = FIRST_DELAY_S
+        delay = self.first_delay
         while not self._stop.is_set():
             started = time.monotonic()
             code = self._run_child()
             if self._stop.is_set():
                 break
             if time.monotonic() - started >= STEADY_S:
-                delay = FIRST_DELAY_S
+                delay = self.first_delay
             self.status.restarts += 1
             _log.warning("child_exited", argv=self.argv[-1], code=code, restart_in_s=delay)
             self._stop.wait(delay)
