@@ -1,7 +1,11 @@
 """Reads are really read-only through every SQL entry point — ``civicloop sql`` (through the
 worker on chDB, straight to the server otherwise) and the worker's ``/civicloop/sql`` view — on
 chDB and on the server: hostile statements are refused with a clear error, malformed requests
-get 4xx, and concurrent readers during projection each get their own, correct, answer."""
+get 4xx, and concurrent readers during projection each get their own, correct, answer.
+
+One deployment per backend checks the four in turn (the last one projects 3,000 more cases): a
+worker start and its first projection cost more than any of the checks, and until issue 20 each
+check had a deployment of its own."""
 
 from __future__ import annotations
 
@@ -104,7 +108,7 @@ def civicloop(
     return int(exited.value.code or 0), printed.out + printed.err
 
 
-def test_civicloop_sql_refuses_hostile_statements_with_a_clear_error_and_still_reads(
+def civicloop_sql_refuses_hostile_statements_with_a_clear_error_and_still_reads(
     projected: Config,
     worker: Worker,
     tmp_path: Path,
@@ -166,7 +170,7 @@ MALFORMED = [
 ]
 
 
-def test_the_worker_sql_view_answers_malformed_bodies_with_400_and_hostile_sql_with_4xx(
+def the_worker_sql_view_answers_malformed_bodies_with_400_and_hostile_sql_with_4xx(
     projected: Config, worker: Worker, tmp_path: Path
 ) -> None:
     for body in MALFORMED:
@@ -181,7 +185,7 @@ def test_the_worker_sql_view_answers_malformed_bodies_with_400_and_hostile_sql_w
     assert _post(projected, json.dumps({"sql": "SELECT 41 + 1"}).encode()) == (200, {"rows": [[42]]})
 
 
-def test_the_worker_sql_view_answers_401_without_the_worker_token(projected: Config, worker: Worker) -> None:
+def the_worker_sql_view_answers_401_without_the_worker_token(projected: Config, worker: Worker) -> None:
     # given the worker's token file, private to the deployment's user
     assert (projected.worker_token_file.stat().st_mode & 0o777) == 0o600
     query = json.dumps({"sql": f"SELECT count() FROM {projected.database}.event_log"}).encode()
@@ -193,7 +197,7 @@ def test_the_worker_sql_view_answers_401_without_the_worker_token(projected: Con
     assert _post(projected, query)[0] == 200
 
 
-def test_concurrent_reads_during_projection_each_get_their_own_correct_answer(
+def concurrent_reads_during_projection_each_get_their_own_correct_answer(
     projected: Config, worker: Worker
 ) -> None:
     reader = WorkerReader(
@@ -255,3 +259,20 @@ def test_concurrent_reads_during_projection_each_get_their_own_correct_answer(
     assert reader.query_readonly(
         f"SELECT count() FROM {db}.case_lifecycle FINAL WHERE state = 'REGISTERED'"
     ) == [(3000,)]
+
+
+def test_every_sql_entry_point_is_read_only_and_each_reader_gets_its_own_answer(
+    projected: Config,
+    worker: Worker,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    civicloop_sql_refuses_hostile_statements_with_a_clear_error_and_still_reads(
+        projected, worker, tmp_path, monkeypatch, capsys
+    )
+    the_worker_sql_view_answers_malformed_bodies_with_400_and_hostile_sql_with_4xx(
+        projected, worker, tmp_path
+    )
+    the_worker_sql_view_answers_401_without_the_worker_token(projected, worker)
+    concurrent_reads_during_projection_each_get_their_own_correct_answer(projected, worker)
