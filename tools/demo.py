@@ -83,6 +83,7 @@ def run(config: Config, count: int = 300, days: int = 14, timeout: float = 180.0
     console = Console()
     started_kafka = not config.kafka_bootstrap and LocalKafka(config).bootstrap() is None
     started_worker = stack.worker_process(config).pid() is None
+    started_notifier = stack.notifier_process(config).pid() is None
     started_api = api_server.api_process(config).pid() is None
     try:
         console.print("[bold]civicloop demo[/]: starting the local stack …")
@@ -115,6 +116,8 @@ def run(config: Config, count: int = 300, days: int = 14, timeout: float = 180.0
     finally:
         if started_api:
             api_server.api_process(config).stop(timeout=30)
+        if started_notifier:
+            stack.notifier_process(config).stop(timeout=30)
         if started_worker:
             stack.worker_process(config).stop(timeout=60)
         if started_kafka:

@@ -24,6 +24,7 @@ def test_the_key_store_is_0600_in_a_0700_directory_after_the_demo(
     assert demo.run(config, count=20, days=1) == 0
 
     assert stack.worker_process(config).pid() is None, "the demo stopped the worker it started"
+    assert stack.notifier_process(config).pid() is None, "the demo stopped the notifier it started"
     mode = stat.S_IMODE(config.keystore.stat().st_mode)
     directory = stat.S_IMODE(config.keystore.parent.stat().st_mode)
     assert (oct(mode), oct(directory)) == (oct(0o600), oct(0o700))
