@@ -62,3 +62,23 @@ def _alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return not Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+
+
+def test_a_stop_returns_only_when_every_process_of_the_group_is_gone(tmp_path: Path) -> None:
+    # given a leader whose child ignores SIGTERM (as a worker busy tearing down its store can
+    # outlive its supervisor): the child's pid is written before the leader waits
+    child_pid = tmp_path / "child.pid"
+    leader = (
+        "import subprocess, sys, time; "
+        "c = subprocess.Popen([sys.executable, '-c', "
+        "'import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(600)']); "
+        f"open({str(child_pid)!r}, 'w').write(str(c.pid)); time.sleep(600)"
+    )
+    process = Managed("leader", tmp_path)
+    process.start([sys.executable, "-c", leader])
+    wait_until(lambda: child_pid.exists() and child_pid.read_text() != "", 30, "child start")
+    child = int(child_pid.read_text())
+    # when the group is stopped (SIGTERM ends the leader at once, the child only by SIGKILL)
+    process.stop(timeout=2)
+    # then the child is gone too by the time stop returns (the leader alone is not enough)
+    assert not _alive(child)

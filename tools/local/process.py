@@ -117,21 +117,25 @@ class Managed:
             return False
         _signal_group(pid, signal.SIGTERM)
         try:
-            wait_until(lambda: not _alive(pid), timeout, f"{self.name} (pid {pid}) exit")
+            wait_until(lambda: not _group_alive(pid), timeout, f"{self.name} (pid {pid}) exit")
         except TimeoutError:
             _log.warning("process_killed", name=self.name, pid=pid, after_s=timeout)
             _signal_group(pid, signal.SIGKILL)
-            wait_until(lambda: not _alive(pid), 10, f"{self.name} (pid {pid}) exit after SIGKILL")
+            wait_until(lambda: not _group_alive(pid), 10, f"{self.name} (pid {pid}) exit after SIGKILL")
         self.pid_file.unlink(missing_ok=True)
         _log.info("process_stopped", name=self.name, pid=pid)
         return True
 
     def kill(self) -> None:
-        """SIGKILL without warning: what a crash or an OOM kill does (used by tests)."""
+        """SIGKILL without warning: what a crash or an OOM kill does (used by tests).
+
+        Returns once every process of the group is gone, not only its leader: a child (a worker
+        under its supervisor, a fold process) that is still tearing down holds its files, and
+        chDB's lock on its directory with them."""
         pid = self.pid()
         if pid is not None:
             _signal_group(pid, signal.SIGKILL)
-            wait_until(lambda: not _alive(pid), 10, f"{self.name} (pid {pid}) exit after SIGKILL")
+            wait_until(lambda: not _group_alive(pid), 10, f"{self.name} (pid {pid}) exit after SIGKILL")
 
     def log_tail(self, lines: int = 30) -> str:
         try:
@@ -153,6 +157,21 @@ def _alive(pid: int) -> bool:
         return done == 0
     except ChildProcessError:
         return _not_zombie(pid)
+
+
+def _group_alive(pgid: int) -> bool:
+    """The leader or any other process of process group ``pgid`` is still running (a zombie has
+    already let go of its files and counts as gone)."""
+    if _alive(pgid):
+        return True
+    for stat_file in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat_file.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # gone between the listing and the read
+        if fields[2] == str(pgid) and fields[0] != "Z":
+            return True
+    return False
 
 
 def _not_zombie(pid: int) -> bool:
