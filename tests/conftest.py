@@ -122,7 +122,9 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     broker = LocalKafka(make_config(tmp_path_factory.mktemp("kafka-home")))
     address = broker.up()
     yield address
-    broker.down()
+    # SIGKILL: its data is thrown away; a graceful stop after a whole run's topics took seconds
+    # (a graceful `kafka down` is test_broker_restarts' and the chaos test's)
+    broker.kill()
 
 
 @pytest.fixture(scope="session")
@@ -131,7 +133,7 @@ def clickhouse_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loca
     server = LocalClickHouse(tmp_path_factory.mktemp("clickhouse"))
     server.up()
     yield server
-    server.down()
+    server.kill()  # its data is thrown away (a graceful stop of a server is test_shutdown's)
 
 
 @pytest.fixture(scope="session")
