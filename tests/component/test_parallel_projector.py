@@ -3,7 +3,13 @@
 On chDB and on the server: the same batches give the same rows in every table (row checksums);
 a batch redelivered after a crash — a write failing half-way, or the whole pool gone — ends in
 the same rows, nothing lost or counted twice; the per-message rules (contract, misrouting,
-illegal, a fold that raises, content the store refuses) hold as in one process."""
+illegal, a fold that raises, content the store refuses) hold as in one process.
+
+Starting a pool of two spawned fold processes was most of this module's time, so a projection
+borrows a running pool of the module's (``Pools``: one per recipe — the backend's column types and
+the fold's options) and gives it back at its close with every cache forgotten: the next one folds
+onto empty caches, as a fresh pool's would. Where a fresh pool is the property (a restarted
+pool, a killed fold process) the projection starts its own."""
 
 from __future__ import annotations
 
@@ -20,6 +26,7 @@ import pytest
 from civicloop.projections.fold.casestate import CaseState
 from civicloop.projections.fold.lifecycle import fold
 from civicloop.projections.parallel import FoldProcessFailed, ParallelProjector
+from civicloop.projections.parallel.pool import Pool
 from civicloop.projections.projector import BatchResult, Projection, Projector, RawMessage
 from civicloop.projections.store.base import Store, StoreRejected
 from civicloop.schemas.codec import encode
@@ -68,9 +75,51 @@ def faulty_fold(state: CaseState | None, event: Event, **kw: Any) -> CaseState:
     return fold(state, event, **kw)
 
 
-def parallel(store: Store, database: str, processes: int = 2, **kw: Any) -> ParallelProjector:
+class Pools:
+    """The module's running pools of fold processes, one per recipe (what a fold process is
+    started with: column types, options), lent to one projection after another."""
+
+    def __init__(self) -> None:
+        self.running: dict[str, Pool] = {}
+
+    def lend(self, own: Pool) -> Pool:
+        """The running pool of ``own``'s recipe (``own`` itself the first time), its caches
+        to be forgotten before it folds anything."""
+        pool = self.running.setdefault(repr(own.recipe()), own)
+        pool.forget()
+        return pool
+
+    def stop(self) -> None:
+        for pool in self.running.values():
+            pool.stop()
+
+
+@pytest.fixture(scope="module")
+def pools() -> Iterator[Pools]:
+    running = Pools()
+    yield running
+    running.stop()
+
+
+class Borrowing(ParallelProjector):
+    """A parallel projection on a borrowed pool: its close gives the pool back with every cache
+    forgotten (the processes keep running) instead of stopping it. A failure inside a fold
+    still stops the pool (it is started again for the next batch), as for any projection."""
+
+    def __init__(self, pools: Pools, *args: Any, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self.pool = pools.lend(self.pool)
+
+    def close(self) -> None:
+        self.pool.forget()
+
+
+def parallel(store: Store, database: str, pools: Pools | None = None, **kw: Any) -> ParallelProjector:
+    """A projection folding in two processes: on a pool of ``pools``, or on a fresh one of its own."""
     store.lay_out(database)
-    return ParallelProjector(store, database, lambda letters: None, processes, **kw)
+    if pools is None:
+        return ParallelProjector(store, database, lambda letters: None, 2, **kw)
+    return Borrowing(pools, store, database, lambda letters: None, 2, **kw)
 
 
 def serial(store: Store, database: str, **kw: Any) -> Projector:
@@ -88,10 +137,10 @@ def run(projection: Projection, read: list[RawMessage], size: int) -> BatchResul
     return total
 
 
-def test_two_processes_write_the_rows_one_process_writes(store: Store, database: str) -> None:
+def test_two_processes_write_the_rows_one_process_writes(store: Store, database: str, pools: Pools) -> None:
     read = city(6_000)
     one = run(serial(store, f"{database}_one"), read, 1_000)
-    two = run(parallel(store, f"{database}_two"), read, 1_000)
+    two = run(parallel(store, f"{database}_two", pools), read, 1_000)
 
     assert (two.projected, two.skipped, two.dead) == (one.projected, one.skipped, one.dead) == (6_000, 0, [])
     assert checksums(store, f"{database}_two") == checksums(store, f"{database}_one")
@@ -123,23 +172,25 @@ class FailingStore:
 
 @pytest.mark.parametrize("fail_at", [2, 4, 5, 6], ids=["event_log", "case_tasks", "case_state", "marker"])
 def test_a_batch_that_failed_half_written_is_written_once_on_the_retry(
-    store: Store, database: str, fail_at: int
+    store: Store, database: str, fail_at: int, pools: Pools
 ) -> None:
     read = city(3_000)
     run(serial(store, f"{database}_ref"), read, 1_000)
     # when the second batch's writes fail at one table (the first batch took six inserts)
     flaky = FailingStore(store, fail_at=6 + fail_at)
-    run(parallel(flaky, f"{database}_par"), read, 1_000)  # type: ignore[arg-type]
+    run(parallel(flaky, f"{database}_par", pools), read, 1_000)  # type: ignore[arg-type]
 
     assert flaky.inserts > 6 + fail_at, "the failure happened and the batch was retried"
     assert checksums(store, f"{database}_par") == checksums(store, f"{database}_ref")
 
 
-def test_redelivered_batches_after_a_restart_change_nothing(store: Store, database: str) -> None:
+def test_redelivered_batches_after_a_restart_change_nothing(
+    store: Store, database: str, pools: Pools
+) -> None:
     read = city(4_000)
     run(serial(store, f"{database}_ref"), read, 1_000)
-    first = run(parallel(store, f"{database}_par"), read[:3_000], 1_000)
-    # when a restarted pool (cold caches) gets the last 2,000 again, then what follows
+    first = run(parallel(store, f"{database}_par", pools), read[:3_000], 1_000)
+    # when a restarted pool (a fresh one: cold caches) gets the last 2,000 again, then what follows
     again = run(parallel(store, f"{database}_par"), read[1_000:], 1_000)
 
     assert first.projected + again.projected == 4_000
@@ -190,11 +241,13 @@ def hostile() -> tuple[list[RawMessage], dict[int, str]]:
     return read, reasons
 
 
-def test_every_kind_of_trouble_is_dead_lettered_as_in_one_process(store: Store, database: str) -> None:
+def test_every_kind_of_trouble_is_dead_lettered_as_in_one_process(
+    store: Store, database: str, pools: Pools
+) -> None:
     read, reasons = hostile()
     options: dict[str, Any] = {"check_event": unchecked, "fold": faulty_fold}
     one = serial(store, f"{database}_one", **options).project_until_written(read)
-    projection = parallel(store, f"{database}_two", **options)
+    projection = parallel(store, f"{database}_two", pools, **options)
     try:
         two = projection.project_until_written(read)
     finally:
@@ -269,14 +322,14 @@ class GatedStore(FailingStore):
 
 
 def test_each_batch_is_folded_while_the_one_before_is_written_and_the_rows_are_one_process_s(
-    store: Store, database: str
+    store: Store, database: str, pools: Pools
 ) -> None:
     read = city(6_000)
     run(serial(store, f"{database}_one"), read, 1_000)
     sent = list(batches(read, 1_000))
     gated = GatedStore(store, sent)
     written = Written()
-    projection = parallel(gated, f"{database}_two")  # type: ignore[arg-type]
+    projection = parallel(gated, f"{database}_two", pools)  # type: ignore[arg-type]
     try:
         projection.project_all(sent, written)
     finally:
@@ -290,14 +343,14 @@ def test_each_batch_is_folded_while_the_one_before_is_written_and_the_rows_are_o
 
 @pytest.mark.parametrize("fail_at", [2, 5, 6], ids=["event_log", "case_state", "marker"])
 def test_a_write_failing_beside_the_next_fold_resumes_after_the_last_batch_reported(
-    store: Store, database: str, fail_at: int
+    store: Store, database: str, fail_at: int, pools: Pools
 ) -> None:
     read = city(4_000)
     run(serial(store, f"{database}_ref"), read, 1_000)
     # when the second batch's write fails half-way while the third is folded
     flaky = FailingStore(store, fail_at=6 + fail_at)
     written = Written()
-    projection = parallel(flaky, f"{database}_par")  # type: ignore[arg-type]
+    projection = parallel(flaky, f"{database}_par", pools)  # type: ignore[arg-type]
     try:
         with pytest.raises(ConnectionError):
             projection.project_all(batches(read, 1_000), written)
@@ -307,7 +360,7 @@ def test_a_write_failing_beside_the_next_fold_resumes_after_the_last_batch_repor
     # caches, the half-written batch delivered again) writes what one process writes
     assert written.count == 1_000
     again = Written()
-    resumed = parallel(store, f"{database}_par")
+    resumed = parallel(store, f"{database}_par", pools)
     try:
         resumed.project_all(batches(read[written.count :], 1_000), again)
     finally:
@@ -326,14 +379,14 @@ class RefusingStore(FailingStore):
 
 
 def test_a_batch_the_store_refuses_while_the_next_is_folded_is_split_and_the_next_folded_again(
-    store: Store, database: str
+    store: Store, database: str, pools: Pools
 ) -> None:
     read = city(4_000)
     run(serial(store, f"{database}_ref"), read, 1_000)
     # when the store refuses the second batch's case rows while the third is folded
     refusing = RefusingStore(store, fail_at=6 + 3)
     written = Written()
-    projection = parallel(refusing, f"{database}_par")  # type: ignore[arg-type]
+    projection = parallel(refusing, f"{database}_par", pools)  # type: ignore[arg-type]
     try:
         projection.project_all(batches(read, 1_000), written)
     finally:
@@ -345,13 +398,13 @@ def test_a_batch_the_store_refuses_while_the_next_is_folded_is_split_and_the_nex
 
 
 def test_content_refused_in_a_fold_beside_a_write_is_dead_lettered_as_in_one_process(
-    store: Store, database: str
+    store: Store, database: str, pools: Pools
 ) -> None:
     read, reasons = hostile()
     options: dict[str, Any] = {"check_event": unchecked, "fold": faulty_fold}
     one = serial(store, f"{database}_one", **options).project_until_written(read)
     written = Written()
-    projection = parallel(store, f"{database}_two", **options)
+    projection = parallel(store, f"{database}_two", pools, **options)
     try:
         # the absurd escalation (offset 3) opens the second batch, folded beside the first's write
         projection.project_all(batches(read, 3), written)
