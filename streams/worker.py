@@ -1,22 +1,28 @@
 """Running one worker process in the foreground (``civicloop worker``).
 
 Operations (docs/OPERATIONS.md): a worker started while Kafka is away waits for it with a
-logged backoff (``kafka.wait_for_broker``) instead of exiting, and once running it rides out
-broker restarts (the Kafka clients reconnect to the same address). SIGTERM or SIGINT end it
-within ``SHUTDOWN_BOUND_S`` whatever it is doing: the signal sets ``state.stopping`` at once
-(a batch retrying against a failing store gives up), Faust stops gracefully, and if that has
-not finished by the bound — a store call hanging on a dead connection, a commit to a broker
-that is gone — the process exits hard. That is safe: offsets are committed only after the
-batch they cover is written, so whatever was in flight is redelivered, never lost.
+logged backoff (``kafka.wait_for_broker``) instead of exiting — and so does one whose broker goes
+away between that wait and its Kafka clients' start (``clients_wait_for_the_broker``) — and once
+running it rides out broker restarts (the Kafka clients reconnect to the same address).
+SIGTERM or SIGINT end it within ``SHUTDOWN_BOUND_S`` whatever it is doing: the signal sets
+``state.stopping`` at once (a batch retrying against a failing store gives up), Faust stops
+gracefully, and if that has not finished by the bound — a store call hanging on a dead
+connection, a commit to a broker that is gone — the process exits hard. That is safe: offsets
+are committed only after the batch they cover is written, so whatever was in flight is
+redelivered, never lost.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import threading
 import time
+from typing import Any
 
 import faust
+from aiokafka.client import AIOKafkaClient
+from aiokafka.errors import KafkaConnectionError
 
 from civicloop import log
 from civicloop.config import Config
@@ -67,9 +73,40 @@ def _exit_after(seconds: float) -> None:
     os._exit(FORCED_EXIT_CODE)
 
 
+_BOOTSTRAP_ONCE = AIOKafkaClient.bootstrap
+
+
+def clients_wait_for_the_broker(first_delay: float = 1.0, max_delay: float = 30.0) -> None:
+    """Make this process's aiokafka clients (Faust's producer and consumer) wait for the broker
+    when they start, as ``kafka.wait_for_broker`` does, instead of raising.
+
+    Such a client bootstraps once, when it starts, and raises when no broker answers then: a
+    broker that went away between ``wait_for_broker`` and that moment (a restart just then) ended
+    the worker with exit code 1, a crash its supervisor restarted — the chaos benchmark counted
+    three restarts for two kills. Now the bootstrap is retried with a logged, doubling delay
+    (``kafka_unreachable``); a stop cancels the wait. A running client never bootstraps again:
+    it reconnects by itself."""
+
+    async def bootstrap(client: Any) -> None:
+        delay = first_delay
+        while True:
+            try:
+                await _BOOTSTRAP_ONCE(client)
+                return
+            except KafkaConnectionError as exc:
+                _log.warning(
+                    "kafka_unreachable", bootstrap=str(client.hosts), error=str(exc), retry_in_s=delay
+                )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, max_delay)
+
+    AIOKafkaClient.bootstrap = bootstrap
+
+
 def run(config: Config, loglevel: str = "warn") -> None:
     """Project the case-events topic until SIGTERM/SIGINT; never returns early on bad input."""
     tune_gc()
+    clients_wait_for_the_broker()
     address = kafka.wait_for_broker(config)
     state = WorkerState(config, address)
     app = create_app(config, state)
