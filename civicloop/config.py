@@ -395,6 +395,13 @@ class Config:
         "the writing process itself.",
         _processes,
     )
+    replay_batch: int = setting(
+        "CIVICLOOP_REPLAY_BATCH",
+        "20000",
+        "Events a replay (`civicloop replay`) reads, folds and writes per batch; its progress is "
+        "committed after each. Larger batches replay faster and hold more in memory.",
+        _positive_int,
+    )
     compiled: str = setting(
         "CIVICLOOP_COMPILED",
         "auto",

@@ -195,7 +195,7 @@ class Replayer:
             left = sum(max(0, end - position[p]) for p, end in ends.items())
             batch = [
                 m
-                for m in consumer.consume(min(settings.REPLAY_BATCH, left), timeout=1.0)
+                for m in consumer.consume(min(self.config.replay_batch, left), timeout=1.0)
                 if m.error() is None
             ]
             if not batch:

@@ -30,9 +30,6 @@ REPLAY_CONSUMER: dict[str, Any] = {
     "queued.max.messages.kbytes": 256 * 1024,
 }
 
-#: messages the replay folds and writes per batch
-REPLAY_BATCH = 20_000
-
 #: the worker's Faust app (its aiokafka consumer): how fast the group notices a dead member and
 #: moves its partitions. Measured with ``civicloop bench chaos`` (docs/BENCHMARKS.md, "Chaos"):
 #: Faust's defaults (60 s session, 3 s heartbeat) stalled a killed member's partitions for up to

@@ -20,9 +20,14 @@ _STALL_S = 30.0
 
 
 def consume_and_decode(
-    address: str, topic: str, count: int, label: str = "confluent-kafka consume + decode (ceiling)"
+    address: str,
+    topic: str,
+    count: int,
+    batch: int,
+    label: str = "confluent-kafka consume + decode (ceiling)",
 ) -> Figure:
-    """Read ``topic`` from the beginning until ``count`` messages, decoding each. The clock
+    """Read ``topic`` from the beginning until ``count`` messages, decoding each, ``batch``
+    at a time (the replay's CIVICLOOP_REPLAY_BATCH). The clock
     starts at the first message: connecting and the first fetch (about a second on loopback)
     are a fixed cost, and counting them would make the ceiling lower the smaller N is."""
     consumer = Consumer(
@@ -35,18 +40,18 @@ def consume_and_decode(
     try:
         partitions = consumer.list_topics(topic, timeout=30).topics[topic].partitions
         consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in sorted(partitions)])
-        seconds = _read(consumer, count)
+        seconds = _read(consumer, count, batch)
     finally:
         consumer.close()
     return Figure(label, count, seconds)
 
 
-def _read(consumer: Consumer, count: int) -> float:
+def _read(consumer: Consumer, count: int, size: int) -> float:
     """Seconds from the first message received to the ``count``-th decoded."""
     done, last_progress, started = 0, time.monotonic(), 0.0
     while done < count:
         # Never ask for more than is left: consume() would wait out its timeout for them.
-        batch = consumer.consume(min(settings.REPLAY_BATCH, count - done), timeout=1.0)
+        batch = consumer.consume(min(size, count - done), timeout=1.0)
         if batch and not started:
             started = time.perf_counter()
         for msg in batch:

@@ -67,7 +67,7 @@ def run(
                 _produce_and_wait(cfg, reader, warm)
                 worker = _throughput(cfg, reader, burst)
                 raw = ceiling.consume_and_decode(
-                    cfg.kafka_bootstrap, cfg.events_topic, len(warm) + len(burst)
+                    cfg.kafka_bootstrap, cfg.events_topic, len(warm) + len(burst), cfg.replay_batch
                 )
                 latency, health = _latency(cfg, reader, paced, rate)
             finally:

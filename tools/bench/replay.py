@@ -86,7 +86,7 @@ def _feed(cfg: Config, count: int, seed: int) -> tuple[int, float]:
 def _ceiling(cfg: Config, count: int) -> Figure:
     with progress() as bar:
         bar.add_task("raw consume + decode (ceiling)", total=None)
-        return ceiling.consume_and_decode(cfg.kafka_bootstrap, cfg.events_topic, count)
+        return ceiling.consume_and_decode(cfg.kafka_bootstrap, cfg.events_topic, count, cfg.replay_batch)
 
 
 def _replay_in_child(cfg: Config) -> dict[str, Any]:
