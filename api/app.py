@@ -51,7 +51,7 @@ from civicloop.api.progress import Progress
 from civicloop.api.projected import NothingProjected, Projections
 from civicloop.config import Config
 from civicloop.privacy import KeyStore
-from civicloop.projections.tables.progress import projected_offsets
+from civicloop.projections.read_model.progress import projected_offsets
 from civicloop.streams import kafka
 
 _log = log.get(__name__)

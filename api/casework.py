@@ -39,7 +39,7 @@ from civicloop.projections.fold.guards import IllegalTransition
 from civicloop.projections.fold.lifecycle import fold
 from civicloop.projections.fold.policy import deadlines_for, default_policy
 from civicloop.projections.read_model import cases
-from civicloop.projections.signals.nearby import nearby
+from civicloop.projections.read_model.nearby import nearby
 
 router = APIRouter(prefix="/api/v1", tags=["console"])
 #: the map's drawing box (an SVG viewBox of this width and height)

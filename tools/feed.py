@@ -10,7 +10,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from civicloop.config import Config
 from civicloop.projections.backend import open_reader
-from civicloop.projections.tables.progress import projected_offsets, remaining
+from civicloop.projections.read_model.progress import projected_offsets, remaining
 from civicloop.schemas.event import Event
 from civicloop.streams import kafka
 from civicloop.streams.producer import DeliveryError, EventProducer

@@ -19,7 +19,7 @@ from civicloop.projections.metrics import closed_loop, reports
 from civicloop.projections.metrics.scope import Scope
 from civicloop.projections.metrics.sql import AGE_BUCKETS
 from civicloop.projections.read_model import cases
-from civicloop.projections.signals import listing
+from civicloop.projections.read_model import signals as raised
 from civicloop.projections.store.base import Query
 
 DAY = timedelta(days=1)
@@ -223,7 +223,7 @@ def problems(run: Query, db: str, view: View, limit: int = 10) -> dict[str, Any]
 def signals(run: Query, db: str, view: View) -> dict[str, Any]:
     """The signals raised in the period (``civicloop signals --from --to``), narrowed to the
     category filter and — for district-level signals — the district filter."""
-    rows = listing.signals(run, db, view.start, view.end)
+    rows = raised.between(run, db, view.start, view.end)
     category, district = view.filters.get("category"), view.filters.get("district")
     kept = [
         row

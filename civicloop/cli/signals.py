@@ -8,9 +8,8 @@ from typing import Annotated
 import typer
 
 from civicloop.cli.common import configured, parse_time, read
-from civicloop.projections.signals import hotspots as hotspot_sql
-from civicloop.projections.signals import listing
-from civicloop.projections.signals import nearby as nearby_sql
+from civicloop.projections.read_model import hotspots, nearby
+from civicloop.projections.read_model import signals as raised
 from civicloop.tools.output import Format, emit
 
 Fmt = Annotated[Format, typer.Option("--format", help="table, json (an array) or csv.")]
@@ -34,7 +33,7 @@ def signals_command(
 ) -> None:
     """Surges, their end, and recurring problems, in the order they occurred."""
     rows = read(
-        lambda q, db: listing.signals(q, db, parse_time(t_from), parse_time(t_to), kind, fmt is Format.json)
+        lambda q, db: raised.between(q, db, parse_time(t_from), parse_time(t_to), kind, fmt is Format.json)
     )
     emit(rows, fmt, "signals")
 
@@ -50,11 +49,11 @@ def hotspots_command(
     if by not in ("grid", "district"):
         raise typer.BadParameter(f"--by {by!r}: use grid or district")
     try:
-        hotspot_sql.month_bounds(month)
+        hotspots.month_bounds(month)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
     offset = int(configured().signal_utc_offset_h * 3600)
-    rows = read(lambda q, db: hotspot_sql.hotspots(q, db, month, by, limit, offset))
+    rows = read(lambda q, db: hotspots.hotspots(q, db, month, by, limit, offset))
     emit(rows, fmt, f"hotspots {month} by {by}")
 
 
@@ -62,10 +61,10 @@ def nearby_command(
     lat: Annotated[float, typer.Option("--lat", help="Latitude of the new report (WGS84).")],
     lon: Annotated[float, typer.Option("--lon", help="Longitude of the new report (WGS84).")],
     category: Annotated[str, typer.Option("--category", help="Category code of the new report.")],
-    radius: Annotated[float, typer.Option("--radius", help="Metres.")] = nearby_sql.RADIUS_M,
-    limit: Annotated[int, typer.Option(min=1, help="At most this many suggestions.")] = nearby_sql.LIMIT,
+    radius: Annotated[float, typer.Option("--radius", help="Metres.")] = nearby.RADIUS_M,
+    limit: Annotated[int, typer.Option(min=1, help="At most this many suggestions.")] = nearby.LIMIT,
     fmt: Fmt = Format.table,
 ) -> None:
     """Possible duplicates of a new report: open cases of its category nearby, nearest first."""
-    rows = read(lambda q, db: nearby_sql.nearby(q, db, lat, lon, category, radius, limit))
+    rows = read(lambda q, db: nearby.nearby(q, db, lat, lon, category, radius, limit))
     emit(rows, fmt, f"nearby open {category} cases within {radius:g} m")

@@ -18,9 +18,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from civicloop.projections.signals.nearby import LIMIT as NEARBY_LIMIT
-from civicloop.projections.signals.nearby import M_PER_DEG_LAT, RADIUS_M
-from civicloop.projections.store.base import Query, Row
+from civicloop.projections.metrics import sql as q
+from civicloop.projections.read_model.nearby import LIMIT as NEARBY_LIMIT
+from civicloop.projections.read_model.nearby import M_PER_DEG_LAT, RADIUS_M
+from civicloop.projections.store.base import Query
 from civicloop.projections.tables.schema import CASE_LIFECYCLE, CASE_TASKS, EVENT_LOG
 
 #: a deadline that is not set sorts after every real one
@@ -86,6 +87,57 @@ QUEUES: dict[str, Queue] = {
         Queue("to_close", ("supervisor", "dispatcher"), False, "state = 'CHECKED'", "due_at"),
     )
 }
+#: a page's row of a case list (name → what case_lifecycle gives for it), after the sort key
+CASE_SELECTED: tuple[tuple[str, str], ...] = (
+    ("case_id", "case_id"),
+    ("task_id", "''"),
+    ("department", "lead_department"),
+    ("state", "state"),
+    ("category", "category"),
+    ("priority", "priority"),
+    ("channel", "channel"),
+    ("district", "district"),
+    ("grid_id", "grid_id"),
+    ("reported_at", "reported_at"),
+    ("deadline", "due_at"),
+    ("lat", "lat"),
+    ("lon", "lon"),
+)
+CASE_ROW = tuple(name for name, _ in CASE_SELECTED)
+#: ... and of a task queue (from case_tasks); its case's facts are read after, for the page's
+#: cases only (``_case_facts``)
+TASK_SELECTED: tuple[tuple[str, str], ...] = (
+    ("case_id", "case_id"),
+    ("task_id", "task_id"),
+    ("department", "department"),
+    ("task_status", "status"),
+    ("category", "category"),
+    ("priority", "priority"),
+    ("channel", "channel"),
+    ("district", "district"),
+    ("grid_id", "grid_id"),
+    ("dispatched_at", "dispatched_at"),
+    ("deadline", "if(status = 'dispatched', accept_by, dispose_by)"),
+)
+CASE_FACTS = ("state", "reported_at", "lat", "lon")
+#: a task row's fields, in the order the page gives them
+TASK_ROW = (
+    "case_id",
+    "task_id",
+    "department",
+    "task_status",
+    "state",
+    "category",
+    "priority",
+    "channel",
+    "district",
+    "grid_id",
+    "reported_at",
+    "dispatched_at",
+    "deadline",
+    "lat",
+    "lon",
+)
 #: the search's filters: parameter → the column it matches in case_lifecycle
 FILTERS = {
     "category": "category",
@@ -180,86 +232,47 @@ def page(
             + (tie if tasks else "case_id > %(after_case)s")
             + "))"
         )
-    condition = " AND ".join(where) or "1"
-    if tasks:
-        sql = (
-            f"SELECT {key} AS k, case_id, task_id, department, status, category, priority, channel, "
-            "district, grid_id, dispatched_at, if(status = 'dispatched', accept_by, dispose_by) "
-            f"FROM {{db}}.{CASE_TASKS} FINAL WHERE {condition} ORDER BY k, case_id, task_id LIMIT %(limit)s"
-        )
-    else:
-        sql = (
-            f"SELECT {key} AS k, case_id, '' AS task_id, lead_department, state, category, priority, "
-            "channel, district, grid_id, reported_at, due_at, lat, lon "
-            f"FROM {{db}}.{CASE_LIFECYCLE} FINAL WHERE {condition} ORDER BY k, case_id LIMIT %(limit)s"
-        )
-    rows = query(sql.replace("{db}", db), params)
+    condition = (" AND ".join(where) or "1").replace("{db}", db)
+    selected, table, order = (
+        (TASK_SELECTED, CASE_TASKS, "k, case_id, task_id")
+        if tasks
+        else (CASE_SELECTED, CASE_LIFECYCLE, "k, case_id")
+    )
+    statement = q.select(
+        (("k", key), *selected), f"{db}.{table} FINAL", f"ORDER BY {order} LIMIT %(limit)s", condition
+    )
+    rows = q.named(query, statement, params)
     more = len(rows) > limit
     rows = rows[:limit]
-    found = [_row(row, tasks) for row in rows]
+    fields = TASK_ROW if tasks else CASE_ROW
+    found = [{name: row.get(name) for name in fields} for row in rows]
     if tasks and found:
         _case_facts(query, db, found)
     last = rows[-1] if rows else None
-    following = cursor(int(last[0]), str(last[1]), str(last[2])) if more and last is not None else None
+    following = (
+        cursor(int(last["k"]), str(last["case_id"]), str(last["task_id"]))
+        if more and last is not None
+        else None
+    )
     return found, following
 
 
-def _row(row: Row, tasks: bool) -> dict[str, Any]:
-    if tasks:
-        _, case_id, task_id, department, status, category, priority, channel, district, grid, at, deadline = (
-            row
-        )
-        return {
-            "case_id": case_id,
-            "task_id": task_id,
-            "department": department,
-            "task_status": status,
-            "state": "",
-            "category": category,
-            "priority": priority,
-            "channel": channel,
-            "district": district,
-            "grid_id": grid,
-            "reported_at": None,
-            "dispatched_at": at,
-            "deadline": deadline,
-            "lat": None,
-            "lon": None,
-        }
-    _, case_id, _, department, state, category, priority, channel, district, grid, at, deadline, lat, lon = (
-        row
-    )
-    return {
-        "case_id": case_id,
-        "task_id": "",
-        "department": department,
-        "state": state,
-        "category": category,
-        "priority": priority,
-        "channel": channel,
-        "district": district,
-        "grid_id": grid,
-        "reported_at": at,
-        "deadline": deadline,
-        "lat": lat,
-        "lon": lon,
-    }
-
-
 def _case_facts(query: Query, db: str, rows: list[dict[str, Any]]) -> None:
-    """A task row's case state, report time and place, read for the page's cases only."""
-    ids = sorted({row["case_id"] for row in rows})
+    """A task row's case state, report time and place (``CASE_FACTS``), read for the page's
+    cases only; a case not projected yet has none."""
+    facts = q.select(
+        [(name, name) for name in ("case_id", *CASE_FACTS)],
+        f"{db}.{CASE_LIFECYCLE} FINAL",
+        "",
+        "case_id IN %(ids)s",
+    )
     found = {
-        case_id: (state, reported_at, lat, lon)
-        for case_id, state, reported_at, lat, lon in query(
-            f"SELECT case_id, state, reported_at, lat, lon FROM {db}.{CASE_LIFECYCLE} FINAL "
-            "WHERE case_id IN %(ids)s",
-            {"ids": ids},
-        )
+        row["case_id"]: row for row in q.named(query, facts, {"ids": sorted({r["case_id"] for r in rows})})
     }
+    unknown = {name: None for name in CASE_FACTS} | {"state": ""}
     for row in rows:
-        state, reported_at, lat, lon = found.get(row["case_id"], ("", None, None, None))
-        row.update(state=state, reported_at=reported_at, lat=lat, lon=lon)
+        case = found.get(row["case_id"], unknown)
+        row.update({name: case[name] for name in CASE_FACTS})
 
 
 def suggest(query: Query, db: str, rows: list[dict[str, Any]], now: datetime) -> None:
@@ -287,8 +300,7 @@ def suggest(query: Query, db: str, rows: list[dict[str, Any]], now: datetime) ->
         )
         points.append(f"%(p{n})s")
         boxes.append(f"(lat BETWEEN %(la{n})s AND %(lb{n})s AND lon BETWEEN %(oa{n})s AND %(ob{n})s)")
-    found = query(
-        "SELECT tupleElement(p, 1) AS for_case, case_id, state, distance FROM ("
+    near = (
         "SELECT arrayJoin([" + ", ".join(points) + "]) AS p, case_id, state, category, "
         "greatCircleDistance(assumeNotNull(lon), assumeNotNull(lat), tupleElement(p, 4), tupleElement(p, 3)) "
         "AS distance FROM ("
@@ -296,12 +308,23 @@ def suggest(query: Query, db: str, rows: list[dict[str, Any]], now: datetime) ->
         "WHERE category IN %(categories)s AND reported_at <= %(now)s "
         "AND (isNull(closed_at) OR closed_at > %(now)s) AND (isNull(voided_at) OR voided_at > %(now)s) "
         "AND isNotNull(lat) AND isNotNull(lon) AND (" + " OR ".join(boxes) + "))"
-        ") WHERE category = tupleElement(p, 2) AND case_id != tupleElement(p, 1) AND distance <= %(radius)s "
+    )
+    found = q.select(
+        (
+            ("for_case", "tupleElement(p, 1)"),
+            ("case_id", "case_id"),
+            ("state", "state"),
+            ("distance", "distance"),
+        ),
+        f"({near})",
         "ORDER BY for_case, distance, case_id",
-        params,
+        "category = tupleElement(p, 2) AND case_id != tupleElement(p, 1) AND distance <= %(radius)s",
     )
     by_case = {row["case_id"]: row for row in placed}
-    for for_case, case_id, state, distance in found:
-        suggestions = by_case[for_case]["nearby"]
+    for near_case in q.named(query, found, params):
+        suggestions = by_case[near_case["for_case"]]["nearby"]
         if len(suggestions) < NEARBY_LIMIT:
-            suggestions.append({"case_id": case_id, "distance_m": round(float(distance), 1), "state": state})
+            distance = round(float(near_case["distance"]), 1)
+            suggestions.append(
+                {"case_id": near_case["case_id"], "distance_m": distance, "state": near_case["state"]}
+            )

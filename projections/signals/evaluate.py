@@ -15,6 +15,7 @@ from collections import defaultdict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from civicloop.config import Config
 from civicloop.projections.signals import arrival, raised
@@ -175,5 +176,9 @@ def progress(query: Query, database: str) -> dict[str, datetime]:
 
 def mark(store: Store, database: str, step: Step) -> None:
     """Record ``step`` as done: only after its signals were confirmed by Kafka."""
-    row = {"detector": step.detector, "evaluated_until": step.until, "updated_at": datetime.now(UTC)}
-    store.insert(f"{database}.{SIGNAL_PROGRESS}", [row])
+    store.insert(f"{database}.{SIGNAL_PROGRESS}", [progress_row(step)])
+
+
+def progress_row(step: Step) -> dict[str, Any]:
+    """The ``signal_progress`` row saying ``step``'s detector has evaluated until its end."""
+    return {"detector": step.detector, "evaluated_until": step.until, "updated_at": datetime.now(UTC)}

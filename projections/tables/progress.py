@@ -8,16 +8,14 @@ message that was skipped or ignored leaves no row in it.)
 
 One row per (topic, partition), the highest offset kept (``ReplacingMergeTree(offset)``), so
 ``max(offset)`` is right with or without ``FINAL`` and redelivered batches change nothing.
+It is read by ``read_model/progress.py``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
-
-from civicloop.projections.store.base import Query
-from civicloop.projections.tables.schema import PROGRESS
 
 
 def rows(read: Iterable[tuple[str, int, int]], projected_at: datetime) -> list[dict[str, Any]]:
@@ -32,17 +30,3 @@ def rows(read: Iterable[tuple[str, int, int]], projected_at: datetime) -> list[d
         {"topic": topic, "partition": partition, "offset": offset, "projected_at": projected_at}
         for (topic, partition), offset in highest.items()
     ]
-
-
-def projected_offsets(query: Query, database: str, topic: str) -> dict[int, int]:
-    found = query(
-        f"SELECT partition, max(offset) FROM {database}.{PROGRESS} "
-        "WHERE topic = %(topic)s GROUP BY partition",
-        {"topic": topic},
-    )
-    return {int(partition): int(offset) for partition, offset in found}
-
-
-def remaining(targets: Mapping[int, int], done: Mapping[int, int]) -> int:
-    """Messages not yet projected (upper bound: offsets may have gaps from transactions)."""
-    return sum(max(0, offset - done.get(partition, -1)) for partition, offset in targets.items())

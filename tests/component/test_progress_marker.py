@@ -8,6 +8,7 @@ import itertools
 import pytest
 
 from civicloop.projections.projector import Projector, RawMessage
+from civicloop.projections.read_model.progress import projected_offsets, remaining
 from civicloop.projections.tables import progress, schema
 from civicloop.schemas.codec import encode
 from civicloop.schemas.event import Event
@@ -64,7 +65,7 @@ def test_the_marker_is_the_last_write_of_a_batch(chdb, db):
     }
     # a reader that sees a case's row sees the span of its month (docs/DESIGN.md §7)
     assert chdb.inserted.index(schema.PERIOD_SPANS) < chdb.inserted.index(schema.CASE_LIFECYCLE)
-    assert progress.projected_offsets(chdb.query, db, TOPIC) == {0: 1}
+    assert projected_offsets(chdb.query, db, TOPIC) == {0: 1}
 
 
 def test_a_batch_ending_in_messages_without_an_event_log_row_is_still_complete(chdb, db):
@@ -77,7 +78,7 @@ def test_a_batch_ending_in_messages_without_an_event_log_row_is_still_complete(c
     projector.project(_messages([reported, registered, orphan]))
 
     # then the marker covers the whole batch, though the event log ends at offset 1
-    assert progress.projected_offsets(chdb.query, db, TOPIC) == {0: 2}
+    assert projected_offsets(chdb.query, db, TOPIC) == {0: 2}
     assert chdb.query(f"SELECT max(offset) FROM {db}.event_log") == [(1,)]
     assert chdb.query(f"SELECT count() FROM {db}.dead_letters") == [(0,)]
 
@@ -88,5 +89,5 @@ def test_a_redelivered_older_batch_does_not_move_the_marker_back(chdb, db):
     projector.project(_messages(events))
     projector.project(_messages(events[:2]))
 
-    assert progress.projected_offsets(chdb.query, db, TOPIC) == {0: 3}
-    assert progress.remaining({0: 3}, {0: 3}) == 0 and progress.remaining({0: 5, 1: 0}, {0: 3}) == 3
+    assert projected_offsets(chdb.query, db, TOPIC) == {0: 3}
+    assert remaining({0: 3}, {0: 3}) == 0 and remaining({0: 5, 1: 0}, {0: 3}) == 3

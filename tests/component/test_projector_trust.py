@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 import pytest
 
 from civicloop.projections.projector import BatchResult, Projector, RawMessage
+from civicloop.projections.read_model import progress
 from civicloop.projections.store.base import Store, StoreRejected
-from civicloop.projections.tables import progress
 from civicloop.schemas.codec import encode
 from civicloop.schemas.event import Event
 from tests.support import case_events as ev

@@ -11,13 +11,14 @@ import pytest
 
 from civicloop.projections.fold.lifecycle import fold
 from civicloop.projections.projector import RawMessage
-from civicloop.projections.signals import evaluate, listing
+from civicloop.projections.read_model import progress
+from civicloop.projections.read_model import signals as listing
+from civicloop.projections.read_model.hotspots import hotspots
+from civicloop.projections.read_model.nearby import nearby
+from civicloop.projections.signals import evaluate
 from civicloop.projections.signals.arrival import CaseLog
-from civicloop.projections.signals.hotspots import hotspots
-from civicloop.projections.signals.nearby import nearby
 from civicloop.projections.signals.projector import SignalProjection
 from civicloop.projections.store.base import Store
-from civicloop.projections.tables import progress
 from civicloop.projections.tables.rows import case_row
 from civicloop.schemas.event import Event
 from civicloop.schemas.signals import Signal, encode_signal, new_signal, signal_id
@@ -199,7 +200,7 @@ def test_a_sweep_raises_the_surge_of_its_cell_deterministically(store: Store, da
     projector.project(batch)
     result = projector.project([*batch, RawMessage("ns.signals", 0, len(batch), None, b"junk")])
     assert result.projected == len(raised) and [d.reason for d in result.dead] == ["too_short"]
-    listed = listing.signals(store.query, db, detail=True)
+    listed = listing.between(store.query, db, detail=True)
     assert sorted(r["event_id"] for r in listed) == sorted(s.event_id for s in raised)
     surge = next(r for r in listed if r["type"] == "SurgeDetected" and r["level"] == "district")
     assert surge["observed"] == 20 and surge["signal"]["category"] == "roads"

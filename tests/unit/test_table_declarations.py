@@ -1,16 +1,21 @@
 """Each projection table's columns are declared once (``tables/schema.py``, ``tables/lifecycle.py``):
 the DDL derived from a declaration is the statement the table was released with, and every row
-builder fills exactly the declared columns, in table order."""
+builder fills exactly the declared columns, in table order: the two the fold fills column by
+column from their declarations, and the seven smaller tables' builders, which name their
+columns as they fill them (each reads best as the record it writes) and are checked here."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from civicloop.projections.fold.casestate import CaseState
 from civicloop.projections.fold.lifecycle import fold_all
+from civicloop.projections.projector import RawMessage
+from civicloop.projections.signals import evaluate
+from civicloop.projections.signals import projector as signal_table
 from civicloop.projections.state_store import Known, state_rows
 from civicloop.projections.tables import event_log, periods, progress, schema
 from civicloop.projections.tables.dead_letters import DeadLetter
@@ -18,6 +23,7 @@ from civicloop.projections.tables.lifecycle import LIFECYCLE, TASKS
 from civicloop.projections.tables.rows import case_row, task_rows
 from civicloop.projections.tables.table import Column, Table
 from civicloop.schemas.codec import encode
+from civicloop.schemas.signals import new_signal, signal_id
 from civicloop.tools.demo import reports
 from tests.support import case_events as ev
 from tests.support.case_events import at
@@ -65,10 +71,56 @@ def test_the_rows_built_by_hand_name_exactly_their_tables_columns() -> None:
         schema.PROGRESS: progress.rows([("t", 0, 1)], now)[0],
         schema.CASE_STATE: state_rows({case.case_id: Known(case, 0, 1)})[0],
         schema.PERIOD_SPANS: periods.spans(schema.CASE_LIFECYCLE, [case_row(case)])[0],
+        schema.SIGNAL_PROGRESS: evaluate.progress_row(evaluate.Step("surge/day", now, [])),
     }
+    read = RawMessage("ns.signals", 0, 1, b"k", b"")
+    signal_rows = [signal_table.row(signal, read, now) for signal in _signals(now)]
 
+    assert sorted(built) == sorted(
+        set(schema.NAMES) - {schema.CASE_LIFECYCLE, schema.CASE_TASKS, schema.SIGNALS}
+    )
     for table, row in built.items():
         assert tuple(row) == schema.TABLES[table].names, table
+    for row in signal_rows:
+        assert tuple(row) == schema.TABLES[schema.SIGNALS].names, row["type"]
+
+
+def _signals(now: datetime) -> list[object]:
+    """A surge and a recurring problem: the signals table's row builder fills each differently."""
+    day = timedelta(days=1)
+    surge = new_signal(
+        "SurgeDetected",
+        event_id=signal_id("surge", "day", "grid", "roads", "G1", now),
+        occurred_at=now + day,
+        level="grid",
+        category="roads",
+        place="G1",
+        window="day",
+        window_start=now,
+        window_end=now + day,
+        observed=21,
+        expected=4.0,
+        threshold=12,
+        p_value=1e-8,
+        reference_windows=4,
+        reference_reports=16,
+        alpha=0.001,
+        min_count=5,
+    )
+    recurring = new_signal(
+        "RecurringProblemDetected",
+        event_id=signal_id("recurring", "roads", "G1", now),
+        occurred_at=now + day,
+        category="roads",
+        place="G1",
+        day=now,
+        cases=5,
+        days=30,
+        min_cases=5,
+        first_reported_at=now - 20 * day,
+        case_ids=["c-1", "c-2"],
+    )
+    return [surge, recurring]
 
 
 def test_the_event_log_built_as_columns_names_the_declared_columns_in_order() -> None:

@@ -41,11 +41,11 @@ from civicloop import log
 from civicloop.config import Config
 from civicloop.projections.backend import open_store
 from civicloop.projections.metrics.closed_loop import metrics
+from civicloop.projections.read_model.progress import projected_offsets, remaining
 from civicloop.projections.signals import evaluate
 from civicloop.projections.signals.arrival import CaseLog
 from civicloop.projections.store.base import Reader
 from civicloop.projections.store.worker import worker_health
-from civicloop.projections.tables.progress import projected_offsets, remaining
 from civicloop.schemas.codec import encode
 from civicloop.schemas.signals import signal_to_json
 from civicloop.streams import kafka

@@ -31,9 +31,9 @@ from confluent_kafka import Message
 
 from civicloop.config import Config
 from civicloop.projections.backend import open_reader
+from civicloop.projections.read_model.progress import projected_offsets, remaining
 from civicloop.projections.store.base import Reader
 from civicloop.projections.store.worker import worker_health
-from civicloop.projections.tables.progress import projected_offsets, remaining
 from civicloop.stats import quantile_exact
 from civicloop.streams.latency import BUCKET_MS, quantile_ms, since
 from civicloop.tools.bench import broker, ceiling, simulated

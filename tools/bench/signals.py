@@ -27,9 +27,9 @@ from typing import Any
 
 from civicloop.projections.backend import open_store
 from civicloop.projections.fold.lifecycle import fold
+from civicloop.projections.read_model.nearby import RADIUS_M, nearby
 from civicloop.projections.signals import evaluate
 from civicloop.projections.signals.arrival import CaseLog
-from civicloop.projections.signals.nearby import RADIUS_M, nearby
 from civicloop.projections.store.base import Store
 from civicloop.projections.tables import event_log
 from civicloop.projections.tables.rows import case_row

@@ -12,7 +12,7 @@ from typing import Any
 from civicloop import geography
 from civicloop.api.dashboard import charts, figures
 from civicloop.projections.metrics import reports
-from civicloop.projections.signals.hotspots import hotspots, month_bounds
+from civicloop.projections.read_model.hotspots import hotspots, month_bounds
 from civicloop.projections.store.base import Query
 
 
