@@ -2,20 +2,22 @@
 
 Text is Unicode without control characters: no C0 (U+0000-U+001F) but tab and line breaks
 where a field allows several lines, no DEL, no C1 (U+0080-U+009F, U+0085 NEXT LINE among
-them), no lone surrogates (what a decoder makes of bytes that are not UTF-8). Numbers are
-ASCII decimal text — ``float()`` would also read Arabic-Indic digits, ``1_0`` and ``1e-400``
-(as 0.0) — finite, and not so small that they would be stored as zero.
+them), no bidi embeddings, overrides or isolates (U+202A-202E, U+2066-2069), no line or
+paragraph separator (U+2028/2029) in one line, no lone surrogates (what a decoder makes of
+bytes that are not UTF-8): the event contract's rule for free text (``schemas/ids.py``), so
+what the API takes an event takes too. Numbers are ASCII decimal text — ``float()`` would
+also read Arabic-Indic digits, ``1_0`` and ``1e-400`` (as 0.0) — finite, and not so small
+that they would be stored as zero.
 """
 
 from __future__ import annotations
 
 import math
 import re
+import unicodedata
 
-#: any control character (C0, DEL, C1) or surrogate
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
-#: the same, less tab and line breaks (for fields that may hold several lines)
-_CONTROL_MULTILINE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+from civicloop.schemas.ids import refused_in_text
+
 _NUMBER = re.compile(r"^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,4})?$")
 _DECIMAL = re.compile(r"^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)$")
 _WHOLE = re.compile(r"^[0-9]{1,18}$")
@@ -25,14 +27,16 @@ LONGEST_NUMBER = 64
 def problem(value: str, multiline: bool = False) -> str | None:
     """What is wrong with ``value`` as text (None when nothing is). ``multiline`` allows tab,
     CR and LF; without it a tab is still refused along with line breaks."""
-    found = (_CONTROL_MULTILINE if multiline else _CONTROL).search(value)
+    found = refused_in_text(value, multiline)
     if found is None:
         return None
-    char = found.group()
+    _, char = found
     if 0xD800 <= ord(char) <= 0xDFFF:
         return "is not valid UTF-8 text"
-    if char in "\n\r":
+    if char in "\n\r\u2028\u2029":
         return "contains a line break (this field is one line)"
+    if unicodedata.category(char) == "Cf":
+        return f"contains the bidi control U+{ord(char):04X} ({unicodedata.name(char)})"
     return f"contains the control character U+{ord(char):04X}"
 
 

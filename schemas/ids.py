@@ -1,4 +1,5 @@
-"""What an id may contain: one rule for every id and code civicloop accepts (docs/TRUST.md §1).
+"""What an id, a code or free text may contain: one rule each for every such field civicloop accepts
+(docs/TRUST.md §1).
 
 Ids travel into SQL look-ups, URL paths, log lines, terminals, CSV files and the dashboard; a
 NUL, an escape sequence, a quote or a right-to-left override inside one hides or fakes what an
@@ -19,8 +20,14 @@ importers, the API) refuses what breaks these rules, and the worker dead-letters
   (Zl, Zp) and lone surrogates (Cs). Spaces, quotes and any script stay allowed: codes come
   from cities' exports ("Noise - Residential", "Mayor's Office").
 
-Free text (``description``, ``note``, ``location.address``) is not an id: only its length is
-bounded (``limits.MAX_TEXT``).
+* **Free text** — ``description``, ``note``, ``comment`` (several lines), ``location.address``
+  and ``media_url`` (one line): any character of any script, spaces, quotes, emoji and the
+  invisible joiners and marks scripts need (U+200C/200D, U+200E/200F), up to its length
+  (``limits.MAX_TEXT``). Refused: control characters (C0, DEL, C1 — U+0085 NEXT LINE among
+  them) except tab, CR and LF where several lines are allowed; the bidi embeddings, overrides
+  and isolates (U+202A–202E, U+2066–2069: ``pay\u202e001$`` shows as ``pay$100``); lone
+  surrogates; and in one-line text also the line and paragraph separators U+2028/2029. The
+  handling API applies the same rule to every text it is sent (``api/text.py``).
 """
 
 from __future__ import annotations
@@ -68,6 +75,34 @@ def code_problem(value: str) -> str | None:
         if unicodedata.category(char) in _CODE_REFUSED:
             return f"{_named(char)} at position {position} is not allowed: {CODE_ALLOWED}"
     return None
+
+
+#: the free-text fields that may hold several lines (tab, CR and LF)
+MULTILINE = frozenset({"description", "note", "comment"})
+TEXT_ALLOWED = (
+    "no control characters (but tab and line breaks where several lines are allowed) or bidi overrides"
+)
+#: bidi embeddings, overrides (U+202A-202E) and isolates (U+2066-2069)
+BIDI_CONTROLS = r"\u202a-\u202e\u2066-\u2069"
+_TEXT_REFUSED = re.compile(rf"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f{BIDI_CONTROLS}\ud800-\udfff]")
+_LINE_REFUSED = re.compile(rf"[\x00-\x1f\x7f-\x9f\u2028\u2029{BIDI_CONTROLS}\ud800-\udfff]")
+
+
+def refused_in_text(value: str, multiline: bool) -> tuple[int, str] | None:
+    """The first character free text may not hold (its position and the character), or None."""
+    found = (_TEXT_REFUSED if multiline else _LINE_REFUSED).search(value)
+    return None if found is None else (found.start(), found.group())
+
+
+def text_problem(value: str, multiline: bool) -> str | None:
+    """None when ``value`` is valid free text, else what is wrong with it (its length aside)."""
+    found = refused_in_text(value, multiline)
+    if found is None:
+        return None
+    position, char = found
+    if char in "\t\n\r\u2028\u2029":
+        return f"{_named(char)} at position {position} is not allowed: the field is one line"
+    return f"{_named(char)} at position {position} is not allowed: {TEXT_ALLOWED}"
 
 
 def _named(char: str) -> str:

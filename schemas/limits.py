@@ -8,7 +8,7 @@ length and any character; ClickHouse keeps times as ``DateTime`` (seconds since 
 
 The limits are derived per event type from the latest ``.avsc``: every timestamp field, every
 string and every bytes field, nested records (``location.address``, ``actor.id``) included;
-what an id or a code may contain is the rule of ``ids``.
+what an id, a code or free text may contain is the rule of ``ids``.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from .ids import ID_FIELDS, MAX_ID, code_problem, id_problem
+from .ids import ID_FIELDS, MAX_ID, MULTILINE, code_problem, id_problem, text_problem
 from .registry import reader_schema
 from .validate import EventValidationError
 
@@ -132,7 +132,28 @@ def check_ids(event_type: str) -> Callable[[Fields], None]:
     return check
 
 
+def check_text(event_type: str) -> Callable[[Fields], None]:
+    """The rule of ``ids`` on every free-text field (``MAX_TEXT``) of ``event_type``: several
+    lines in ``ids.MULTILINE``, one line in the others; run after ``check_lengths``."""
+    paths = [p for p in _paths(event_type)["string"] if ".".join(p) in MAX_TEXT]
+    multiline = {".".join(p): p[-1] in MULTILINE for p in paths}
+    top, nested = _split(paths)
+
+    def check(f: Fields) -> None:
+        values = [(name, f.get(name)) for name in top] + [(".".join(p), _nested(f, p)) for p in nested]
+        for name, value in values:
+            if value and (problem := text_problem(value, multiline[name])) is not None:
+                raise EventValidationError(name, value, "bad_character", problem)
+
+    return check
+
+
 @functools.cache
 def storable(event_type: str) -> tuple[Callable[[Fields], None], ...]:
     """The limit guards of ``event_type`` (built once per type from its schema)."""
-    return (check_times_storable(event_type), check_lengths(event_type), check_ids(event_type))
+    return (
+        check_times_storable(event_type),
+        check_lengths(event_type),
+        check_ids(event_type),
+        check_text(event_type),
+    )

@@ -27,7 +27,15 @@ _ID_CHARS = string.ascii_letters + string.digits + "-_.:" + "éßΩж京市道٣
 _CODE_CHARS = _ID_CHARS + " '\"/\\()&,#@%+=!?<>\u00a0\u3000"
 ids = st.text(st.sampled_from(_ID_CHARS), min_size=1, max_size=20)
 codes = st.text(st.sampled_from(_CODE_CHARS), min_size=1, max_size=20).filter(str.strip)
-free_text = st.text(max_size=40)
+# Free text: any character but controls (tab and line breaks only where several lines are
+# allowed), bidi embeddings, overrides and isolates, surrogates; one line: no U+2028/2029 either.
+_BIDI = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+_LINE_CHARS = st.characters(exclude_categories=("Cc", "Cs", "Zl", "Zp"), exclude_characters=_BIDI)
+_TEXT_CHARS = st.characters(exclude_categories=("Cc", "Cs"), exclude_characters=_BIDI) | st.sampled_from(
+    "\t\r\n"
+)
+free_text = st.text(_TEXT_CHARS, max_size=40)
+one_line = st.text(_LINE_CHARS, max_size=40)
 
 # Per field name, where the type alone would generate values the contract rejects.
 _BY_NAME: dict[str, st.SearchStrategy[Any]] = {
@@ -36,10 +44,11 @@ _BY_NAME: dict[str, st.SearchStrategy[Any]] = {
     "lon": st.floats(-180, 180),
     "level": st.integers(1, 3),
     "rating": st.integers(1, 5),
-    "description": st.text(max_size=200),
+    "description": st.text(_TEXT_CHARS, max_size=200),
     **{name: ids for name in ("case_id", "task_id", "duplicate_of")},
     **{name: codes for name in ("source", "department", "approver", "category", "id")},
-    **{name: free_text for name in ("note", "comment", "address", "media_url")},
+    **{name: free_text for name in ("note", "comment")},
+    **{name: one_line for name in ("address", "media_url")},
 }
 _BY_TYPE: dict[str, st.SearchStrategy[Any]] = {
     "string": codes | st.just(""),

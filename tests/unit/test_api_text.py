@@ -19,6 +19,7 @@ from civicloop.api.attributes import ATTRIBUTE_LIMIT
 from civicloop.api.dashboard.figures import View, same_figures
 from civicloop.api.keys import ApiKeyStore
 from civicloop.cli import app
+from civicloop.schemas.ids import text_problem
 from tests.conftest import REPO
 
 
@@ -35,11 +36,30 @@ from tests.conftest import REPO
         ("next line\u0085", True, "U+0085"),
         ("csi\u009b", True, "U+009B"),
         ("surrogate\udcff", True, "not valid UTF-8"),
+        ("refund \u202e001$", True, "bidi control U+202E"),
+        ("isolate \u2066x\u2069", True, "bidi control U+2066"),
+        ("separator\u2028", False, "line break"),
+        ("separator\u2028 in a note", True, None),
+        ("joined 👩\u200d👧 and marked שלום\u200f", False, None),
     ],
 )
 def test_text_without_control_characters(value: str, multiline: bool, wrong: str | None) -> None:
     found = text.problem(value, multiline)
     assert (found is None) if wrong is None else (found is not None and wrong in found), found
+
+
+@pytest.mark.parametrize("multiline", [False, True])
+def test_the_api_takes_the_text_the_event_contract_takes(multiline: bool) -> None:
+    # given every character of the BMP's first two blocks and the format/separator block, in text
+    chars = [chr(c) for c in (*range(0x00, 0x250), *range(0x2000, 0x2070), 0xD800, 0xDFFF, 0xFEFF)]
+
+    # then the API refuses exactly those the contract refuses (schemas/ids.py)
+    differ = [
+        f"U+{ord(c):04X}"
+        for c in chars
+        if (text.problem(f"a{c}b", multiline) is None) != (text_problem(f"a{c}b", multiline) is None)
+    ]
+    assert differ == []
 
 
 @pytest.mark.parametrize(

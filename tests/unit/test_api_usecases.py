@@ -318,6 +318,17 @@ def test_a_feedback_link_rates_a_closure_once(tmp_path: Path) -> None:
     assert folded.producer.sent == []
 
 
+def test_a_comment_of_several_lines_with_tabs_is_taken_as_written(tmp_path: Path) -> None:
+    closed, closing = _closed()
+    site = Site(tmp_path, {"c-1": closed})
+    comment = "Fixed, thanks.\r\nBut the sign\tis still bent 👍"
+
+    assert (
+        asyncio.run(usecases.rate_handling(site.writes, _rating(closing, comment=comment))) == usecases.TAKEN
+    )
+    assert [e["comment"] for e in site.producer.sent] == [comment]
+
+
 def test_a_feedback_link_says_why_it_cannot_rate(tmp_path: Path) -> None:
     closed, closing = _closed()
     site = Site(tmp_path, {"c-1": closed, "c-open": fold_all([_reported("c-open")])})
@@ -325,8 +336,14 @@ def test_a_feedback_link_says_why_it_cannot_rate(tmp_path: Path) -> None:
         (_rating(closing, case_id="c-missing"), usecases.UNKNOWN),
         (_rating(closing, case_id="c-open"), usecases.NO_MORE),
         (_rating(closing, comment="x" * 4001), usecases.BAD_COMMENT),  # at most 4,000 characters
+        # no control character but tab and line breaks, no bidi override (docs/API.md, the
+        # event contract's rule for free text)
+        (_rating(closing, comment="nul \x00"), usecases.BAD_COMMENT),
+        (_rating(closing, comment="escape \x1b[2J"), usecases.BAD_COMMENT),
+        (_rating(closing, comment="next line \x85"), usecases.BAD_COMMENT),
+        (_rating(closing, comment="refund \u202e001$"), usecases.BAD_COMMENT),
     ]
     for given, answer in cases:
         assert asyncio.run(usecases.rate_handling(site.writes, given)) == answer, given
     assert site.producer.sent == []
-    assert site.progress.asked == ["c-missing", "c-open", "c-1"]  # each judged once caught up
+    assert site.progress.asked == ["c-missing", "c-open"] + ["c-1"] * 5  # each judged once caught up

@@ -12,7 +12,7 @@ import pytest
 
 from civicloop.schemas.codec import decode, encode
 from civicloop.schemas.events import EventValidationError, check_decoded, new_event
-from civicloop.schemas.ids import MAX_ID, code_problem, id_problem
+from civicloop.schemas.ids import MAX_ID, code_problem, id_problem, text_problem
 from civicloop.tools.ingest import baltimore311, nyc311
 from tests.support import case_events as ev
 
@@ -153,3 +153,97 @@ def test_every_id_of_the_real_city_exports_passes() -> None:
         assert refused == {}, path
     assert len(events) > 1000
     assert {e.case_id.split("-")[0] for e in events} == {"nyc", "bal"}
+
+
+#: refused in every free-text field: controls but tab and line breaks, bidi embeddings,
+#: overrides and isolates (what the API refuses too: tests/unit/test_api_text.py; a lone
+#: surrogate is no UTF-8 text, refused as the Avro string's bad_type before this rule)
+BAD_IN_TEXT = [
+    "\x00",
+    "\x1b[31m",
+    "\x07",
+    "\x7f",
+    "\x85",
+    "\x9b",
+    "\u202e",
+    "\u202a",
+    "\u2066",
+    "\u2069",
+]
+#: kept in free text: lines and tabs where a field has several, any script, emoji joined by
+#: U+200D, the marks right-to-left text needs
+GOOD_TEXT = ["two\r\nlines\tand a tab", "市政 道路", "👩\u200d👩\u200d👧", "שלום\u200f!", "\u00a0nbsp"]
+
+
+@pytest.mark.parametrize("bad", BAD_IN_TEXT, ids=ascii)
+@pytest.mark.parametrize(
+    ("event_type", "field"),
+    [
+        ("FeedbackReceived", "comment"),
+        ("CaseReported", "description"),
+        ("CaseReported", "location.address"),
+        ("CaseVoided", "note"),
+    ],
+)
+def test_the_sdk_refuses_free_text_with_a_control_or_bidi_character(
+    event_type: str, field: str, bad: str
+) -> None:
+    given = _free_text(event_type, field, f"text {bad} here")
+
+    with pytest.raises(EventValidationError) as refused:
+        new_event(event_type, **given)
+
+    assert (refused.value.field, refused.value.reason) == (field, "bad_character")
+    assert f"U+{ord(bad[0]):04X}" in str(refused.value)
+
+
+@pytest.mark.parametrize("good", GOOD_TEXT, ids=ascii)
+def test_free_text_keeps_lines_any_script_and_emoji(good: str) -> None:
+    event = new_event("FeedbackReceived", **_free_text("FeedbackReceived", "comment", good))
+
+    assert event["comment"] == good
+    assert text_problem(good, multiline=True) is None
+
+
+@pytest.mark.parametrize("line", ["a\nb", "a\rb", "a\tb", "a\u2028b", "a\u2029b"], ids=ascii)
+def test_one_line_text_refuses_tabs_and_line_breaks(line: str) -> None:
+    with pytest.raises(EventValidationError) as refused:
+        new_event("CaseReported", **_free_text("CaseReported", "location.address", line))
+
+    assert refused.value.field == "location.address" and "one line" in str(refused.value)
+
+
+def test_the_worker_check_refuses_a_decoded_event_with_such_a_comment() -> None:
+    # bytes any client could produce (encoded without the SDK's checks)
+    raw = encode(ev.feedback(T, rating=2, comment="bad\x00\u202e"))
+    with pytest.raises(EventValidationError) as refused:
+        check_decoded(decode(raw))
+    assert (refused.value.field, refused.value.reason) == ("comment", "bad_character")
+
+
+def _free_text(event_type: str, field: str, value: str) -> dict[str, object]:
+    """The fields of a valid ``event_type`` with ``value`` in the free-text ``field``."""
+    envelope = {
+        "case_id": "C-1",
+        "occurred_at": T,
+        "source": "tests/1",
+        "actor": {"type": "system", "id": "t"},
+    }
+    fields: dict[str, dict[str, object]] = {
+        "FeedbackReceived": {"resolved": True, "satisfaction": "satisfied", "rating": 4, "comment": "ok"},
+        "CaseReported": {
+            "channel": "app",
+            "category": "roads",
+            "priority": "normal",
+            "reporter_ref": "r-1",
+            "description": "ok",
+            "location": {"lat": 39.29, "lon": -76.61, "address": "1 Main St"},
+        },
+        "CaseVoided": {"reason": "invalid", "note": "ok"},
+    }
+    given = {**envelope, **fields[event_type]}
+    if field == "location.address":
+        given["location"] = {**fields["CaseReported"]["location"], "address": value}  # type: ignore[dict-item]
+    else:
+        given[field] = value
+    return given
