@@ -33,7 +33,7 @@ from civicloop.schemas.events import new_event
 from civicloop.tools.local.api_server import api_process, api_url, start_api
 from civicloop.tools.simulate import simulate
 from tests.conftest import REPO
-from tests.support.browser import chromium, outside, requested, save_screenshot
+from tests.support.browser import chromium, outside, overflow, requested, save_screenshot
 from tests.support.workers import Worker, produce, wait_projected
 
 pytestmark = pytest.mark.integration
@@ -195,6 +195,7 @@ def test_the_dashboard_shows_the_clis_figures_loads_nothing_from_outside_and_nee
         wait_for(driver, "ready", loaded={"from": FROM, "to": TO})
         assert_page_equals_cli(driver)
         save_screenshot(driver, ARTIFACTS / f"{backend}-all.png")
+        assert overflow(driver) == 0
         assert_map_shows_the_districts(driver)
 
         # when a filter changes, then the figures are the CLI's with that filter
@@ -231,6 +232,12 @@ def test_the_dashboard_shows_the_clis_figures_loads_nothing_from_outside_and_nee
         ]
         assert shown == [e.type for e in events]
         save_screenshot(driver, ARTIFACTS / f"{backend}-case.png")
+        # and it fits the window, 1400 px wide or a phone's 400: its task table (nine columns)
+        # wraps its times, and scrolls inside its own box where that is not enough
+        assert overflow(driver) == 0
+        save_screenshot(driver, ARTIFACTS / f"{backend}-case-narrow.png", width=400)
+        assert overflow(driver) == 0
+        driver.set_window_size(1400, 1800)
         seen += requested(driver)
 
         # and a report's address, coordinates, answers and media link

@@ -73,10 +73,22 @@ def outside(urls: list[str], base: str) -> list[str]:
     return [url for url in urls if urlsplit(url).scheme not in LOCAL_SCHEMES and urlsplit(url)[:2] != origin]
 
 
-def save_screenshot(driver: webdriver.Chrome, path: Path) -> Path:
-    """The whole page as a PNG (the window is grown to the page's height first)."""
+def overflow(driver: webdriver.Chrome) -> int:
+    """How many pixels the page is wider than the window (0: nothing scrolls sideways but
+    what scrolls inside its own box)."""
+    return int(
+        driver.execute_script(
+            "return document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+    )
+
+
+def save_screenshot(driver: webdriver.Chrome, path: Path, width: int = 1400) -> Path:
+    """The whole page ``width`` pixels wide as a PNG (the window is grown to the page's height
+    first)."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    driver.set_window_size(width, 900)
     height = driver.execute_script("return document.documentElement.scrollHeight")
-    driver.set_window_size(1400, max(int(height) + 40, 900))
+    driver.set_window_size(width, max(int(height) + 40, 900))
     driver.save_screenshot(str(path))
     return path
