@@ -49,7 +49,11 @@ def serve(conn: Connection, recipe: Recipe) -> None:
 
     def ask(case_ids: list[str]) -> dict[str, Known]:
         conn.send(Need(case_ids))
-        answer: States = conn.recv()
+        answer = conn.recv()
+        if not isinstance(answer, States):
+            # Control.STOP: the writer's look-up failed (its store is gone) and it stops the
+            # pool instead of answering; this process ends now, not when the writer kills it.
+            raise EOFError("the writer stopped while this process waited for states")
         return known_from_rows(answer.rows)
 
     states = PendingStates(ask, recipe.capacity)
