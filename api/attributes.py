@@ -9,8 +9,9 @@ from datetime import datetime
 from civicloop.api import text
 from civicloop.api.catalogue import LISTS, Attribute, Service
 from civicloop.api.errors import Problem, shorten
+from civicloop.schemas.limits import MAX_TEXT
 
-ATTRIBUTE_LIMIT = 1000  # characters per value
+ATTRIBUTE_LIMIT = MAX_TEXT["attributes"]  # characters per value, as the event contract holds them
 
 
 def checked(

@@ -33,6 +33,8 @@ MAX_TEXT = {
     "comment": 4000,
     "location.address": 1000,
     "media_url": 2048,
+    # each answer of a map of answers (CaseReported.attributes: code → its values)
+    "attributes": 1000,
 }
 #: bytes of a sealed contact (a phone number or e-mail address sealed with AES-GCM)
 MAX_BYTES = 4096
@@ -64,7 +66,7 @@ def _walk(schema: dict[str, Any], prefix: Path, found: dict[str, list[Path]]) ->
 
 @functools.cache
 def _paths(event_type: str) -> dict[str, list[Path]]:
-    found: dict[str, list[Path]] = {"timestamp": [], "string": [], "bytes": []}
+    found: dict[str, list[Path]] = {"timestamp": [], "string": [], "bytes": [], "map": []}
     _walk(reader_schema(event_type), (), found)
     return found
 
@@ -148,6 +150,38 @@ def check_text(event_type: str) -> Callable[[Fields], None]:
     return check
 
 
+def check_answers(event_type: str) -> Callable[[Fields], None]:
+    """Every map of answers of ``event_type`` (code → text, or → a list of texts: Open311
+    attributes): each code by the rule of codes, each answer free text of several lines of at
+    most ``MAX_TEXT[field]`` characters (``MAX_TEXT`` when the field has none of its own)."""
+    paths = _paths(event_type)["map"]
+    top, nested = _split(paths)
+
+    def check(f: Fields) -> None:
+        values = [(name, f.get(name)) for name in top] + [(".".join(p), _nested(f, p)) for p in nested]
+        for name, answers in values:
+            for code, given in (answers or {}).items():
+                _check_answer(name, code, [given] if isinstance(given, str) else given)
+
+    return check
+
+
+def _check_answer(name: str, code: str, answers: list[str]) -> None:
+    if len(code) > MAX_ID:
+        raise EventValidationError(
+            name, code, "too_long", f"a code of {len(code)} characters; at most {MAX_ID}"
+        )
+    if (problem := code_problem(code)) is not None:
+        raise EventValidationError(name, code, "bad_character", f"the code {problem}")
+    limit = MAX_TEXT.get(name, MAX_TEXT["description"])
+    for answer in answers:
+        if len(answer) > limit:
+            allowed = f"an answer to {code} of {len(answer)} characters; at most {limit} are allowed"
+            raise EventValidationError(name, answer, "too_long", allowed)
+        if (problem := text_problem(answer, multiline=True)) is not None:
+            raise EventValidationError(name, answer, "bad_character", f"the answer to {code}: {problem}")
+
+
 @functools.cache
 def storable(event_type: str) -> tuple[Callable[[Fields], None], ...]:
     """The limit guards of ``event_type`` (built once per type from its schema)."""
@@ -156,4 +190,5 @@ def storable(event_type: str) -> tuple[Callable[[Fields], None], ...]:
         check_lengths(event_type),
         check_ids(event_type),
         check_text(event_type),
+        check_answers(event_type),
     )

@@ -79,7 +79,7 @@ def values(schema: Any, name: str = "") -> st.SearchStrategy[Any]:
     if kind == "array":
         return st.lists(values(schema["items"], name), max_size=3)
     if kind == "map":
-        return st.dictionaries(st.text(max_size=10), values(schema["values"], name), max_size=3)
+        return st.dictionaries(codes, values(schema["values"], name), max_size=3)
     return _BY_TYPE[kind]
 
 

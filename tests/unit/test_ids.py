@@ -213,6 +213,38 @@ def test_one_line_text_refuses_tabs_and_line_breaks(line: str) -> None:
     assert refused.value.field == "location.address" and "one line" in str(refused.value)
 
 
+@pytest.mark.parametrize(
+    ("answers", "reason"),
+    [
+        ({"SIZE": ["large\x00"]}, "bad_character"),
+        ({"SIZE": ["see \u202e"]}, "bad_character"),
+        ({"SI\x1bZE": ["large"]}, "bad_character"),
+        ({"SIZE": ["x" * 1001]}, "too_long"),
+        ({"S" * (MAX_ID + 1): ["large"]}, "too_long"),
+    ],
+    ids=["nul", "bidi", "escape-in-code", "long-answer", "long-code"],
+)
+def test_the_sdk_refuses_answers_that_break_the_rules_of_codes_and_text(
+    answers: dict[str, list[str]], reason: str
+) -> None:
+    given = {**_free_text("CaseReported", "description", "ok"), "attributes": answers}
+
+    with pytest.raises(EventValidationError) as refused:
+        new_event("CaseReported", **given)
+
+    assert (refused.value.field, refused.value.reason) == ("attributes", reason)
+
+
+def test_answers_of_several_lines_any_script_and_many_values_pass() -> None:
+    answers = {"SIZE": ["large"], "NOTE": ["two\nlines\tand 京 👍"], "LANES": ["left", "right"]}
+
+    event = new_event(
+        "CaseReported", **{**_free_text("CaseReported", "description", "ok"), "attributes": answers}
+    )
+
+    assert event["attributes"] == answers
+
+
 def test_the_worker_check_refuses_a_decoded_event_with_such_a_comment() -> None:
     # bytes any client could produce (encoded without the SDK's checks)
     raw = encode(ev.feedback(T, rating=2, comment="bad\x00\u202e"))
