@@ -37,7 +37,7 @@ from civicloop.api.errors import bad_request, forbidden
 from civicloop.api.keys import ApiKey
 from civicloop.api.projected import NothingProjected
 from civicloop.api.requests_common import moment
-from civicloop.projections.read_model.worklist import QUEUES, Listing, Queue, page, suggest
+from civicloop.projections.read_model.worklist import CASE_ROW, QUEUES, Listing, Queue, page, suggest
 
 router = APIRouter(prefix="/api/v1", tags=["console"])
 
@@ -51,22 +51,9 @@ ROLE_QUEUES = {
     for role in ("dispatcher", "department", "supervisor")
 }
 ROLE_QUEUES["analyst"] = [q.name for q in QUEUES.values() if not q.tasks]  # to read, not to work
-#: columns of a listed row, in the CSV's order
-COLUMNS = (
-    "case_id",
-    "task_id",
-    "department",
-    "state",
-    "category",
-    "priority",
-    "channel",
-    "district",
-    "grid_id",
-    "reported_at",
-    "deadline",
-    "lat",
-    "lon",
-)
+#: columns of a listed row, in the CSV's order: a case row's (a task queue's rows leave out
+#: their task's status and dispatch time)
+COLUMNS = CASE_ROW
 Text = Annotated[str | None, Query(max_length=200)]
 
 
