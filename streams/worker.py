@@ -94,9 +94,8 @@ def clients_wait_for_the_broker(first_delay: float = 1.0, max_delay: float = 30.
                 await _BOOTSTRAP_ONCE(client)
                 return
             except KafkaConnectionError as exc:
-                _log.warning(
-                    "kafka_unreachable", bootstrap=str(client.hosts), error=str(exc), retry_in_s=delay
-                )
+                hosts = ",".join(f"{host}:{port}" for host, port, *_ in client.hosts)
+                _log.warning("kafka_unreachable", bootstrap=hosts, error=str(exc), retry_in_s=delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, max_delay)
 
