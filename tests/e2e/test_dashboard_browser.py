@@ -196,6 +196,9 @@ def test_the_dashboard_shows_the_clis_figures_loads_nothing_from_outside_and_nee
         assert_page_equals_cli(driver)
         save_screenshot(driver, ARTIFACTS / f"{backend}-all.png")
         assert overflow(driver) == 0
+        save_screenshot(driver, ARTIFACTS / f"{backend}-all-narrow.png", width=400)
+        assert overflow(driver) == 0
+        driver.set_window_size(1400, 1800)
         assert_map_shows_the_districts(driver)
 
         # when a filter changes, then the figures are the CLI's with that filter
