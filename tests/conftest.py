@@ -134,7 +134,7 @@ def clickhouse_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loca
     server = LocalClickHouse(tmp_path_factory.mktemp("clickhouse"))
     server.up()
     yield server
-    server.kill()  # its data is thrown away (a graceful stop of a server is test_shutdown's)
+    server.kill()  # its data is thrown away
 
 
 @pytest.fixture(scope="session")

@@ -40,11 +40,12 @@ def city(n: int, prefix: str) -> list:
 @pytest.fixture
 def home(tmp_path: Path) -> Iterator[Config]:
     """A deployment with a broker of its own (not started yet) and chDB; everything started
-    here is stopped afterwards."""
+    here is killed afterwards (SIGKILL: the teardown checks nothing, and the graceful `kafka
+    down` the worker rides through is the test's own)."""
     config = make_config(tmp_path, namespace=f"b{uuid.uuid4().hex[:8]}", watchdog_interval=0)
     yield config
-    stack.worker_process(config).stop(timeout=60)
-    LocalKafka(config).down()
+    stack.worker_process(config).kill()
+    LocalKafka(config).kill()
 
 
 def health(config: Config) -> dict:

@@ -1,6 +1,8 @@
 """Ordinary catch-up at scale: a worker started behind 20,000 events of 20,000 cases with
 64-character ids projects every one (the state look-up of a whole batch never outgrows the
-store's query size), on chDB and on the server."""
+store's query size). On chDB: that the server's own query size holds a whole batch's look-up
+is tests/component/test_projector_trust.py's (20,000 ids in one look-up, both backends,
+through the same StateStore that answers the fold processes here)."""
 
 from __future__ import annotations
 
@@ -12,7 +14,6 @@ from tests.support.workers import Worker, produce, wait_projected
 
 pytestmark = [
     pytest.mark.integration,
-    pytest.mark.every_backend("a batch's state look-up must fit each backend's query size"),
     pytest.mark.parallel_fold("the fold processes' look-ups, chunked by the writing process"),
 ]
 CASES = 20_000

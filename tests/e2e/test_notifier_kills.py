@@ -31,7 +31,7 @@ def config(tmp_path: Path, kafka_bootstrap: str, monkeypatch: pytest.MonkeyPatch
     cfg = deployment(tmp_path, monkeypatch, kafka_bootstrap=kafka_bootstrap)
     kafka.ensure_topics(cfg)
     yield cfg
-    stack.notifier_process(cfg).stop(timeout=30)
+    stack.notifier_process(cfg).kill()  # the teardown checks nothing
 
 
 def test_kill_9_mid_delivery_loses_nothing(config: Config) -> None:

@@ -81,7 +81,8 @@ def _topic_ids(config: Config) -> list[str]:
     consumer.assign([TopicPartition(config.signals_topic, p, 0) for p in end])
     ids: list[str] = []
     while len(ids) < sum(end.values()):
-        for msg in consumer.consume(500, timeout=5):
+        # a short timeout: a call waits it out whenever fewer than 500 are left
+        for msg in consumer.consume(500, timeout=0.5):
             if msg.error() is None:
                 ids.append(decode_signal(msg.value()).event_id)
     consumer.close()
