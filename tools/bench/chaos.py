@@ -163,7 +163,7 @@ def run(config: Config, plan: Plan) -> ChaosReport:
                 if plan.keep:
                     report.databases = databases
         finally:
-            broker.down()
+            broker.kill()  # the bench's own, in a home deleted next: nothing to stop gracefully
     return report
 
 
@@ -208,8 +208,8 @@ def _chaos(cfg: Config, broker: LocalKafka, plan: Plan, report: ChaosReport) -> 
         report.restarts = {s.name: (stack.supervisor_status(s.config) or _NoStatus()).restarts for s in slots}
     finally:
         reader.close()
-        for slot in slots:
-            stack.worker_process(slot.config).stop(timeout=60)
+        for slot in slots:  # done (all projected and swept) or failed: SIGKILL, nothing to finish
+            stack.worker_process(slot.config).kill()
     return producer.sent
 
 
@@ -332,7 +332,7 @@ def _clean_run(cfg: Config, report: ChaosReport, messages: list[KeyValue]) -> No
         _settle_signals(cfg, reader)
     finally:
         reader.close()
-        stack.worker_process(single).stop(timeout=60)
+        stack.worker_process(single).kill()  # all projected and swept: nothing to finish
     report.clean_s = time.monotonic() - started
 
 
