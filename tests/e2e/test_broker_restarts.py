@@ -61,7 +61,17 @@ def with_address(config: Config) -> Config:
     return replace(config, kafka_bootstrap=address)
 
 
-def test_a_worker_started_before_the_broker_projects_everything(home: Config) -> None:
+def test_a_worker_started_before_the_broker_projects_everything_and_rides_through_kafka_down_and_up(
+    home: Config,
+) -> None:
+    """Two checks on one deployment, in turn: the first leaves a running broker and a worker
+    that projected a first lot, which is where the second starts (``up`` and ``start_worker``
+    find them running). One broker start and one worker start less than a deployment each."""
+    a_worker_started_before_the_broker_projects_everything(home)
+    a_worker_rides_through_kafka_down_and_up(home)
+
+
+def a_worker_started_before_the_broker_projects_everything(home: Config) -> None:
     # given a worker started while there is no broker at all yet
     stack.start_worker(home)
     wait_until(lambda: "kafka_unreachable" in stack.worker_process(home).log_tail(), 60, "worker waiting")
@@ -75,7 +85,7 @@ def test_a_worker_started_before_the_broker_projects_everything(home: Config) ->
     assert status is not None and status.restarts == 0
 
 
-def test_a_worker_rides_through_kafka_down_and_up(home: Config) -> None:
+def a_worker_rides_through_kafka_down_and_up(home: Config) -> None:
     # given a running broker and worker that projected a first lot
     address = LocalKafka(home).up()
     stack.start_worker(home)
