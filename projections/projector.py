@@ -10,13 +10,15 @@ building raises anything unexpected (a bug, not bad input): it is dead-lettered 
 ``internal:<ExceptionType>`` with the traceback, so one poison message never stalls its
 partition.
 
-Writes happen per batch in a fixed order — dead letters, event log, case rows, task rows, the
-case state with its offset watermark, and the batch's progress marker last (what "projected"
-means to ``--wait``) — after every row was checked against its column's type, and the caller
-acknowledges the offsets only after the batch was written. A crash anywhere replays the batch:
-messages at or below a case's watermark are skipped, every other write is idempotent. A copy
-of an event the case has already folded (same id, same body) is skipped as well: only an
-event's first copy is ever written to the event log.
+Writes happen per batch in a fixed order — dead letters, the months it touches
+(``period_spans``), event log, case rows, task rows, the case state with its offset watermark,
+and the batch's progress marker last (what "projected" means to ``--wait``) — after every row was
+checked against its column's type, and the caller acknowledges the offsets only after the batch
+was written. A crash anywhere replays the batch: messages at or below a case's watermark are
+skipped, every other write is idempotent. A copy of an event the case has already folded (same
+id, same body) is skipped as well: only an event's first copy is ever written to the event log.
+After the marker, the months the batches touched are counted into ``metric_rollup`` now and then
+(a cache that all time reads where it is still current: ``metrics/rollup.py``).
 
 A batch the store refuses for its content (:class:`StoreRejected`) is split in halves until
 the message(s) it came from are alone; those are dead-lettered as ``store_rejected:<code>`` and
@@ -37,6 +39,7 @@ from typing import Any
 from civicloop import log
 from civicloop.projections.fold.casestate import CaseState, body_digest
 from civicloop.projections.fold.lifecycle import IllegalTransition, fold
+from civicloop.projections.metrics import rollup
 from civicloop.projections.state_store import Known, StateCache, StateStore, state_rows
 from civicloop.projections.store.base import Store, StoreRejected
 from civicloop.projections.tables import event_log, fit, periods, progress
@@ -48,6 +51,7 @@ from civicloop.projections.tables.schema import (
     CASE_TASKS,
     DEAD_LETTERS,
     EVENT_LOG,
+    METRIC_ROLLUP,
     PERIOD_SPANS,
     PROGRESS,
 )
@@ -270,6 +274,18 @@ class Writer:
         self.database = database
         self.publish_dead = publish_dead
         self.columns = fit.Columns(store, database)
+        self._rollups: rollup.Refresher | None = None
+        self._rollups_known = False  # decided when first asked: the types are read then
+
+    @property
+    def rollups(self) -> rollup.Refresher | None:
+        """What counts the months the batches touched into ``metric_rollup``: none for a
+        database without one, or on a sharded store (``metrics/rollup.py``)."""
+        if not self._rollups_known:
+            if METRIC_ROLLUP in self.columns.types() and not self.store.sharded:
+                self._rollups = rollup.Refresher(self.store, self.database)
+            self._rollups_known = True
+        return self._rollups
 
     def write(
         self,
@@ -296,6 +312,12 @@ class Writer:
                 self.store.insert_arrow(f"{db}.{table}", data)
         # The batch's marker goes last: once it is there, every effect of the batch is stored.
         self.store.insert(f"{db}.{PROGRESS}", marks)
+        if self.rollups is not None:
+            # A cache, not an effect of the batch: readers count a month the rollup does not
+            # hold as it is now from the table (metrics/rollup.py).
+            self.rollups.add(
+                m for table, data in tables if table == PERIOD_SPANS for m in rollup.touched(_listed(data))
+            )
 
 
 class Projection:
@@ -402,6 +424,11 @@ class Projector(Folder, Projection):
 
     def forget(self) -> None:
         self.states.forget()
+
+
+def _listed(data: Any) -> list[dict[str, Any]]:
+    """Rows as dicts, from a list of them or an Arrow table."""
+    return data if isinstance(data, list) else data.to_pylist()
 
 
 def _record_time(msg: RawMessage) -> datetime | None:

@@ -116,6 +116,8 @@ class Replayer:
         projection = self._projector(database)
         try:
             projection.project_all(self._batches(consumer), self._written(consumer))
+            if projection.writer.rollups is not None:  # the last months counted before the switch
+                projection.writer.rollups.now()
         finally:
             projection.close()
 

@@ -42,7 +42,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
-from civicloop.projections.metrics import months
+from civicloop.projections.metrics import months, rollup
 from civicloop.projections.metrics import sql as q
 from civicloop.projections.metrics.scope import WHOLE, Scope
 from civicloop.projections.store.base import Query
@@ -142,7 +142,12 @@ def metrics(
     scope: Scope = WHOLE,
 ) -> list[dict[str, Any]]:
     """One dict per group; ``scope`` filters the rows (e.g. one department's) or, as a series
-    of periods, makes the groups the periods (see ``series``)."""
+    of periods, makes the groups the periods (see ``series``). All time without filters sums
+    the rollup kept with the projection (``rollup.py``) where the database has one."""
+    q.group_expr(dim, q.CASES)  # an unknown dimension is refused before anything is read
+    whole = not (scope.filters or scope.series or scope.months)
+    if t_from is None and t_to is None and whole and rollup.available(run, db):
+        return combine(*rollup.all_time(run, db, dim, as_of(None, now)))
     scope = months.pruned(run, db, scope, t_from, t_to)
     cases, tasks = metric_queries(db, dim, t_from, t_to, now, scope)
     return combine(q.named(run, cases, scope.params()), q.named(run, tasks, scope.params()))

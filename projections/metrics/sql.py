@@ -118,30 +118,26 @@ CASE_PERIOD_COLUMNS = ("reported_at", "closed_at", "due_at", "registered_at", "f
 TASK_PERIOD_COLUMNS = ("dispatched_at",)
 
 
-def case_metrics_sql(
-    db: str,
-    dim: str,
-    t_from: datetime | None,
-    t_to: datetime | None,
-    as_of: datetime,
-    scope: Scope = WHOLE,
-) -> Named:
-    """Case-level counts per group. ``as_of`` = min(to, now) decides "open and overdue"."""
-    t_from, t_to, as_of = scope.bounds(t_from, t_to, as_of)
+def case_measures(t_from: Bound, t_to: Bound, as_of: datetime | str | None) -> list[tuple[str, str]]:
+    """The case-level counts and the report→close quantiles over ``[t_from, t_to)``, by name
+    (``as_of`` decides "open and overdue"; None leaves ``open_overdue`` out, for counts that
+    must not depend on the moment they are read: ``rollup.py``)."""
     due = within("due_at", t_from, t_to)
     reg, fb = within("registered_at", t_from, t_to), within("feedback_at", t_from, t_to)
     closed = within("closed_at", t_from, t_to)
     done = f"{due} AND closed_at IS NOT NULL"
-    overdue = f"{due} AND closed_at IS NULL AND voided_at IS NULL AND due_at < {at(as_of)}"
     satisfied = "satisfaction IN ('satisfied', 'basically_satisfied')"
     measures = [
-        ("grp", scope.group(group_expr(dim, CASES))),
         ("reported", f"countIf({cond(within('reported_at', t_from, t_to))})"),
         ("closed", f"countIf({cond(closed)})"),
         ("due", f"countIf({cond(due)})"),
         ("due_closed", f"countIf({cond(done)})"),
         ("closed_on_time", f"countIf({cond(done + ' AND closed_at <= due_at')})"),
-        ("open_overdue", f"countIf({cond(overdue)})"),
+    ]
+    if as_of is not None:
+        overdue = f"{due} AND closed_at IS NULL AND voided_at IS NULL AND due_at < {at(as_of)}"
+        measures.append(("open_overdue", f"countIf({cond(overdue)})"))
+    return measures + [
         ("registered", f"countIf({cond(reg)})"),
         ("extensions", f"sumIf(extensions, {cond(reg)})"),
         ("disposals", f"sumIf(disposals, {cond(reg)})"),
@@ -151,26 +147,40 @@ def case_metrics_sql(
         ("satisfied", f"countIf({cond(f'{fb} AND {satisfied}')})"),
         ("report_to_close", quantiles("0.5, 0.9", elapsed("reported_at", "closed_at"), closed)),
     ]
-    return select(measures, source(scope, db, CASES, CASE_PERIOD_COLUMNS))
 
 
-def task_metrics_sql(
-    db: str, dim: str, t_from: datetime | None, t_to: datetime | None, scope: Scope = WHOLE
+def case_metrics_sql(
+    db: str,
+    dim: str,
+    t_from: datetime | None,
+    t_to: datetime | None,
+    as_of: datetime | None,
+    scope: Scope = WHOLE,
+    only: Sequence[str] = (),
 ) -> Named:
-    """Task-level counts per group: the cohort is tasks dispatched in the period.
+    """Case-level counts per group. ``as_of`` = min(to, now) decides "open and overdue" (None:
+    no ``open_overdue``); ``only``: just these measures (all by default)."""
+    t_from, t_to, as_of = scope.bounds(t_from, t_to, as_of)
+    measures = [m for m in case_measures(t_from, t_to, as_of) if not only or m[0] in only]
+    return select(
+        [("grp", scope.group(group_expr(dim, CASES))), *measures],
+        source(scope, db, CASES, CASE_PERIOD_COLUMNS),
+    )
+
+
+def task_measures(t_from: Bound, t_to: Bound) -> list[tuple[str, str]]:
+    """The task-level counts over the tasks dispatched in ``[t_from, t_to)``, by name.
 
     The response rate counts **lead** tasks only (contacting the reporter is the lead's duty,
     docs/DESIGN.md §5); the assist sign-for rate counts assist tasks accepted by their
     accept-by (吹哨报到: did the called department report in time?). A task with a NULL
     ``accept_by`` (no deadline set) is dispatched but in neither rate."""
-    t_from, t_to, _ = scope.bounds(t_from, t_to)
     disp = within("dispatched_at", t_from, t_to)
     lead = f"{disp} AND role = 'lead' AND accept_by IS NOT NULL"
     assist = f"{disp} AND role = 'assist' AND accept_by IS NOT NULL"
     accepted = "accepted_at IS NOT NULL AND accepted_at <= accept_by"
     contacted = "contacted_at IS NOT NULL AND contacted_at <= accept_by"
-    measures = [
-        ("grp", scope.group(group_expr(dim, TASKS))),
+    return [
         ("dispatched", f"countIf({cond(disp)})"),
         ("lead_with_accept_by", f"countIf({cond(lead)})"),
         ("responded", f"countIf({cond(f'{lead} AND {accepted} AND {contacted}')})"),
@@ -178,7 +188,18 @@ def task_metrics_sql(
         ("assist_signed_for", f"countIf({cond(f'{assist} AND {accepted}')})"),
         ("returned", f"countIf({cond(disp + ' AND returned_at IS NOT NULL')})"),
     ]
-    return select(measures, source(scope, db, TASKS, TASK_PERIOD_COLUMNS))
+
+
+def task_metrics_sql(
+    db: str, dim: str, t_from: datetime | None, t_to: datetime | None, scope: Scope = WHOLE
+) -> Named:
+    """Task-level counts per group: the cohort is tasks dispatched in the period
+    (``task_measures``)."""
+    t_from, t_to, _ = scope.bounds(t_from, t_to)
+    return select(
+        [("grp", scope.group(group_expr(dim, TASKS))), *task_measures(t_from, t_to)],
+        source(scope, db, TASKS, TASK_PERIOD_COLUMNS),
+    )
 
 
 #: duration → (table, start column, end column, working-seconds column); a duration is counted

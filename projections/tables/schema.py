@@ -83,6 +83,50 @@ PERIOD_SPANS_TABLE: Table = Table(
     order_by=("source", "month", "first_at", "last_at"),
 )
 
+# The closed-loop counts of every month, per dimension and value (projections/metrics/rollup.py):
+# a cache that all time sums instead of reading every case. A month (source: the table, month:
+# its partition) is counted whole from the table with FINAL and stamped (``snapshot``) with the
+# partition's highest block number in system.parts, read before the count: while that is still
+# the partition's block number, the month holds exactly what was counted; readers count any
+# other month from the table. Keyed by (source, month, dimension, value), the highest stamp
+# kept; a value no longer in the month keeps an older stamp, so readers take per (source,
+# month) only the rows of its highest stamp.
+ROLLUP_CASE_COUNTS = (
+    "reported",
+    "closed",
+    "due",
+    "due_closed",
+    "closed_on_time",
+    "registered",
+    "extensions",
+    "disposals",
+    "rework",
+    "feedback",
+    "resolved",
+    "satisfied",
+)
+ROLLUP_TASK_COUNTS = (
+    "dispatched",
+    "lead_with_accept_by",
+    "responded",
+    "assist_with_accept_by",
+    "assist_signed_for",
+    "returned",
+)
+METRIC_ROLLUP_TABLE: Table = Table(
+    "metric_rollup",
+    (
+        Column("source", STRING),
+        Column("month", U32),
+        Column("dimension", STRING),
+        Column("value", STRING),
+        Column("snapshot", U64),
+        *(Column(name, U64) for name in ROLLUP_CASE_COUNTS + ROLLUP_TASK_COUNTS),
+    ),
+    version="snapshot",
+    order_by=("source", "month", "dimension", "value"),
+)
+
 # The worker's folded state per case (serialised CaseState) and its offset watermark: the
 # last message of the case's partition whose effects are all stored. Latest by offset.
 CASE_STATE_TABLE: Table = Table(
@@ -169,6 +213,7 @@ TABLES: dict[str, Table] = {
         LIFECYCLE,
         TASKS,
         PERIOD_SPANS_TABLE,
+        METRIC_ROLLUP_TABLE,
         CASE_STATE_TABLE,
         PROGRESS_TABLE,
         SIGNALS_TABLE,
@@ -181,6 +226,7 @@ CASE_LIFECYCLE: str = LIFECYCLE.name  # typed: mypyc reads this module inside an
 CASE_TASKS: str = TASKS.name
 CASE_STATE = CASE_STATE_TABLE.name
 PERIOD_SPANS = PERIOD_SPANS_TABLE.name
+METRIC_ROLLUP = METRIC_ROLLUP_TABLE.name
 PROGRESS = PROGRESS_TABLE.name
 SIGNALS = SIGNALS_TABLE.name
 SIGNAL_PROGRESS = SIGNAL_PROGRESS_TABLE.name
@@ -204,15 +250,21 @@ def statements(db: str) -> list[str]:
     return [ddl(table).format(db=db) for table in NAMES]
 
 
+#: tables a deployment gets only with its first ``case_lifecycle``: each describes every row of
+#: it, so one made beside older rows would miss them
+DESCRIBE_EVERY_ROW = (PERIOD_SPANS, METRIC_ROLLUP)
+
+
 def names(present: set[str]) -> tuple[str, ...]:
     """The tables to make in a database that holds ``present``: all of them, except
-    ``period_spans`` beside a ``case_lifecycle`` made without it (by a release before month
-    partitions). Spans that miss the older rows would let a period's query skip months it
-    needs, so such a deployment reads every month until ``civicloop replay`` rebuilds it in
-    the new layout (docs/OPERATIONS.md)."""
-    if CASE_LIFECYCLE in present and PERIOD_SPANS not in present:
-        return tuple(t for t in NAMES if t != PERIOD_SPANS)
-    return NAMES
+    ``period_spans`` and ``metric_rollup`` beside a ``case_lifecycle`` made without them (by an
+    earlier release). Spans that miss the older rows would let a period's query skip months it
+    needs, and a rollup that misses them would count too little, so such a deployment reads
+    every month and counts from the tables until ``civicloop replay`` rebuilds it in the new
+    layout (docs/OPERATIONS.md)."""
+    if CASE_LIFECYCLE not in present:
+        return NAMES
+    return tuple(t for t in NAMES if t not in DESCRIBE_EVERY_ROW or t in present)
 
 
 def column_types(store: Reader, database: str) -> dict[tuple[str, str], str]:

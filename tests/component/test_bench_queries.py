@@ -70,17 +70,25 @@ def test_bench_queries_times_every_query_with_the_rows_it_scanned() -> None:
     result = queries.run(CASES, Backend.chdb, rounds=1).as_dict()
     # then every query has a positive time and the rows it read, and the total is reported
     figures = result["figures"]
-    timed = set(queries.queries("db"))
+    timed = set(queries.queries("db")) | {queries.ROLLUP_MONTH}  # that one needs a store
     assert timed <= set(figures)
     assert all(f["seconds"] > 0 and f["rows"] >= CASES and f["rows_per_s"] > 0 for f in figures.values())
-    # and the durations read each table once, as the metrics do (not once per duration)
-    assert figures["durations_department"]["rows"] == figures["metrics_department_all"]["rows"]
+    # and the durations read each table once (not once per duration), as a month's metrics do;
+    # all time reads the rollup and the case table, not the task table
+    rows = result["notes"]["table_rows"]
+    both = rows["case_lifecycle"] + rows["case_tasks"]
+    assert figures["durations_department"]["rows"] == figures["metrics_department_month"]["rows"] == both
+    rolled = rows["metric_rollup"]
+    assert figures["metrics_department_all"]["rows"] == rows["case_lifecycle"] + 2 * rolled
+    # and one month counted again into the rollup reads that month of both tables
+    assert figures[queries.ROLLUP_MONTH]["rows"] == both
     assert result["notes"]["one_dimension_total_ms"] > 0
     assert all(r > 0 for r in result["ratios"].values())
-    # and the profile times each statement of one dimension with and without FINAL: metrics,
-    # durations (one statement per table each) and backlog make five
+    # and the profile times each statement of one dimension with and without FINAL: metrics
+    # (the rollup's latest snapshots, their sums, the case table), durations (one statement
+    # per table) and backlog make six
     profile = set(figures) - timed
-    statements = {f"statement_{i}" for i in range(1, 6)}
+    statements = {f"statement_{i}" for i in range(1, 7)}
     assert profile == statements | {f"{s}_no_final" for s in statements} | {
         queries.ONE_QUANTILE,
         queries.ONE_COUNT,

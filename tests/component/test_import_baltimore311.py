@@ -18,6 +18,7 @@ from civicloop.schemas.event import Event
 from civicloop.tools.ingest import ImportResult, baltimore311
 from tests.data import BALTIMORE_SAMPLE
 from tests.support.chdb_support import Chdb
+from tests.support.rows import write_rows
 
 SAMPLE = BALTIMORE_SAMPLE
 pytestmark = pytest.mark.skipif(not SAMPLE.exists(), reason=f"no sample data at {SAMPLE}")
@@ -236,8 +237,7 @@ def test_metrics_by_department_match_the_file(
     engine = Chdb(str(tmp_path / "chdb"))
     try:
         engine.create("bal")
-        engine.insert("bal.case_lifecycle", [case_row(c) for c in folded])
-        engine.insert("bal.case_tasks", [t for c in folded for t in task_rows(c)])
+        write_rows(engine, "bal", [case_row(c) for c in folded], [t for c in folded for t in task_rows(c)])
         # when the metrics are computed over all time, by department
         got = {
             g["group"]: g

@@ -18,12 +18,12 @@ from civicloop.projections.fold.casestate import CaseState
 from civicloop.projections.fold.lifecycle import fold
 from civicloop.projections.metrics.closed_loop import metrics
 from civicloop.projections.store.base import Store
-from civicloop.projections.tables import schema
 from civicloop.projections.tables.rows import case_row, task_rows
 from civicloop.tools.ingest import baltimore311, nyc311
 from civicloop.tools.ingest.report import ImportResult
 from tests.data import BALTIMORE_SAMPLE, NYC
 from tests.support import reference_import as ref
+from tests.support.rows import write_rows
 
 FILES = [
     pytest.param(BALTIMORE_SAMPLE, baltimore311.read, ref.BALTIMORE, id="baltimore"),
@@ -39,8 +39,7 @@ def projected(store: Store, database: str, result: ImportResult) -> None:
         cases[event.case_id] = fold(cases.get(event.case_id), event)
     folded = [c for c in cases.values() if c is not None]
     store.lay_out(database)
-    store.insert(f"{database}.{schema.CASE_LIFECYCLE}", [case_row(c) for c in folded])
-    store.insert(f"{database}.{schema.CASE_TASKS}", [t for c in folded for t in task_rows(c)])
+    write_rows(store, database, [case_row(c) for c in folded], [t for c in folded for t in task_rows(c)])
 
 
 @pytest.mark.parametrize(("path", "read", "export"), FILES)

@@ -31,6 +31,7 @@ PERIODS = [
     (datetime(2025, 2, 28, 12, tzinfo=UTC), datetime(2025, 3, 1, 12, tzinfo=UTC)),  # a day across one
     (datetime(2025, 3, 23, tzinfo=UTC), None),  # after the last report: closures and feedback
     (None, datetime(2025, 2, 1, tzinfo=UTC)),
+    (None, None),  # all time: the rollup
 ]
 
 

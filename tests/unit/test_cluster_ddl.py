@@ -68,7 +68,7 @@ def test_the_distributed_table_keeps_every_row_of_a_case_on_one_shard(table: str
         assert key == "cityHash64(event_id)" and "event_id String" in columns
     elif table == schema.SIGNAL_PROGRESS:  # one row per detector
         assert key == "cityHash64(detector)" and "detector String" in columns
-    elif table == schema.PERIOD_SPANS:  # a batch's spans of one month: one place per month
+    elif table in (schema.PERIOD_SPANS, schema.METRIC_ROLLUP):  # a month's rows in one place
         assert key == "cityHash64(source, month)" and "month UInt32" in columns
     else:  # progress markers have no case: one place per (topic, partition)
         assert key == "cityHash64(topic, partition)"

@@ -1,7 +1,7 @@
 """Each projection table's columns are declared once (``tables/schema.py``, ``tables/lifecycle.py``):
 the DDL derived from a declaration is the statement the table was released with, and every row
 builder fills exactly the declared columns, in table order: the two the fold fills column by
-column from their declarations, and the seven smaller tables' builders, which name their
+column from their declarations, and the eight smaller tables' builders, which name their
 columns as they fill them (each reads best as the record it writes) and are checked here."""
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import pytest
 
 from civicloop.projections.fold.casestate import CaseState
 from civicloop.projections.fold.lifecycle import fold_all
+from civicloop.projections.metrics import rollup
 from civicloop.projections.projector import RawMessage
 from civicloop.projections.signals import evaluate
 from civicloop.projections.signals import projector as signal_table
@@ -64,6 +65,15 @@ def test_the_rows_built_by_hand_name_exactly_their_tables_columns() -> None:
     dead = DeadLetter("t", 0, 1, b"k", b"raw", "too_short", "detail")
     case = fold_all([ev.reported(at(0))])
     assert isinstance(case, CaseState)
+    counts = dict.fromkeys(rollup.ALL_COUNTS, 1)
+    counted = {
+        "source": "case_tasks",
+        "month": 202401,
+        "dimension": "all",
+        "value": "",
+        "version_sum": 3,
+        **counts,
+    }
 
     built = {
         schema.EVENT_LOG: event_log.row(event, "t", 0, 1, encode(event), now),
@@ -72,6 +82,7 @@ def test_the_rows_built_by_hand_name_exactly_their_tables_columns() -> None:
         schema.CASE_STATE: state_rows({case.case_id: Known(case, 0, 1)})[0],
         schema.PERIOD_SPANS: periods.spans(schema.CASE_LIFECYCLE, [case_row(case)])[0],
         schema.SIGNAL_PROGRESS: evaluate.progress_row(evaluate.Step("surge/day", now, [])),
+        schema.METRIC_ROLLUP: rollup.snapshot_rows([counted], {("case_tasks", 202401): 3})[0],
     }
     read = RawMessage("ns.signals", 0, 1, b"k", b"")
     signal_rows = [signal_table.row(signal, read, now) for signal in _signals(now)]

@@ -21,7 +21,7 @@ from functools import partial
 from pathlib import Path
 
 from civicloop.projections.backend import open_store
-from civicloop.projections.metrics import reports
+from civicloop.projections.metrics import reports, rollup
 from civicloop.projections.metrics.closed_loop import metrics
 from civicloop.projections.store.base import Params, Query, Row, Store
 from civicloop.projections.tables import periods, schema
@@ -56,8 +56,9 @@ class _Tables:
 TimedQuery = Callable[[Query], object]
 
 
-def queries(db: str) -> dict[str, tuple[str, TimedQuery]]:
-    """key → (label, the call through a ``run``), in the order they are printed."""
+def queries(db: str, store: Store | None = None) -> dict[str, tuple[str, TimedQuery]]:
+    """key → (label, the call through a ``run``), in the order they are printed; with the
+    ``store`` (one node), also one month's rollup refresh (it writes)."""
     found: dict[str, tuple[str, TimedQuery]] = {
         "count_final": (
             "SELECT count() FROM case_lifecycle FINAL (ceiling)",
@@ -82,7 +83,18 @@ def queries(db: str) -> dict[str, tuple[str, TimedQuery]]:
         "backlog by department, now",
         lambda run: reports.backlog(run, db, "department", NOW),
     )
+    if store is not None and not store.sharded:  # a cluster keeps no rollup (DESIGN §7)
+        month = [(source, periods.month(MONTH[0])) for source in rollup.COUNTS]
+        found[ROLLUP_MONTH] = (
+            "one month of both tables counted into the rollup (a writer, at most once a minute)",
+            lambda run: rollup.refresh(store, db, month, run),
+        )
     return found
+
+
+#: the figure of one month's rollup count: what a writer pays per month its batches touched,
+#: at most once a minute (``rollup.Refresher``)
+ROLLUP_MONTH = "rollup_refresh_month"
 
 
 def _metrics(db: str, dim: str, period: tuple[datetime | None, datetime | None] = (None, None)) -> TimedQuery:
@@ -182,8 +194,10 @@ def build(store: Store, db: str, cases: int, merged: bool = False, years: int = 
         for sql in statements:
             store.command(sql)
             bar.advance(task)
+    # The months counted into the rollup, as the projector's batches leave it (all time reads it).
+    rollup.refresh_all(store, db)
     if merged:
-        for table in periods.PERIOD_COLUMNS:
+        for table in (*periods.PERIOD_COLUMNS, schema.METRIC_ROLLUP):
             store.command(f"OPTIMIZE TABLE {db}.{table} FINAL")
 
 
@@ -208,14 +222,14 @@ def table_rows(store: Store, db: str) -> dict[str, int]:
     replica of each shard: the rows a query reads)."""
     return {
         table: int(store.query(f"SELECT count() FROM {db}.{table}")[0][0])
-        for table in (schema.CASE_LIFECYCLE, schema.CASE_TASKS)
+        for table in (schema.CASE_LIFECYCLE, schema.CASE_TASKS, schema.METRIC_ROLLUP)
     }
 
 
 def _timed(store: Store, db: str, rounds: int, rows: dict[str, int]) -> tuple[dict[str, Figure], int]:
     """Every query's figure (with the rows it scanned) and the profile's, and how many
     exact-quantile aggregates the statements of one dimension hold."""
-    found = queries(db)
+    found = queries(db, store)
     scanned, statements = {}, []
     for key, (_, query) in found.items():  # one untimed pass: warms caches, finds the tables
         spy = _Tables(store, db)
@@ -248,7 +262,7 @@ def _profile(
     (the difference is what each of the metrics' exact quantiles adds: a sort of every value
     in its group)."""
     found: dict[str, tuple[str, Callable[[], object], int]] = {}
-    for i, (sql, params) in enumerate(statements, 1):
+    for i, (sql, params) in enumerate((s for s in statements if re.search(rf"\bFROM {db}\.", s[0])), 1):
         (table,) = set(re.findall(rf"\bFROM {db}\.(\w+)", sql))
         plain = re.sub(r"\bFINAL\b", "", sql)
         aggregates = sql.count(QUANTILES)

@@ -1,0 +1,156 @@
+"""All time stays exact whatever the rollup holds (docs/DESIGN.md §5, §7; ``metrics/rollup.py``):
+on chDB and on ClickHouse 18.16, with batches interleaved, redelivered and replayed, with a
+count read before later rows that lands after their count, with a writer killed before it
+counted — all-time metrics equal the reference computed from the events alone, and once every
+month is counted they are read from the rollup (the task table not read at all)."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from civicloop.projections.metrics import rollup
+from civicloop.projections.metrics import sql as q
+from civicloop.projections.metrics.closed_loop import metrics
+from civicloop.projections.projector import Projector, RawMessage
+from civicloop.projections.store.base import Store
+from civicloop.projections.tables import schema
+from civicloop.schemas.codec import decode
+from tests.component.test_metrics_months import stream
+from tests.support.reference_metrics import reference_metrics
+
+pytestmark = pytest.mark.integration
+NOW = datetime(2025, 5, 1, tzinfo=UTC)
+DIMENSIONS = ("department", "grid", "all")
+
+
+class Killed(Exception):
+    """The writer died (a kill -9 between two writes)."""
+
+
+class DiesAtRollup:
+    """The store, until armed: then its next insert into the rollup raises instead."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self.armed = False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    def insert(self, table: str, rows: Sequence[Mapping[str, Any]]) -> int:
+        if self.armed and table.endswith(f".{schema.METRIC_ROLLUP}"):
+            self.armed = False
+            raise Killed(table)
+        return self._store.insert(table, rows)
+
+
+def counting(store: Store, db: str) -> Projector:
+    """A worker that counts the months of every batch it writes into the rollup."""
+    worker = Projector(store, db, lambda _: None)
+    assert worker.writer.rollups is not None
+    worker.writer.rollups.every = 0
+    return worker
+
+
+def exact(store: Store, db: str, read: list[RawMessage]) -> bool:
+    events = [decode(m.value or b"") for m in read]
+    return all(
+        metrics(store.query, db, dim, None, None, NOW) == reference_metrics(events, dim, None, None, NOW)
+        for dim in DIMENSIONS
+    )
+
+
+def tables_read(store: Store, db: str) -> set[str]:
+    """The tables of ``db`` that all time by grid reads."""
+    read: list[str] = []
+
+    def spy(sql: str, params: Any = None) -> Any:
+        read.append(sql)
+        return store.query(sql, params)
+
+    metrics(spy, db, "grid", now=NOW)
+    return {t for t in schema.NAMES for sql in read if f"{db}.{t}" in sql}
+
+
+def interleaved(read: list[RawMessage], seed: int) -> list[list[RawMessage]]:
+    """Batches of each partition in order, the partitions interleaved at random, and an earlier
+    batch of a partition delivered again now and then (at-least-once)."""
+    rng = random.Random(seed)
+    queues = {p: [m for m in read if m.partition == p] for p in sorted({m.partition for m in read})}
+    batches, done = [], []
+    while any(queues.values()):
+        p = rng.choice([p for p, left in queues.items() if left])
+        size = rng.randint(5, 60)
+        batch, queues[p] = queues[p][:size], queues[p][size:]
+        batches.append(batch)
+        done.append(batch)
+        if rng.random() < 0.3:
+            batches.append(rng.choice(done))  # redelivered, whole
+    return batches
+
+
+def test_all_time_over_interleaved_redelivered_and_replayed_batches_is_exact(
+    store: Store, database: str
+) -> None:
+    read = stream()
+    store.lay_out(database)
+    # given two workers writing the same tables, each its own partitions (as Kafka assigns
+    # them), their batches interleaved at random and now and then delivered again, each
+    # batch's months counted into the rollup
+    first, second = counting(store, database), counting(store, database)
+    for batch in interleaved(read, seed=23):
+        (first if batch[0].partition else second).project(batch)
+    # then all time is the reference by every dimension, read from the rollup
+    assert exact(store, database, read)
+    assert tables_read(store, database) == {schema.METRIC_ROLLUP, schema.CASE_LIFECYCLE}
+    # and so it stays when the whole log is replayed over it by a worker with nothing cached
+    again = counting(store, database)
+    for i in range(0, len(read), 250):
+        again.project(read[i : i + 250])
+    assert exact(store, database, read)
+    assert tables_read(store, database) == {schema.METRIC_ROLLUP, schema.CASE_LIFECYCLE}
+
+
+def test_a_count_read_before_later_rows_that_lands_after_their_count_changes_nothing(
+    store: Store, database: str
+) -> None:
+    read = stream()
+    store.lay_out(database)
+    worker = counting(store, database)
+    half = len(read) // 2
+    worker.project(read[:half])
+    # given every month counted by a slow writer after the first half ...
+    stamps = rollup.blocks(store.query, database)
+    stale = rollup.snapshot_rows(q.named(store.query, rollup.count_sql(database, stamps)), stamps)
+    # ... when the second half is written and counted, and only then the slow count lands
+    worker.project(read[half:])
+    store.insert(f"{database}.{schema.METRIC_ROLLUP}", stale)
+    # then all time counts every row, from the later count
+    assert exact(store, database, read)
+    assert tables_read(store, database) == {schema.METRIC_ROLLUP, schema.CASE_LIFECYCLE}
+
+
+def test_a_writer_killed_before_it_counted_leaves_all_time_exact(store: Store, database: str) -> None:
+    read = stream()
+    store.lay_out(database)
+    dying = DiesAtRollup(store)
+    worker = counting(dying, database)  # type: ignore[arg-type]
+    cut = len(read) - 80
+    worker.project(read[:cut])
+    # given the last batch written (marker and all) and the writer killed as it counted
+    dying.armed = True
+    with pytest.raises(Killed):
+        worker.project(read[cut:])
+    # then all time is exact: the months written since their count are read from the tables
+    assert exact(store, database, read)
+    assert schema.CASE_TASKS in tables_read(store, database)
+    # and once a new worker has counted them at its start (its first batch, the unacknowledged
+    # one again, is skipped: its rows are all there), from the rollup again
+    counting(store, database).project(read[cut:])
+    assert exact(store, database, read)
+    assert tables_read(store, database) == {schema.METRIC_ROLLUP, schema.CASE_LIFECYCLE}
