@@ -239,6 +239,13 @@ class Config:
         "died; doubled at each death in a row up to 30 s, back to this once the child ran 60 s.",
         _positive_seconds,
     )
+    shutdown_bound: float = setting(
+        "CIVICLOOP_SHUTDOWN_BOUND",
+        "8",
+        "Seconds a worker's graceful stop (SIGTERM, SIGINT) may take before it exits hard "
+        "(exit code 70); what it had in flight is redelivered.",
+        _positive_seconds,
+    )
     worker_id: str = setting(
         "CIVICLOOP_WORKER_ID",
         "",

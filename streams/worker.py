@@ -4,7 +4,7 @@ Operations (docs/OPERATIONS.md): a worker started while Kafka is away waits for 
 logged backoff (``kafka.wait_for_broker``) instead of exiting — and so does one whose broker goes
 away between that wait and its Kafka clients' start (``clients_wait_for_the_broker``) — and once
 running it rides out broker restarts (the Kafka clients reconnect to the same address).
-SIGTERM or SIGINT end it within ``SHUTDOWN_BOUND_S`` whatever it is doing: the signal sets
+SIGTERM or SIGINT end it within ``CIVICLOOP_SHUTDOWN_BOUND`` (8 s) whatever it is doing: the signal sets
 ``state.stopping`` at once (a batch retrying against a failing store gives up), Faust stops
 gracefully, and if that has not finished by the bound — a store call hanging on a dead
 connection, a commit to a broker that is gone — the process exits hard. That is safe: offsets
@@ -33,7 +33,6 @@ from civicloop.streams.worker_state import WorkerState
 
 _log = log.get(__name__)
 
-SHUTDOWN_BOUND_S = 8.0  # graceful stop gets this long; the process is gone within ~10 s
 FORCED_EXIT_CODE = 70  # EX_SOFTWARE: the graceful stop did not finish in time
 
 
@@ -59,8 +58,9 @@ class BoundedWorker(faust.Worker):
         if self._armed.is_set():
             return
         self._armed.set()
-        _log.info("worker_stopping", signal=signal_name, bound_s=SHUTDOWN_BOUND_S)
-        threading.Thread(target=_exit_after, args=(SHUTDOWN_BOUND_S,), name="stop-bound", daemon=True).start()
+        bound = self.civicloop_state.config.shutdown_bound  # the graceful stop gets this long
+        _log.info("worker_stopping", signal=signal_name, bound_s=bound)
+        threading.Thread(target=_exit_after, args=(bound,), name="stop-bound", daemon=True).start()
 
 
 def _exit_after(seconds: float) -> None:

@@ -38,6 +38,7 @@ def test_defaults_work_on_a_fresh_machine(monkeypatch: pytest.MonkeyPatch) -> No
         ("CIVICLOOP_WATCHDOG_INTERVAL", "-1", r"0 \(off\)"),
         ("CIVICLOOP_SUPERVISOR_BACKOFF", "0", "positive number of seconds"),
         ("CIVICLOOP_REPLAY_BATCH", "0", "positive integer"),
+        ("CIVICLOOP_SHUTDOWN_BOUND", "0", "positive number of seconds"),
         ("CIVICLOOP_API_PORT", "70000", "TCP port"),
         ("CIVICLOOP_API_PORT", "http", "not an integer"),
         ("CIVICLOOP_OPEN311_READS", "open", "public or key"),
