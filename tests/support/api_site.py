@@ -43,8 +43,9 @@ class Site:
         return self
 
     def stop(self) -> None:
-        api_process(self.config).stop(timeout=30)
-        self.worker.kill()  # teardown: stopping gracefully is test_shutdown's
+        # teardown: SIGKILL; stopping gracefully is test_stack_api's (the API) and test_shutdown's
+        api_process(self.config).kill()
+        self.worker.kill()
 
     def restart_api(self, workers: int | None = None) -> None:
         """Restart ``civicloop api`` (with ``workers`` processes when given)."""
