@@ -135,6 +135,16 @@ class LocalCluster:
         stopped = [self.node(node).down() for node in layout.nodes]
         return self.zookeeper.down() or any(stopped)
 
+    def kill(self) -> None:
+        """SIGKILL every node and ZooKeeper, as a crash would (the end of a test run, whose data
+        is thrown away); ``up`` starts them again."""
+        layout = self.layout()
+        if layout is None:
+            return
+        for node in layout.nodes:
+            self.node(node).kill()
+        self.zookeeper.process.kill()
+
     def running(self) -> list[Node]:
         layout = self.layout()
         return [n for n in layout.nodes if self.node(n).url() is not None] if layout else []
