@@ -43,7 +43,9 @@ def test_synthetic_projections_have_the_hotline_shape(tmp_path: Path) -> None:
         store.close()
 
 
-def test_a_decade_of_synthetic_cases_merged_reads_the_same_month_as_unpruned(tmp_path: Path) -> None:
+def test_a_decade_of_synthetic_cases_merged_reads_the_same_month_as_unpruned_and_all_time_as_unrolled(
+    tmp_path: Path,
+) -> None:
     store = open_store(f"chdb://{tmp_path / 'chdb'}")
     try:
         # given 2,000 synthetic cases over ten years, each month's parts merged into one
@@ -61,6 +63,12 @@ def test_a_decade_of_synthetic_cases_merged_reads_the_same_month_as_unpruned(tmp
         store.command("DROP TABLE decade.period_spans")
         assert pruned == metrics(store.query, "decade", "department", *month, now=queries.NOW)
         assert sum(r["reported"] for r in pruned) > 0
+        # and all time summed from the rollup is all time counted from the tables (the rollup
+        # left out, as in a deployment made before it)
+        rolled = {dim: metrics(store.query, "decade", dim, now=queries.NOW) for dim in ("grid", "all")}
+        store.command("DROP TABLE decade.metric_rollup")
+        assert rolled == {dim: metrics(store.query, "decade", dim, now=queries.NOW) for dim in rolled}
+        assert rolled["all"][0]["reported"] == CASES
     finally:
         store.close()
 

@@ -161,3 +161,14 @@ def test_the_statement_renders_one_key_plain_several_in_parentheses_and_partitio
         "ENGINE = ReplacingMergeTree(v)\nORDER BY a\n"
     )
     assert two.ddl().endswith("ReplacingMergeTree(v)\nPARTITION BY cityHash64(a) % 4\nORDER BY (a, v)\n")
+
+
+def test_a_deployment_made_before_the_tables_that_describe_every_row_does_not_get_them() -> None:
+    # spans or a rollup made beside older rows would miss them: such a deployment reads all
+    # months and counts all time from the tables until a replay rebuilds it
+    assert schema.names(set()) == schema.NAMES
+    before_months = set(schema.NAMES) - {schema.PERIOD_SPANS, schema.METRIC_ROLLUP}
+    assert set(schema.names(before_months)) == before_months
+    before_rollup = set(schema.NAMES) - {schema.METRIC_ROLLUP}
+    assert set(schema.names(before_rollup)) == before_rollup
+    assert schema.names(set(schema.NAMES)) == schema.NAMES
