@@ -47,30 +47,10 @@ from civicloop.projections.metrics import sql as q
 from civicloop.projections.metrics.scope import WHOLE, Scope
 from civicloop.projections.store.base import Query
 
-#: the counts of the case query and of the task query (``sql.py``), read from them by name
-CASE_COLUMNS = (
-    "reported",
-    "closed",
-    "due",
-    "due_closed",
-    "closed_on_time",
-    "open_overdue",
-    "registered",
-    "extensions",
-    "disposals",
-    "rework",
-    "feedback",
-    "resolved",
-    "satisfied",
-)
-TASK_COLUMNS = (
-    "dispatched",
-    "lead_with_accept_by",
-    "responded",
-    "assist_with_accept_by",
-    "assist_signed_for",
-    "returned",
-)
+#: the counts of the case query and of the task query, read from them by name: the names of
+#: their measures in ``sql.py`` (the case query's with an ``as_of``; its quantiles are not counts)
+CASE_COLUMNS = tuple(name for name, _ in q.case_measures(None, None, "as_of") if name != "report_to_close")
+TASK_COLUMNS = tuple(name for name, _ in q.task_measures(None, None))
 COUNTS = CASE_COLUMNS + TASK_COLUMNS
 RATES = {  # name → (numerator, denominator terms)
     "closure_rate": ("due_closed", ("due",)),
