@@ -119,7 +119,8 @@ def _target_problem(raw: bytes, controls: bool) -> str | None:
 
 class BodyLimit(_Http):
     """413 for a request body larger than ``limit`` bytes; the body is buffered up to it.
-    408 for one not whole within ``timeout`` seconds."""
+    408 for one not whole within ``timeout`` seconds — judged by what has arrived when the
+    process looks, so a process held up past the deadline does not refuse a body that came."""
 
     def __init__(self, app: ASGIApp, limit: int, render: Render, timeout: float = 10.0) -> None:
         self.app, self.limit, self.render, self.timeout = app, limit, render, timeout
@@ -129,9 +130,17 @@ class BodyLimit(_Http):
         if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
             await self._refuse(scope, receive, send)
             return
+        chunks: list[bytes] = []
         try:
-            async with asyncio.timeout(self.timeout):
-                body = await self._read(receive)
+            try:
+                async with asyncio.timeout(self.timeout):
+                    body = await self._read(receive, chunks)
+            except TimeoutError:
+                # A process held up past the deadline (a long pause of its event loop) handles the
+                # deadline and a body that arrived meanwhile in the same turn, and the deadline may
+                # come first: take what has arrived by now, without waiting for more.
+                async with asyncio.timeout(0):
+                    body = await self._read(receive, chunks)
         except TimeoutError:
             error = ApiError(
                 408,
@@ -156,8 +165,10 @@ class BodyLimit(_Http):
 
         await self.app(scope, replay, send)
 
-    async def _read(self, receive: Receive) -> bytes | None:
-        chunks, size = [], 0
+    async def _read(self, receive: Receive, chunks: list[bytes]) -> bytes | None:
+        """The whole body, gathered in ``chunks`` (kept by the caller, so that what was read
+        before a deadline is not read again); None when the client went away."""
+        size = sum(map(len, chunks))
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":
