@@ -20,6 +20,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StrictBool,
+    StrictInt,
     StrictStr,
 )
 
@@ -46,6 +47,7 @@ def _checked(multiline: bool) -> AfterValidator:
 # a note may have several lines (tab and line breaks, no other control character).
 Text = Annotated[StrictStr, Field(max_length=MAX_ID), _checked(multiline=False)]
 Note = Annotated[StrictStr, Field(max_length=MAX_TEXT["note"]), _checked(multiline=True)] | None
+Comment = Annotated[StrictStr, Field(max_length=MAX_TEXT["comment"]), _checked(multiline=True)] | None
 
 
 def _iso(value: Any) -> datetime:
@@ -123,6 +125,10 @@ class CloseBody(Body):
 class FeedbackBody(Body):
     resolved: StrictBool
     satisfaction: Text = Field(description="satisfied, basically_satisfied, unsatisfied.")
+    rating: Annotated[StrictInt, Field(ge=1, le=5)] | None = Field(
+        None, description="The reporter's stars, 1 to 5, when given (a return visit by phone may ask)."
+    )
+    comment: Comment = Field(None, description="What the reporter said, in their words (several lines).")
 
 
 class ReopenBody(Body):
@@ -242,7 +248,11 @@ ACTIONS: dict[str, Action] = {
         ),
         Action("close", "CaseClosed", CloseBody, _case("reason"), "Close the case (结案)"),
         Action(
-            "feedback", "FeedbackReceived", FeedbackBody, _case("resolved", "satisfaction"), "Return visit"
+            "feedback",
+            "FeedbackReceived",
+            FeedbackBody,
+            _case("resolved", "satisfaction", "rating", "comment"),
+            "Return visit (回访)",
         ),
         Action("reopen", "CaseReopened", ReopenBody, _case("reason"), "Reopen a closed case"),
     )

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from civicloop.api import catalogue, departments, intake, usecases
 from civicloop.api.actions import ACTIONS
@@ -347,3 +348,34 @@ def test_a_feedback_link_says_why_it_cannot_rate(tmp_path: Path) -> None:
         assert asyncio.run(usecases.rate_handling(site.writes, given)) == answer, given
     assert site.producer.sent == []
     assert site.progress.asked == ["c-missing", "c-open"] + ["c-1"] * 5  # each judged once caught up
+
+
+def test_a_return_visit_records_the_reporters_stars_and_words_and_refuses_what_the_contract_would(
+    tmp_path: Path,
+) -> None:
+    # given a closed case
+    closed, _ = _closed()
+    site = Site(tmp_path, {"c-1": closed})
+    # when a hotline agent records the return visit with the stars and the words the reporter gave
+    comment = "Fixed on Tuesday.\nThe kerb is still cracked."
+    body = {"resolved": True, "satisfaction": "basically_satisfied", "rating": 4, "comment": comment}
+    taken = site.take("feedback", body)
+    # then the event carries them as said
+    sent = site.producer.sent[0]
+    assert sent.event_id == taken.event.event_id
+    assert (sent["rating"], sent["comment"], sent["satisfaction"]) == (4, comment, "basically_satisfied")
+    # and without them both are null, as from a visit that asked only the two questions
+    plain = Site(tmp_path / "plain", {"c-1": closed}).take(
+        "feedback", {"resolved": False, "satisfaction": "unsatisfied"}
+    )
+    assert (plain.event["rating"], plain.event["comment"]) == (None, None)
+    # and stars outside 1-5, a number as text, or a comment with a control character are refused
+    for wrong in (
+        {"rating": 6},
+        {"rating": 0},
+        {"rating": "4"},
+        {"comment": "ok\x1b[2J"},
+        {"comment": "\u202e"},
+    ):
+        with pytest.raises(ValidationError):
+            ACTIONS["feedback"].body.model_validate({**body, **wrong})
