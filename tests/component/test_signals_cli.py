@@ -15,8 +15,8 @@ from civicloop.cli import app
 from civicloop.projections.backend import open_store
 from civicloop.projections.projector import RawMessage
 from civicloop.projections.signals.projector import SignalProjection
-from civicloop.schemas.signals import new_signal, signal_id
 from tests.component.test_signals_sql import LAT, LON, _case, _north
+from tests.support.signal_events import day_surge
 
 pytestmark = pytest.mark.integration
 MAY = datetime(2024, 5, 10, tzinfo=UTC)
@@ -35,25 +35,7 @@ def deployment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     rows += [_case("a1", MAY - timedelta(days=30), lat=_north(400))]
     store.insert("clitest.case_lifecycle", rows)
     start = MAY.replace(day=9)
-    surge = new_signal(
-        "SurgeDetected",
-        event_id=signal_id("surge", "day", "grid", "roads", "G1", start),
-        occurred_at=start + timedelta(days=1),
-        level="grid",
-        category="roads",
-        place="G1",
-        window="day",
-        window_start=start,
-        window_end=start + timedelta(days=1),
-        observed=21,
-        expected=4.0,
-        threshold=12,
-        p_value=1e-8,
-        reference_windows=4,
-        reference_reports=16,
-        alpha=0.001,
-        min_count=5,
-    )
+    surge = day_surge(start)
     SignalProjection(store, "clitest", lambda _: None).project([RawMessage("s", 0, 0, None, _encode(surge))])
     store.close()
     return url

@@ -21,8 +21,9 @@ from civicloop.projections.signals.projector import SignalProjection
 from civicloop.projections.store.base import Store
 from civicloop.projections.tables.rows import case_row
 from civicloop.schemas.event import Event
-from civicloop.schemas.signals import Signal, encode_signal, new_signal, signal_id
+from civicloop.schemas.signals import Signal, encode_signal
 from tests.support import case_events as ev
+from tests.support.signal_events import day_surge
 
 pytestmark = pytest.mark.integration
 LAT, LON = 39.29, -76.61
@@ -233,25 +234,7 @@ def test_a_signals_batch_the_store_refuses_is_split_and_dead_lettered_like_a_cas
 
 
 def _surge(place: str, start: datetime) -> Signal:
-    return new_signal(
-        "SurgeDetected",
-        event_id=signal_id("surge", "day", "grid", "roads", place, start),
-        occurred_at=start + timedelta(days=1),
-        level="grid",
-        category="roads",
-        place=place,
-        window="day",
-        window_start=start,
-        window_end=start + timedelta(days=1),
-        observed=21,
-        expected=4.0,
-        threshold=12,
-        p_value=1e-8,
-        reference_windows=4,
-        reference_reports=16,
-        alpha=0.001,
-        min_count=5,
-    )
+    return day_surge(start, place)
 
 
 def _city_log(start: datetime) -> tuple[list[list[dict]], set[str]]:

@@ -28,6 +28,7 @@ from civicloop.schemas.signals import new_signal, signal_id
 from civicloop.tools.demo import reports
 from tests.support import case_events as ev
 from tests.support.case_events import at
+from tests.support.signal_events import day_surge
 
 #: the statements as released before the declarations (the .sql files they replaced)
 RELEASED = Path(__file__).parents[1] / "data" / "ddl_before"
@@ -99,25 +100,7 @@ def test_the_rows_built_by_hand_name_exactly_their_tables_columns() -> None:
 def _signals(now: datetime) -> list[object]:
     """A surge and a recurring problem: the signals table's row builder fills each differently."""
     day = timedelta(days=1)
-    surge = new_signal(
-        "SurgeDetected",
-        event_id=signal_id("surge", "day", "grid", "roads", "G1", now),
-        occurred_at=now + day,
-        level="grid",
-        category="roads",
-        place="G1",
-        window="day",
-        window_start=now,
-        window_end=now + day,
-        observed=21,
-        expected=4.0,
-        threshold=12,
-        p_value=1e-8,
-        reference_windows=4,
-        reference_reports=16,
-        alpha=0.001,
-        min_count=5,
-    )
+    surge = day_surge(now)
     recurring = new_signal(
         "RecurringProblemDetected",
         event_id=signal_id("recurring", "roads", "G1", now),
