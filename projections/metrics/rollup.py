@@ -34,6 +34,7 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from civicloop import log
 from civicloop.projections.metrics import sql as q
 from civicloop.projections.metrics.months import condition
 from civicloop.projections.metrics.scope import Scope
@@ -62,6 +63,8 @@ SCANNED = ("open_overdue", "report_to_close")
 EVERY_S = 60.0
 #: a month of a source table
 Month = tuple[str, int]
+
+_log = log.get(__name__)
 
 
 def available(run: Query, db: str) -> bool:
@@ -183,15 +186,27 @@ class Refresher:
         self.pending: set[Month] = set()
         self._last = time.monotonic()
         self._started = False
+        self._retry_at = 0.0  # after a failed count: not before
 
     def add(self, months: Iterable[Month]) -> None:
-        """Note ``months``, and count what is pending if the last count is ``every`` ago."""
-        if not self._started:
-            self.pending.update(counted(self.store.query, self.db)[1])
-            self._started = True
+        """Note ``months``, and count what is pending if the last count is ``every`` ago.
+
+        A count that fails never fails the batch; it is tried again ``every`` seconds later, the
+        months kept. The rollup is a cache (a month it does not hold is read from the table), and
+        a batch failed for it would be retried forever while the count kept failing."""
         self.pending.update(months)
-        if self.pending and time.monotonic() - self._last >= self.every:
-            self.now()
+        now = time.monotonic()
+        if now < self._retry_at:
+            return
+        try:
+            if not self._started:
+                self.pending.update(counted(self.store.query, self.db)[1])
+                self._started = True
+            if self.pending and now - self._last >= self.every:
+                self.now()
+        except Exception as exc:  # any failure of a cache: logged, tried again
+            self._retry_at = now + self.every
+            _log.warning("rollup_count_failed", months=len(self.pending), error=str(exc)[:300])
 
     def now(self) -> None:
         if self.pending:

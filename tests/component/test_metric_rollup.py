@@ -28,8 +28,9 @@ NOW = datetime(2025, 5, 1, tzinfo=UTC)
 DIMENSIONS = ("department", "grid", "all")
 
 
-class Killed(Exception):
-    """The writer died (a kill -9 between two writes)."""
+class Killed(BaseException):
+    """The writer died (a kill -9 between two writes): nothing in the writer can catch it, as
+    nothing catches a kill (a failing count, an ``Exception``, is logged and tried again)."""
 
 
 class DiesAtRollup:
