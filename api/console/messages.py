@@ -100,6 +100,8 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "failed": ("Failed", "不通过"),
     "resolved": ("Resolved", "已解决"),
     "satisfaction": ("Satisfaction", "满意度"),
+    "rating": ("Rating (stars, optional)", "评分（星级，选填）"),
+    "comment": ("Reporter's comment (optional)", "上报人意见（选填）"),
     "deadlines_apply": ("Deadlines that will apply", "将适用的期限"),
     "lead": ("lead", "主办"),
     "assist": ("assist", "协办"),

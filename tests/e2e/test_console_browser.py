@@ -2,13 +2,15 @@
 clicks only — registered, a duplicate voided against it (picked from the suggestions),
 dispatched to a lead and an assist department; the lead accepts and disposes, the assist signs
 for, the supervisor fails the check once, the lead disposes again, the supervisor passes and
-closes; the citizen's feedback arrives through the API and the open case page shows it without
-a reload; the timeline is complete. On the way: a hostile description renders as text, an
-analyst sees no action, the page fits a phone's width, every control has a label, the Chinese
-page is Chinese, and nothing is requested from anywhere but the server (Chromium's network
-log). Real broker, worker and ``civicloop api`` on chDB; headless Debian Chromium. The server
-backend runs the same reads in tests/e2e/api/test_console.py. Screenshots go to
-build/artifacts/console/."""
+closes (the lead's call to the reporter arrives through the API meanwhile: the open case page
+shows it without a reload, the half-filled closing form kept); the supervisor records the
+return visit with the reporter's stars and words (a comment the API refuses is refused in the
+form itself, in the API's words); the timeline is complete. On the way: a hostile description
+renders as text, an analyst sees no action, the page fits a phone's width, every control has a
+label, the Chinese page is Chinese, and nothing is requested from anywhere but the server
+(Chromium's network log). Real broker, worker and ``civicloop api`` on chDB; headless Debian
+Chromium. The server backend runs the same reads in tests/e2e/api/test_console.py. Screenshots
+go to build/artifacts/console/."""
 
 from __future__ import annotations
 
@@ -59,9 +61,12 @@ TIMELINE = [
     "CaseChecked",
     "TaskDisposed",
     "CaseChecked",
+    "CitizenContacted",
     "CaseClosed",
     "FeedbackReceived",
 ]
+#: the reporter's words a supervisor types on a return visit (several lines)
+WORDS = "the car is gone\nbut it came back twice"
 
 
 @pytest.fixture
@@ -203,6 +208,41 @@ def _shot(driver: WebDriver, name: str, width: int = 1280) -> None:
     driver.set_window_size(1400, 1000)
 
 
+def _return_visit(driver: WebDriver) -> None:
+    """The feedback form with a rating and a comment: a comment the API refuses (a bidi override,
+    set by script — no keyboard types one) is refused in the form itself, with the API's words;
+    then the supervisor's typed comment and rating reach the case's timeline."""
+    _until(driver, "the feedback form", lambda d: d.find_elements(By.ID, "do-feedback"))
+    _click(driver, "[id='do-feedback']")
+    _choose(driver, "feedback-satisfaction", "basically_satisfied")
+    _choose(driver, "feedback-rating", "4")
+    comment = driver.find_element(By.ID, "feedback-comment")
+    driver.execute_script("arguments[0].value = 'refund \\u202e001$'", comment)
+    events = driver.find_element(By.TAG_NAME, "body").get_attribute("data-events")
+    driver.find_element(By.ID, "submit-feedback").click()
+    refused = driver.find_element(By.ID, "refused-feedback")
+    _until(driver, "the refusal in the form", lambda d: refused.is_displayed())
+    assert "comment" in refused.text and "U+202E" in refused.text, refused.text
+    assert driver.find_element(By.TAG_NAME, "body").get_attribute("data-events") == events
+    _shot(driver, "feedback-refused-en")
+    comment.clear()
+    comment.send_keys(WORDS)
+    driver.find_element(By.ID, "submit-feedback").click()
+    _until(
+        driver,
+        "the return visit on the case",
+        lambda d: (
+            d.find_element(By.TAG_NAME, "body").get_attribute("data-events") != events
+            and "ok" in (d.find_element(By.ID, "action-result").get_attribute("class") or "")
+        ),
+    )
+    shown = driver.find_elements(By.CSS_SELECTOR, "#timeline li[data-type='FeedbackReceived'] .details")
+    assert len(shown) == 1, [s.text for s in shown]
+    details = shown[0].text
+    assert "rating: 4" in details and "basically_satisfied" in details, details
+    assert "the car is gone" in details and "but it came back twice" in details, details
+
+
 def _unlabelled(driver: WebDriver) -> list[str]:
     script = """
       return Array.from(document.querySelectorAll('input, select, textarea, button'))
@@ -297,29 +337,38 @@ def test_a_report_walks_the_whole_loop_with_clicks_only(console: tuple[str, Conf
         )
         _act(driver, _task_button(driver, "dispose"))
 
-        # the supervisor passes the check and closes
+        # the supervisor passes the check; while they fill in the closing form, the lead
+        # department tells the API it called the reporter: the open page shows it, unreloaded,
+        # and the half-filled form stays as it was
         _as(driver, keys["supervisor"])
         _queue(driver, "to_check", case_id)
         _act(driver, "check")
-        _act(driver, "close", lambda: _choose(driver, "close-reason", "resolved"))
-        assert driver.find_element(By.TAG_NAME, "body").get_attribute("data-case-state") == "CLOSED"
-
-        # the citizen's feedback arrives through the API; the open page shows it, unreloaded,
-        # and a form the supervisor has half filled meanwhile stays as it was
         marker = driver.execute_script("window.stayed = true; return 1")
-        driver.find_element(By.ID, "do-reopen").click()
-        _choose(driver, "reopen-reason", "other")
-        feedback = http.post(
-            f"/api/v1/cases/{case_id}/feedback",
-            json={"resolved": True, "satisfaction": "satisfied"},
-            headers={"X-API-Key": keys["supervisor"], "Prefer": "wait=30"},
+        driver.find_element(By.ID, "do-close").click()
+        _choose(driver, "close-reason", "other")
+        found = http.get(f"/api/v1/cases/{case_id}", headers={"X-API-Key": keys["supervisor"]}).json()
+        lead = next(task["task_id"] for task in found["tasks"] if task["role"] == "lead")
+        contacted = http.post(
+            f"/api/v1/cases/{case_id}/contact",
+            json={"task_id": lead},
+            headers={"X-API-Key": keys[f"department:{LEAD}"], "Prefer": "wait=30"},
         )
-        assert feedback.status_code == 200, feedback.text
-        shown = "#timeline li[data-type='FeedbackReceived']"
-        _until(driver, "the feedback on the open page", lambda d: d.find_elements(By.CSS_SELECTOR, shown), 60)
+        assert contacted.status_code == 200, contacted.text
+        shown = "#timeline li[data-type='CitizenContacted']"
+        _until(driver, "the call on the open page", lambda d: d.find_elements(By.CSS_SELECTOR, shown), 60)
         assert marker == 1 and driver.execute_script("return window.stayed === true")  # no reload
-        assert Select(driver.find_element(By.ID, "reopen-reason")).first_selected_option.text == "other"
-        assert driver.find_element(By.ID, "reopen-reason").is_displayed()
+        assert Select(driver.find_element(By.ID, "close-reason")).first_selected_option.text == "other"
+        assert driver.find_element(By.ID, "close-reason").is_displayed()
+        _choose(driver, "close-reason", "resolved")
+        driver.find_element(By.ID, "submit-close").click()
+        _until(
+            driver,
+            "the case closed",
+            lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-case-state") == "CLOSED",
+        )
+
+        # the supervisor records a return visit (回访) with the reporter's stars and words
+        _return_visit(driver)
         timeline = [
             li.get_attribute("data-type") for li in driver.find_elements(By.CSS_SELECTOR, "#timeline li")
         ]

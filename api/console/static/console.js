@@ -452,14 +452,24 @@ function actionForm(action, work) {
       const resolved = select(`${id}-resolved`, ["true", "false"], "true", (v) => (v === "true" ? t("resolved") : "—"));
       fields.appendChild(field(t("resolved"), resolved));
       const satisfaction = choice("satisfaction");
-      build = () => ({ resolved: resolved.value === "true", satisfaction: satisfaction.value });
+      // a return visit may ask for the reporter's stars and words: both optional
+      const rating = select(`${id}-rating`, ["", "1", "2", "3", "4", "5"], "", (v) => v || "—");
+      fields.appendChild(field(t("rating"), rating));
+      const comment = el("textarea", null, { id: `${id}-comment`, rows: "3", maxlength: "4000" });
+      fields.appendChild(field(t("comment"), comment));
+      build = () => ({
+        resolved: resolved.value === "true", satisfaction: satisfaction.value,
+        rating: rating.value ? Number(rating.value) : null, comment: comment.value || null,
+      });
       break;
     }
     case "reopen": { const reason = choice("reason"); build = () => ({ reason: reason.value }); break; }
     default: break;
   }
   const submit = el("button", t(`a_${action.action}`), { type: "submit", id: `submit-${id}`, class: "primary" });
-  fields.appendChild(submit);
+  // what the API refused in this form, beside the fields it was about
+  const refusal = el("p", null, { id: `refused-${id}`, class: "error", role: "alert", hidden: "" });
+  fields.append(refusal, submit);
   open.addEventListener("click", () => {
     const shown = fields.hidden;
     fields.hidden = !shown;
@@ -476,6 +486,8 @@ function actionForm(action, work) {
 
 async function take(name, body, form) {
   const result = $("action-result");
+  const refusal = form.querySelector("p.error");
+  refusal.hidden = true;
   result.textContent = t("working");
   form.querySelectorAll("button").forEach((b) => { b.disabled = true; });
   try {
@@ -490,6 +502,10 @@ async function take(name, body, form) {
     else {
       result.textContent = `${t("error")}: ${error.message}`;
       result.className = "error";
+      if (error instanceof Refused) {  // the API's words (a 400 names the field), in the form itself
+        refusal.textContent = error.message;
+        refusal.hidden = false;
+      }
     }
   }
 }
