@@ -490,6 +490,11 @@ class Config:
         return f"{self.namespace}.dead-letter"
 
     @property
+    def contract_topic(self) -> str:
+        """Where each revision of the event contract took effect (projections/contract.py)."""
+        return f"{self.namespace}.contract"
+
+    @property
     def database(self) -> str:
         # Topic names allow dots and dashes; ClickHouse identifiers are safest as [a-z0-9_].
         return re.sub(r"[^0-9A-Za-z_]", "_", self.namespace)

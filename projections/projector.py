@@ -37,6 +37,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from civicloop import log
+from civicloop.projections.contract import UNRECORDED, Boundaries, Contract
 from civicloop.projections.fold.casestate import CaseState, body_digest
 from civicloop.projections.fold.lifecycle import IllegalTransition, fold
 from civicloop.projections.metrics import rollup
@@ -152,7 +153,7 @@ class Folder:
         states: StateCache,
         columns: fit.Given,
         ignore_illegal: frozenset[str] = frozenset(),
-        check_event: Callable[[Event], None] = check_decoded,
+        check_event: Callable[[Event, int], None] = check_decoded,
         fold: Fold = fold,
     ) -> None:
         self.fold = fold  # the lifecycle fold; tests pass a faulty one to prove containment
@@ -161,10 +162,17 @@ class Folder:
         self.ignore_illegal = ignore_illegal
         self.check_event = check_event
 
-    def fold_batch(self, batch: Sequence[RawMessage], projected_at: datetime | None = None) -> Folded:
-        """``batch`` folded (``projected_at``: the moment its rows carry, default now)."""
+    def fold_batch(
+        self,
+        batch: Sequence[RawMessage],
+        projected_at: datetime | None = None,
+        boundaries: Boundaries = UNRECORDED,
+    ) -> Folded:
+        """``batch`` folded (``projected_at``: the moment its rows carry, default now), each
+        message judged by the revision of the contract ``boundaries`` say is in force where it
+        sits (``contract.py``)."""
         result = BatchResult()
-        decoded = self._decode(batch, result)
+        decoded = self._decode(batch, result, boundaries)
         known = self.states.load({event.case_id for _, event in decoded})
         rows = _Rows(projected_at=projected_at or datetime.now(UTC))
         for msg, event in decoded:
@@ -193,7 +201,9 @@ class Folder:
         ]
         return Folded(result, tables, rows.states, rows.projected_at)
 
-    def _decode(self, batch: Sequence[RawMessage], result: BatchResult) -> list[tuple[RawMessage, Event]]:
+    def _decode(
+        self, batch: Sequence[RawMessage], result: BatchResult, boundaries: Boundaries
+    ) -> list[tuple[RawMessage, Event]]:
         decoded = []
         for msg in batch:
             try:
@@ -204,19 +214,20 @@ class Folder:
             except Exception as exc:  # a bug in decoding, not bad input
                 result.dead.append(_internal(msg, exc))
                 continue
-            dead = self._refusal(msg, event)
+            dead = self._refusal(msg, event, boundaries.revision(msg.topic, msg.partition, msg.offset))
             if dead is None:
                 decoded.append((msg, event))
             else:
                 result.dead.append(dead)
         return decoded
 
-    def _refusal(self, msg: RawMessage, event: Event) -> DeadLetter | None:
+    def _refusal(self, msg: RawMessage, event: Event, revision: int) -> DeadLetter | None:
         """The dead letter for a decoded event the worker must not fold, or None: one that
-        breaks the contract the SDK enforces, or sits under a key other than its case id
-        (then its partition says nothing about where its case lives)."""
+        breaks the contract (``revision`` of it: the one in force where it sits in the log),
+        or sits under a key other than its case id (then its partition says nothing about where
+        its case lives)."""
         try:
-            self.check_event(event)
+            self.check_event(event, revision)
         except EventValidationError as exc:
             return _dead(msg, f"invalid:{exc.field}", str(exc), event)
         except Exception as exc:
@@ -326,6 +337,16 @@ class Projection:
     store's health (``project_until_written``)."""
 
     writer: Writer
+    #: where each revision of the contract took effect, recorded before it judges anything
+    #: (None: everything judged by the current revision, nothing recorded)
+    contract: Contract | None = None
+
+    def boundaries(self, batch: Sequence[RawMessage]) -> Boundaries:
+        """The contract's boundaries for ``batch``, recorded first where missing (a failure to
+        record fails the batch, before anything of it is judged)."""
+        if self.contract is None:
+            return UNRECORDED
+        return self.contract.boundaries((m.topic, m.partition, m.offset) for m in batch)
 
     def project(self, batch: Sequence[RawMessage]) -> BatchResult:
         raise NotImplementedError
@@ -406,10 +427,12 @@ class Projector(Folder, Projection):
         publish_dead: Callable[[Sequence[DeadLetter]], None],
         state_capacity: int = 100_000,
         ignore_illegal: frozenset[str] = frozenset(),
-        check_event: Callable[[Event], None] = check_decoded,
+        check_event: Callable[[Event, int], None] = check_decoded,
         fold: Fold = fold,
+        contract: Contract | None = None,
     ) -> None:
         self.store = store
+        self.contract = contract
         self.database = database
         self.writer = Writer(store, database, publish_dead)
         states = StateStore(store, database, state_capacity)
@@ -417,7 +440,7 @@ class Projector(Folder, Projection):
         self.states: StateStore = states
 
     def project(self, batch: Sequence[RawMessage]) -> BatchResult:
-        folded = self.fold_batch(batch)
+        folded = self.fold_batch(batch, boundaries=self.boundaries(batch))
         self.writer.write(batch, folded.result.dead, folded.tables, folded.projected_at)
         self.states.remember(folded.states)
         return folded.result

@@ -20,6 +20,7 @@ from .event import Event
 from .jsonform import from_json_value, to_json_value
 from .limits import storable
 from .registry import reader_schema, registry
+from .revisions import CURRENT
 from .rules import ALWAYS, RULES, Fields, check_not_in_future
 from .validate import EventValidationError, check_record
 
@@ -84,24 +85,27 @@ def _build(type: str, fields: Fields, max_future: timedelta) -> Event:
     return Event(type, checked, registry().latest(type).version)
 
 
-def _check_rules(type: str, fields: Fields) -> None:
-    for rule in _rules(type):
+def _check_rules(type: str, fields: Fields, revision: int = CURRENT) -> None:
+    for rule in _rules(type, revision):
         rule(fields)
 
 
 @functools.cache
-def _rules(type: str) -> tuple[Callable[[Fields], None], ...]:
-    return ALWAYS + RULES.get(type, ()) + storable(type)
+def _rules(type: str, revision: int) -> tuple[Callable[[Fields], None], ...]:
+    return ALWAYS + RULES.get(type, ()) + storable(type, revision)
 
 
-def check_decoded(event: Event) -> None:
-    """Apply to a decoded event every rule ``new_event`` applies, except "not in the future"
-    (the worker judges that against the Kafka record time, so a replay decides the same).
+def check_decoded(event: Event, revision: int = CURRENT) -> None:
+    """Apply to a decoded event every rule ``new_event`` applies under ``revision`` of the
+    contract, except "not in the future" (the worker judges that against the Kafka record time,
+    so a replay decides the same).
 
     Bytes on the topic need not come from this SDK: the worker calls this on every event it
-    decodes and dead-letters a failure as ``invalid:<field>`` (docs/TRUST.md §1)."""
+    decodes and dead-letters a failure as ``invalid:<field>`` (docs/TRUST.md §1). An event is
+    judged by the revision in force where it sits in the log (``schemas/revisions.py``), so a
+    replay judges it as it was judged when first seen."""
     try:
-        _check_rules(event.type, event.fields)
+        _check_rules(event.type, event.fields, revision)
     except EventValidationError as err:
         err.args = (f"{event.type}.{err.args[0]}",)
         raise

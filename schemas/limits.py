@@ -20,6 +20,7 @@ from typing import Any
 
 from .ids import ID_FIELDS, MAX_ID, MULTILINE, code_problem, id_problem, text_problem
 from .registry import reader_schema
+from .revisions import CURRENT
 from .validate import EventValidationError
 
 #: the range both ClickHouse backends store as DateTime('UTC'): from the epoch to before 2106
@@ -182,13 +183,19 @@ def _check_answer(name: str, code: str, answers: list[str]) -> None:
             raise EventValidationError(name, answer, "bad_character", f"the answer to {code}: {problem}")
 
 
+#: each guard with the revision of the contract that brought it in (``revisions.py``): an event
+#: judged by an earlier revision is not held to it — exactly what that revision checked
+_GUARDS: tuple[tuple[int, Callable[[str], Callable[[Fields], None]]], ...] = (
+    (1, check_times_storable),
+    (1, check_lengths),
+    (1, check_ids),
+    (2, check_text),  # d862e90: free text's characters
+    (2, check_answers),  # f5e8064: the Open311 answers
+)
+
+
 @functools.cache
-def storable(event_type: str) -> tuple[Callable[[Fields], None], ...]:
-    """The limit guards of ``event_type`` (built once per type from its schema)."""
-    return (
-        check_times_storable(event_type),
-        check_lengths(event_type),
-        check_ids(event_type),
-        check_text(event_type),
-        check_answers(event_type),
-    )
+def storable(event_type: str, revision: int = CURRENT) -> tuple[Callable[[Fields], None], ...]:
+    """The limit guards of ``event_type`` under ``revision`` of the contract (built once per
+    type and revision from its schema)."""
+    return tuple(guard(event_type) for since, guard in _GUARDS if since <= revision)

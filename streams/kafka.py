@@ -97,6 +97,9 @@ def topics(config: Config) -> list[NewTopic]:
         NewTopic(config.dead_letter_topic, num_partitions=1, config=forever),
         # Signals are events too (docs/SIGNALS.md): kept forever, so a replay rebuilds them.
         NewTopic(config.signals_topic, num_partitions=1, config=forever),
+        # The offsets where each revision of the event contract took effect: kept forever and
+        # never compacted, so a replay from an empty store judges each event as it was judged.
+        NewTopic(config.contract_topic, num_partitions=1, config=forever),
     ]
 
 

@@ -30,6 +30,7 @@ from civicloop.projections.store.base import Store
 from civicloop.schemas.event import Event
 from civicloop.schemas.events import check_decoded
 from civicloop.streams import settings
+from civicloop.streams.contract import contract
 
 _log = log.get(__name__)
 
@@ -58,7 +59,7 @@ class Replayer:
 
     #: the contract check of every decoded event (docs/TRUST.md §1); a module-level function,
     #: since fold processes receive it by name
-    check_event: Callable[[Event], None] = staticmethod(check_decoded)
+    check_event: Callable[[Event, int], None] = staticmethod(check_decoded)
 
     def __init__(
         self,
@@ -74,6 +75,10 @@ class Replayer:
         self.since, self.keep_old, self.on_progress = since, keep_old, on_progress
         self.status = ReplayStatus(target)
         self._positions: dict[int, dict[int, int]] = {}
+        # Each event judged by the revision of the contract in force where it sits in the log,
+        # as the live worker judged it (the boundaries on Kafka, placed by the live database's
+        # progress: projections/contract.py), never by this code's newest rule alone.
+        self.contract = contract(config, store, bootstrap)
 
     def run(self) -> ReplayStatus:
         try:
@@ -133,6 +138,7 @@ class Replayer:
             self.config.folders,
             ignore_illegal=ignore,
             check_event=self.check_event,
+            contract=self.contract,
         )
 
     def _signals(self, database: str) -> SignalProjection:

@@ -19,6 +19,7 @@ from civicloop.projections.rebuild import rebuild_database
 from civicloop.projections.signals.projector import SignalProjection
 from civicloop.projections.store.base import Store
 from civicloop.streams import watchdog
+from civicloop.streams.contract import contract
 from civicloop.streams.dead_letter import DeadLetterPublisher
 from civicloop.streams.health import BrokerProbe, judge
 from civicloop.streams.latency import LatencyHistogram
@@ -63,6 +64,7 @@ class WorkerState:
             config.database,
             DeadLetterPublisher(bootstrap, config.dead_letter_topic),
             config.folders,
+            contract=contract(config, self.store, bootstrap),
         )
         self.escalations = EventProducer(bootstrap, config.events_topic)
         dead = DeadLetterPublisher(bootstrap, config.dead_letter_topic)

@@ -48,6 +48,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from civicloop.projections.contract import Contract
 from civicloop.projections.parallel.pool import FoldProcessFailed, owner
 from civicloop.projections.parallel.projector import ParallelProjector
 from civicloop.projections.projector import Projection, Projector
@@ -65,13 +66,27 @@ def projection(
     publish_dead: Callable[[Sequence[DeadLetter]], None],
     processes: int,
     ignore_illegal: frozenset[str] = frozenset(),
-    check_event: Callable[[Event], None] = check_decoded,
+    check_event: Callable[[Event, int], None] = check_decoded,
+    contract: Contract | None = None,
 ) -> Projection:
-    """The projection of ``database`` folding in ``processes`` processes (1: in this one)."""
+    """The projection of ``database`` folding in ``processes`` processes (1: in this one),
+    judging each message by the revision of the event contract ``contract`` says is in force
+    where it sits (None: the current one; ``projections/contract.py``)."""
     if processes <= 1:
         return Projector(
-            store, database, publish_dead, ignore_illegal=ignore_illegal, check_event=check_event
+            store,
+            database,
+            publish_dead,
+            ignore_illegal=ignore_illegal,
+            check_event=check_event,
+            contract=contract,
         )
     return ParallelProjector(
-        store, database, publish_dead, processes, ignore_illegal=ignore_illegal, check_event=check_event
+        store,
+        database,
+        publish_dead,
+        processes,
+        ignore_illegal=ignore_illegal,
+        check_event=check_event,
+        contract=contract,
     )

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 
+from civicloop.projections.contract import Boundaries
 from civicloop.projections.projector import RawMessage
 from civicloop.projections.store.base import Row
 from civicloop.projections.tables.dead_letters import DeadLetter
@@ -41,11 +42,12 @@ class FoldShare:
     topic: str
     messages: list[Wire]
     projected_at: datetime  # the moment every row of the batch carries
+    boundaries: Boundaries  # the contract's revisions by offset (projections/contract.py)
 
     @classmethod
-    def of(cls, share: Sequence[RawMessage], projected_at: datetime) -> FoldShare:
+    def of(cls, share: Sequence[RawMessage], projected_at: datetime, boundaries: Boundaries) -> FoldShare:
         wire = [(m.partition, m.offset, m.key, m.value, m.timestamp_ms) for m in share]
-        return cls(share[0].topic, wire, projected_at)
+        return cls(share[0].topic, wire, projected_at, boundaries)
 
     def batch(self) -> list[RawMessage]:
         return [RawMessage(self.topic, p, o, k, v, ts) for p, o, k, v, ts in self.messages]

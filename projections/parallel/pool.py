@@ -11,6 +11,7 @@ from datetime import datetime
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
+from civicloop.projections.contract import UNRECORDED, Boundaries
 from civicloop.projections.parallel.messages import (
     Answer,
     Control,
@@ -98,10 +99,15 @@ class Pool:
         self._forget = False
 
     def fold(
-        self, batch: Sequence[RawMessage], projected_at: datetime, stored: Callable[[list[str]], list[Row]]
+        self,
+        batch: Sequence[RawMessage],
+        projected_at: datetime,
+        stored: Callable[[list[str]], list[Row]],
+        boundaries: Boundaries = UNRECORDED,
     ) -> tuple[list[FoldProcess], list[Answer]]:
-        """Each process's share of ``batch`` folded, answering their look-ups with ``stored``:
-        (the processes that had a share, their answers in the same order)."""
+        """Each process's share of ``batch`` folded, answering their look-ups with ``stored``
+        and judging by the contract's ``boundaries``: (the processes that had a share, their
+        answers in the same order)."""
         pool = self._started()
         shares: list[list[RawMessage]] = [[] for _ in pool]
         for msg in batch:
@@ -114,7 +120,7 @@ class Pool:
                 self._forget = False
             for child, share in zip(pool, shares, strict=True):
                 if share:
-                    child.send(FoldShare.of(share, projected_at))
+                    child.send(FoldShare.of(share, projected_at, boundaries))
             return busy, self._collect(busy, stored)
         except BaseException:
             self.stop()  # a pool in an unknown state is not reused: the next try starts afresh

@@ -36,7 +36,7 @@ class Recipe:
     types: dict[str, dict[str, str]]  # table → column → ClickHouse type
     capacity: int
     ignore_illegal: frozenset[str]
-    check_event: Callable[[Event], None]
+    check_event: Callable[[Event, int], None]
     fold: Fold
 
 
@@ -81,7 +81,7 @@ def serve(conn: Connection, recipe: Recipe) -> None:
 def fold_share(folder: Folder, share: FoldShare) -> tuple[Answer, dict[str, Known]]:
     """(the answer to the writer, the states to remember if the batch is written)."""
     try:
-        folded = folder.fold_batch(share.batch(), share.projected_at)
+        folded = folder.fold_batch(share.batch(), share.projected_at, share.boundaries)
         tables = [(name, arrow.to_bytes(data)) for name, data in folded.tables]
     except StoreRejected as exc:
         return Rejected(exc.code, str(exc).removeprefix(f"{exc.code}: ")), {}

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from civicloop.projections.contract import Contract
 from civicloop.projections.fold.lifecycle import fold as lifecycle_fold
 from civicloop.projections.parallel import pipeline
 from civicloop.projections.parallel.messages import Control, FoldedShare, Rejected
@@ -44,8 +45,9 @@ class ParallelProjector(Projection):
         processes: int,
         state_capacity: int = 100_000,
         ignore_illegal: frozenset[str] = frozenset(),
-        check_event: Callable[[Event], None] = check_decoded,
+        check_event: Callable[[Event, int], None] = check_decoded,
         fold: Fold = lifecycle_fold,
+        contract: Contract | None = None,
     ) -> None:
         if processes < 1:
             raise ValueError(f"a parallel projection needs at least one fold process, not {processes}")
@@ -58,6 +60,7 @@ class ParallelProjector(Projection):
         self.ignore_illegal = ignore_illegal
         self.check_event = check_event
         self.fold = fold
+        self.contract = contract
         self.pool = Pool(processes, self._recipe)
 
     def project(self, batch: Sequence[RawMessage]) -> BatchResult:
@@ -82,7 +85,8 @@ class ParallelProjector(Projection):
         """``batch`` folded by the processes, not written; :class:`StoreRejected` (their
         states discarded) when a process found content the store would refuse."""
         projected_at = datetime.now(UTC)
-        busy, answers = self.pool.fold(batch, projected_at, self.lookups.stored)
+        boundaries = self.boundaries(batch)  # recorded before any process judges under them
+        busy, answers = self.pool.fold(batch, projected_at, self.lookups.stored, boundaries)
         rejected = [a for a in answers if isinstance(a, Rejected)]
         if rejected:
             self.pool.tell(busy, Control.DISCARD)

@@ -25,6 +25,15 @@ def projected_offsets(query: Query, database: str, topic: str) -> dict[int, int]
     return {int(partition): int(offset) for partition, offset in found}
 
 
+def standing(query: Query, database: str, topic: str) -> dict[int, int]:
+    """``projected_offsets``, or nothing where ``database`` holds no projection yet (a replay
+    into an empty store); any other failure of the store is raised."""
+    there = f"SELECT count() FROM system.tables WHERE database = %(db)s AND name = '{PROGRESS}'"
+    if not query(there, {"db": database})[0][0]:
+        return {}
+    return projected_offsets(query, database, topic)
+
+
 def remaining(targets: Mapping[int, int], done: Mapping[int, int]) -> int:
     """Messages not yet projected (upper bound: offsets may have gaps from transactions)."""
     return sum(max(0, offset - done.get(partition, -1)) for partition, offset in targets.items())

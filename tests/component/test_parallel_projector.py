@@ -64,7 +64,7 @@ def msg(event: Event, offset: int, partition: int = 0, key: bytes | None = None)
     return RawMessage(TOPIC, partition, offset, key, encode(event), NOW_MS)
 
 
-def unchecked(event: Event) -> None:
+def unchecked(event: Event, revision: int) -> None:
     """No contract check: the store's own limits decide (fold processes get this by name)."""
 
 

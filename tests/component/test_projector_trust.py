@@ -40,7 +40,7 @@ def projector(store: Store, database: str, validating: bool = True) -> tuple[Pro
     if validating:
         return Projector(store, database, published.extend), published
     # As if the bytes met a worker without the contract check: the store's own limits decide.
-    return Projector(store, database, published.extend, check_event=lambda event: None), published
+    return Projector(store, database, published.extend, check_event=lambda event, revision: None), published
 
 
 def absurd_stream() -> tuple[list[Event], set[int]]:

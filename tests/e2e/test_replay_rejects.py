@@ -5,7 +5,6 @@ hold is dead-lettered as ``store_rejected:out_of_range`` and the rest of the log
 from __future__ import annotations
 
 import pytest
-from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from civicloop.config import Config
 from civicloop.projections.backend import open_store
@@ -13,9 +12,8 @@ from civicloop.projections.rebuild import rebuild_database
 from civicloop.schemas.event import Event
 from civicloop.streams import kafka
 from civicloop.streams.replayer import Replayer
-from civicloop.tools.local.process import wait_until
 from tests.support import case_events as ev
-from tests.support.workers import produce
+from tests.support.workers import coordinator_ready, produce
 
 pytestmark = [
     pytest.mark.integration,
@@ -24,24 +22,7 @@ pytestmark = [
 ]
 
 
-def coordinator_ready(config: Config, group: str) -> None:
-    """On a broker that just started, the group coordinator takes a moment to be elected."""
-    consumer = Consumer({"bootstrap.servers": config.kafka_bootstrap, "group.id": group})
-
-    def answers() -> bool:
-        try:
-            consumer.committed([TopicPartition(config.events_topic, 0)], timeout=10)
-        except KafkaException:
-            return False
-        return True
-
-    try:
-        wait_until(answers, 60, "the group coordinator")
-    finally:
-        consumer.close()
-
-
-def unchecked(event: Event) -> None:
+def unchecked(event: Event, revision: int) -> None:
     """No contract check (a module-level function: the replay's fold processes get it by name)."""
 
 

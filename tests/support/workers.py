@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from civicloop.config import Config, to_env
 from civicloop.projections.backend import open_reader
@@ -75,6 +76,23 @@ def wait_for_value(read: Callable[[], int], expected: int, timeout: float, what:
     except TimeoutError:
         raise AssertionError(f"{what}: expected {expected}, last saw {seen[-1:]}") from None
     return seen[-1]
+
+
+def coordinator_ready(config: Config, group: str) -> None:
+    """On a broker that just started, the group coordinator takes a moment to be elected."""
+    consumer = Consumer({"bootstrap.servers": config.kafka_bootstrap, "group.id": group})
+
+    def answers() -> bool:
+        try:
+            consumer.committed([TopicPartition(config.events_topic, 0)], timeout=10)
+        except KafkaException:
+            return False
+        return True
+
+    try:
+        wait_until(answers, 60, "the group coordinator")
+    finally:
+        consumer.close()
 
 
 def deployment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **overrides: Any) -> Config:
