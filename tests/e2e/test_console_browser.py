@@ -285,6 +285,10 @@ def test_a_report_walks_the_whole_loop_with_clicks_only(console: tuple[str, Conf
         assert driver.find_element(By.CSS_SELECTOR, "#report dd[data-key='description']").text == HOSTILE
         assert driver.execute_script("return window.pwned === undefined")
         assert driver.find_elements(By.CSS_SELECTOR, "#report img") == []
+        # text an older revision of the event contract accepted (docs/TRUST.md §1) shows its
+        # control and bidi characters as code points: it cannot read "refund $100"
+        text = driver.execute_script("return el('dd', 'refund \\u202e001$\\u0000').textContent")
+        assert text == "refund ⟨U+202E⟩001$⟨U+0000⟩"
         # registered, then dispatched to a lead and an assist, with the deadlines shown
         _act(driver, "register")
         _act(driver, "dispatch-lead", lambda: _choose(driver, "dispatch-lead-department", LEAD))

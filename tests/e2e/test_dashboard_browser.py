@@ -255,6 +255,10 @@ def test_the_dashboard_shows_the_clis_figures_loads_nothing_from_outside_and_nee
         link = driver.find_element(By.CSS_SELECTOR, "#case-facts td[data-key='media_url'] a")
         assert link.get_attribute("href") == "https://img.example/hole.jpg"
         assert link.get_attribute("rel") == "noopener noreferrer"
+        # text an older revision of the event contract accepted (docs/TRUST.md §1) shows its
+        # control and bidi characters as code points: it cannot read "refund $100"
+        cell = "return civicloop.cell(document.createElement('tr'), 'refund \\u202e001$\\u001b').textContent"
+        assert driver.execute_script(cell) == "refund ⟨U+202E⟩001$⟨U+001B⟩"
         seen += requested(driver)
 
     assert any(url.endswith(f"/dashboard/static/plotly.min.js?v={version()}") for url in seen), seen

@@ -98,9 +98,17 @@ function left(deadline) {
   return ms < 0 ? `${t("overdue_by")} ${text}` : text;
 }
 
+// Control and bidi characters in text an older revision of the event contract accepted
+// (docs/TRUST.md §1) are shown as their code points: `refund \u202e001$` cannot read `refund $100`.
+const HIDDEN = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
+
+function shown(text) {
+  return String(text).replace(HIDDEN, (c) => `⟨U+${c.charCodeAt(0).toString(16).toUpperCase().padStart(4, "0")}⟩`);
+}
+
 function el(tag, text, attrs) {
   const node = document.createElement(tag);
-  if (text !== undefined && text !== null) node.textContent = String(text);
+  if (text !== undefined && text !== null) node.textContent = shown(text);
   Object.entries(attrs || {}).forEach(([k, v]) => node.setAttribute(k, v));
   return node;
 }
@@ -276,7 +284,7 @@ function dl(rows) {
     list.appendChild(el("dt", label));
     const dd = el("dd", null, { "data-key": key });
     if (value instanceof Node) dd.appendChild(value);
-    else dd.textContent = String(value);
+    else dd.textContent = shown(value);
     list.appendChild(dd);
   });
 }

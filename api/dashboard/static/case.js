@@ -60,7 +60,7 @@ function report(events) {
     link.href = reported.media_url;
     link.rel = "noopener noreferrer";
     link.target = "_blank";
-    link.textContent = reported.media_url;
+    link.textContent = civicloop.shown(reported.media_url);
     td.appendChild(link);
     tr.append(th, td);
     body.appendChild(tr);
@@ -92,9 +92,9 @@ function timeline(events) {
     who.textContent = e.actor ? `${e.actor.type} ${e.actor.id}` : "";
     const details = document.createElement("span");
     details.className = "details";
-    details.textContent = Object.entries(e)
+    details.textContent = civicloop.shown(Object.entries(e)
       .filter(([k, v]) => !QUIET.has(k) && v !== null && typeof v !== "object")
-      .map(([k, v]) => `${k}: ${v}`).join(" · ");
+      .map(([k, v]) => `${k}: ${v}`).join(" · "));
     li.append(when, " ", what, " ", who, " ", details);
     return li;
   }));

@@ -53,9 +53,17 @@ const civicloop = (() => {
     return text ? text.replace("T", " ").replace(/(\.\d+)?(Z|\+00:00)$/, " UTC") : "—";
   }
 
+  // Control and bidi characters in text an older revision of the event contract accepted
+  // (docs/TRUST.md §1) are shown as their code points: `refund \u202e001$` cannot read `refund $100`.
+  const HIDDEN = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
+
+  function shown(text) {
+    return String(text).replace(HIDDEN, (c) => `⟨U+${c.charCodeAt(0).toString(16).toUpperCase().padStart(4, "0")}⟩`);
+  }
+
   function cell(row, text, attrs) {
     const td = document.createElement("td");
-    td.textContent = text;
+    td.textContent = shown(text);
     Object.entries(attrs || {}).forEach(([k, v]) => td.setAttribute(k, v));
     row.appendChild(td);
     return td;
@@ -89,5 +97,5 @@ const civicloop = (() => {
     }
   }
 
-  return { KeyNeeded, getJson, askForKey, failed, rate, count, moment, cell, header, showError, base };
+  return { KeyNeeded, getJson, askForKey, failed, rate, count, moment, shown, cell, header, showError, base };
 })();
