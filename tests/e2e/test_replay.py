@@ -16,7 +16,9 @@ from civicloop.cli import app
 from civicloop.config import Config
 from civicloop.projections.backend import open_store
 from civicloop.projections.rebuild import rebuild_database
+from civicloop.schemas.revisions import CURRENT
 from civicloop.streams import kafka
+from civicloop.streams.contract import KafkaLedger
 from civicloop.streams.replayer import Replayer, ReplayStatus
 from civicloop.tools import feed
 from civicloop.tools.simulate import simulate
@@ -61,6 +63,12 @@ def test_rebuild_equals_the_live_projections_and_readers_never_see_half(
     reader = worker.reader()
     live = checksums(reader, config.database)
     assert live["event_log"][0] == EVENTS and live["dead_letters"][0] == 0
+    # the worker recorded where the contract's current revision took effect on each partition
+    # before judging anything there: at the start, as nothing was projected before it
+    recorded = KafkaLedger(config, config.kafka_bootstrap).read()
+    assert sorted((b.partition, b.revision, b.offset) for b in recorded) == [
+        (p, CURRENT, 0) for p in sorted(sent.high_offsets)
+    ]
 
     seen: list[tuple] = []
     failed: list[Exception] = []
