@@ -34,6 +34,13 @@ Merged = Annotated[
     ),
 ]
 Cases = Annotated[int, typer.Option(min=1, help="Cases in the synthetic projections.")]
+Keep = Annotated[
+    Path | None,
+    typer.Option(
+        help="chDB only: build the synthetic projections in this directory and keep them; a later "
+        "run with the same --cases, --years and --merged reuses them instead of generating again."
+    ),
+]
 StoreKind = Annotated[
     Backend,
     typer.Option(
@@ -129,16 +136,17 @@ def _synthetic_reads(name: str, doc: str) -> Callable[..., None]:
         rounds: Rounds = 3,
         merged: Merged = False,
         years: Years = 1,
+        keep: Keep = None,
         as_json: AsJson = False,
     ) -> None:
         from civicloop import log
         from civicloop.tools.bench.report import show
 
-        run: Callable[[int, Backend, int, bool, int], Result] = import_module(
+        run: Callable[[int, Backend, int, bool, int, Path | None], Result] = import_module(
             f"civicloop.tools.bench.{name}"
         ).run
         log.configure()
-        show(run(cases, store, rounds, merged, years), as_json)
+        show(run(cases, store, rounds, merged, years, keep), as_json)
 
     command.__name__ = command.__qualname__ = f"{name}_command"
     command.__doc__ = doc

@@ -79,3 +79,15 @@ def condition(column: str, months: list[int]) -> str:
 def _next(month: int) -> int:
     year, m = divmod(month, 100)
     return (year + 1) * 100 + 1 if m == 12 else month + 1
+
+
+def blocks(run: Query, db: str) -> dict[tuple[str, int], int]:
+    """(table, month) → the highest block number of the month's active parts now: every insert
+    into a partition gets a higher one and a merge keeps the highest of its parts, so a month
+    holds the same rows as long as this number stays (``rollup.py``, ``settled.py``)."""
+    found = run(
+        "SELECT table, partition, max(max_block_number) FROM system.parts "
+        "WHERE database = %(db)s AND active AND table IN (%(cases)s, %(tasks)s) GROUP BY table, partition",
+        {"db": db, "cases": schema.CASE_LIFECYCLE, "tasks": schema.CASE_TASKS},
+    )
+    return {(str(table), int(str(month).strip("'"))): int(block) for table, month, block in found}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from civicloop.projections.metrics import months
+from civicloop.projections.metrics import months, rollup, settled
 from civicloop.projections.metrics import sql as q
 from civicloop.projections.metrics.scope import WHOLE, Scope
 from civicloop.projections.store.base import Query
@@ -46,8 +46,13 @@ def durations(
 def backlog(
     run: Query, db: str, dim: str, as_of: datetime | None = None, scope: Scope = WHOLE
 ) -> list[dict[str, Any]]:
-    """Open cases as of a moment (default now) by group, age bucket and overdue state."""
+    """Open cases as of a moment (default now) by group, age bucket and overdue state; the
+    months settled by then from the rollup where the database keeps one (``settled.py``)."""
     moment = as_of or datetime.now(UTC)
+    if rollup.available(run, db):
+        found = settled.backlog(run, db, dim, moment, scope)
+        if found is not None:
+            return found
     return [
         {
             "group": r["grp"],

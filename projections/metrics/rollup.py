@@ -35,8 +35,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from civicloop import log
+from civicloop.projections.metrics import settled
 from civicloop.projections.metrics import sql as q
-from civicloop.projections.metrics.months import condition
+from civicloop.projections.metrics.months import blocks, condition
 from civicloop.projections.metrics.scope import Scope
 from civicloop.projections.store.base import Query, Store, literal
 from civicloop.projections.tables import periods, schema
@@ -75,16 +76,6 @@ def available(run: Query, db: str) -> bool:
         str(n): str(e) for n, e in run(sql, {"db": db, "rollup": ROLLUP, "cases": q.CASES})
     }
     return ROLLUP in found and found.get(q.CASES) not in (None, "Distributed")
-
-
-def blocks(run: Query, db: str) -> dict[Month, int]:
-    """(source, month) → the highest block number of the month's active parts now."""
-    found = run(
-        "SELECT table, partition, max(max_block_number) FROM system.parts "
-        "WHERE database = %(db)s AND active AND table IN (%(cases)s, %(tasks)s) GROUP BY table, partition",
-        {"db": db, "cases": q.CASES, "tasks": q.TASKS},
-    )
-    return {(str(table), int(str(month).strip("'"))): int(block) for table, month, block in found}
 
 
 def touched(spans: Iterable[Mapping[str, Any]]) -> set[Month]:
@@ -158,13 +149,16 @@ def refresh(store: Store, db: str, months: Iterable[Month], read: Query | None =
     wanted = sorted(m for m in set(months) if m in stamps)
     if not wanted:
         return 0
-    return store.insert(f"{db}.{ROLLUP}", snapshot_rows(q.named(run, count_sql(db, wanted)), stamps))
+    written = store.insert(f"{db}.{ROLLUP}", snapshot_rows(q.named(run, count_sql(db, wanted)), stamps))
+    # the open cases of the same months, at the same stamps, into their own table
+    settled.refresh(store.command if read is None else read, db, wanted, stamps)
+    return written
 
 
-def refresh_all(store: Store, db: str, step: int = 24) -> int:
-    """Count every month of both tables again (``step`` months per statement): e.g. the
-    benchmarks' synthetic database, filled other than by the projector."""
-    months = sorted(blocks(store.query, db))
+def refresh_all(store: Store, db: str, months: Sequence[Month] | None = None, step: int = 24) -> int:
+    """Count every month of both tables (or ``months``) again, ``step`` months per statement:
+    e.g. the benchmarks' synthetic database, filled other than by the projector."""
+    months = sorted(blocks(store.query, db)) if months is None else months
     return sum(refresh(store, db, months[i : i + step]) for i in range(0, len(months), step))
 
 
@@ -174,6 +168,13 @@ def counted(run: Query, db: str) -> tuple[list[tuple[str, int, int]], list[Month
     latest = {(str(s), int(m)): int(n) for s, m, n in run(latest_sql(db))}
     current = sorted((s, m, n) for (s, m), n in latest.items() if now.get((s, m)) == n)
     return current, sorted(set(now) - {(s, m) for s, m, _ in current})
+
+
+def stale(run: Query, db: str) -> set[Month]:
+    """The months whose counts or open cases (``settled.py``) are not current."""
+    now = blocks(run, db)
+    opened = settled.latest(run, db)
+    return set(counted(run, db)[1]) | {m for m, n in now.items() if m[0] == q.CASES and opened.get(m) != n}
 
 
 class Refresher:
@@ -200,7 +201,7 @@ class Refresher:
             return
         try:
             if not self._started:
-                self.pending.update(counted(self.store.query, self.db)[1])
+                self.pending.update(stale(self.store.query, self.db))
                 self._started = True
             if self.pending and now - self._last >= self.every:
                 self.now()

@@ -41,6 +41,7 @@ SHARDING: dict[str, str] = {
     schema.PERIOD_SPANS: "cityHash64(source, month)",
     # a month's rollup rows on one shard: FINAL and its highest snapshot are that shard's
     schema.METRIC_ROLLUP: "cityHash64(source, month)",
+    schema.BACKLOG_ROLLUP: "cityHash64(month)",
     schema.CASE_STATE: "cityHash64(case_id)",
     schema.PROGRESS: "cityHash64(topic, partition)",
     # signals belong to no case: each lives on the shard of its (deterministic) id

@@ -127,6 +127,25 @@ METRIC_ROLLUP_TABLE: Table = Table(
     order_by=("source", "month", "dimension", "value"),
 )
 
+# The open cases of each month of case_lifecycle, per dimension and value, and the moment from
+# which the month has settled (projections/metrics/settled.py): the backlog takes a settled
+# month from here. Counted and stamped as metric_rollup (same stamp rule, its own stamps), by
+# an INSERT … SELECT.
+BACKLOG_ROLLUP_TABLE: Table = Table(
+    "backlog_rollup",
+    (
+        Column("month", U32),
+        Column("dimension", STRING),
+        Column("value", STRING),
+        Column("snapshot", U64),
+        Column("open", U64),
+        Column("open_due", U64),
+        Column("settled_at", TIME),
+    ),
+    version="snapshot",
+    order_by=("month", "dimension", "value"),
+)
+
 # The worker's folded state per case (serialised CaseState) and its offset watermark: the
 # last message of the case's partition whose effects are all stored. Latest by offset.
 CASE_STATE_TABLE: Table = Table(
@@ -214,6 +233,7 @@ TABLES: dict[str, Table] = {
         TASKS,
         PERIOD_SPANS_TABLE,
         METRIC_ROLLUP_TABLE,
+        BACKLOG_ROLLUP_TABLE,
         CASE_STATE_TABLE,
         PROGRESS_TABLE,
         SIGNALS_TABLE,
@@ -227,6 +247,7 @@ CASE_TASKS: str = TASKS.name
 CASE_STATE = CASE_STATE_TABLE.name
 PERIOD_SPANS = PERIOD_SPANS_TABLE.name
 METRIC_ROLLUP = METRIC_ROLLUP_TABLE.name
+BACKLOG_ROLLUP = BACKLOG_ROLLUP_TABLE.name
 PROGRESS = PROGRESS_TABLE.name
 SIGNALS = SIGNALS_TABLE.name
 SIGNAL_PROGRESS = SIGNAL_PROGRESS_TABLE.name

@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 from civicloop.cli import bench
 from civicloop.projections.backend import open_store
+from civicloop.projections.metrics import rollup
 from civicloop.projections.metrics.closed_loop import metrics
 from civicloop.projections.metrics.sql import DURATIONS
 from civicloop.tools.bench import queries
@@ -88,15 +89,17 @@ def test_bench_queries_times_every_query_with_the_rows_it_scanned() -> None:
     assert figures["durations_department"]["rows"] == figures["metrics_department_month"]["rows"] == both
     rolled = rows["metric_rollup"]
     assert figures["metrics_department_all"]["rows"] == rows["case_lifecycle"] + 2 * rolled
-    # and one month counted again into the rollup reads that month of both tables
-    assert figures[queries.ROLLUP_MONTH]["rows"] == both
+    # and one month counted again into the rollup reads that month of both tables, and of the
+    # case table once more for its open cases (settled.py)
+    assert figures[queries.ROLLUP_MONTH]["rows"] == both + rows["case_lifecycle"]
     assert result["notes"]["one_dimension_total_ms"] > 0
     assert all(r > 0 for r in result["ratios"].values())
     # and the profile times each statement of one dimension with and without FINAL: metrics
     # (the rollup's latest snapshots, their sums, the case table), durations (one statement
-    # per table) and backlog make six
+    # per table) and backlog (the open cases' latest snapshots, those of the settled months,
+    # the other months of the case table) make eight
     profile = set(figures) - timed
-    statements = {f"statement_{i}" for i in range(1, 7)}
+    statements = {f"statement_{i}" for i in range(1, 9)}
     assert profile == statements | {f"{s}_no_final" for s in statements} | {
         queries.ONE_QUANTILE,
         queries.ONE_COUNT,
@@ -115,3 +118,21 @@ def test_bench_lists_the_end_to_end_commands() -> None:
     result = CliRunner().invoke(app, ["bench", "--help"])
     assert result.exit_code == 0
     assert all(name in result.output for name in ("replay", "live", "queries"))
+
+
+def test_a_kept_build_is_reused_with_a_table_added_since_laid_out_and_counted(tmp_path: Path) -> None:
+    # given 300 synthetic cases built into a kept directory, and then a table of the rollup
+    # gone (as a build made before the table was added) and a mark left in the database
+    with queries.built("queries", Backend.chdb, 300, keep=tmp_path / "kept") as made:
+        db = made.db
+        made.store.command(f"DROP TABLE {db}.backlog_rollup")
+        made.store.command(f"CREATE TABLE {db}.mark (x UInt8) ENGINE = Log")
+    # when a run asks for the same build
+    with queries.built("queries", Backend.chdb, 300, keep=tmp_path / "kept") as again:
+        # then it is the same database, not generated again, with the table back and counted
+        assert again.db == db
+        tables = {
+            str(t) for (t,) in again.store.query(f"SELECT name FROM system.tables WHERE database = '{db}'")
+        }
+        assert {"mark", "backlog_rollup"} <= tables
+        assert not rollup.stale(again.store.query, db)

@@ -21,7 +21,12 @@ def test_bench_queries_runs_on_the_server(
     result = queries.run(2_000, Backend.server, rounds=1).as_dict()
     # then every query was timed over the rows of both tables
     assert all(f["rows"] >= 2_000 and f["seconds"] > 0 for f in result["figures"].values())
-    assert set(result["notes"]["table_rows"]) == {"case_lifecycle", "case_tasks", "metric_rollup"}
+    assert set(result["notes"]["table_rows"]) == {
+        "case_lifecycle",
+        "case_tasks",
+        "metric_rollup",
+        "backlog_rollup",
+    }
     # and it left no database behind
     store = open_store(clickhouse_server_url)
     try:

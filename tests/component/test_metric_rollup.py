@@ -13,19 +13,26 @@ from typing import Any
 
 import pytest
 
-from civicloop.projections.metrics import rollup
+from civicloop.projections.metrics import rollup, settled
 from civicloop.projections.metrics import sql as q
 from civicloop.projections.metrics.closed_loop import metrics
+from civicloop.projections.metrics.reports import backlog, durations
+from civicloop.projections.metrics.scope import Scope
 from civicloop.projections.projector import Projector, RawMessage
 from civicloop.projections.store.base import Store
 from civicloop.projections.tables import schema
 from civicloop.schemas.codec import decode
 from tests.component.test_metrics_months import stream
-from tests.support.reference_metrics import reference_metrics
+from tests.support.reference_metrics import reference_durations, reference_metrics
 
 pytestmark = pytest.mark.integration
 NOW = datetime(2025, 5, 1, tzinfo=UTC)
 DIMENSIONS = ("department", "grid", "all")
+#: what all time reads once every month is counted
+CURRENT = {schema.METRIC_ROLLUP, schema.CASE_LIFECYCLE}
+#: moments of the backlog: with the last months still open, and once every month has settled
+MOMENTS = (NOW, datetime(2030, 1, 1, tzinfo=UTC))
+WALL = ("group", "duration", "n", "wall_p50", "wall_p90", "wall_p99")
 
 
 class Killed(BaseException):
@@ -34,20 +41,28 @@ class Killed(BaseException):
 
 
 class DiesAtRollup:
-    """The store, until armed: then its next insert into the rollup raises instead."""
+    """The store, until armed: then its next write into ``table`` (``metric_rollup``'s rows,
+    or ``duration_rollup``'s ``INSERT … SELECT``) raises instead."""
 
-    def __init__(self, store: Store) -> None:
-        self._store = store
+    def __init__(self, store: Store, table: str = schema.METRIC_ROLLUP) -> None:
+        self._store, self._table = store, table
         self.armed = False
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._store, name)
 
-    def insert(self, table: str, rows: Sequence[Mapping[str, Any]]) -> int:
-        if self.armed and table.endswith(f".{schema.METRIC_ROLLUP}"):
+    def _dies(self, target: str) -> None:
+        if self.armed and f".{self._table} " in f"{target} ":
             self.armed = False
-            raise Killed(table)
+            raise Killed(target)
+
+    def insert(self, table: str, rows: Sequence[Mapping[str, Any]]) -> int:
+        self._dies(table)
         return self._store.insert(table, rows)
+
+    def command(self, sql: str, params: Any = None) -> None:
+        self._dies(sql.split("(", 1)[0])  # INSERT INTO db.table (…
+        self._store.command(sql, params)
 
 
 def counting(store: Store, db: str) -> Projector:
@@ -59,10 +74,60 @@ def counting(store: Store, db: str) -> Projector:
 
 
 def exact(store: Store, db: str, read: list[RawMessage]) -> bool:
+    """All time's metrics and durations equal the oracle's by every dimension, computed from the
+    events (the durations' counts and wall-clock quantiles: it has no working calendar), and
+    the backlog, from the rollup's settled months, the statement's over every month."""
     events = [decode(m.value or b"") for m in read]
     return all(
         metrics(store.query, db, dim, None, None, NOW) == reference_metrics(events, dim, None, None, NOW)
+        and durations_exact(store, db, dim, events)
+        and all(backlog_exact(store, db, dim, t) for t in MOMENTS)
         for dim in DIMENSIONS
+    )
+
+
+def backlog_exact(store: Store, db: str, dim: str, t: datetime) -> bool:
+    """The backlog (settled months from the rollup) is the full statement's, by ``dim`` and,
+    for the whole city, within each department."""
+    scopes = [(dim, Scope())]
+    if dim == "all":
+        departments = store.query(f"SELECT DISTINCT lead_department FROM {db}.{schema.CASE_LIFECYCLE}")
+        scopes += [("all", Scope({"department": str(d)})) for (d,) in departments]
+    return all(
+        backlog(store.query, db, by, t, scope) == full_backlog(store, db, by, t, scope)
+        for by, scope in scopes
+    )
+
+
+def full_backlog(store: Store, db: str, dim: str, t: datetime, scope: Scope) -> list[dict[str, Any]]:
+    return [
+        {
+            "group": r["grp"],
+            "age_bucket": r["age_bucket"],
+            "overdue": bool(int(r["overdue"])),
+            "cases": int(r["cases"]),
+        }
+        for r in q.named(store.query, q.backlog_sql(db, dim, t, scope), scope.params())
+    ]
+
+
+def durations_exact(store: Store, db: str, dim: str, events: list[Any]) -> bool:
+    wall = [{key: row[key] for key in WALL} for row in durations(store.query, db, dim)]
+    return wall == reference_durations(events, dim)
+
+
+def settled_from_the_rollup(store: Store, db: str) -> bool:
+    """Whether the backlog by grid once every month has settled reads the rollup, not the
+    case table."""
+    read: list[str] = []
+
+    def spy(sql: str, params: Any = None) -> Any:
+        read.append(sql)
+        return store.query(sql, params)
+
+    backlog(spy, db, "grid", MOMENTS[-1])
+    return any(f"{db}.{schema.BACKLOG_ROLLUP}" in sql for sql in read) and not any(
+        f"{db}.{schema.CASE_LIFECYCLE}" in sql for sql in read
     )
 
 
@@ -108,13 +173,15 @@ def test_all_time_over_interleaved_redelivered_and_replayed_batches_is_exact(
         (first if batch[0].partition else second).project(batch)
     # then all time is the reference by every dimension, read from the rollup
     assert exact(store, database, read)
-    assert tables_read(store, database) == {schema.METRIC_ROLLUP, schema.CASE_LIFECYCLE}
+    assert tables_read(store, database) == CURRENT
+    assert settled_from_the_rollup(store, database)
     # and so it stays when the whole log is replayed over it by a worker with nothing cached
     again = counting(store, database)
     for i in range(0, len(read), 250):
         again.project(read[i : i + 250])
     assert exact(store, database, read)
-    assert tables_read(store, database) == {schema.METRIC_ROLLUP, schema.CASE_LIFECYCLE}
+    assert tables_read(store, database) == CURRENT
+    assert settled_from_the_rollup(store, database)
 
 
 def test_a_count_read_before_later_rows_that_lands_after_their_count_changes_nothing(
@@ -128,30 +195,43 @@ def test_a_count_read_before_later_rows_that_lands_after_their_count_changes_not
     # given every month counted by a slow writer after the first half ...
     stamps = rollup.blocks(store.query, database)
     stale = rollup.snapshot_rows(q.named(store.query, rollup.count_sql(database, stamps)), stamps)
+    store.command(f"CREATE TABLE {database}.slow AS {database}.{schema.BACKLOG_ROLLUP}")
+    months = {m: n for (s, m), n in stamps.items() if s == q.CASES}
+    store.command(settled.count_sql(database, months, months, into="slow"))
     # ... when the second half is written and counted, and only then the slow count lands
     worker.project(read[half:])
     store.insert(f"{database}.{schema.METRIC_ROLLUP}", stale)
+    store.command(f"INSERT INTO {database}.{schema.BACKLOG_ROLLUP} SELECT * FROM {database}.slow")
     # then all time counts every row, from the later count
     assert exact(store, database, read)
-    assert tables_read(store, database) == {schema.METRIC_ROLLUP, schema.CASE_LIFECYCLE}
+    assert tables_read(store, database) == CURRENT
+    assert settled_from_the_rollup(store, database)
 
 
-def test_a_writer_killed_before_it_counted_leaves_all_time_exact(store: Store, database: str) -> None:
+@pytest.mark.parametrize("table", [schema.METRIC_ROLLUP, schema.BACKLOG_ROLLUP])
+def test_a_writer_killed_before_it_counted_leaves_all_time_exact(
+    store: Store, database: str, table: str
+) -> None:
     read = stream()
     store.lay_out(database)
-    dying = DiesAtRollup(store)
+    dying = DiesAtRollup(store, table)
     worker = counting(dying, database)  # type: ignore[arg-type]
     cut = len(read) - 80
     worker.project(read[:cut])
-    # given the last batch written (marker and all) and the writer killed as it counted
+    # given the last batch written (marker and all) and the writer killed as it counted (the
+    # counts or, once they were written, the open cases)
     dying.armed = True
     with pytest.raises(Killed):
         worker.project(read[cut:])
     # then all time is exact: the months written since their count are read from the tables
     assert exact(store, database, read)
-    assert schema.CASE_TASKS in tables_read(store, database)
+    if table == schema.METRIC_ROLLUP:
+        assert schema.CASE_TASKS in tables_read(store, database)
+    else:
+        assert not settled_from_the_rollup(store, database)
     # and once a new worker has counted them at its start (its first batch, the unacknowledged
     # one again, is skipped: its rows are all there), from the rollup again
     counting(store, database).project(read[cut:])
     assert exact(store, database, read)
-    assert tables_read(store, database) == {schema.METRIC_ROLLUP, schema.CASE_LIFECYCLE}
+    assert tables_read(store, database) == CURRENT
+    assert settled_from_the_rollup(store, database)

@@ -24,8 +24,9 @@ def checksum_sql(store: Reader, database: str, table: str) -> str:
 #: tables that record how the rows were written, not what the events imply: ``period_spans``
 #: holds one row per batch and month (its months are a superset whatever the batching; the
 #: metric tests check what it is for), ``metric_rollup`` counts stamped with the parts' block
-#: numbers when they were counted (a cache; tests/component/test_metric_rollup.py)
-BY_BATCH = {schema.PERIOD_SPANS, schema.METRIC_ROLLUP}
+#: numbers when they were counted (a cache; tests/component/test_metric_rollup.py), and so are
+#: the ``duration_rollup`` histograms
+BY_BATCH = {schema.PERIOD_SPANS, schema.METRIC_ROLLUP, schema.BACKLOG_ROLLUP}
 
 
 def checksums(store: Reader, database: str) -> dict[str, tuple]:

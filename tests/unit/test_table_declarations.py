@@ -13,7 +13,7 @@ import pytest
 
 from civicloop.projections.fold.casestate import CaseState
 from civicloop.projections.fold.lifecycle import fold_all
-from civicloop.projections.metrics import rollup
+from civicloop.projections.metrics import rollup, settled
 from civicloop.projections.projector import RawMessage
 from civicloop.projections.signals import evaluate
 from civicloop.projections.signals import projector as signal_table
@@ -88,8 +88,13 @@ def test_the_rows_built_by_hand_name_exactly_their_tables_columns() -> None:
     read = RawMessage("ns.signals", 0, 1, b"k", b"")
     signal_rows = [signal_table.row(signal, read, now) for signal in _signals(now)]
 
+    # the open cases are written by an INSERT … SELECT naming their columns
+    opened = settled.count_sql("db", [202401], {202401: 3})
+    named = opened.removeprefix(f"INSERT INTO db.{schema.BACKLOG_ROLLUP} (").split(")", 1)[0]
+
+    assert tuple(named.split(", ")) == schema.TABLES[schema.BACKLOG_ROLLUP].names
     assert sorted(built) == sorted(
-        set(schema.NAMES) - {schema.CASE_LIFECYCLE, schema.CASE_TASKS, schema.SIGNALS}
+        set(schema.NAMES) - {schema.CASE_LIFECYCLE, schema.CASE_TASKS, schema.SIGNALS, schema.BACKLOG_ROLLUP}
     )
     for table, row in built.items():
         assert tuple(row) == schema.TABLES[table].names, table

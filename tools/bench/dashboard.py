@@ -14,6 +14,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 
 from civicloop.api.dashboard.standalone import create_app, require_key, serving
 from civicloop.projections.metrics.closed_loop import metrics
@@ -46,9 +47,10 @@ def run(
     rounds: int = 3,
     merged: bool = False,
     years: int = 1,
+    keep: Path | None = None,
 ) -> Result:
     key = secrets.token_urlsafe(24)
-    with built("dashboard", backend, cases, merged, years) as made:
+    with built("dashboard", backend, cases, merged, years, keep) as made:
         store, db = made.store, made.db
         version = store.server_version()
         app = create_app(lambda request: _Projections(store, db), require_key(key))

@@ -110,8 +110,9 @@ def run(
     rounds: int = 3,
     merged: bool = False,
     years: int = 1,
+    keep: Path | None = None,
 ) -> Result:
-    with built("queries", backend, cases, merged, years) as made:
+    with built("queries", backend, cases, merged, years, keep) as made:
         rows = table_rows(made.store, made.db)
         figures, quantiles = _timed(made.store, made.db, rounds, rows)
         version = made.store.server_version()
@@ -164,20 +165,58 @@ class Built:
 
 
 @contextmanager
-def built(name: str, backend: Backend, cases: int, merged: bool = False, years: int = 1) -> Iterator[Built]:
+def built(
+    name: str, backend: Backend, cases: int, merged: bool = False, years: int = 1, keep: Path | None = None
+) -> Iterator[Built]:
     """A fresh database of ``cases`` synthetic cases' projections on ``backend`` for the bench
-    ``name``; the store closed and the database gone when the run ends (``stores.target``)."""
-    db = f"bench{uuid.uuid4().hex[:8]}"
-    with (
-        tempfile.TemporaryDirectory(prefix=f"civicloop-bench-{name}-") as tmp,
-        target(backend, Path(tmp), [db]) as where,
-    ):
-        store = open_store(where.url, cluster=where.cluster)
-        try:
-            build(store, db, cases, merged, years)
-            yield Built(store, db, where, Path(tmp))
-        finally:
-            store.close()
+    ``name``; the store closed and the database gone when the run ends (``stores.target``).
+
+    ``keep`` (chDB only): the projections live in that directory instead and stay there; a
+    later run with the same cases, years and merging reuses them (generating 10 M cases takes
+    minutes), after laying out any table added since and counting the months whose rollup is
+    not current."""
+    if keep is not None and backend is not Backend.chdb:
+        raise ValueError("--keep keeps a chDB directory; a server's database is dropped after the run")
+    db = f"bench{uuid.uuid4().hex[:8]}" if keep is None else kept_name(cases, years, merged)
+    with tempfile.TemporaryDirectory(prefix=f"civicloop-bench-{name}-") as tmp:
+        with target(backend, Path(tmp), [db]) if keep is None else _kept(keep) as where:
+            store = open_store(where.url, cluster=where.cluster)
+            try:
+                if keep is None or not _complete(store, db, cases):
+                    if keep is not None:
+                        store.drop_database(db)  # a build cut short
+                    build(store, db, cases, merged, years)
+                else:
+                    store.lay_out(db)  # a table added since it was built
+                    rollup.refresh_all(store, db, sorted(rollup.stale(store.query, db)))
+                yield Built(store, db, where, Path(tmp))
+            finally:
+                store.close()
+
+
+def kept_name(cases: int, years: int, merged: bool) -> str:
+    """The database of a kept build: one per (cases, years, merged)."""
+    return f"bench_{cases}_{years}y{'_merged' if merged else ''}"
+
+
+@contextmanager
+def _kept(directory: Path) -> Iterator[Target]:
+    directory.mkdir(parents=True, exist_ok=True)
+    yield Target(f"chdb://{directory.resolve()}")
+
+
+#: a kept build is complete once this marker table exists (written last)
+_DONE = "bench_built"
+
+
+def _complete(store: Store, db: str, cases: int) -> bool:
+    found = store.query(
+        "SELECT count() FROM system.tables WHERE database = %(db)s AND name = %(name)s",
+        {"db": db, "name": _DONE},
+    )
+    if not int(found[0][0]):
+        return False
+    return int(store.query(f"SELECT count() FROM {db}.{schema.CASE_LIFECYCLE} FINAL")[0][0]) == cases
 
 
 def build(store: Store, db: str, cases: int, merged: bool = False, years: int = 1) -> None:
@@ -197,8 +236,9 @@ def build(store: Store, db: str, cases: int, merged: bool = False, years: int = 
     # The months counted into the rollup, as the projector's batches leave it (all time reads it).
     rollup.refresh_all(store, db)
     if merged:
-        for table in (*periods.PERIOD_COLUMNS, schema.METRIC_ROLLUP):
+        for table in (*periods.PERIOD_COLUMNS, schema.METRIC_ROLLUP, schema.BACKLOG_ROLLUP):
             store.command(f"OPTIMIZE TABLE {db}.{table} FINAL")
+    store.command(f"CREATE TABLE IF NOT EXISTS {db}.{_DONE} (at DateTime) ENGINE = Log")
 
 
 def _check_columns(store: Store, db: str) -> None:
@@ -222,7 +262,7 @@ def table_rows(store: Store, db: str) -> dict[str, int]:
     replica of each shard: the rows a query reads)."""
     return {
         table: int(store.query(f"SELECT count() FROM {db}.{table}")[0][0])
-        for table in (schema.CASE_LIFECYCLE, schema.CASE_TASKS, schema.METRIC_ROLLUP)
+        for table in (schema.CASE_LIFECYCLE, schema.CASE_TASKS, schema.METRIC_ROLLUP, schema.BACKLOG_ROLLUP)
     }
 
 
