@@ -273,3 +273,33 @@ def all_time(run: Query, db: str, dim: str, as_of: Any) -> tuple[list[dict[str, 
         found = totals.get(row["grp"]) or {"grp": row["grp"], **dict.fromkeys(ALL_COUNTS, 0)}
         cases.append({**found, **{name: row[name] for name in SCANNED}})
     return cases, list(totals.values())
+
+
+def values(run: Query, db: str, columns: Mapping[str, str]) -> dict[str, set[str]]:
+    """Every value each dimension of ``columns`` (dimension → the case table's column) takes
+    over all time in the rows as they are now (``FINAL``), the department's on either table:
+    the counted months' from the rollup, the others' from the tables."""
+    current, left = counted(run, db)
+    found: dict[str, set[str]] = {dim: set() for dim in columns}
+    keys = ", ".join(f"({literal(s)}, {m}, {n})" for s, m, n in [*current, ("", 0, 0)])
+    sql = (
+        f"SELECT source, dimension, groupUniqArray(value) FROM {db}.{ROLLUP} "
+        f"WHERE dimension IN %(dims)s AND (source, month, snapshot) IN ({keys}) GROUP BY source, dimension"
+    )
+    for source, dim, seen in run(sql, {"dims": tuple(columns)}):
+        if source == q.CASES or dim == "department":
+            found[str(dim)] |= {str(v) for v in seen if v}
+    for source in COUNTS:
+        months = [m for s, m in left if s == source]
+        on = (
+            columns
+            if source == q.CASES
+            else {d: q.group_expr(d, source) for d in columns if d == "department"}
+        )
+        if months and on:
+            key = periods.PERIOD_COLUMNS[source][0]
+            picked = ", ".join(f"groupUniqArray({column})" for column in on.values())
+            for row in run(f"SELECT {picked} FROM {db}.{source} FINAL WHERE {condition(key, months)}"):
+                for dim, seen in zip(on, row, strict=True):
+                    found[dim] |= {str(v) for v in seen if v}
+    return found

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from civicloop.projections.fold.casestate import CaseState
+from civicloop.projections.metrics import rollup
 from civicloop.projections.metrics import sql as q
 from civicloop.projections.metrics.scope import WHOLE, Scope
 from civicloop.projections.state_store import read_known
@@ -73,7 +74,11 @@ def choices(run: Query, db: str) -> dict[str, list[str]]:
     """The values each filter can take: every value the tables hold, sorted (departments
     include those tasked without leading). Read without ``FINAL``: a value only an older row
     version had (a case re-categorised at registration) may be offered too, and simply
-    filters to the cases that have it now, which is cheaper than merging every row."""
+    filters to the cases that have it now, which is cheaper than merging every row. Where the
+    database keeps a rollup, the values of the rows as they are now: the months counted there
+    from it, the others from the tables (``rollup.values``)."""
+    if rollup.available(run, db):
+        return {dim: sorted(seen) for dim, seen in rollup.values(run, db, CHOICES).items()}
     columns = ", ".join(f"groupUniqArray({column})" for column in CHOICES.values())
     (found,) = run(f"SELECT {columns} FROM {db}.{CASE_LIFECYCLE}") or [([],) * len(CHOICES)]
     values = {dim: {str(v) for v in seen if v} for dim, seen in zip(CHOICES, found, strict=True)}

@@ -19,6 +19,7 @@ from civicloop.projections.metrics.closed_loop import metrics
 from civicloop.projections.metrics.reports import backlog, durations
 from civicloop.projections.metrics.scope import Scope
 from civicloop.projections.projector import Projector, RawMessage
+from civicloop.projections.read_model.cases import CHOICES, choices
 from civicloop.projections.store.base import Store
 from civicloop.projections.tables import schema
 from civicloop.schemas.codec import decode
@@ -75,15 +76,28 @@ def counting(store: Store, db: str) -> Projector:
 
 def exact(store: Store, db: str, read: list[RawMessage]) -> bool:
     """All time's metrics and durations equal the oracle's by every dimension, computed from the
-    events (the durations' counts and wall-clock quantiles: it has no working calendar), and
-    the backlog, from the rollup's settled months, the statement's over every month."""
+    events (the durations' counts and wall-clock quantiles: it has no working calendar), the
+    backlog, from the rollup's settled months, the statement's over every month, and the
+    dashboard's filter values those of the rows."""
     events = [decode(m.value or b"") for m in read]
     return all(
         metrics(store.query, db, dim, None, None, NOW) == reference_metrics(events, dim, None, None, NOW)
         and durations_exact(store, db, dim, events)
         and all(backlog_exact(store, db, dim, t) for t in MOMENTS)
         for dim in DIMENSIONS
-    )
+    ) and choices(store.query, db) == current_values(store, db)
+
+
+def current_values(store: Store, db: str) -> dict[str, list[str]]:
+    """The dashboard's filter values: every value of the rows as they are, departments of
+    either table."""
+    found = {}
+    for dim, column in CHOICES.items():
+        sql = f"SELECT DISTINCT {column} FROM {db}.{schema.CASE_LIFECYCLE} FINAL"
+        if dim == "department":
+            sql += f" UNION ALL SELECT DISTINCT department FROM {db}.{schema.CASE_TASKS} FINAL"
+        found[dim] = sorted({str(v) for (v,) in store.query(sql) if v})
+    return found
 
 
 def backlog_exact(store: Store, db: str, dim: str, t: datetime) -> bool:

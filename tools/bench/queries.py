@@ -22,6 +22,7 @@ from pathlib import Path
 
 from civicloop.projections.backend import open_store
 from civicloop.projections.metrics import reports, rollup
+from civicloop.projections.metrics import sql as q
 from civicloop.projections.metrics.closed_loop import metrics
 from civicloop.projections.store.base import Params, Query, Row, Store
 from civicloop.projections.tables import periods, schema
@@ -82,6 +83,10 @@ def queries(db: str, store: Store | None = None) -> dict[str, tuple[str, TimedQu
     found["backlog_department"] = (
         "backlog by department, now",
         lambda run: reports.backlog(run, db, "department", NOW),
+    )
+    found["backlog_department_every_month"] = (
+        "  the same statement over every month (no rollup: before backlog_rollup, a cluster)",
+        lambda run: run(q.backlog_sql(db, "department", NOW).sql),
     )
     if store is not None and not store.sharded:  # a cluster keeps no rollup (DESIGN §7)
         month = [(source, periods.month(MONTH[0])) for source in rollup.COUNTS]
