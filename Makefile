@@ -83,13 +83,19 @@ zookeeper-jars: venv system-deps
 demo: venv system-deps
 	$(BIN)/civicloop demo
 
+# The suite runs in TEST_PROCESSES pytest-xdist processes, each with its own broker and servers,
+# its own range of loopback ports, and whole groups of tests (tests/conftest.py: run_together):
+# most tests wait on a worker, a broker or a browser, so two processes keep both cores busy.
+TEST_PROCESSES ?= 2
+PYTEST_PARALLEL = -n $(TEST_PROCESSES) --dist loadgroup
+
 test: compiled-and-lint venv system-deps clickhouse-server chromium wrk kafka-jars zookeeper-jars
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(PYTEST_PARALLEL)
 
 # The fast tier for the inner loop. `make test` (what CI runs) checks everything this does and more:
 # the second backend, the cluster, kill -9 and restarts, the browser, the benchmarks' own tests.
 check: compiled-and-lint venv system-deps
-	CIVICLOOP_TEST_BACKENDS=chdb $(BIN)/python -m pytest tests/unit tests/component -m "not server and not slow"
+	CIVICLOOP_TEST_BACKENDS=chdb $(BIN)/python -m pytest $(PYTEST_PARALLEL) tests/unit tests/component -m "not server and not slow"
 
 test-unit: venv
 	$(BIN)/python -m pytest tests/unit

@@ -93,6 +93,24 @@ _processes = _number(int, "an integer", lambda v: v >= 0, "0 (one per core) or m
 _positive_seconds = _number(float, "a number", lambda v: v > 0, "a positive number of seconds")
 
 
+def _port_range(raw: str) -> tuple[int, int] | None:
+    raw = raw.strip()
+    if not raw:
+        return None
+    low, _, high = raw.partition("-")
+    try:
+        first, last = int(low), int(high)
+    except ValueError:
+        raise ValueError("must be LOW-HIGH, two port numbers") from None
+    if not 1024 <= first < last < 65536 or last - first < 100:
+        raise ValueError("must be LOW-HIGH with 1024 <= LOW, LOW + 100 <= HIGH <= 65535")
+    return first, last
+
+
+def _show_port_range(value: tuple[int, int] | None) -> str:
+    return f"{value[0]}-{value[1]}" if value else ""
+
+
 def _optional_path(raw: str) -> Path | None:
     return Path(raw.strip()) if raw.strip() else None
 
@@ -207,6 +225,15 @@ class Config:
         "HTTP port of the worker (health, lag, read-only SQL for chDB).",
         _positive_int,
         required=True,
+    )
+    local_ports: tuple[int, int] | None = setting(
+        "CIVICLOOP_LOCAL_PORTS",
+        "",
+        "Loopback ports the local tooling picks from for the servers it starts (broker, "
+        "ZooKeeper, ClickHouse, test sites), as LOW-HIGH; empty: from 10000 up to the kernel's "
+        "ephemeral range. Two stacks or test processes on one machine each take their own range.",
+        _port_range,
+        show=_show_port_range,
     )
     clickhouse_cluster: str = setting(
         "CIVICLOOP_CLICKHOUSE_CLUSTER",

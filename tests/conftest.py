@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from civicloop import config as config_module
 from civicloop import log
 from civicloop.config import Config
 from civicloop.projections.backend import open_store
@@ -21,9 +22,17 @@ from civicloop.projections.store.base import Store
 from civicloop.tools.local.clickhouse_cluster import LocalCluster
 from civicloop.tools.local.clickhouse_server import LocalClickHouse
 from civicloop.tools.local.kafka_broker import LocalKafka
-from civicloop.tools.local.process import free_port
+from civicloop.tools.local.process import free_port, local_port_range
 
 log.configure(level="warning")
+# `make test` runs the suite in pytest-xdist processes: each picks the ports of the servers it
+# starts (and its tests' children pick theirs) from a range of its own, so that a port one
+# process picked but has not bound yet is never picked by the other.
+if "PYTEST_XDIST_WORKER" in os.environ and "CIVICLOOP_LOCAL_PORTS" not in os.environ:
+    _index = int(os.environ["PYTEST_XDIST_WORKER"].removeprefix("gw"))
+    _low, _high = local_port_range()
+    _span = (_high - _low) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"])
+    os.environ["CIVICLOOP_LOCAL_PORTS"] = f"{_low + _index * _span}-{_low + (_index + 1) * _span - 1}"
 REPO = Path(__file__).resolve().parents[1]
 # `make test` runs every unit and component backend test on chDB and on the real server; `make
 # check` (the inner loop's tier) sets CIVICLOOP_TEST_BACKENDS=chdb and deselects the tests marked
@@ -67,14 +76,30 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark what `make check` leaves to `make test`, whatever the layer: every test that needs a
-    ClickHouse server or the cluster (`server`), and the slow component tests above (`slow`)."""
+    ClickHouse server or the cluster (`server`), and the slow component tests above (`slow`);
+    and the group of each test for pytest-xdist (`run_together`)."""
     for item in items:
         if SERVER_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.server)
         if item.path.name in SLOW_COMPONENT_MODULES or item.originalname in SLOW_TESTS:
             item.add_marker(pytest.mark.slow)
+        item.add_marker(pytest.mark.xdist_group(run_together(item)))
+
+
+def run_together(item: pytest.Item) -> str:
+    """The tests one pytest-xdist process runs one after another (`make test`: `--dist loadgroup`,
+    docs/TESTING.md), so that what they share starts once: a module's tests (its module
+    fixtures), every API test (the package's sites, one per backend), every test of the 2×2
+    cluster (the session's cluster, four servers)."""
+    if "clickhouse_cluster" in getattr(item, "fixturenames", ()):
+        return "cluster"
+    where = item.path.relative_to(REPO)
+    if where.parts[:3] == ("tests", "e2e", "api"):
+        return "e2e-api"
+    return where.as_posix()
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -99,6 +124,7 @@ def make_config(home: Path, **overrides: object) -> Config:
         "home": home,
         "cache": Path(os.environ.get("CIVICLOOP_CACHE", "~/.cache/civicloop")).expanduser(),
         "partitions": 3,
+        "local_ports": config_module.value("local_ports"),  # its children keep to this process's
         "worker_web_port": free_port(count=4),  # one port per worker index
         "api_port": free_port(),
         "keystore": home / "var" / "keys.sqlite",

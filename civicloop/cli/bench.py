@@ -98,7 +98,7 @@ def produce_command(events: Events = 200_000, rounds: Rounds = 3, as_json: AsJso
     try:
         result = run(config_module.load(), events, rounds)
     except (NoKafka, ValueError, KafkaException) as exc:  # ValueError: a bad CIVICLOOP_* variable
-        Console(stderr=True).print(f"[red]error:[/] {exc}", highlight=False)
+        Console(stderr=True).print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
     show(result, as_json)
 
@@ -248,7 +248,7 @@ def _on_kafka(bench: Callable[[Config], Result], as_json: bool) -> None:
     try:
         result = bench(config_module.load())
     except (NoKafka, ValueError, KafkaException) as exc:  # ValueError: a bad CIVICLOOP_* variable
-        Console(stderr=True).print(f"[red]error:[/] {exc}", highlight=False)
+        Console(stderr=True).print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
     show(result, as_json)
 

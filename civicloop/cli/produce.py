@@ -44,7 +44,7 @@ def produce(
     except (OSError, ValueError, RuntimeError, KafkaException) as exc:
         # ValueError: an unusable CIVICLOOP_* variable; RuntimeError: NoKafka, DeliveryError.
         what = "not delivered" if isinstance(exc, DeliveryError) else "error"
-        err.print(Text.assemble((f"{what}: ", "red"), str(exc)))
+        err.print(Text.assemble((f"{what}: ", "red"), str(exc)), soft_wrap=True)  # paths kept whole
         raise typer.Exit(EXIT_ERROR) from None
     except KeyboardInterrupt:
         err.print(

@@ -62,7 +62,7 @@ def replay_command(
         else:
             final = _here(cfg, where.open_writer(), since, keep_old, show)
     if final.phase != "done":
-        Console(stderr=True).print(f"[red]replay failed[/]: {final.error}")
+        Console(stderr=True).print(f"[red]replay failed[/]: {final.error}", soft_wrap=True)
         raise typer.Exit(1)
     Console().print(
         f"rebuilt {final.done:,} events at {final.rate:,.0f} ev/s; readers now see the "

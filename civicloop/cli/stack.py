@@ -53,7 +53,7 @@ def up(
     try:
         stack.up(cfg, workers)
     except ValueError as exc:
-        err.print(f"[red]error:[/] {exc}", highlight=False)
+        err.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
     _print_status(cfg)
 
@@ -134,7 +134,8 @@ def show_config() -> None:
     import os
 
     table = Table(title="configuration (environment variables)")
-    for column in ("variable", "default", "current", "meaning"):
+    table.add_column("variable", no_wrap=True)  # whole, to be copied, however narrow the terminal
+    for column in ("default", "current", "meaning"):
         table.add_column(column, overflow="fold")
     for name, (default, meaning) in config_module.VARIABLES.items():
         table.add_row(name, default or "(empty)", os.environ.get(name, ""), meaning)
@@ -194,7 +195,7 @@ def clickhouse_up(
     try:
         layout = cluster.up(shards or 1, replicas or 1, name)
     except ValueError as exc:
-        console.print(f"[red]error:[/] {exc}", highlight=False)
+        console.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
     reader_url = cluster.add_reader(deployment_reader(cluster.dir, _cluster_reader_databases(cfg, layout)))
     console.print(f"{layout.entry.url} cluster={layout.name}", highlight=False, soft_wrap=True)

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from civicloop import log
+from civicloop import config, log
 
 _log = log.get(__name__)
 
@@ -24,7 +24,7 @@ def free_port(count: int = 1) -> int:
     cannot take one of them between this call and the moment a server binds it: a worker with
     index ``i`` listens on ``base + i`` (tools/local/stack.py), and a port handed out by
     ``bind(0)`` leaves its neighbours to chance."""
-    low, high = _below_ephemeral()
+    low, high = local_port_range()
     for _ in range(1000):
         base = _random.randrange(low, high - count)
         ports = range(base, base + count)
@@ -38,8 +38,14 @@ _random = random.SystemRandom()
 _handed_out: set[int] = set()
 
 
-def _below_ephemeral() -> tuple[int, int]:
-    """Ports from 10000 up to the start of the ephemeral range (Linux: 32768 by default)."""
+def local_port_range() -> tuple[int, int]:
+    """``CIVICLOOP_LOCAL_PORTS`` when set (two stacks, or the test suite's processes, on one
+    machine keep to ranges of their own: a port one of them picked but has not bound yet cannot
+    be picked by the other); else from 10000 up to the start of the ephemeral range (Linux:
+    32768 by default)."""
+    chosen = config.value("local_ports")
+    if chosen is not None:
+        return chosen
     try:
         first = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
     except (OSError, ValueError, IndexError):
