@@ -27,6 +27,9 @@ def test_codec_bench_reports_positive_figures_and_ratios() -> None:
     assert all(f["events"] == 300 and f["events_per_s"] > 0 for f in result["figures"].values())
     assert set(result["ratios"]) == {"encode", "decode"} and all(r > 0 for r in result["ratios"].values())
     assert {"cpu", "cores", "python", "fastavro", "confluent-kafka"} <= set(result["machine"])
+    # and whether civicloop's per-event path ran compiled, and why (a pure-Python figure is half)
+    per_event = result["machine"]["civicloop"]
+    assert per_event.startswith(("compiled (mypyc): ", "pure Python: ")) and len(per_event) > 20
 
 
 def test_the_workload_is_a_deterministic_mix_of_every_type() -> None:

@@ -20,6 +20,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from civicloop import CHOSEN
+
 
 @dataclass(frozen=True)
 class Figure:
@@ -111,6 +113,9 @@ def machine() -> dict[str, Any]:
         "os": platform.platform(),
         "python": f"{platform.python_implementation()} {platform.python_version()}",
         "fastavro": version("fastavro") + (" (compiled)" if _fastavro_compiled() else " (pure Python)"),
+        # the per-event path of this process (its workers choose alike): a figure of the pure
+        # Python is about half the compiled one's, and says so here (docs/OPERATIONS.md)
+        "civicloop": CHOSEN.describe(),
         "confluent-kafka": version("confluent-kafka"),
         "librdkafka": confluent_kafka.libversion()[0],
     }
