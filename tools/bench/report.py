@@ -113,8 +113,8 @@ def machine() -> dict[str, Any]:
         "os": platform.platform(),
         "python": f"{platform.python_implementation()} {platform.python_version()}",
         "fastavro": version("fastavro") + (" (compiled)" if _fastavro_compiled() else " (pure Python)"),
-        # the per-event path of this process (its workers choose alike): a figure of the pure
-        # Python is about half the compiled one's, and says so here (docs/OPERATIONS.md)
+        # the per-event path of this process (its workers choose alike): the two give different
+        # figures (docs/BENCHMARKS.md, "the compiled path"), so each figure says which it is
         "civicloop": CHOSEN.describe(),
         "confluent-kafka": version("confluent-kafka"),
         "librdkafka": confluent_kafka.libversion()[0],
