@@ -459,6 +459,15 @@ class Config:
         "60 s) before it goes to the failures list (`civicloop webhook failures` / `retry`).",
         _number(float, "a number", lambda v: v >= 0, "0 or more seconds"),
     )
+    notify_keep_days: float = setting(
+        "CIVICLOOP_NOTIFY_KEEP_DAYS",
+        "90",
+        "Days the notifier remembers a delivery it finished (delivered, skipped, dropped) before "
+        "it forgets it (checked hourly); 0 remembers forever. Within them a re-read of the case "
+        "topic (the notifier's group reset to an earlier offset) sends nothing twice; what it "
+        "forgot would be sent again (docs/NOTIFY.md).",
+        _number(float, "a number", lambda v: v >= 0, "0 (forever) or a positive number of days"),
+    )
     smtp_host: str = setting(
         "CIVICLOOP_SMTP_HOST",
         "",

@@ -33,6 +33,7 @@ _log = log.get(__name__)
 
 BATCH = 500
 HEALTH_S = 2.0
+FORGET_EVERY = 3600.0  # seconds between looks for finished deliveries to forget
 
 
 def health_file(config: Config) -> Any:
@@ -50,6 +51,7 @@ class Notifier:
         self.couriers: dict[str, Courier] = {}
         self.stopping = threading.Event()
         self._health_at = 0.0
+        self._forget_at = 0.0  # the first look at start, then hourly
 
     def run(self) -> None:
         bootstrap = kafka.wait_for_broker(self.config)
@@ -73,6 +75,7 @@ class Notifier:
                     # Only now: every delivery of the batch is in the outbox (docs/DESIGN.md §12).
                     consumer.commit(offsets=_next_offsets(messages), asynchronous=False)
                 self._health(consumer)
+                self._forget()
         finally:
             consumer.close()
             for courier in self.couriers.values():
@@ -108,6 +111,18 @@ class Notifier:
             rows += [(target, event.case_id, event.event_id, payload) for target, payload in owed]
         added = self.store.record(contexts, rows)
         _log.debug("batch_recorded", messages=len(messages), deliveries=added)
+
+    def _forget(self) -> None:
+        """Forget finished deliveries older than CIVICLOOP_NOTIFY_KEEP_DAYS, at most hourly: the
+        outbox keeps what is owed, not every message ever sent."""
+        now = time.time()
+        keep = self.config.notify_keep_days
+        if not keep or now < self._forget_at:
+            return
+        self._forget_at = now + FORGET_EVERY
+        forgotten = self.store.forget_done(now - keep * 86_400)
+        if forgotten:
+            _log.info("outbox_forgotten", deliveries=forgotten, older_than_days=keep)
 
     def _couriers(self) -> None:
         """A courier for every live subscription and reporter adapter; none for removed ones."""

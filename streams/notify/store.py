@@ -192,6 +192,17 @@ class NotifyStore:
             ("failed" if give_up else "pending", now + retry_in, error[:500], now, delivery.seq),
         )
 
+    def forget_done(self, before: float) -> int:
+        """Forget the deliveries finished before ``before`` (epoch seconds): delivered, skipped
+        or dropped rows, kept only as the memory that stops a re-read of the case topic from
+        sending them again. Pending and failed rows stay whatever their age. How many went."""
+        with self.transaction() as db:
+            return db.execute(
+                "DELETE FROM outbox WHERE status IN ('delivered', 'skipped', 'dropped') "
+                "AND COALESCE(done_at, created_at) < ?",  # a dropped row has no done_at
+                (before,),
+            ).rowcount
+
     def failures(self) -> list[tuple[int, str, str, str, int, str]]:
         """(seq, target, case id, event id, attempts, last error) of every failed delivery."""
         return self._db.execute(

@@ -94,6 +94,66 @@ def test_the_outbox_records_a_delivery_once_however_often_it_is_told(tmp_path: P
     assert oct((tmp_path / "notify.sqlite").stat().st_mode & 0o777) == "0o600"  # it holds secrets
 
 
+def test_finished_deliveries_older_than_the_kept_days_are_forgotten_and_nothing_owed_is(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from civicloop.streams.notify import notifier as notifier_module
+    from tests.conftest import make_config
+
+    config = make_config(tmp_path, notify_keep_days=30)
+    bot = notifier_module.Notifier(config)
+    store = bot.store
+    rows = [("email", "C-1", f"e{i}", b"closed") for i in range(6)]
+    store.record({}, rows)
+    sub = store.subscribe("https://example.org/hook", ["*"], None)
+    store.record({}, [(sub.target, "C-1", "w1", b"{}")])
+    for status in ("delivered", "delivered", "skipped"):  # e0 e1 e2 done
+        store.delivered(store.next_due("email", time.time()).seq, status)  # type: ignore[union-attr]
+    store.failed(store.next_due("email", time.time()), "503", retry_in=0, give_up=True)  # type: ignore[arg-type]
+    store.unsubscribe(sub.sub_id)  # w1 dropped, with no done_at
+    day = 86_400
+    now = time.time()
+    # e0, e3 (failed), e4 (pending) and w1 are 31 days old; e1 and e2 were done a day ago
+    with store.transaction() as db:
+        db.execute("UPDATE outbox SET done_at = ? WHERE event_id = 'e0'", (now - 31 * day,))
+        db.execute("UPDATE outbox SET done_at = ? WHERE event_id IN ('e1', 'e2')", (now - day,))
+        db.execute(
+            "UPDATE outbox SET created_at = ? WHERE event_id IN ('e0', 'e3', 'e4', 'w1')", (now - 31 * day,)
+        )
+
+    bot._forget()
+
+    left = {r[0]: r[1] for r in store._db.execute("SELECT event_id, status FROM outbox").fetchall()}
+    assert left == {"e1": "delivered", "e2": "skipped", "e3": "failed", "e4": "pending", "e5": "pending"}
+    # a re-read of the topic sends what was forgotten again, and nothing it still remembers
+    assert store.record({}, rows) == 1
+    # the next look is an hour away: a delivery finished long ago meanwhile stays until then
+    with store.transaction() as db:
+        db.execute(
+            "UPDATE outbox SET status = 'delivered', done_at = ? WHERE event_id = 'e1'", (now - 40 * day,)
+        )
+    bot._forget()
+    assert store.counts("email")["delivered"] == 1
+    monkeypatch.setattr(notifier_module.time, "time", lambda: now + notifier_module.FORGET_EVERY + 1)
+    bot._forget()
+    assert "delivered" not in store.counts("email")
+    store.close()
+
+
+def test_with_zero_kept_days_the_notifier_forgets_nothing(tmp_path: Path) -> None:
+    from civicloop.streams.notify import notifier as notifier_module
+    from tests.conftest import make_config
+
+    bot = notifier_module.Notifier(make_config(tmp_path, notify_keep_days=0))
+    bot.store.record({}, [("email", "C-1", "e0", b"closed")])
+    bot.store.delivered(bot.store.next_due("email", time.time()).seq)  # type: ignore[union-attr]
+    with bot.store.transaction() as db:
+        db.execute("UPDATE outbox SET done_at = 0, created_at = 0")
+    bot._forget()
+    assert bot.store.counts("email") == {"delivered": 1}
+    bot.store.close()
+
+
 def test_a_sealed_contact_is_read_as_fields_from_json_or_a_bare_address() -> None:
     assert contact_fields('{"email": "a@b.org", "language": "zh"}') == {"email": "a@b.org", "language": "zh"}
     assert contact_fields("a@b.org") == {"email": "a@b.org"}
