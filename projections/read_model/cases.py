@@ -89,7 +89,8 @@ def choices(run: Query, db: str) -> dict[str, list[str]]:
 
 def case(run: Query, db: str, case_id: str) -> dict[str, Any] | None:
     """One case: its lifecycle row, its tasks, and its timeline (every event of the case from
-    the event log, in the order they occurred, without the reporter's sealed contact)."""
+    the event log, in the order they occurred — within a second, in the log's order — without
+    the reporter's sealed contact)."""
     found = case_with_events(run, db, case_id)
     return None if found is None else found[0]
 
@@ -109,8 +110,10 @@ def case_with_events(run: Query, db: str, case_id: str) -> tuple[dict[str, Any],
         {"id": case_id},
     )
     log = run(
+        # times are whole seconds: within one, the log's order (the fold's; a case's events
+        # share a partition), never the random event ids
         f"SELECT hex(payload) FROM {db}.{EVENT_LOG} FINAL WHERE case_id = %(id)s "
-        "ORDER BY occurred_at, recorded_at, event_id",
+        "ORDER BY occurred_at, partition, offset, event_id",
         {"id": case_id},
     )
     events = [decode(bytes.fromhex(str(hexed))) for (hexed,) in log]
