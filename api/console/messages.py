@@ -90,6 +90,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "contact": ("Reporter's contact", "上报人联系方式"),
     "done": ("Done.", "已完成。"),
     "working": ("Sending…", "提交中…"),
+    "refused": ("not done — see the form above.", "未完成，请见上方表单。"),
     "note": ("Note", "备注"),
     "media_url": ("Media link", "图片链接"),
     "reason": ("Reason", "原因"),

@@ -223,6 +223,8 @@ def _return_visit(driver: WebDriver) -> None:
     refused = driver.find_element(By.ID, "refused-feedback")
     _until(driver, "the refusal in the form", lambda d: refused.is_displayed())
     assert "comment" in refused.text and "U+202E" in refused.text, refused.text
+    status = driver.find_element(By.ID, "action-result")  # the refusal is said once, in the form
+    assert "error" in (status.get_attribute("class") or "") and "U+202E" not in status.text, status.text
     assert driver.find_element(By.TAG_NAME, "body").get_attribute("data-events") == events
     _shot(driver, "feedback-refused-en")
     comment.clear()

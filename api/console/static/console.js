@@ -508,12 +508,12 @@ async function take(name, body, form) {
     form.querySelectorAll("button").forEach((b) => { b.disabled = false; });
     if (error instanceof KeyNeeded) askForKey(error.message, () => loadCase(false, true));
     else {
-      result.textContent = `${t("error")}: ${error.message}`;
       result.className = "error";
       if (error instanceof Refused) {  // the API's words (a 400 names the field), in the form itself
         refusal.textContent = error.message;
         refusal.hidden = false;
-      }
+        result.textContent = `${t(`a_${name}`)}: ${t("refused")}`;  // said once, where it belongs
+      } else result.textContent = `${t("error")}: ${error.message}`;
     }
   }
 }
