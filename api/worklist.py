@@ -38,6 +38,7 @@ from civicloop.api.keys import ApiKey
 from civicloop.api.projected import NothingProjected
 from civicloop.api.requests_common import moment
 from civicloop.projections.read_model.worklist import CASE_ROW, QUEUES, Listing, Queue, page, suggest
+from civicloop.schemas.ids import csv_text
 
 router = APIRouter(prefix="/api/v1", tags=["console"])
 
@@ -203,7 +204,7 @@ def _cell(value: Any) -> str:
         return ""
     if isinstance(value, datetime):
         return value.isoformat()
-    return str(value)
+    return csv_text(value) if isinstance(value, str) else str(value)
 
 
 def _plain(value: Any) -> Any:

@@ -105,6 +105,25 @@ def text_problem(value: str, multiline: bool) -> str | None:
     return f"{_named(char)} at position {position} is not allowed: {TEXT_ALLOWED}"
 
 
+def shown(value: str) -> str:
+    """``value`` with each character free text may not hold (tab and line breaks aside) written
+    as ``⟨U+XXXX⟩``: text an older revision of the contract accepted, made visible wherever it is
+    shown or exported (the console's and the dashboard's ``shown()`` do the same in the browser)."""
+    return _TEXT_REFUSED.sub(lambda found: f"⟨U+{ord(found.group()):04X}⟩", value)
+
+
+#: how a spreadsheet starts a formula (OWASP "CSV injection"): a cell of text beginning with one
+#: of these is read as one by Excel, LibreOffice and Google Sheets
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_text(value: str) -> str:
+    """Text as a CSV cell a person may open in a spreadsheet: refused characters made visible
+    (``shown``), and a leading formula character kept as text by a ``'`` before it."""
+    text = shown(value)
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
 def _named(char: str) -> str:
     name = unicodedata.name(char, "")
     return f"U+{ord(char):04X}" + (f" ({name})" if name else "")

@@ -15,6 +15,9 @@ from typing import Any
 from rich.console import Console
 from rich.measure import Measurement
 from rich.table import Table
+from rich.text import Text
+
+from civicloop.schemas.ids import csv_text, shown
 
 
 class Format(StrEnum):
@@ -38,8 +41,20 @@ def to_csv(rows: Sequence[dict[str, Any]]) -> str:
     if rows:
         writer = csv.DictWriter(out, fieldnames=list(rows[0]))
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows({key: _csv_cell(value) for key, value in row.items()} for row in rows)
     return out.getvalue()
+
+
+def plain(text: str) -> Text:
+    """Text from the data (a city's status, a group's name, an error) as a rich table cell or
+    line: never read as rich markup (``[/x]`` in a city's file would end the command with a
+    ``MarkupError``), its hidden characters named (``schemas.ids.shown``)."""
+    return Text(shown(text))
+
+
+def _csv_cell(value: Any) -> Any:
+    """Text made safe to open in a spreadsheet (``schemas.ids.csv_text``); figures as they are."""
+    return csv_text(value) if isinstance(value, str) else value
 
 
 # The table view keeps the figures analysts read first; json and csv carry every key.
@@ -104,7 +119,10 @@ def _table(
     for _, header in columns:
         table.add_column(header, justify="right", no_wrap=True)
     for row in rows:
-        table.add_row(str(row[label]) or "(none)", *(_cell(key, row.get(key)) for key, _ in columns))
+        # a group's name is the data's: plain text (never rich markup: "[/x]" would end the
+        # command), its hidden characters named
+        name = plain(str(row[label]) or "(none)")
+        table.add_row(name, *(_cell(key, row.get(key)) for key, _ in columns))
     return table
 
 

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from civicloop.cli.common import configured, console
+from civicloop.tools.output import plain
 
 if TYPE_CHECKING:
     from civicloop.api.keys import ApiKeyStore
@@ -86,7 +87,7 @@ def list_keys() -> None:
             name, no_wrap=name != "label", min_width=min(width, 12) if name == "label" else width
         )
     for row in rows:
-        table.add_row(*row)
+        table.add_row(*(plain(cell) for cell in row))  # a label is whatever its issuer typed
     needed = sum(widest) - widest[2] + min(widest[2], 12) + 3 * len(columns) + 1
     Console(width=max(console.width, needed)).print(table)  # at least as wide as they need
 

@@ -18,6 +18,7 @@ from civicloop.tools.ingest import baltimore311, mapping, nyc311
 from civicloop.tools.ingest.csvfile import check_file, read_csv
 from civicloop.tools.ingest.report import Report
 from civicloop.tools.ingest.spec import CityMapping
+from civicloop.tools.output import plain
 from civicloop.tools.simulate.jsonl import write_jsonl
 
 
@@ -99,7 +100,7 @@ def show(report: Report, headline: str) -> None:
         table.add_column("what")
         table.add_column("count", justify="right")
         for key, count in data[section].items():
-            table.add_row(key, str(count))
+            table.add_row(plain(key), str(count))
         if data[section]:
             console.print(table)
     if data["missing_columns"]:

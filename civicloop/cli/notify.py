@@ -11,6 +11,7 @@ import typer
 from rich.table import Table
 
 from civicloop.cli.common import configured, console
+from civicloop.tools.output import plain
 
 if TYPE_CHECKING:
     from civicloop.streams.notify.store import NotifyStore
@@ -85,7 +86,7 @@ def list_subscriptions() -> None:
         state = states.get(sub.target)
         counts = (state.pending, state.failed, state.delivered) if state else (0, 0, 0)
         table.add_row(
-            sub.sub_id, sub.url, ",".join(sub.events), sub.department or "", *(str(n) for n in counts)
+            sub.sub_id, plain(sub.url), ",".join(sub.events), sub.department or "", *(str(n) for n in counts)
         )
     console.print(table)
 
@@ -107,7 +108,7 @@ def failures() -> None:
     for column in ("target", "case", "event id", "attempts", "last error"):
         table.add_column(column, overflow="fold")
     for _, target, case_id, event_id, attempts, error in rows:
-        table.add_row(target, case_id, event_id, str(attempts), error or "")
+        table.add_row(plain(target), case_id, event_id, str(attempts), plain(error or ""))
     console.print(table)
 
 

@@ -12,7 +12,8 @@ import pytest
 
 from civicloop.schemas.codec import decode, encode
 from civicloop.schemas.events import EventValidationError, check_decoded, new_event
-from civicloop.schemas.ids import MAX_ID, code_problem, id_problem, text_problem
+from civicloop.schemas.ids import MAX_ID, code_problem, csv_text, id_problem, shown, text_problem
+from civicloop.tools.output import to_csv
 from civicloop.tools.ingest import baltimore311, nyc311
 from tests.support import case_events as ev
 
@@ -279,3 +280,40 @@ def _free_text(event_type: str, field: str, value: str) -> dict[str, object]:
     else:
         given[field] = value
     return given
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("refund \u202e001$", "refund ⟨U+202E⟩001$"),
+        ("bell\x07 and esc\x1b[31m", "bell⟨U+0007⟩ and esc⟨U+001B⟩[31m"),
+        ("two\nlines\tand a tab", "two\nlines\tand a tab"),  # what several-line text may hold
+        ("道路 pothole, 2 m", "道路 pothole, 2 m"),
+        ("next line\x85", "next line⟨U+0085⟩"),
+    ],
+)
+def test_text_an_older_revision_accepted_is_shown_with_its_hidden_characters_named(
+    text: str, expected: str
+) -> None:
+    assert shown(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("=HYPERLINK(\"http://x\")", "'=HYPERLINK(\"http://x\")"),
+        ("+1 555", "'+1 555"),
+        ("-2+3", "'-2+3"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\t=1", "'\t=1"),
+        ("roads=paving", "roads=paving"),  # only a leading formula character is one
+        ("\x1b=1", "⟨U+001B⟩=1"),
+    ],
+)
+def test_a_csv_cell_never_starts_a_spreadsheet_formula(text: str, expected: str) -> None:
+    assert csv_text(text) == expected
+
+
+def test_the_commands_csv_keeps_figures_and_makes_text_safe() -> None:
+    out = to_csv([{"grp": "=cmd|' /C calc'!A0", "closed": -3, "rate": 0.5, "p50": None}])
+    assert out.splitlines() == ["grp,closed,rate,p50", "'=cmd|' /C calc'!A0,-3,0.5,"]

@@ -56,3 +56,23 @@ def test_no_rows_says_so():
     console = Console(width=80, record=True, color_system=None)
     print_table(console, [], "metrics by department")
     assert "nothing projected in this period" in console.export_text()
+
+
+def test_a_groups_name_is_printed_as_it_is_never_read_as_markup():
+    """A city's value like ``[/x]`` once ended the command with rich's MarkupError; an escape
+    character is named instead of reaching the terminal."""
+    console = Console(width=200, record=True, color_system=None)
+    print_table(console, [{**ROW, "group": "[/x] [bold]Parks\x1b[2J"}], "metrics by category")
+    text = console.export_text()
+    assert "[/x] [bold]Parks⟨U+001B⟩[2J" in text and "\x1b" not in text
+
+
+def test_an_imports_summary_prints_a_citys_own_words_as_they_are(capsys):
+    from civicloop.cli.ingest import show
+    from civicloop.tools.ingest.report import Report
+
+    report = Report(source="city.csv")
+    report.unmapped["unknown_status:[/Closed]"] += 3
+    show(report, "done")
+    out = capsys.readouterr().out
+    assert "unknown_status:[/Closed]" in out and "3" in out
