@@ -16,6 +16,7 @@ import sys
 from functools import cache
 
 import typer
+from rich.markup import escape
 from typer import _click as click  # typer 0.29 carries its own click; its groups are made of these
 from typer.core import TyperGroup
 
@@ -82,7 +83,7 @@ def main() -> None:
         if message is None:
             raise
         # soft_wrap: one line however long, so scripts and people see the whole message
-        err.print(f"[red]error:[/] {message}", highlight=False, soft_wrap=True)
+        err.print(f"[red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
         sys.exit(2)
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.markup import escape
 
 from civicloop.tools.bench.stores import Backend
 
@@ -98,7 +99,7 @@ def produce_command(events: Events = 200_000, rounds: Rounds = 3, as_json: AsJso
     try:
         result = run(config_module.load(), events, rounds)
     except (NoKafka, ValueError, KafkaException) as exc:  # ValueError: a bad CIVICLOOP_* variable
-        Console(stderr=True).print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        Console(stderr=True).print(f"[red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
     show(result, as_json)
 
@@ -248,7 +249,7 @@ def _on_kafka(bench: Callable[[Config], Result], as_json: bool) -> None:
     try:
         result = bench(config_module.load())
     except (NoKafka, ValueError, KafkaException) as exc:  # ValueError: a bad CIVICLOOP_* variable
-        Console(stderr=True).print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        Console(stderr=True).print(f"[red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
     show(result, as_json)
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 from urllib.parse import urlsplit
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from civicloop.cli.common import configured, console
@@ -71,7 +72,7 @@ def add(url: Url, events: Events = "*", department: Department = None) -> None:
         )
     with _notify_store() as store:
         sub = store.subscribe(url, ("*",) if "*" in names else names, department)
-    console.print(f"subscription {sub.sub_id}: {url}", highlight=False, soft_wrap=True)
+    console.print(f"subscription {sub.sub_id}: {escape(url)}", highlight=False, soft_wrap=True)
     console.print(f"secret (shown once): {sub.secret}", highlight=False, soft_wrap=True)
 
 

@@ -15,6 +15,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from civicloop import config as config_module
 from civicloop import localauth, log
@@ -62,7 +63,7 @@ def replay_command(
         else:
             final = _here(cfg, where.open_writer(), since, keep_old, show)
     if final.phase != "done":
-        Console(stderr=True).print(f"[red]replay failed[/]: {final.error}", soft_wrap=True)
+        Console(stderr=True).print(f"[red]replay failed[/]: {escape(str(final.error))}", soft_wrap=True)
         raise typer.Exit(1)
     Console().print(
         f"rebuilt {final.done:,} events at {final.rate:,.0f} ev/s; readers now see the "

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from civicloop.cli.common import console, err
 
@@ -22,7 +23,7 @@ def schemas_check(path: Annotated[Path | None, typer.Argument(help="schemas/avro
 
     problems = check_tree(path or AVRO_DIR)
     for problem in problems:
-        err.print(f"[red]incompatible:[/] {problem}")
+        err.print(f"[red]incompatible:[/] {escape(str(problem))}")
     if problems:
         raise typer.Exit(1)
     console.print("schemas: every version reads every older one")

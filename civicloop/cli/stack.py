@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 import civicloop
@@ -53,7 +54,7 @@ def up(
     try:
         stack.up(cfg, workers)
     except ValueError as exc:
-        err.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        err.print(f"[red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
     _print_status(cfg)
 
@@ -195,7 +196,7 @@ def clickhouse_up(
     try:
         layout = cluster.up(shards or 1, replicas or 1, name)
     except ValueError as exc:
-        console.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        console.print(f"[red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
     reader_url = cluster.add_reader(deployment_reader(cluster.dir, _cluster_reader_databases(cfg, layout)))
     console.print(f"{layout.entry.url} cluster={layout.name}", highlight=False, soft_wrap=True)

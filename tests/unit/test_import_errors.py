@@ -86,6 +86,15 @@ def test_a_directory_or_a_missing_file_is_named(tmp_path: Path) -> None:
         assert_refused(done, path, what, tmp_path)
 
 
+def test_an_error_quoting_brackets_is_printed_as_it_is(tmp_path: Path) -> None:
+    """A path (or a file's text) with ``[/x]`` in it once turned the one-line error into rich's
+    MarkupError and a traceback."""
+    folder = tmp_path / "[" / "x] [bold]exports"  # the path reads .../[/x] [bold]exports/...
+    folder.mkdir(parents=True)
+    path = folder / "missing.csv"
+    assert_refused(run_import(path, tmp_path), path, "no such file", tmp_path)
+
+
 def test_the_good_file_imports(tmp_path: Path) -> None:
     path = tmp_path / "good.csv"
     path.write_bytes(GOOD)
