@@ -13,8 +13,8 @@ import pytest
 from civicloop.schemas.codec import decode, encode
 from civicloop.schemas.events import EventValidationError, check_decoded, new_event
 from civicloop.schemas.ids import MAX_ID, code_problem, csv_text, id_problem, shown, text_problem
-from civicloop.tools.output import to_csv
 from civicloop.tools.ingest import baltimore311, nyc311
+from civicloop.tools.output import to_csv
 from tests.support import case_events as ev
 
 DATA = Path(__file__).parents[1] / "data"
@@ -301,7 +301,7 @@ def test_text_an_older_revision_accepted_is_shown_with_its_hidden_characters_nam
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("=HYPERLINK(\"http://x\")", "'=HYPERLINK(\"http://x\")"),
+        ('=HYPERLINK("http://x")', '\'=HYPERLINK("http://x")'),
         ("+1 555", "'+1 555"),
         ("-2+3", "'-2+3"),
         ("@SUM(A1)", "'@SUM(A1)"),
