@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,6 +40,7 @@ class ChdbStore(SingleNode):
         # A chDB session serves one thread at a time; the worker calls from executor threads.
         self._lock = threading.Lock()
         self._reader: Any = None  # the read-only session, opened on first use
+        self._accepted: OrderedDict[str, str] = OrderedDict()  # text → its canonical statement
         self._types: dict[str, list[tuple[str, str]]] = {}
 
     def command(self, sql: str, params: Params | None = None) -> None:
@@ -55,17 +57,33 @@ class ChdbStore(SingleNode):
         with self._lock:
             session = self._readonly_session()
             try:
-                # ClickHouse's parser, given the text as a string: one statement or an error.
-                formatted = _rows(
-                    session.query(bind("SELECT formatQuery(%(sql)s)", {"sql": sql}), "JSONCompact").bytes()
-                )
-                canonical = str(formatted[0][0])
-                ast = session.query(f"EXPLAIN AST {canonical}", "TSVRaw").bytes().decode()
-                readonly.check_parsed(canonical, ast)
+                canonical = self._parsed(session, sql)
                 text = session.query(canonical, "JSONCompact").bytes()
             except (ChdbError, UnicodeError) as exc:
                 raise readonly.failure(exc) from None
         return _rows(text)
+
+    def _parsed(self, session: Any, sql: str) -> str:
+        """The one canonical statement ClickHouse's parser makes of ``sql``, once its AST passed
+        ``readonly.check_parsed``. Both statements that decide it run once per text: a text
+        accepted before is remembered (the same text parses the same way), a refused one never
+        is. Readers repeat their statements (progress polls, a dashboard's figures): without
+        this, each read was three statements under the lock the writer's inserts wait on."""
+        canonical = self._accepted.get(sql)
+        if canonical is not None:
+            self._accepted.move_to_end(sql)
+            return canonical
+        # ClickHouse's parser, given the text as a string: one statement or an error.
+        formatted = _rows(
+            session.query(bind("SELECT formatQuery(%(sql)s)", {"sql": sql}), "JSONCompact").bytes()
+        )
+        canonical = str(formatted[0][0])
+        ast = session.query(f"EXPLAIN AST {canonical}", "TSVRaw").bytes().decode()
+        readonly.check_parsed(canonical, ast)
+        self._accepted[sql] = canonical
+        while len(self._accepted) > ACCEPTED_KEPT:
+            self._accepted.popitem(last=False)
+        return canonical
 
     def insert(self, table: str, rows: Sequence[Mapping[str, Any]]) -> int:
         if not rows:
@@ -117,6 +135,9 @@ class ChdbStore(SingleNode):
             ]
         return self._types[table]
 
+
+#: how many texts accepted by the read-only path are remembered (the least recently read go first)
+ACCEPTED_KEPT = 512
 
 #: chDB-only settings, for every session (a ClickHouse 18.16 server knows neither):
 #: ``FINAL`` merges the versions of a row within its partition only — exact, as every version
