@@ -15,7 +15,8 @@ fences (docs/TRUST.md §4):
   issued — a setting that session can never change back. ClickHouse then refuses INSERT,
   CREATE, DROP, ALTER, SET / SETTINGS, and (18.16) every table function.
 - **ClickHouse's own parse** on chDB: the text goes to ClickHouse's parser as a string
-  (``formatQuery``) and only that one canonical statement is run; its ``EXPLAIN AST`` is checked
+  (``formatQuery``) and only that one canonical statement is run (a text that passed is
+  remembered with it, ``ChdbStore._parsed``); its ``EXPLAIN AST`` is checked
   for the statement kind again, for table functions other than the generators in
   ``SAFE_TABLE_FUNCTIONS`` (chDB's ``Python()`` reads the worker's memory), and for calls of
   ``UNSAFE_FUNCTIONS`` (``file()`` reads any file even in readonly mode — the key store included).
