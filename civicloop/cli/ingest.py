@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from civicloop import config as config_module
@@ -86,7 +87,7 @@ def import_command(
 def show(report: Report, headline: str) -> None:
     console = Console()
     console.print(
-        f"[bold]{report.source}[/]: {report.rows_read} rows read, "
+        f"[bold]{escape(report.source)}[/]: {report.rows_read} rows read, "
         f"{report.cases_imported} cases imported; {headline}"
     )
     data = report.as_dict()

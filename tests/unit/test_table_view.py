@@ -71,8 +71,8 @@ def test_an_imports_summary_prints_a_citys_own_words_as_they_are(capsys):
     from civicloop.cli.ingest import show
     from civicloop.tools.ingest.report import Report
 
-    report = Report(source="city.csv")
+    report = Report(source="[/exports] city.csv")  # a file's name is the user's too
     report.unmapped["unknown_status:[/Closed]"] += 3
     show(report, "done")
     out = capsys.readouterr().out
-    assert "unknown_status:[/Closed]" in out and "3" in out
+    assert "unknown_status:[/Closed]" in out and "3" in out and "[/exports] city.csv" in out
