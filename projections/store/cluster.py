@@ -85,6 +85,8 @@ class ClusterStore:
     # -- the Store interface, through the entry node ---------------------------------------
 
     def command(self, sql: str, params: Params | None = None) -> None:
+        if " ON CLUSTER " in sql:
+            self._wait_for_zookeeper()
         self._entry.command(sql, params)
 
     def query(self, sql: str, params: Params | None = None) -> list[Row]:
@@ -137,6 +139,22 @@ class ClusterStore:
                 self.command(f"DROP DATABASE IF EXISTS {name} ON CLUSTER {self.cluster}")
 
     # -- the cluster -----------------------------------------------------------------------
+
+    def _wait_for_zookeeper(self) -> None:
+        """Let the entry node open its ZooKeeper session before it queues a statement ON CLUSTER.
+
+        A node opens the session lazily, and ClickHouse 18.16 dies of a segmentation fault (a
+        NULL pointer in ``zkutil::ZooKeeper::createImpl``) when an ON CLUSTER statement reaches
+        it first: a node restarted a moment ago, or one whose ZooKeeper answered slowly. Reading
+        ``system.zookeeper`` waits for the session, or fails with ZooKeeper's error, which
+        the caller gets instead of a dead node."""
+        try:
+            self._entry.query("SELECT count() FROM system.zookeeper WHERE path = '/'")
+        except Exception as error:
+            raise ClusterMissing(
+                f"the entry node {self.url} has no ZooKeeper session, so nothing runs ON CLUSTER "
+                f"({str(error).splitlines()[0]})"
+            ) from error
 
     def nodes(self) -> list[Node]:
         """Every node of the cluster, by shard then replica, as the entry node defines it."""

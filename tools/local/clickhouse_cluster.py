@@ -11,13 +11,14 @@ ZooKeeper, and the ON CLUSTER DDL queue. The layout is recorded in ``cluster.jso
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from civicloop import log
 from civicloop.tools.local.clickhouse_server import LocalClickHouse, Ports, ReaderUser
-from civicloop.tools.local.process import free_port
+from civicloop.tools.local.process import free_port, wait_until
 from civicloop.tools.local.zookeeper import LocalZooKeeper
 
 _log = log.get(__name__)
@@ -116,8 +117,25 @@ class LocalCluster:
         ]
         for server, ports in starting:
             server.wait(ports, timeout)
+        self._wait_for_zookeeper(layout, timeout)
         _log.info("clickhouse_cluster_up", name=layout.name, nodes=len(layout.nodes), entry=layout.entry.url)
         return layout
+
+    def _wait_for_zookeeper(self, layout: Layout, timeout: float) -> None:
+        """Return once every node holds its ZooKeeper session.
+
+        A node opens it lazily, after it already answers queries; Debian's ClickHouse 18.16 dies
+        of a segmentation fault (a NULL pointer in ``zkutil::ZooKeeper::createImpl``) when an
+        ON CLUSTER statement reaches it before that (twice in CI, on a loaded machine: the
+        entry node, 15 ms after it first answered, and every later ON CLUSTER statement of the
+        run then waited for a dead node). Reading ``system.zookeeper`` waits for the session
+        instead (tests/component/test_cluster_store.py holds ZooKeeper still to show both)."""
+        for node in layout.nodes:
+            wait_until(
+                functools.partial(_has_zookeeper, node.tcp),
+                timeout,
+                f"ClickHouse node {node.name}'s ZooKeeper session",
+            )
 
     def add_reader(self, reader: ReaderUser) -> str:
         """Define the read-only user ``reader`` on every running node (any node can be the
@@ -178,3 +196,16 @@ def _node_config(layout: Layout, node: Node) -> str:
         replica=node.name,
         shards=shards,
     )
+
+
+def _has_zookeeper(port: int) -> bool:
+    from clickhouse_driver import Client
+
+    client = Client("127.0.0.1", port=port, connect_timeout=2, send_receive_timeout=15)
+    try:
+        client.execute("SELECT count() FROM system.zookeeper WHERE path = '/'")
+    except Exception:  # not yet: any of the driver's or the server's errors
+        return False
+    finally:
+        client.disconnect()
+    return True
