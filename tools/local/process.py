@@ -91,12 +91,23 @@ class Managed:
         return self.state_dir / f"{self.name}.log"
 
     def pid(self) -> int | None:
-        """The recorded pid when that process is still alive, else None."""
+        """The recorded pid when that process is still alive, else None.
+
+        The file holds the pid and the process's start time (``/proc/<pid>/stat``, in clock
+        ticks since boot). Pids are reused — at most 32,768 on a default Linux, and every
+        thread of a ClickHouse server or a JVM takes one — so a pid file left by a process that
+        was killed can name another process later: without the start time, the next ``stop``
+        or ``kill`` of this name would signal that process's group. A file of the pid alone
+        (written before the start time was) is trusted as before."""
         try:
-            pid = int(self.pid_file.read_text().strip())
-        except (FileNotFoundError, ValueError):
+            recorded = self.pid_file.read_text().split()
+            pid = int(recorded[0])
+            started = int(recorded[1]) if len(recorded) > 1 else None
+        except (FileNotFoundError, ValueError, IndexError):
             return None
-        return pid if _alive(pid) else None
+        if not _alive(pid) or (started is not None and _start_time(pid) != started):
+            return None
+        return pid
 
     def start(self, argv: Sequence[str], env: dict[str, str] | None = None, cwd: Path | None = None) -> int:
         """Start ``argv`` in its own session (so a stop reaches its children), log to a file."""
@@ -111,7 +122,8 @@ class Managed:
                 cwd=cwd,
                 start_new_session=True,
             )
-        self.pid_file.write_text(str(proc.pid))
+        started = _start_time(proc.pid)
+        self.pid_file.write_text(f"{proc.pid} {started}" if started is not None else str(proc.pid))
         _log.info("process_started", name=self.name, pid=proc.pid, log=str(self.log_file))
         return proc.pid
 
@@ -178,6 +190,16 @@ def _group_alive(pgid: int) -> bool:
         if fields[2] == str(pgid) and fields[0] != "Z":
             return True
     return False
+
+
+def _start_time(pid: int) -> int | None:
+    """When process ``pid`` started, in clock ticks since boot (``/proc/<pid>/stat``, field 22);
+    None when it is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(stat.rsplit(")", 1)[1].split()[19])
 
 
 def _not_zombie(pid: int) -> bool:
