@@ -124,6 +124,16 @@ def choose(setting: str, build: Path = BUILD) -> Chosen:
     return Chosen(setting, False, problem)
 
 
+def changed_since(chosen: Chosen, build: Path = BUILD) -> str | None:
+    """Why a process started now would not run what ``chosen`` runs: the build was removed, or
+    its sources edited, after this process chose it (with ``CIVICLOOP_COMPILED=1`` a fold
+    process then fails to import civicloop, and its parent sees only that it is gone)."""
+    if not chosen.compiled:
+        return None
+    problem = _usable(build)[1]
+    return None if problem is None else f"{problem}, after this process started with the build"
+
+
 def build(out: Path = BUILD) -> None:
     """Compile ``MODULES`` with mypyc into ``out`` (``make compiled``). The build happens beside
     ``out`` and replaces it only when complete: a failed build leaves the previous one (whose

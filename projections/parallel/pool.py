@@ -11,6 +11,8 @@ from datetime import datetime
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
+import civicloop
+from civicloop import compiled
 from civicloop.projections.contract import UNRECORDED, Boundaries
 from civicloop.projections.parallel.messages import (
     Answer,
@@ -73,7 +75,9 @@ class FoldProcess:
             reply: Reply = self.conn.recv()
         except (EOFError, OSError) as exc:
             code = self.process.exitcode
-            raise FoldProcessFailed(f"fold process {self.number} is gone (exit code {code})") from exc
+            changed = compiled.changed_since(civicloop.CHOSEN)
+            why = f": {changed}" if changed else ""
+            raise FoldProcessFailed(f"fold process {self.number} is gone (exit code {code}){why}") from exc
         return reply
 
     def stop(self) -> None:

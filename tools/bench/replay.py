@@ -14,12 +14,14 @@ from __future__ import annotations
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import replace
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
-from civicloop import log
+import civicloop
+from civicloop import compiled, log
 from civicloop.config import Config
 from civicloop.projections.backend import open_store
 from civicloop.projections.rebuild import rebuild_database
@@ -92,7 +94,13 @@ def _ceiling(cfg: Config, count: int) -> Figure:
 def _replay_in_child(cfg: Config) -> dict[str, Any]:
     # spawn, not fork: a forked child would start with the parent's pages, and its RSS too.
     with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
-        return pool.submit(replay_once, cfg).result()
+        try:
+            return pool.submit(replay_once, cfg).result()
+        except BrokenProcessPool as error:
+            changed = compiled.changed_since(civicloop.CHOSEN)
+            if changed is None:
+                raise
+            raise RuntimeError(f"the replay's process is gone: {changed}") from error
 
 
 def replay_once(cfg: Config) -> dict[str, Any]:
