@@ -55,6 +55,7 @@ SLOW_COMPONENT_MODULES = {
     "test_bench_dashboard.py",
     "test_fold_pool_stop.py",
     "test_cluster_zookeeper.py",
+    "test_local_cluster.py",
 }
 SLOW_TESTS = {
     "test_a_batch_of_20000_cases_with_64_character_ids_is_looked_up_and_projected",

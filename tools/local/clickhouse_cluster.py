@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import json
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -150,7 +151,9 @@ class LocalCluster:
         layout = self.layout()
         if layout is None:
             return False
-        stopped = [self.node(node).down() for node in layout.nodes]
+        # together: each node's graceful stop takes seconds (it finishes merges and replication)
+        with ThreadPoolExecutor(len(layout.nodes)) as pool:
+            stopped = list(pool.map(lambda node: self.node(node).down(), layout.nodes))
         return self.zookeeper.down() or any(stopped)
 
     def kill(self) -> None:
