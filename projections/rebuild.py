@@ -15,3 +15,10 @@ from __future__ import annotations
 def rebuild_database(database: str) -> str:
     """Where a rebuild of ``database`` writes: one fixed name, so an interrupted one resumes."""
     return f"{database}_rebuild"
+
+
+def live_database(rebuild: str) -> str:
+    """The database a rebuild into ``rebuild`` (``rebuild_database``'s name) replaces."""
+    if not rebuild.endswith("_rebuild"):
+        raise ValueError(f"{rebuild} is not a rebuild's database (<database>_rebuild)")
+    return rebuild.removesuffix("_rebuild")

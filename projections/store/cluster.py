@@ -45,7 +45,9 @@ _log = log.get(__name__)
 #: ``prefer_localhost_replica=0``: the entry node reaches its own shard like the others, over a
 #: connection; in-process, ClickHouse 18.16 fails a Distributed ``SELECT … FINAL`` without
 #: aggregation ("Cannot find column version in source stream"), like the watchdog's query.
-ENTRY_SETTINGS = {"insert_distributed_sync": 1, "load_balancing": "in_order", "prefer_localhost_replica": 0}
+#: (A read-only user cannot set them: its profile must, tools/local/clickhouse_server.py.)
+READ_SETTINGS = {"load_balancing": "in_order", "prefer_localhost_replica": 0}
+ENTRY_SETTINGS = {"insert_distributed_sync": 1, **READ_SETTINGS}
 _DISTRIBUTED = re.compile(r"Distributed\(\s*'?(\w+)'?\s*,\s*'?(\w+)'?\s*,\s*'?(\w+)'?")
 
 
@@ -120,10 +122,10 @@ class ClusterStore:
         cluster.ensure(self, database)
 
     def prepare_rebuild(self, target: str) -> None:
-        """The rebuild's tables, in a generation no earlier rebuild used."""
+        """The rebuild's tables, in the generation the live tables do not name."""
         from civicloop.projections.tables import cluster
 
-        cluster.ensure(self, target, cluster.new_generation(target))
+        cluster.prepare(self, target)
 
     def switch_rebuild(self, live: str, new: str, keep_old: bool = False) -> str:
         """Re-point the Distributed tables at the rebuilt generation, one RENAME per node."""

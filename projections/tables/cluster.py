@@ -11,14 +11,17 @@ On every node, for each table of ``schema.NAMES`` (docs/CLUSTER.md):
   ``cityHash64(case_id)`` (the progress markers by topic and partition). Readers and writers
   use these names only, so every query civicloop runs is the same as on one node.
 
-A *generation* database holds one complete set of projections: ``<database>_g0`` for a new
-deployment (a fixed name, so workers starting at the same moment make the same tables), and
-``<rebuild database>_g<8 hex digits>`` for each rebuild.
-A rebuild fills a new generation behind ``<database>_rebuild``'s Distributed tables, then
-:func:`switch` re-points readers in one ``RENAME`` of the Distributed tables on each node:
-every Distributed table names one generation on all shards, so a query sees the old
-projections everywhere or the new ones everywhere, never a mix. Generation names are never
-reused, so neither are their ZooKeeper paths (a dropped replicated table may leave its path).
+A *generation* database holds one complete set of projections, and there are two of them:
+``<database>_g0`` for a new deployment (a fixed name, so workers starting at the same moment
+make the same tables) and ``<database>_g1``. A rebuild fills the one the live tables do not
+name, behind ``<database>_rebuild``'s Distributed tables, then :func:`switch` re-points readers
+in one ``RENAME`` of the Distributed tables on each node: every Distributed table names one
+generation on all shards, so a query sees the old projections everywhere or the new ones
+everywhere, never a mix. Two fixed names, so that a read-only user is allowed them once:
+ClickHouse 18.16 reads a Distributed table's local shard under the reader's own name, and its
+``allow_databases`` takes no patterns (:func:`reader_databases`). Their ZooKeeper paths are
+never reused (a dropped replicated table may leave its path): a rebuild's generation gets a
+path of its own (:func:`prepare`).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import re
 import uuid
 
 from civicloop import log
+from civicloop.projections.rebuild import live_database
 from civicloop.projections.store.cluster import ClusterMissing, ClusterStore
 from civicloop.projections.tables import schema
 
@@ -51,25 +55,48 @@ SHARDING: dict[str, str] = {
 _ENGINE = re.compile(r"ENGINE\s*=\s*(\w*MergeTree)\(([^)]*)\)")
 
 
-def new_generation(database: str) -> str:
-    """A generation name no earlier rebuild used."""
-    return f"{database}_g{uuid.uuid4().hex[:8]}"
-
-
 def first_generation(database: str) -> str:
     return f"{database}_g0"
 
 
+def generations_of(database: str) -> tuple[str, str]:
+    """The two generation databases of ``database``: a new deployment's, then the other one."""
+    return first_generation(database), f"{database}_g1"
+
+
 def reader_databases(store: ClusterStore, database: str) -> tuple[str, ...]:
     """The databases a read-only user of ``database`` needs on the cluster: ClickHouse reads a
-    Distributed table's local shard under the reader's own name, so besides ``database`` the
-    generation its tables name now (``<database>_g0`` before any rebuild; a rebuild's switch
-    moves them to a new one, which the reader then needs too — docs/OPERATIONS.md)."""
-    return tuple(dict.fromkeys([database, first_generation(database), *sorted(store.generations(database))]))
+    Distributed table's local shard under the reader's own name, so besides ``database`` both
+    its generations (every rebuild's switch moves the tables from one to the other), and the
+    generation its tables name now if an older civicloop made it (``<database>_rebuild_g<hex>``,
+    until the next rebuild)."""
+    return tuple(dict.fromkeys([database, *generations_of(database), *sorted(store.generations(database))]))
 
 
-def local_statement(table: str, generation: str, cluster: str) -> str:
-    """``schema.ddl(table)`` for ``generation``, ON CLUSTER, with its engine replicated."""
+def prepare(store: ClusterStore, target: str) -> str:
+    """The tables of the rebuild into ``target`` (``rebuild_database(live)``); return their
+    generation. An interrupted rebuild's tables are kept (the replay resumes into them).
+    Otherwise the rebuild gets the generation the live tables do not name, emptied first: what
+    is there is an earlier ``--keep-old``'s old projections (they go with the Distributed tables
+    it kept in ``<target>_old``: a rebuild keeps the projections it replaces, not older ones),
+    or a rebuild abandoned before its switch. Its replicated tables get ZooKeeper paths no
+    table had before."""
+    if store.local_database(target):
+        return ensure(store, target)
+    live = live_database(target)
+    first, second = generations_of(live)
+    generation = first if second in store.generations(live) else second
+    kept = f"{target}_old"
+    stale = [kept, *sorted(store.generations(kept) - store.generations(live)), generation]
+    for database in dict.fromkeys(stale):
+        store.command(f"DROP DATABASE IF EXISTS {database} ON CLUSTER {store.cluster}")
+    return ensure(store, target, generation, path=f"{generation}_{uuid.uuid4().hex[:8]}")
+
+
+def local_statement(table: str, generation: str, cluster: str, path: str | None = None) -> str:
+    """``schema.ddl(table)`` for ``generation``, ON CLUSTER, with its engine replicated; its
+    replication log at ``/clickhouse/tables/{shard}/<path>/<table>`` (``path``: the generation's
+    name unless given)."""
     statement = schema.ddl(table).format(db=generation)
     name = f"{generation}.{table}"
     if f"{name} (" not in statement or not _ENGINE.search(statement):
@@ -77,10 +104,10 @@ def local_statement(table: str, generation: str, cluster: str) -> str:
             f"the DDL of {table} is not `CREATE TABLE … {{db}}.{table} (…) ENGINE = …MergeTree(…)`"
         )
     statement = statement.replace(f"{name} (", f"{name} ON CLUSTER {cluster} (", 1)
-    path = f"'/clickhouse/tables/{{shard}}/{generation}/{table}'"
+    zookeeper = f"'/clickhouse/tables/{{shard}}/{path or generation}/{table}'"
 
     def replicated(match: re.Match[str]) -> str:
-        args = ", ".join(a for a in (path, "'{replica}'", match.group(2).strip()) if a)
+        args = ", ".join(a for a in (zookeeper, "'{replica}'", match.group(2).strip()) if a)
         return f"ENGINE = Replicated{match.group(1)}({args})"
 
     return _ENGINE.sub(replicated, statement, count=1)
@@ -94,7 +121,7 @@ def distributed_statement(table: str, database: str, generation: str, cluster: s
     )
 
 
-def ensure(store: ClusterStore, database: str, generation: str | None = None) -> str:
+def ensure(store: ClusterStore, database: str, generation: str | None = None, path: str | None = None) -> str:
     """Create ``database``'s Distributed tables and their generation on every node when
     missing; return the generation. A database without Distributed tables gets ``generation``
     (default: its first generation). Nothing runs ON CLUSTER when the entry node has them all
@@ -116,7 +143,7 @@ def ensure(store: ClusterStore, database: str, generation: str | None = None) ->
     store.command(f"CREATE DATABASE IF NOT EXISTS {generation} ON CLUSTER {cluster}")
     store.command(f"CREATE DATABASE IF NOT EXISTS {database} ON CLUSTER {cluster}")
     for table in names:
-        store.command(local_statement(table, generation, cluster))
+        store.command(local_statement(table, generation, cluster, path))
     for table in names:
         store.command(distributed_statement(table, database, generation, cluster))
     named = store.generations(database)

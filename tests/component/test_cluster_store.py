@@ -16,9 +16,12 @@ import pytest
 
 from civicloop.api.projected import Projections
 from civicloop.projections.backend import open_store
+from civicloop.projections.rebuild import rebuild_database
 from civicloop.projections.store.cluster import ClusterStore, Node, ReplicasBehind
 from civicloop.projections.store.server import ServerStore
+from civicloop.projections.tables.cluster import reader_databases
 from civicloop.tools.local.clickhouse_cluster import LocalCluster
+from civicloop.tools.local.clickhouse_server import ReaderUser
 from civicloop.tools.local.process import wait_until
 from tests.conftest import make_config
 
@@ -174,3 +177,49 @@ def test_the_api_reads_a_cluster_through_the_entry_node_with_the_cluster_setting
     rows = Projections(config).query(f"SELECT case_id, state FROM {db}.case_state FINAL")
     # then the one latest row
     assert rows == [("c-1", "v2")]
+
+
+def test_a_reader_allowed_its_databases_once_reads_through_every_rebuild(
+    cluster: ClusterStore, clickhouse_cluster: LocalCluster
+) -> None:
+    """ClickHouse 18.16 reads a Distributed table's local shard under the reader's own name, and
+    its allow_databases takes no patterns: the generations are two fixed names, so a read-only
+    user defined at `civicloop clickhouse up` still reads after any number of replays."""
+    layout = clickhouse_cluster.layout()
+    assert layout is not None
+    db = f"t{uuid.uuid4().hex[:12]}"
+    cluster.lay_out(db)
+    reader_user = ReaderUser(f"r_{db}", uuid.uuid4().hex, reader_databases(cluster, db))
+    reader = open_store(clickhouse_cluster.add_reader(reader_user), cluster=layout.name)
+    latest = f"SELECT argMax(state, offset) FROM {db}.case_state WHERE case_id = 'c-1'"
+    cluster.insert(f"{db}.case_state", [_state("c-1", "v0", 0)])
+    cluster.on_every_node(f"SYSTEM SYNC REPLICA {cluster.local_database(db)}.case_state")
+    assert reader.query(latest) == [("v0",)]
+    # a readonly user cannot set the entry settings itself: its profile carries them
+    settings = "SELECT name, value FROM system.settings WHERE name IN %(names)s ORDER BY name"
+    assert reader.query(settings, {"names": ["load_balancing", "prefer_localhost_replica"]}) == [
+        ("load_balancing", "in_order"),
+        ("prefer_localhost_replica", "0"),
+    ]
+
+    target, seen, paths = rebuild_database(db), [], []
+    for version, keep_old in ((1, False), (2, True), (3, False)):
+        cluster.prepare_rebuild(target)
+        cluster.insert(f"{target}.case_state", [_state("c-1", f"v{version}", version)])
+        cluster.switch_rebuild(db, target, keep_old=keep_old)
+
+        assert reader.query(latest) == [(f"v{version}",)], f"the reader reads rebuild {version}"
+        (generation,) = cluster.generations(db)
+        seen.append(generation)
+        paths += cluster.query(
+            "SELECT zookeeper_path FROM system.replicas WHERE database = %(db)s AND table = 'case_state'",
+            {"db": generation},
+        )
+
+    assert seen == [f"{db}_g1", f"{db}_g0", f"{db}_g1"]
+    assert len(set(paths)) == 3, "no rebuild's replication log reuses an earlier path"
+    # the third rebuild replaced what the second kept (--keep-old): the old projections are gone
+    assert cluster.generations(f"{target}_old") == set()
+    reader.close()
+    for database in (db, f"{target}_old", f"{db}_g0", f"{db}_g1"):
+        cluster.command(f"DROP DATABASE IF EXISTS {database} ON CLUSTER {layout.name}")

@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+from civicloop.projections import rebuild
 from civicloop.projections.tables import cluster, schema
 
 
@@ -76,10 +77,20 @@ def test_the_distributed_table_keeps_every_row_of_a_case_on_one_shard(table: str
         assert key == "cityHash64(topic, partition)"
 
 
-def test_generation_names_are_never_reused() -> None:
-    names = {cluster.new_generation("live") for _ in range(200)}
+def test_a_deployment_has_two_generations_named_once_for_its_readers() -> None:
+    assert cluster.generations_of("live") == ("live_g0", "live_g1")
+    assert rebuild.live_database(rebuild.rebuild_database("live")) == "live"
+    with pytest.raises(ValueError, match="not a rebuild's database"):
+        rebuild.live_database("live")
 
-    assert len(names) == 200 and all(re.fullmatch(r"live_g[0-9a-f]{8}", n) for n in names)
+
+def test_a_rebuilds_replication_log_has_a_path_of_its_own() -> None:
+    # a dropped replicated table may leave its ZooKeeper path: the generation's name is reused,
+    # its path never
+    statement = cluster.local_statement(schema.CASE_STATE, "live_g1", "c", path="live_g1_0123abcd")
+
+    assert "'/clickhouse/tables/{shard}/live_g1_0123abcd/case_state'" in statement
+    assert "CREATE TABLE IF NOT EXISTS live_g1.case_state ON CLUSTER c (" in statement
 
 
 def test_a_new_deployment_has_one_fixed_first_generation() -> None:

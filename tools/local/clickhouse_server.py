@@ -26,6 +26,7 @@ from pathlib import Path
 from urllib.parse import quote, urlparse
 
 from civicloop import log
+from civicloop.projections.store.cluster import READ_SETTINGS
 from civicloop.tools.local.process import Managed, free_port, wait_until
 
 _log = log.get(__name__)
@@ -63,9 +64,14 @@ USERS = """<?xml version="1.0"?>
 
 
 READER_PROFILE = READER_USER = "civicloop_reader"
+#: A user with ``readonly = 1`` cannot change a setting, and 18.16 then silently ignores the
+#: settings a connection sends: the cluster store's entry settings (which replica answers; the
+#: entry node's own shard over a connection) go in the reader's profile instead. On a single
+#: server they change nothing.
+READER_SETTINGS = "".join(f"<{name}>{value}</{name}>" for name, value in READ_SETTINGS.items())
 READER = """<?xml version="1.0"?>
 <yandex>
-  <profiles><{profile}><readonly>1</readonly></{profile}></profiles>
+  <profiles><{profile}><readonly>1</readonly>{settings}</{profile}></profiles>
   <users><{name}><password_sha256_hex>{digest}</password_sha256_hex>
     <networks><ip>127.0.0.1</ip><ip>::1</ip></networks>
     <profile>{profile}</profile><quota>default</quota>
@@ -87,6 +93,7 @@ class ReaderUser:
         """The ``users.d/`` file that defines the user (its password only as a SHA-256)."""
         return READER.format(
             profile=READER_PROFILE,
+            settings=READER_SETTINGS,
             name=self.name,
             digest=hashlib.sha256(self.password.encode()).hexdigest(),
             databases="".join(f"<database>{db}</database>" for db in self.databases),
