@@ -130,7 +130,7 @@ class LocalCluster:
         ON CLUSTER statement reaches it before that (twice in CI, on a loaded machine: the
         entry node, 15 ms after it first answered, and every later ON CLUSTER statement of the
         run then waited for a dead node). Reading ``system.zookeeper`` waits for the session
-        instead (tests/component/test_cluster_store.py holds ZooKeeper still to show both)."""
+        instead (tests/component/test_cluster_zookeeper.py holds ZooKeeper still to show both)."""
         for node in layout.nodes:
             wait_until(
                 functools.partial(_has_zookeeper, node.tcp),
