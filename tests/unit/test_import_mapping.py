@@ -236,3 +236,24 @@ def test_a_task_is_dispatched_whenever_the_agency_is_known(tmp_path: Path) -> No
         "spr-D-3": None,
         "spr-D-4": None,
     }
+
+
+def test_a_case_id_repeated_in_the_file_imports_its_first_row_only(tmp_path: Path) -> None:
+    # SR-1 again, reported at another time with other facts; then exactly the same row again.
+    # Its events would carry SR-1's event ids with other facts (copies the log dead-letters),
+    # or be a second CaseReported of one case: counted, never imported, never a case more.
+    lines = SPRINGFIELD_CSV.splitlines()
+    again = "SR-1,2021-07-03 08:00,Open,Pothole,,,Transportation,Mobile App,41.9,-87.6,3,"
+    (tmp_path / "spr.toml").write_text(SPRINGFIELD_TOML, encoding="utf-8")
+    (tmp_path / "spr.csv").write_text("\n".join([*lines, again, lines[1], ""]), encoding="utf-8")
+
+    result = mapping.read(tmp_path / "spr.csv", tmp_path / "spr.toml")
+    events = list(result)
+
+    first = [e for e in events if e.case_id == "spr-SR-1"]
+    assert [e.type for e in first] == ["CaseReported", "CaseRegistered", "TaskDispatched", "CaseClosed"]
+    assert first[0]["category"] == "Graffiti"
+    assert len({e.event_id for e in events}) == len(events), "no event id twice"
+    assert result.report.unmapped["repeated_case_id"] == 2
+    assert result.report.rows_read == 8
+    assert result.report.cases_imported == 5  # SR-1, 2, 3, 4, 6 (SR-5's date is unparseable)

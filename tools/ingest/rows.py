@@ -29,6 +29,11 @@ The import rules of docs/DESIGN.md §6 ("the numbers the export implies"):
 - Event ids: uuid5 of (importer, case, event type): importing the same rows again gives the
   same ids, which the idempotent projections ignore. recorded_at = occurred_at (the source
   system recorded the fact then; the import time would make re-imports differ).
+- One case per case id: a later row with the id of a case already imported from the file is
+  counted (`repeated_case_id`) and imports nothing. Its events would carry the first row's
+  event ids with other facts — copies the log refuses (dead letters), after the import had
+  counted the row as a case — or a second CaseReported of one case. The first row decides, as
+  it would on Kafka.
 """
 
 from __future__ import annotations
@@ -52,6 +57,7 @@ class RowMapper:
     def __init__(self, mapping: CityMapping, tz: str, report: Report) -> None:
         self.m, self.report, self.values = mapping, report, Values(mapping, tz, report)
         self.rules = [(re.compile(p, re.IGNORECASE), meaning) for p, meaning in mapping.resolution_rules]
+        self.imported: set[str] = set()  # the case ids imported so far
         self.actor = {"type": "importer", "id": mapping.importer}
         self.source = f"importer/{mapping.importer}"
 
@@ -65,6 +71,9 @@ class RowMapper:
                 count["missing_case_id" if key is None else "missing_created_date"] += 1
             return []
         case_id = f"{self.m.city}-{key}"
+        if case_id in self.imported:
+            count["repeated_case_id"] += 1
+            return []
         kind = self._kind(status)
         due, closed = v.time(row, cols.due), v.time(row, cols.closed)
         if cols.due and v.text(row, cols.due) is None:
@@ -72,6 +81,7 @@ class RowMapper:
         out = self._opened(case_id, created, row)
         if not out:
             return []
+        self.imported.add(case_id)
         agency = v.text(row, cols.agency)
         if kind == "duplicate":
             voided = self._voided(case_id, created, closed, v.time(row, cols.status_date), status, agency)
