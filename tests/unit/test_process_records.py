@@ -7,13 +7,16 @@ minutes later. ``stop`` and ``kill`` must then signal nothing.
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from civicloop.tools.local.process import Managed
+from civicloop.tools.local.process import Managed, wait_until
 
 
 @pytest.fixture
@@ -60,3 +63,34 @@ def test_a_pid_file_of_the_pid_alone_is_still_read(tmp_path: Path) -> None:
 
 def _state(pid: int) -> str:
     return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+
+
+def test_a_process_whose_first_thread_exited_runs_while_another_thread_does(tmp_path: Path) -> None:
+    # The first thread ends with pthread_exit: the process shows as a zombie, but its other
+    # thread still runs, holding the process's files (and so a chDB lock). Started through a
+    # shell, so it is not this process's child (a child's exit is reported only once every
+    # thread is gone); a worker under its supervisor is such a process for `civicloop down`.
+    script = (
+        "import ctypes, os, threading, time; os.setsid(); "  # its own group, as Managed.start makes
+        "threading.Thread(target=time.sleep, args=(60,)).start(); "
+        "time.sleep(0.2); ctypes.CDLL(None).pthread_exit(None)"
+    )
+    shell = subprocess.Popen(
+        ["sh", "-c", f"{sys.executable} -c '{script}' >/dev/null 2>&1 & echo $!"],
+        stdout=subprocess.PIPE,
+        start_new_session=True,
+    )
+    assert shell.stdout is not None
+    pid = int(shell.stdout.readline())
+    shell.wait()
+    record = Managed("half", tmp_path)
+    record.pid_file.write_text(str(pid))
+    try:
+        wait_until(lambda: _state(pid) == "Z", 10, "the first thread's exit")
+
+        assert record.pid() == pid, "a thread still runs: the process is not gone"
+        record.kill()  # SIGKILL to the group: every thread goes
+        assert record.pid() is None
+    finally:
+        if Path(f"/proc/{pid}").exists():
+            os.kill(pid, signal.SIGKILL)

@@ -187,7 +187,7 @@ def _group_alive(pgid: int) -> bool:
             fields = stat_file.read_text().rsplit(")", 1)[1].split()
         except (OSError, IndexError):
             continue  # gone between the listing and the read
-        if fields[2] == str(pgid) and fields[0] != "Z":
+        if fields[2] == str(pgid) and (fields[0] != "Z" or _not_zombie(int(stat_file.parent.name))):
             return True
     return False
 
@@ -203,11 +203,21 @@ def _start_time(pid: int) -> int | None:
 
 
 def _not_zombie(pid: int) -> bool:
+    """Some thread of process ``pid`` still runs. A process whose first thread has exited shows
+    as a zombie while its other threads may still be exiting (or running): until the last one
+    is gone, the process keeps its files open, and chDB's lock on its directory with them."""
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
         return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+    for task in tasks:
+        try:
+            state = Path(f"/proc/{pid}/task/{task}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue  # gone between the listing and the read
+        if state not in ("Z", "X"):
+            return True
+    return False
 
 
 def _signal_group(pid: int, sig: signal.Signals) -> None:
