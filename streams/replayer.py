@@ -6,9 +6,12 @@ seeing the complete old tables; when it has caught up it swaps every table in on
 statement (``projections/rebuild.py``), and a last catch-up pass covers what arrived during the
 swap (idempotent rows make the overlap with the live worker harmless). Progress is committed to
 a consumer group of its own after each written batch, so an interrupted replay resumes where it
-stopped. The signals topic is replayed the same way into the signals table (the same pipeline,
-docs/SIGNALS.md); the signal detectors' markers start empty in the rebuilt database, so the
-worker's next sweeps evaluate the rebuilt history again and raise the same signals (same ids).
+stopped — into the tables it was writing. Tables the store made new (after the switch, an
+interrupted catch-up leaves none behind) hold nothing those offsets point past: such a run
+reads the log from its start again. The signals topic is replayed the same way into the
+signals table (the same pipeline, docs/SIGNALS.md); the signal detectors' markers start empty
+in the rebuilt database, so the worker's next sweeps evaluate the rebuilt history again and
+raise the same signals (same ids).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from civicloop.projections.parallel import projection
 from civicloop.projections.projector import Projection, RawMessage
 from civicloop.projections.signals.projector import SignalProjection
 from civicloop.projections.store.base import Store
+from civicloop.projections.tables import schema
 from civicloop.schemas.event import Event
 from civicloop.schemas.events import check_decoded
 from civicloop.streams import settings
@@ -83,8 +87,9 @@ class Replayer:
     def run(self) -> ReplayStatus:
         try:
             self.store.prepare_rebuild(self.status.target)
-            consumer = self._consumer(self.config.events_topic)
-            signals = self._consumer(self.config.signals_topic, whole=True)
+            resume = self._holds_progress(self.status.target)
+            consumer = self._consumer(self.config.events_topic, resume=resume)
+            signals = self._consumer(self.config.signals_topic, whole=True, resume=resume)
             try:
                 self._phase("rebuilding")
                 # Content the store refuses is split out and dead-lettered as in the live worker; a failure
@@ -149,15 +154,21 @@ class Replayer:
         _log.info("replay_phase", phase=phase, target=self.status.target, done=self.status.done)
         self.on_progress(self.status)
 
-    def _consumer(self, topic: str, whole: bool = False) -> Consumer:
+    def _holds_progress(self, database: str) -> bool:
+        """``database`` holds a written batch (its progress marker is the batch's last row)."""
+        ((marks,),) = self.store.query(f"SELECT count() FROM {database}.{schema.PROGRESS}")
+        return bool(marks)
+
+    def _consumer(self, topic: str, whole: bool = False, resume: bool = True) -> Consumer:
         """A consumer of ``topic`` assigned where this rebuild starts (``whole``: the whole
-        topic even for a ``--from`` replay: signals are few and all of them are rebuilt)."""
+        topic even for a ``--from`` replay: signals are few and all of them are rebuilt;
+        ``resume``: from the group's committed offsets, when there are any)."""
         consumer = Consumer(
             {"bootstrap.servers": self.bootstrap, "group.id": self.group, **settings.REPLAY_CONSUMER}
         )
         metadata = consumer.list_topics(topic, timeout=30).topics[topic]
         partitions = [TopicPartition(topic, p) for p in sorted(metadata.partitions)]
-        starts = self._starting_offsets(consumer, partitions, whole)
+        starts = self._starting_offsets(consumer, partitions, whole, resume)
         consumer.assign(starts)
         # Where each partition's reading begins, as an offset (the consumer's own position
         # stays unknown for a partition it has nothing to fetch from).
@@ -165,11 +176,17 @@ class Replayer:
         return consumer
 
     def _starting_offsets(
-        self, consumer: Consumer, partitions: list[TopicPartition], whole: bool = False
+        self, consumer: Consumer, partitions: list[TopicPartition], whole: bool = False, resume: bool = True
     ) -> list[TopicPartition]:
         committed = consumer.committed(partitions, timeout=30)
         if any(tp.offset >= 0 for tp in committed):
-            return [TopicPartition(tp.topic, tp.partition, max(tp.offset, 0)) for tp in committed]
+            if resume:
+                return [TopicPartition(tp.topic, tp.partition, max(tp.offset, 0)) for tp in committed]
+            _log.warning(
+                "replay_starts_over",
+                target=self.status.target,
+                why="its tables are new: the committed offsets belong to a run that switched already",
+            )
         if self.since is None or whole:
             return [TopicPartition(tp.topic, tp.partition, OFFSET_BEGINNING) for tp in partitions]
         stamp = int(self.since.timestamp() * 1000)
