@@ -28,9 +28,9 @@ from civicloop import log
 from civicloop.config import Config
 from civicloop.projections.parallel import projection
 from civicloop.projections.projector import Projection, RawMessage
+from civicloop.projections.read_model.progress import projected_offsets
 from civicloop.projections.signals.projector import SignalProjection
 from civicloop.projections.store.base import Store
-from civicloop.projections.tables import schema
 from civicloop.schemas.event import Event
 from civicloop.schemas.events import check_decoded
 from civicloop.streams import settings
@@ -155,9 +155,9 @@ class Replayer:
         self.on_progress(self.status)
 
     def _holds_progress(self, database: str) -> bool:
-        """``database`` holds a written batch (its progress marker is the batch's last row)."""
-        ((marks,),) = self.store.query(f"SELECT count() FROM {database}.{schema.PROGRESS}")
-        return bool(marks)
+        """``database`` holds a written batch of case events (its progress marker is the
+        batch's last row)."""
+        return bool(projected_offsets(self.store.query, database, self.config.events_topic))
 
     def _consumer(self, topic: str, whole: bool = False, resume: bool = True) -> Consumer:
         """A consumer of ``topic`` assigned where this rebuild starts (``whole``: the whole
