@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -101,9 +101,12 @@ class _Interrupt(Exception):
     pass
 
 
-def test_an_interrupted_rebuild_resumes_and_finishes_identical(config: Config, worker: Worker) -> None:
-    # three batches: the first written, then interrupted; the resumed run writes the other two
-    total = 3 * REPLAY_BATCH
+def _interrupted_then_run_again(
+    config: Config, worker: Worker, total: int, interrupt: Callable[[ReplayStatus], bool]
+) -> tuple[ReplayStatus, dict[str, tuple], dict[str, tuple], dict[str, tuple]]:
+    """``total`` events projected live; a replay interrupted where ``interrupt`` says, then run
+    again. Returns the second run's status and the checksums: live, after the interrupted run,
+    after the second run."""
     sent = feed.send(config, _city(total), "city", total=total)
     feed.wait_projected(config, sent, timeout=300)
     live = checksums(worker.reader(), config.database)
@@ -111,20 +114,30 @@ def test_an_interrupted_rebuild_resumes_and_finishes_identical(config: Config, w
     store = open_store(config.clickhouse_url)
     try:
 
-        def stop_after_first_batch(status: ReplayStatus) -> None:
-            if status.phase == "rebuilding" and status.done > 0:
+        def stop(status: ReplayStatus) -> None:
+            if interrupt(status):
                 raise _Interrupt
 
         address = kafka.bootstrap(config)
         target = rebuild_database(config.database)
         with pytest.raises(_Interrupt):
-            Replayer(config, store, address, target, on_progress=stop_after_first_batch).run()
-        resumed = Replayer(config, store, address, target).run()
-
-        assert 0 < resumed.done < total, "the second run continued, it did not start over"
-        assert checksums(store, config.database) == live
+            Replayer(config, store, address, target, on_progress=stop).run()
+        interrupted = checksums(store, config.database)
+        again = Replayer(config, store, address, target).run()
+        return again, live, interrupted, checksums(store, config.database)
     finally:
         store.close()
+
+
+def test_an_interrupted_rebuild_resumes_and_finishes_identical(config: Config, worker: Worker) -> None:
+    # three batches: the first written, then interrupted; the resumed run writes the other two
+    total = 3 * REPLAY_BATCH
+    resumed, live, _, rebuilt = _interrupted_then_run_again(
+        config, worker, total, lambda status: status.phase == "rebuilding" and status.done > 0
+    )
+
+    assert 0 < resumed.done < total, "the second run continued, it did not start over"
+    assert rebuilt == live
 
 
 def test_a_rebuild_interrupted_after_its_switch_runs_again_from_the_start(
@@ -134,25 +147,10 @@ def test_a_rebuild_interrupted_after_its_switch_runs_again_from_the_start(
     # consumer group still holds offsets at the end of the log, but the next run's tables are
     # new. Resuming from those offsets would switch empty projections in; it starts over.
     total = 2 * REPLAY_BATCH
-    sent = feed.send(config, _city(total), "city", total=total)
-    feed.wait_projected(config, sent, timeout=300)
-    live = checksums(worker.reader(), config.database)
-    worker.kill()  # the rebuild below needs the store to itself (chDB)
-    store = open_store(config.clickhouse_url)
-    try:
+    again, live, interrupted, rebuilt = _interrupted_then_run_again(
+        config, worker, total, lambda status: status.phase == "catching-up"
+    )
 
-        def stop_after_the_switch(status: ReplayStatus) -> None:
-            if status.phase == "catching-up":
-                raise _Interrupt
-
-        address = kafka.bootstrap(config)
-        target = rebuild_database(config.database)
-        with pytest.raises(_Interrupt):
-            Replayer(config, store, address, target, on_progress=stop_after_the_switch).run()
-        assert checksums(store, config.database) == live, "the first run switched complete tables in"
-        again = Replayer(config, store, address, target).run()
-
-        assert again.done == total, "the second run read the whole log again"
-        assert checksums(store, config.database) == live
-    finally:
-        store.close()
+    assert interrupted == live, "the first run switched complete tables in"
+    assert again.done == total, "the second run read the whole log again"
+    assert rebuilt == live
