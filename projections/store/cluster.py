@@ -48,6 +48,8 @@ _log = log.get(__name__)
 #: (A read-only user cannot set them: its profile must, tools/local/clickhouse_server.py.)
 READ_SETTINGS = {"load_balancing": "in_order", "prefer_localhost_replica": 0}
 ENTRY_SETTINGS = {"insert_distributed_sync": 1, **READ_SETTINGS}
+#: a read that waits until the node holds its ZooKeeper session (it opens it lazily), or fails
+SESSION_READ = "SELECT count() FROM system.zookeeper WHERE path = '/'"
 _DISTRIBUTED = re.compile(r"Distributed\(\s*'?(\w+)'?\s*,\s*'?(\w+)'?\s*,\s*'?(\w+)'?")
 
 
@@ -151,7 +153,7 @@ class ClusterStore:
         ``system.zookeeper`` waits for the session, or fails with ZooKeeper's error, which
         the caller gets instead of a dead node."""
         try:
-            self._entry.query("SELECT count() FROM system.zookeeper WHERE path = '/'")
+            self._entry.query(SESSION_READ)
         except Exception as error:
             raise ClusterMissing(
                 f"the entry node {self.url} has no ZooKeeper session, so nothing runs ON CLUSTER "

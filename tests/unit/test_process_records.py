@@ -72,8 +72,8 @@ def test_a_process_whose_first_thread_exited_runs_while_another_thread_does(tmp_
     # thread is gone); a worker under its supervisor is such a process for `civicloop down`.
     script = (
         "import ctypes, os, threading, time; os.setsid(); "  # its own group, as Managed.start makes
-        "threading.Thread(target=time.sleep, args=(60,)).start(); "
-        "time.sleep(0.2); ctypes.CDLL(None).pthread_exit(None)"
+        "threading.Thread(target=time.sleep, args=(60,)).start(); "  # start() returns once it runs
+        "ctypes.CDLL(None).pthread_exit(None)"
     )
     shell = subprocess.Popen(
         ["sh", "-c", f"{sys.executable} -c '{script}' >/dev/null 2>&1 & echo $!"],

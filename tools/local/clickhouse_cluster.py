@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from civicloop import log
+from civicloop.projections.store.cluster import SESSION_READ
 from civicloop.tools.local.clickhouse_server import LocalClickHouse, Ports, ReaderUser
 from civicloop.tools.local.process import free_port, wait_until
 from civicloop.tools.local.zookeeper import LocalZooKeeper
@@ -206,7 +207,7 @@ def _has_zookeeper(port: int) -> bool:
 
     client = Client("127.0.0.1", port=port, connect_timeout=2, send_receive_timeout=15)
     try:
-        client.execute("SELECT count() FROM system.zookeeper WHERE path = '/'")
+        client.execute(SESSION_READ)
     except Exception:  # not yet: any of the driver's or the server's errors
         return False
     finally:
